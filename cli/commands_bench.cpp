@@ -1,0 +1,10 @@
+#include "cli/context.hpp"
+
+namespace isolab::cli {
+
+void register_bench_commands(CLI::App& app, Context& context) {
+    (void)app;
+    (void)context;
+}
+
+}  // namespace isolab::cli

@@ -1,0 +1,35 @@
+#pragma once
+// What every command callback shares: the paths, the exit code to return, and the
+// image store, opened on first use.
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
+#include "runtime/core/paths.hpp"
+#include "runtime/image/store.hpp"
+
+namespace isolab::cli {
+
+struct Context {
+    Paths paths = Paths::from_environment();
+    int exit_code = 0;
+
+    image::Store& store() {
+        if (!store_) store_ = std::make_unique<image::Store>(paths);
+        return *store_;
+    }
+
+private:
+    std::unique_ptr<image::Store> store_;
+};
+
+// Each commands_*.cpp file adds one group of subcommands. A callback parses nothing
+// itself beyond CLI11's options and calls one library function.
+void register_image_commands(CLI::App& app, Context& context);
+void register_container_commands(CLI::App& app, Context& context);
+void register_vm_commands(CLI::App& app, Context& context);
+void register_bench_commands(CLI::App& app, Context& context);
+void register_lesson_commands(CLI::App& app, Context& context);
+void register_system_commands(CLI::App& app, Context& context);
+
+}  // namespace isolab::cli

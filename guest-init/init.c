@@ -1,0 +1,2 @@
+/* Placeholder until the guest init lands. */
+int main(void) { return 0; }

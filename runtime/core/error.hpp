@@ -1,0 +1,37 @@
+#pragma once
+// Error: the one exception type isolab throws across module boundaries.
+//
+// Every error carries what failed (with the value involved) and, where the user can act,
+// a hint saying what to do. The CLI prints both on one line and exits non-zero, so a
+// library function never prints an error itself. Cleanup on failure is the job of RAII
+// owners, which is why errors are exceptions and not return codes.
+#include <stdexcept>
+#include <string>
+
+namespace isolab {
+
+class Error : public std::runtime_error {
+public:
+    explicit Error(std::string message, std::string hint = {}, int exit_code = 125)
+        : std::runtime_error(std::move(message)), hint_(std::move(hint)), exit_code_(exit_code) {}
+
+    // What the user can do about it; empty when there is nothing to suggest.
+    const std::string& hint() const noexcept { return hint_; }
+    // The process exit code the CLI uses for this error (125 as Docker, unless set).
+    int exit_code() const noexcept { return exit_code_; }
+
+    // Formats "message (hint)" for one-line output.
+    std::string one_line() const;
+
+private:
+    std::string hint_;
+    int exit_code_;
+};
+
+// Throws Error("<what>: <strerror(errno)>"), reading errno at the call.
+[[noreturn]] void throw_errno(const std::string& what, std::string hint = {});
+
+// Throws Error("<what>: <strerror(error_number)>").
+[[noreturn]] void throw_errno(int error_number, const std::string& what, std::string hint = {});
+
+}  // namespace isolab

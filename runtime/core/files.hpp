@@ -1,0 +1,65 @@
+#pragma once
+// File helpers: whole-file reads, atomic writes, disk usage, locks and temporary folders.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace isolab {
+
+// Reads a whole file. Throws Error naming the path when it cannot.
+std::string read_file(const std::filesystem::path& path);
+
+// Writes `content` to a temporary file beside `path`, fsyncs it, renames it over `path`
+// and fsyncs the folder, so a reader sees the old or the new content, never a torn one.
+void write_file_atomic(const std::filesystem::path& path, std::string_view content, unsigned mode = 0644);
+
+// Bytes allocated on disk by everything under `path` (st_blocks * 512), counting each
+// hard-linked inode once. Follows no symbolic links. Missing path: 0.
+std::uint64_t disk_usage(const std::filesystem::path& path);
+
+// Sum of the apparent sizes (st_size) of regular files under `path`, each inode once.
+std::uint64_t apparent_size(const std::filesystem::path& path);
+
+// A random identifier of 64 lowercase hex digits, as container ids are.
+std::string random_hex_id();
+
+// Formats a byte count for people: "1.4 MB" (decimal units, as Docker prints sizes).
+std::string human_size(std::uint64_t bytes);
+
+// Parses a size such as "64M", "1g", "512k" or "1048576" (binary multiples: K = 1024).
+// Throws Error for anything else, including values that overflow 64 bits.
+std::uint64_t parse_size(std::string_view text);
+
+// An exclusive flock(2) on a lock file, released by the destructor. Taken by every
+// isolab process before it changes shared state under the state root.
+class FileLock {
+public:
+    explicit FileLock(const std::filesystem::path& path);
+    ~FileLock();
+    FileLock(const FileLock&) = delete;
+    FileLock& operator=(const FileLock&) = delete;
+
+private:
+    int fd_ = -1;
+};
+
+// A folder created with a unique name under `parent` and removed with its content by
+// the destructor, unless release() was called.
+class TemporaryDirectory {
+public:
+    explicit TemporaryDirectory(const std::filesystem::path& parent, std::string_view prefix = "tmp-");
+    ~TemporaryDirectory();
+    TemporaryDirectory(const TemporaryDirectory&) = delete;
+    TemporaryDirectory& operator=(const TemporaryDirectory&) = delete;
+
+    const std::filesystem::path& path() const { return path_; }
+    // Keeps the folder: the destructor will no longer remove it.
+    std::filesystem::path release();
+
+private:
+    std::filesystem::path path_;
+    bool owned_ = true;
+};
+
+}  // namespace isolab

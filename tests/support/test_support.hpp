@@ -1,0 +1,41 @@
+#pragma once
+// Helpers shared by the tests: temporary state roots and running the isolab binary.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "runtime/core/paths.hpp"
+
+namespace isolab::testing {
+
+// A fresh state root and cache under /tmp, removed by the destructor. The cache of guest
+// kernels is shared between tests (ISOLAB_TEST_CACHE, default /var/cache/isolab) so each
+// test does not download the kernel again.
+class TestRoot {
+public:
+    TestRoot();
+    ~TestRoot();
+    TestRoot(const TestRoot&) = delete;
+    TestRoot& operator=(const TestRoot&) = delete;
+
+    const Paths& paths() const { return paths_; }
+    const std::filesystem::path& root() const { return paths_.root; }
+
+private:
+    Paths paths_;
+};
+
+struct CliResult {
+    int exit_code = -1;
+    std::string out;
+    std::string err;
+};
+
+// Runs build/isolab with `arguments` and the environment ISOLAB_ROOT/ISOLAB_CACHE set to
+// `paths`, capturing stdout and stderr separately.
+CliResult run_isolab(const Paths& paths, const std::vector<std::string>& arguments);
+
+// True when the tests run as root (integration tests skip otherwise).
+bool running_as_root();
+
+}  // namespace isolab::testing

@@ -1,0 +1,70 @@
+#include <gtest/gtest.h>
+
+#include "runtime/core/clock.hpp"
+#include "runtime/core/digest.hpp"
+#include "runtime/core/error.hpp"
+#include "runtime/core/files.hpp"
+#include "runtime/core/process.hpp"
+
+namespace isolab {
+namespace {
+
+TEST(ParseSize, BinaryUnits) {
+    EXPECT_EQ(parse_size("64M"), 64ULL << 20);
+    EXPECT_EQ(parse_size("64m"), 64ULL << 20);
+    EXPECT_EQ(parse_size("16G"), 17179869184ULL);
+    EXPECT_EQ(parse_size("16384M"), 17179869184ULL);
+    EXPECT_EQ(parse_size("512k"), 512ULL << 10);
+    EXPECT_EQ(parse_size("4096"), 4096ULL);
+    EXPECT_EQ(parse_size("1GiB"), 1ULL << 30);
+}
+
+TEST(ParseSize, RejectsInvalid) {
+    for (const char* text : {"", "M", "12X", "-5M", "1.5G", "99999999999999999999", "18014398509481984G"}) {
+        EXPECT_THROW(parse_size(text), Error) << text;
+    }
+}
+
+TEST(Digest, KnownSha256) {
+    EXPECT_EQ(sha256_digest(""), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    EXPECT_EQ(sha256_digest("abc"), "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(AtomicWrite, ReplacesContent) {
+    TemporaryDirectory folder(std::filesystem::temp_directory_path(), "isolab-core-");
+    auto file = folder.path() / "state.json";
+    write_file_atomic(file, "one");
+    write_file_atomic(file, "two");
+    EXPECT_EQ(read_file(file), "two");
+    int entries = 0;
+    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(folder.path())) ++entries;
+    EXPECT_EQ(entries, 1) << "no temporary file may remain";
+}
+
+TEST(RunCommand, ExitCodeAndOutput) {
+    auto result = run_command({"sh", "-c", "echo out; echo err >&2; exit 3"});
+    EXPECT_EQ(result.exit_code, 3);
+    EXPECT_NE(result.output.find("out"), std::string::npos);
+    EXPECT_NE(result.output.find("err"), std::string::npos);
+}
+
+TEST(RunCommand, MissingProgramThrows) {
+    EXPECT_THROW(run_command({"isolab-no-such-program"}), Error);
+}
+
+TEST(RunCommand, TimeoutKills) {
+    auto result = run_command({"sleep", "10"}, {.capture = true, .timeout = std::chrono::milliseconds(200)});
+    EXPECT_EQ(result.exit_code, 128 + 9);
+}
+
+TEST(PhaseRecorder, MarksInOrder) {
+    PhaseRecorder phases;
+    phases.mark("first");
+    phases.mark("second");
+    EXPECT_LE(phases.at("first"), phases.at("second"));
+    EXPECT_LT(phases.at("missing"), 0);
+    EXPECT_EQ(phases.to_json().size(), 2u);
+}
+
+}  // namespace
+}  // namespace isolab

@@ -1,0 +1,60 @@
+#pragma once
+// Running an image as a virtual machine through libvirt: the image's rootfs becomes the
+// guest's initramfs (or disk), a Debian kernel boots it, isolab-init runs the workload and
+// reports phases and the exit code on the serial console, then powers the guest off.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/core/clock.hpp"
+#include "runtime/core/paths.hpp"
+#include "runtime/image/store.hpp"
+
+namespace isolab::vm {
+
+enum class Accelerator { automatic, kvm, tcg };
+
+// Parses "auto", "kvm" or "tcg"; throws Error otherwise.
+Accelerator parse_accelerator(std::string_view text);
+
+struct AcceleratorVerdict {
+    std::string used;    // "kvm" or "tcg"
+    std::string reason;  // why, e.g. "KVM probe boot timed out after 10 s; using TCG"
+};
+
+// Receives each line of the workload's console output with the host time it arrived.
+using ConsoleLineHandler = std::function<void(std::string_view line, Clock::time_point when)>;
+
+struct VmOptions {
+    std::string image;
+    std::vector<std::string> command;   // empty: the image's Entrypoint + Cmd
+    std::string name;                   // empty: generated, always with the "isolab-" prefix
+    std::uint64_t memory_bytes = 256ULL << 20;
+    unsigned cpus = 1;
+    Accelerator accelerator = Accelerator::automatic;
+    std::string connect_uri = "qemu:///system";
+    std::chrono::seconds timeout{300};  // the guest is destroyed after this long
+    ConsoleLineHandler on_console_line; // unset: workload output goes to stdout
+};
+
+struct VmResult {
+    std::string name;                   // libvirt domain name
+    int exit_code = -1;                 // the workload's, as the guest init reported it
+    AcceleratorVerdict accelerator;
+    std::string guest_kernel;           // kernel release booted, e.g. "6.1.0-57-amd64"
+    PhaseRecorder phases;               // define, qemu-up, kernel-start, init-start, workload-start, exit
+    double guest_uptime_at_ready_ms = -1;
+    std::uint64_t memory_bytes = 0;           // guest RAM configured
+    std::uint64_t qemu_pss_peak_bytes = 0;    // max PSS of the QEMU process while it ran
+    std::uint64_t kernel_bytes = 0;
+    std::uint64_t initramfs_bytes = 0;
+};
+
+// Boots the image, runs the workload to completion and removes the domain.
+// Throws Error when the VM cannot be started (libvirtd not reachable, no kernel, ...).
+VmResult run(image::Store& store, const VmOptions& options);
+
+}  // namespace isolab::vm
