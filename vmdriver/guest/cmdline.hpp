@@ -1,0 +1,32 @@
+#pragma once
+// The guest kernel command line. "trimmed" skips hardware probing and self-tests a
+// disposable VM on QEMU does not need, so the kernel reaches /init sooner; "default"
+// keeps the kernel's normal boot so a boot profile can show what the trimming saves.
+#include <string>
+#include <vector>
+
+namespace isolab::vm::guest {
+
+enum class CmdlineProfile { default_boot, trimmed };
+
+// Parses "default" or "trimmed"; throws Error otherwise.
+CmdlineProfile parse_cmdline_profile(const std::string& text);
+
+enum class RootForm {
+    initramfs,  // the image's rootfs is the initramfs; /init runs the workload from it
+    disk,       // a small initramfs loads virtio/ext4 modules and switches to /dev/vda
+};
+
+struct CmdlineOptions {
+    CmdlineProfile profile = CmdlineProfile::trimmed;
+    RootForm form = RootForm::initramfs;
+    bool quiet = true;  // false: full kernel log on the console (slower under TCG)
+};
+
+// The parameters, in order, each one documented in cmdline.cpp with its reason.
+std::vector<std::string> kernel_parameters(const CmdlineOptions& options = {});
+
+// kernel_parameters joined with spaces, ready for -append or <cmdline>.
+std::string kernel_cmdline(const CmdlineOptions& options = {});
+
+}  // namespace isolab::vm::guest

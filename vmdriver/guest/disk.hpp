@@ -1,0 +1,66 @@
+#pragma once
+// The disk form of a guest: the image's rootfs as an ext4 filesystem in a qcow2 base
+// image, cached per image, with a qcow2 overlay per VM so guests never write to the base.
+// A small initramfs (isolab-init plus the virtio and ext4 modules) mounts /dev/vda and
+// switches to it. No step goes through a shell, so paths may contain spaces and commas.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "runtime/core/paths.hpp"
+#include "vmdriver/guest/initramfs.hpp"
+#include "vmdriver/guest/kernel.hpp"
+
+namespace isolab::vm::guest {
+
+// The cached qcow2 base of an image.
+struct DiskBase {
+    std::filesystem::path path;  // <cache>/disks/<config hex>.qcow2
+    std::uint64_t bytes = 0;     // allocated on the host
+    bool reused = false;
+};
+
+// Returns the qcow2 base for the image: the layers (`lowerdirs`, top first) merged into a
+// folder, `mkfs.ext4 -d` into a raw file sized for the content plus headroom, then
+// `qemu-img convert -O qcow2`. Built under a FileLock and renamed into place.
+DiskBase ensure_disk_base(const Paths& paths, const std::string& config_digest,
+                          const std::vector<std::filesystem::path>& lowerdirs);
+
+// A per-VM copy-on-write overlay (`qemu-img create -f qcow2 -F qcow2 -b BASE`), removed by
+// the destructor unless released.
+class DiskOverlay {
+public:
+    DiskOverlay(const std::filesystem::path& base, const std::filesystem::path& overlay);
+    ~DiskOverlay();
+    DiskOverlay(const DiskOverlay&) = delete;
+    DiskOverlay& operator=(const DiskOverlay&) = delete;
+
+    const std::filesystem::path& path() const { return path_; }
+    std::filesystem::path release();
+
+private:
+    std::filesystem::path path_;
+    bool owned_ = true;
+};
+
+// Modules the disk form loads, in this order after dependency resolution.
+std::vector<std::string> disk_module_names();
+
+// Resolves `names` (module names such as "ext4"; '-' and '_' are equivalent) with the
+// text of a modules.dep file to paths relative to the modules folder, every dependency
+// before the modules needing it and each module once. Throws Error naming a module that
+// modules.dep does not list.
+std::vector<std::string> resolve_module_order(const std::string& modules_dep,
+                                              const std::vector<std::string>& names);
+
+// Writes the disk-form initramfs to `destination`: /init, the modules of
+// disk_module_names() with their dependencies under /lib/modules/ (decompressed when
+// shipped as .ko.xz), /.isolab/modules (their paths, one per line, in load order),
+// /.isolab/root-device (`root_device`, e.g. /dev/vda) and the workload files, which the
+// init copies to the disk's /.isolab/ before switch_root. Throws Error when `kernel` has
+// no modules (a custom ISOLAB_KERNEL).
+std::uint64_t write_disk_initramfs(const GuestKernel& kernel, const Workload& workload,
+                                   const std::string& root_device, const std::filesystem::path& destination);
+
+}  // namespace isolab::vm::guest
