@@ -52,8 +52,9 @@
 
 /* Console file descriptor for protocol lines (the init's own stdout). */
 static int console_fd = STDOUT_FILENO;
-/* False when workload output relayed to the console did not end with a newline. */
-static bool console_at_line_start = true;
+/* False when the console's last output did not end with a newline. It starts false
+ * because firmware (SeaBIOS prints "Booting from ROM..") may leave a line open. */
+static bool console_at_line_start = false;
 
 static void write_all(int fd, const char *data, size_t size) {
     while (size > 0) {

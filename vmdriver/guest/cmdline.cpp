@@ -1,0 +1,59 @@
+#include "vmdriver/guest/cmdline.hpp"
+
+#include "runtime/core/error.hpp"
+
+namespace isolab::vm::guest {
+
+CmdlineProfile parse_cmdline_profile(const std::string& text) {
+    if (text == "default") return CmdlineProfile::default_boot;
+    if (text == "trimmed") return CmdlineProfile::trimmed;
+    throw Error("invalid kernel command line profile '" + text + "'", "use default or trimmed");
+}
+
+std::vector<std::string> kernel_parameters(const CmdlineOptions& options) {
+    std::vector<std::string> parameters;
+
+    // The first serial port is the console: isolab-init's protocol lines and the
+    // workload's output arrive there (QEMU -serial, libvirt <serial>).
+    parameters.emplace_back("console=ttyS0");
+    // Kernel messages go out through an emulated UART one byte at a time, which under
+    // TCG costs tens of milliseconds per screenful. quiet keeps warnings and errors.
+    if (options.quiet) parameters.emplace_back("quiet");
+    // A guest panic reboots at once instead of hanging; QEMU -no-reboot and libvirt's
+    // on_reboot=destroy turn that reboot into the end of the VM.
+    parameters.emplace_back("panic=-1");
+    // Both forms boot an initramfs whose /init is isolab-init. In the disk form the init
+    // loads the virtio and ext4 modules and mounts /dev/vda itself (the device is named
+    // in /.isolab/root-device), so no root= is needed: the kernel never mounts a root.
+    parameters.emplace_back("rdinit=/init");
+
+    if (options.profile == CmdlineProfile::default_boot) return parameters;
+
+    // The TSC of a QEMU guest is trusted: skips the clocksource watchdog that would
+    // otherwise verify it against a slower timer.
+    parameters.emplace_back("tsc=reliable");
+    // Skips the check that the timer interrupt works through the IO-APIC, which waits
+    // for ticks and is slow under emulation.
+    parameters.emplace_back("no_timer_check");
+    // No PS/2 mouse, keyboard or PnP probing: the guest has no input devices, and the
+    // i8042 probe waits for timeouts.
+    parameters.emplace_back("i8042.noaux");
+    parameters.emplace_back("i8042.nokbd");
+    parameters.emplace_back("i8042.nopnp");
+    // Registers one 8250 UART instead of probing the default four ports.
+    parameters.emplace_back("8250.nr_uarts=1");
+    // Skips the crypto algorithm self-tests run when each algorithm registers.
+    parameters.emplace_back("cryptomgr.notests");
+    return parameters;
+}
+
+std::string kernel_cmdline(const CmdlineOptions& options) {
+    std::string line;
+    for (const auto& parameter : kernel_parameters(options)) {
+        if (!line.empty()) line += ' ';
+        line += parameter;
+    }
+    return line;
+}
+
+}  // namespace isolab::vm::guest
