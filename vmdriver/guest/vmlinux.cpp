@@ -61,7 +61,7 @@ std::string decode_with_liblzma(std::string_view payload, bool legacy_lzma) {
         if (status == LZMA_STREAM_END) return output;
         if (status != LZMA_OK) {
             std::string format = legacy_lzma ? "lzma" : "xz";
-            throw Error(format + " payload is corrupt: liblzma error " + std::to_string(status) + " after " +
+            throw Error(format + " data is corrupt: liblzma error " + std::to_string(status) + " after " +
                         std::to_string(output.size()) + " output bytes");
         }
     }
@@ -73,11 +73,11 @@ std::string decode_with_libarchive(std::string_view payload, Compression compres
     archive_read_support_format_raw(reader.get());
     std::string format = compression_name(compression);
     if (archive_read_open_memory(reader.get(), payload.data(), payload.size()) != ARCHIVE_OK) {
-        throw Error(format + " payload cannot be opened: " + archive_error_string(reader.get()));
+        throw Error(format + " data cannot be opened: " + archive_error_string(reader.get()));
     }
     archive_entry* entry = nullptr;
     if (archive_read_next_header(reader.get(), &entry) != ARCHIVE_OK) {
-        throw Error(format + " payload cannot be read: " + archive_error_string(reader.get()));
+        throw Error(format + " data cannot be read: " + archive_error_string(reader.get()));
     }
 
     std::string output;
@@ -86,7 +86,7 @@ std::string decode_with_libarchive(std::string_view payload, Compression compres
         la_ssize_t count = archive_read_data(reader.get(), buffer.data(), buffer.size());
         if (count == 0) return output;
         if (count < 0) {
-            throw Error(format + " payload is corrupt after " + std::to_string(output.size()) +
+            throw Error(format + " data is corrupt after " + std::to_string(output.size()) +
                         " output bytes: " + archive_error_string(reader.get()));
         }
         output.append(buffer.data(), static_cast<std::size_t>(count));
@@ -192,23 +192,28 @@ std::string compression_name(Compression compression) {
     return "unknown";
 }
 
-std::string decompress_payload(std::string_view payload, Compression compression) {
-    std::string output;
+std::string decompress_stream(std::string_view data, Compression compression) {
     switch (compression) {
-        case Compression::xz: output = decode_with_liblzma(payload, false); break;
-        case Compression::lzma: output = decode_with_liblzma(payload, true); break;
-        case Compression::gzip: output = decode_with_libarchive(payload, compression); break;
+        case Compression::xz: return decode_with_liblzma(data, false);
+        case Compression::lzma: return decode_with_liblzma(data, true);
+        case Compression::gzip:
         case Compression::bzip2:
         case Compression::lz4:
-        case Compression::zstd:
-            // The appended size is not part of the compressed stream: strip it first.
-            output = decode_with_libarchive(payload.substr(0, payload.size() < 4 ? 0 : payload.size() - 4), compression);
-            break;
-        case Compression::lzo:
-            throw Error("lzo payloads are not supported (no lzo decoder is linked)");
-        case Compression::unknown:
-            throw Error("the payload compression is unknown (its magic bytes match no kernel compressor)");
+        case Compression::zstd: return decode_with_libarchive(data, compression);
+        case Compression::lzo: throw Error("lzo data is not supported (no lzo decoder is linked)");
+        case Compression::unknown: break;
     }
+    throw Error("the compression is unknown (the magic bytes match no kernel compressor)");
+}
+
+std::string decompress_payload(std::string_view payload, Compression compression) {
+    // The appended size is not part of the compressed stream. liblzma stops at the end of
+    // its stream by itself; libarchive's bzip2, lz4 and zstd readers would read it as data.
+    bool strip_size = compression == Compression::bzip2 || compression == Compression::lz4 ||
+                      compression == Compression::zstd;
+    std::string output = decompress_stream(strip_size && payload.size() >= 4 ? payload.substr(0, payload.size() - 4)
+                                                                              : payload,
+                                           compression);
     check_appended_size(payload, output.size(), compression);
     return output;
 }

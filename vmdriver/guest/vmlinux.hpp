@@ -41,6 +41,10 @@ std::string compression_name(Compression compression);
 // format and the decoder's message on corrupt data or an unsupported format (lzo).
 std::string decompress_payload(std::string_view payload, Compression compression);
 
+// Decompresses one compressed stream (a kernel module .ko.xz, for example) with the
+// same decoders as decompress_payload, ignoring bytes after the stream's end.
+std::string decompress_stream(std::string_view data, Compression compression);
+
 // Returns an empty string when `elf` is a 64-bit little-endian x86-64 ELF executable with
 // a PVH entry note, otherwise the reason it is not bootable through PVH.
 std::string check_pvh_elf(std::string_view elf);

@@ -1,0 +1,201 @@
+#include "vmdriver/guest/disk.hpp"
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "runtime/core/error.hpp"
+#include "runtime/core/files.hpp"
+#include "runtime/core/log.hpp"
+#include "runtime/core/process.hpp"
+#include "vmdriver/guest/cpio_writer.hpp"
+#include "vmdriver/guest/vmlinux.hpp"
+
+namespace isolab::vm::guest {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::uint64_t mebibyte = 1ULL << 20;
+
+// "kernel/fs/ext4/ext4.ko.xz" -> "ext4"; modprobe treats '-' and '_' alike.
+std::string module_name(const std::string& path) {
+    std::string name = fs::path(path).filename().string();
+    name = name.substr(0, name.find(".ko"));
+    std::replace(name.begin(), name.end(), '-', '_');
+    return name;
+}
+
+std::string normalise(std::string name) {
+    std::replace(name.begin(), name.end(), '-', '_');
+    return name;
+}
+
+// ext4 needs room beyond the file data for metadata and the journal; the workload may
+// also write to its rootfs. 50 % plus 64 MiB is an estimate that fits small images.
+std::uint64_t filesystem_size(std::uint64_t content_bytes) {
+    std::uint64_t size = content_bytes + content_bytes / 2 + 64 * mebibyte;
+    return (size + mebibyte - 1) / mebibyte * mebibyte;
+}
+
+void build_disk_base(const fs::path& destination, const std::vector<fs::path>& lowerdirs, const fs::path& work) {
+    fs::path rootfs = work / "rootfs";
+    merge_layers(lowerdirs, rootfs);
+    std::uint64_t size = filesystem_size(apparent_size(rootfs));
+
+    fs::path raw = work / "rootfs.ext4";
+    run_checked({"mkfs.ext4", "-q", "-F", "-L", "isolab-root", "-m", "0", "-d", rootfs.string(), raw.string(),
+                 std::to_string(size / 1024) + "k"});
+    spdlog::debug("mkfs.ext4 -d {} into {} ({} bytes)", rootfs.string(), raw.string(), size);
+
+    fs::path qcow2 = work / "base.qcow2";
+    run_checked({"qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw.string(), qcow2.string()});
+    fs::permissions(qcow2, fs::perms(0644));
+    fs::rename(qcow2, destination);
+    spdlog::debug("qemu-img convert {} -> {}", raw.string(), destination.string());
+}
+
+std::string read_module(const fs::path& file) {
+    std::string content = read_file(file);
+    std::string extension = file.extension().string();
+    if (extension == ".ko") return content;
+    Compression compression = detect_compression(content);
+    if (compression == Compression::unknown) throw Error("module " + file.string() + " has an unknown compression");
+    return decompress_stream(content, compression);
+}
+
+// Adds every parent folder of `relative` not added yet; the kernel's cpio unpacker
+// creates no missing parents.
+void add_parent_folders(archive* writer, const fs::path& relative, std::set<std::string>& added) {
+    fs::path parent;
+    for (auto component = relative.begin(); std::next(component) != relative.end(); ++component) {
+        parent /= *component;
+        if (added.insert(parent.string()).second) cpio::add_memory_folder(writer, parent.string(), 0755);
+    }
+}
+
+}  // namespace
+
+DiskBase ensure_disk_base(const Paths& paths, const std::string& config_digest, const std::vector<fs::path>& lowerdirs) {
+    std::string hex = config_digest.substr(config_digest.find(':') + 1);
+    fs::path folder = paths.cache / "disks";
+    fs::create_directories(folder);
+    fs::permissions(folder, fs::perms(0755));
+
+    DiskBase base;
+    base.path = folder / (hex + ".qcow2");
+    base.reused = fs::exists(base.path);
+    if (!base.reused) {
+        FileLock lock(folder / ".lock");
+        if (!fs::exists(base.path)) {
+            TemporaryDirectory work(folder, ".build-");
+            build_disk_base(base.path, lowerdirs, work.path());
+        } else {
+            base.reused = true;
+        }
+    }
+    base.bytes = disk_usage(base.path);
+    return base;
+}
+
+DiskOverlay::DiskOverlay(const fs::path& base, const fs::path& overlay) : path_(overlay) {
+    // The backing format is always given: without -F qemu-img would probe the base's
+    // format, which QEMU rejects for security reasons.
+    run_checked({"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", fs::absolute(base).string(),
+                 overlay.string()});
+    fs::permissions(overlay, fs::perms(0644));
+    spdlog::debug("created qcow2 overlay {} on {}", overlay.string(), base.string());
+}
+
+DiskOverlay::~DiskOverlay() {
+    if (!owned_) return;
+    std::error_code ignored;
+    fs::remove(path_, ignored);
+}
+
+fs::path DiskOverlay::release() {
+    owned_ = false;
+    return path_;
+}
+
+std::vector<std::string> disk_module_names() {
+    // virtio_pci finds the virtio-blk-pci device and virtio_blk makes it /dev/vda.
+    // crc32c_generic comes before ext4: ext4 and jbd2 request "crc32c" through the crypto
+    // API (a soft dependency in modules.softdep), and the guest has no modprobe to load it.
+    return {"virtio_pci", "virtio_blk", "crc32c_generic", "ext4"};
+}
+
+std::vector<std::string> resolve_module_order(const std::string& modules_dep, const std::vector<std::string>& names) {
+    std::map<std::string, std::pair<std::string, std::vector<std::string>>> modules;
+    std::istringstream lines(modules_dep);
+    std::string line;
+    while (std::getline(lines, line)) {
+        auto colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        std::string path = line.substr(0, colon);
+        std::vector<std::string> dependencies;
+        std::istringstream words(line.substr(colon + 1));
+        std::string word;
+        while (words >> word) dependencies.push_back(word);
+        modules[module_name(path)] = {path, dependencies};
+    }
+
+    std::vector<std::string> order;
+    std::set<std::string> visited;
+    std::function<void(const std::string&)> visit = [&](const std::string& name) {
+        auto found = modules.find(name);
+        if (found == modules.end()) {
+            throw Error("kernel module " + name + " is not listed in modules.dep",
+                        "the guest kernel may have it built in or lack it; check its config");
+        }
+        if (!visited.insert(name).second) return;
+        for (const auto& dependency : found->second.second) visit(module_name(dependency));
+        order.push_back(found->second.first);
+    };
+    for (const auto& name : names) visit(normalise(name));
+    return order;
+}
+
+std::uint64_t write_disk_initramfs(const GuestKernel& kernel, const Workload& workload, const std::string& root_device,
+                                   const fs::path& destination) {
+    if (kernel.modules_dir.empty()) {
+        throw Error("the disk form needs the guest kernel's modules, and the kernel " + kernel.bzimage.string() +
+                        " has none",
+                    "unset ISOLAB_KERNEL to use the Debian kernel, or boot the initramfs form");
+    }
+    auto order = resolve_module_order(read_file(kernel.modules_dir / "modules.dep"), disk_module_names());
+
+    cpio::FileDescriptor fd(open(destination.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (fd.get() < 0) throw_errno("cannot create " + destination.string());
+    auto writer = cpio::open_cpio_writer(fd.get(), InitramfsCompression::none, destination.string());
+    cpio::add_console_device(writer.get(), true);
+    cpio::add_init(writer.get());
+
+    std::set<std::string> folders;
+    std::string module_list;
+    fs::path modules_root = fs::path("lib/modules") / kernel.release;
+    for (const auto& module : order) {
+        std::string content = read_module(kernel.modules_dir / module);
+        fs::path relative = modules_root / module.substr(0, module.find(".ko") + 3);
+        add_parent_folders(writer.get(), relative, folders);
+        cpio::add_memory_file(writer.get(), relative.string(), content, 0644);
+        module_list += "/" + relative.string() + "\n";
+    }
+    spdlog::debug("disk initramfs modules: {}", module_list);
+
+    cpio::add_workload_files(writer.get(), workload);
+    cpio::add_memory_file(writer.get(), ".isolab/modules", module_list, 0644);
+    cpio::add_memory_file(writer.get(), ".isolab/root-device", root_device + "\n", 0644);
+    if (archive_write_close(writer.get()) != ARCHIVE_OK) {
+        cpio::throw_archive(writer.get(), "cannot finish " + destination.string());
+    }
+    fs::permissions(destination, fs::perms(0644));
+    return fs::file_size(destination);
+}
+
+}  // namespace isolab::vm::guest
