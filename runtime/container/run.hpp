@@ -3,6 +3,7 @@
 // namespaces, pivot_root, a cgroup with the requested limits, the workload's output and
 // exit code passed back to the caller.
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "runtime/core/clock.hpp"
+#include "runtime/core/paths.hpp"
 #include "runtime/image/store.hpp"
 
 namespace isolab::container {
@@ -29,11 +31,19 @@ struct RunOptions {
     OutputLineHandler on_output_line;       // unset: output goes to this process's stdout/stderr
 };
 
+// An image ready to be a rootfs: its identity, run configuration and unpacked layers.
+struct ImageRootfs {
+    std::string reference;
+    std::string id;                                  // "sha256:..." of the image config
+    image::RunConfig config;
+    std::vector<std::filesystem::path> lowerdirs;    // top layer first
+};
+
 struct RunResult {
     std::string id;                   // 64 hex digits
     std::string name;
     int exit_code = -1;               // the workload's, or 128 + signal
-    PhaseRecorder phases;             // create, namespaces, mounts, pivot_root, cgroup, exec, exit
+    PhaseRecorder phases;             // create, namespaces, cgroup, mounts, pivot_root, exec, exit
     std::uint64_t memory_peak_bytes = 0;   // the cgroup's peak usage
     std::uint64_t upper_dir_bytes = 0;     // allocated bytes in the container's upper dir at exit
     std::string cgroup_version;            // "v1" or "v2"
@@ -42,5 +52,9 @@ struct RunResult {
 // Runs a container to completion. Throws Error when it cannot be set up (exit code 125);
 // a workload that fails is reported through exit_code.
 RunResult run(image::Store& store, const RunOptions& options);
+
+// Runs a container from layers that are already unpacked; run() resolves the image and
+// calls this. Same contract as run().
+RunResult run_image_rootfs(const Paths& paths, const ImageRootfs& image, const RunOptions& options);
 
 }  // namespace isolab::container

@@ -1,0 +1,246 @@
+#include "runtime/container/launch.hpp"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <sstream>
+
+#include "runtime/container/options.hpp"
+#include "runtime/core/log.hpp"
+
+namespace isolab::container {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr char field_separator = '\x1f';
+
+void write_all(int fd, const std::string& text) {
+    size_t written = 0;
+    while (written < text.size()) {
+        ssize_t count = write(fd, text.data() + written, text.size() - written);
+        if (count < 0 && errno == EINTR) continue;
+        if (count <= 0) return;
+        written += static_cast<size_t>(count);
+    }
+}
+
+void report_phase(int status_fd, const char* name) {
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+    write_all(status_fd, std::string("phase ") + name + " " + std::to_string(ns) + "\n");
+}
+
+void report_failure(int status_fd, const Error& error) {
+    std::string message = error.what();
+    std::string hint = error.hint();
+    for (auto* text : {&message, &hint}) {
+        for (auto& c : *text) {
+            if (c == '\n' || c == field_separator) c = ' ';
+        }
+    }
+    write_all(status_fd, "error " + std::to_string(error.exit_code()) + " " + message + field_separator + hint + "\n");
+}
+
+std::vector<char*> c_strings(const std::vector<std::string>& strings) {
+    std::vector<char*> pointers;
+    for (const auto& text : strings) pointers.push_back(const_cast<char*>(text.c_str()));
+    pointers.push_back(nullptr);
+    return pointers;
+}
+
+void wait_for_parent(int sync_fd) {
+    char byte = 0;
+    ssize_t count;
+    while ((count = read(sync_fd, &byte, 1)) < 0 && errno == EINTR) {
+    }
+    if (count != 1) throw Error("the parent isolab process went away before the container started");
+    close(sync_fd);
+}
+
+void build_rootfs(const LaunchPlan& plan) {
+    kernel::make_mounts_private();
+    kernel::mount_overlay(plan.lowerdirs, plan.upperdir, plan.workdir, plan.rootfs);
+    kernel::mount_kernel_filesystems(plan.rootfs);
+    for (const auto& tmpfs : plan.tmpfs) kernel::mount_tmpfs(plan.rootfs, tmpfs);
+    if (plan.init_binary) kernel::bind_file_read_only(*plan.init_binary, plan.rootfs, init_target);
+}
+
+void secure_rootfs(const LaunchPlan& plan) {
+    kernel::mask_paths(plan.masked_paths);
+    kernel::make_paths_read_only(plan.read_only_paths);
+    if (plan.read_only_rootfs) kernel::make_root_read_only();
+}
+
+void set_stdio(int stdout_fd, int stderr_fd) {
+    int null_input = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null_input < 0 || dup2(null_input, STDIN_FILENO) < 0) throw_errno("cannot open /dev/null as stdin");
+    if (stdout_fd >= 0 && dup2(stdout_fd, STDOUT_FILENO) < 0) throw_errno("cannot set stdout");
+    if (stderr_fd >= 0 && dup2(stderr_fd, STDERR_FILENO) < 0) throw_errno("cannot set stderr");
+}
+
+void enter_working_dir(const std::string& working_dir) {
+    if (chdir(working_dir.c_str()) == 0) return;
+    // Docker creates a missing WorkingDir.
+    std::error_code error;
+    fs::create_directories(working_dir, error);
+    if (chdir(working_dir.c_str()) != 0) throw_errno("cannot enter the working directory " + working_dir);
+}
+
+[[noreturn]] void exec_workload(const LaunchPlan& plan, int status_fd) {
+    auto path = find_executable(plan.argv.front(), plan.env);
+    auto argv = c_strings(plan.argv);
+    auto envp = c_strings(plan.env);
+
+    // The workload inherits no descriptor of isolab's beyond stdin, stdout and stderr.
+    syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+    report_phase(status_fd, "exec");
+    execve(path.c_str(), argv.data(), envp.data());
+
+    int saved = errno;
+    std::string quoted = "\"" + plan.argv.front() + "\"";
+    if (saved == ENOENT) throw Error("exec: " + quoted + ": no such file or directory", {}, 127);
+    throw Error("exec: " + quoted + ": " + std::strerror(saved), {}, 126);
+}
+
+int container_main(const LaunchPlan& plan, int sync_fd, int status_fd, int stdout_fd, int stderr_fd) {
+    try {
+        wait_for_parent(sync_fd);
+        // Entered after the parent moved this process into its cgroup, so that cgroup is
+        // the root of what the workload sees in /proc/self/cgroup.
+        if (unshare(CLONE_NEWCGROUP) != 0) throw_errno("unshare the cgroup namespace");
+        kernel::set_hostname(plan.hostname);
+        build_rootfs(plan);
+        report_phase(status_fd, "mounts");
+
+        kernel::pivot_root_into(plan.rootfs);
+        report_phase(status_fd, "pivot_root");
+
+        secure_rootfs(plan);
+        kernel::bring_up_loopback();
+        set_stdio(stdout_fd, stderr_fd);
+        enter_working_dir(plan.working_dir);
+        exec_workload(plan, status_fd);
+    } catch (const Error& error) {
+        report_failure(status_fd, error);
+        return error.exit_code();
+    } catch (const std::exception& error) {
+        report_failure(status_fd, Error(error.what()));
+        return 125;
+    }
+}
+
+Clock::time_point time_from_nanoseconds(const std::string& text) {
+    return Clock::time_point(std::chrono::nanoseconds(std::stoll(text)));
+}
+
+}  // namespace
+
+std::string find_executable(const std::string& command, const std::vector<std::string>& env) {
+    std::string quoted = "\"" + command + "\"";
+    if (command.find('/') != std::string::npos) {
+        struct stat info {};
+        if (stat(command.c_str(), &info) != 0) {
+            throw Error("exec: " + quoted + ": stat " + command + ": no such file or directory", {}, 127);
+        }
+        if (S_ISDIR(info.st_mode)) throw Error("exec: " + quoted + ": is a directory", {}, 126);
+        if (access(command.c_str(), X_OK) != 0) throw Error("exec: " + quoted + ": permission denied", {}, 126);
+        return command;
+    }
+
+    auto search = find_env(env, "PATH").value_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    std::istringstream directories(search);
+    std::string directory;
+    while (std::getline(directories, directory, ':')) {
+        auto candidate = (directory.empty() ? std::string(".") : directory) + "/" + command;
+        struct stat info {};
+        if (stat(candidate.c_str(), &info) == 0 && S_ISREG(info.st_mode) && access(candidate.c_str(), X_OK) == 0) {
+            return candidate;
+        }
+    }
+    throw Error("exec: " + quoted + ": executable file not found in $PATH", {}, 127);
+}
+
+Launch::Launch(const LaunchPlan& plan, int stdout_fd, int stderr_fd) {
+    int sync_pipe[2];
+    int status_pipe[2];
+    if (pipe2(sync_pipe, O_CLOEXEC) != 0) throw_errno("cannot create the start pipe");
+    if (pipe2(status_pipe, O_CLOEXEC) != 0) {
+        int saved = errno;
+        close(sync_pipe[0]);
+        close(sync_pipe[1]);
+        throw_errno(saved, "cannot create the status pipe");
+    }
+    sync_write_ = sync_pipe[1];
+    status_read_ = status_pipe[0];
+
+    try {
+        child_ = kernel::clone_child(kernel::container_clone_flags(), [&] {
+            close(sync_pipe[1]);
+            close(status_pipe[0]);
+            return container_main(plan, sync_pipe[0], status_pipe[1], stdout_fd, stderr_fd);
+        });
+    } catch (...) {
+        close(sync_pipe[0]);
+        close(status_pipe[1]);
+        close(sync_write_);
+        close(status_read_);
+        throw;
+    }
+    close(sync_pipe[0]);
+    close(status_pipe[1]);
+}
+
+Launch::~Launch() {
+    if (sync_write_ >= 0) close(sync_write_);
+    if (status_read_ >= 0) close(status_read_);
+}
+
+bool Launch::start(PhaseRecorder& phases) {
+    if (write(sync_write_, "1", 1) != 1) throw_errno("cannot signal the container process to start");
+    close(sync_write_);
+    sync_write_ = -1;
+
+    std::string messages;
+    char buffer[4096];
+    ssize_t count;
+    while ((count = read(status_read_, buffer, sizeof buffer)) != 0) {
+        if (count < 0 && errno == EINTR) continue;
+        if (count < 0) throw_errno("cannot read the container's status");
+        messages.append(buffer, static_cast<size_t>(count));
+    }
+    close(status_read_);
+    status_read_ = -1;
+
+    std::istringstream lines(messages);
+    std::string line;
+    bool executed = false;
+    while (std::getline(lines, line)) {
+        if (line.rfind("phase ", 0) == 0) {
+            auto space = line.find(' ', 6);
+            auto name = line.substr(6, space - 6);
+            phases.mark_at(name, time_from_nanoseconds(line.substr(space + 1)));
+            executed = executed || name == "exec";
+        } else if (line.rfind("error ", 0) == 0) {
+            auto space = line.find(' ', 6);
+            int code = std::stoi(line.substr(6, space - 6));
+            auto text = line.substr(space + 1);
+            auto separator = text.find(field_separator);
+            failure_.emplace(text.substr(0, separator), separator == std::string::npos ? "" : text.substr(separator + 1), code);
+            return false;
+        }
+    }
+    if (!executed) {
+        failure_.emplace("the container process ended before it could start the workload");
+        return false;
+    }
+    return true;
+}
+
+}  // namespace isolab::container

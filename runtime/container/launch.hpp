@@ -1,0 +1,69 @@
+#pragma once
+// Launching a container's first process: cloned into new namespaces, it waits until the
+// parent has put it in its cgroup, then builds its rootfs, pivots into it and execs the
+// workload. A status pipe carries each phase (with its time) and any failure back to the
+// parent; exec closes the pipe, which tells the parent the workload started.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/core/clock.hpp"
+#include "runtime/core/error.hpp"
+#include "runtime/linux/mounts.hpp"
+#include "runtime/linux/namespaces.hpp"
+
+namespace isolab::container {
+
+// Everything the first process needs, prepared by the parent before clone.
+struct LaunchPlan {
+    std::string hostname;
+    std::vector<std::filesystem::path> lowerdirs;
+    std::filesystem::path upperdir;
+    std::filesystem::path workdir;
+    std::filesystem::path rootfs;        // where the overlay is mounted
+    std::vector<std::string> argv;
+    std::vector<std::string> env;
+    std::string working_dir;
+    std::vector<kernel::TmpfsMount> tmpfs;
+    bool read_only_rootfs = false;
+    std::optional<std::filesystem::path> init_binary;  // bound read-only at init_target
+    std::vector<std::string> masked_paths = kernel::default_masked_paths();
+    std::vector<std::string> read_only_paths = kernel::default_read_only_paths();
+};
+
+// Where --init puts isolab-init inside the container.
+inline constexpr const char* init_target = "/.isolab-init";
+
+// The first process of a container, from clone until exec. The destructor kills it
+// unless it was reaped.
+class Launch {
+public:
+    // Clones the first process; it waits for start(). stdout_fd and stderr_fd become the
+    // workload's stdout and stderr (-1: inherit).
+    Launch(const LaunchPlan& plan, int stdout_fd, int stderr_fd);
+    ~Launch();
+    Launch(const Launch&) = delete;
+    Launch& operator=(const Launch&) = delete;
+
+    pid_t pid() const { return child_.pid(); }
+    kernel::ChildProcess& child() { return child_; }
+
+    // Lets the process continue and records its phases (mounts, pivot_root, exec) in
+    // `phases`. Returns true once the workload was executed, false when the process
+    // reported a failure, which failure() then holds.
+    bool start(PhaseRecorder& phases);
+    const Error& failure() const { return *failure_; }
+
+private:
+    kernel::ChildProcess child_;
+    int sync_write_ = -1;    // parent -> child: one byte when the cgroup is ready
+    int status_read_ = -1;   // child -> parent: phases and failures
+    std::optional<Error> failure_;
+};
+
+// Finds the executable for argv[0] by PATH from `env` as execvp would. Returns the path,
+// or throws Error with exit code 127 (not found) or 126 (not executable).
+std::string find_executable(const std::string& command, const std::vector<std::string>& env);
+
+}  // namespace isolab::container

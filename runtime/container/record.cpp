@@ -1,0 +1,154 @@
+#include "runtime/container/record.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "runtime/core/error.hpp"
+#include "runtime/core/files.hpp"
+#include "runtime/core/log.hpp"
+
+namespace isolab::container {
+
+namespace fs = std::filesystem;
+
+void to_json(nlohmann::json& json, const ContainerConfig& config) {
+    json = {{"id", config.id},
+            {"name", config.name},
+            {"image", config.image},
+            {"image_id", config.image_id},
+            {"command", config.command},
+            {"env", config.env},
+            {"working_dir", config.working_dir},
+            {"hostname", config.hostname},
+            {"created", config.created}};
+    json["memory_limit"] = config.memory_limit ? nlohmann::json(*config.memory_limit) : nlohmann::json(nullptr);
+}
+
+void from_json(const nlohmann::json& json, ContainerConfig& config) {
+    config.id = json.at("id").get<std::string>();
+    config.name = json.value("name", "");
+    config.image = json.value("image", "");
+    config.image_id = json.value("image_id", "");
+    config.command = json.value("command", std::vector<std::string>{});
+    config.env = json.value("env", std::vector<std::string>{});
+    config.working_dir = json.value("working_dir", "");
+    config.hostname = json.value("hostname", "");
+    config.created = json.value("created", "");
+    if (json.contains("memory_limit") && json["memory_limit"].is_number()) {
+        config.memory_limit = json["memory_limit"].get<std::uint64_t>();
+    }
+}
+
+void to_json(nlohmann::json& json, const ContainerState& state) {
+    json = {{"status", state.status}, {"pid", state.pid}, {"started_at", state.started_at}, {"finished_at", state.finished_at}};
+    json["exit_code"] = state.exit_code ? nlohmann::json(*state.exit_code) : nlohmann::json(nullptr);
+}
+
+void from_json(const nlohmann::json& json, ContainerState& state) {
+    state.status = json.value("status", "created");
+    state.pid = json.value("pid", 0);
+    state.started_at = json.value("started_at", "");
+    state.finished_at = json.value("finished_at", "");
+    if (json.contains("exit_code") && json["exit_code"].is_number()) state.exit_code = json["exit_code"].get<int>();
+}
+
+std::string rfc3339_now() {
+    auto now = std::chrono::system_clock::now();
+    auto seconds = std::chrono::system_clock::to_time_t(now);
+    auto nanoseconds = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count() % 1000000000;
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z", utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday,
+                       utc.tm_hour, utc.tm_min, utc.tm_sec, nanoseconds);
+}
+
+ContainerPaths container_paths(const Paths& paths, const std::string& id) { return {paths.containers() / id}; }
+
+namespace {
+
+std::optional<StoredContainer> load_container(const fs::path& directory) {
+    ContainerPaths paths{directory};
+    try {
+        StoredContainer container;
+        container.paths = paths;
+        container.config = nlohmann::json::parse(read_file(paths.config())).get<ContainerConfig>();
+        std::error_code error;
+        if (fs::exists(paths.state(), error)) {
+            container.state = nlohmann::json::parse(read_file(paths.state())).get<ContainerState>();
+        }
+        return container;
+    } catch (const std::exception& error) {
+        spdlog::debug("skipping {}: {}", directory.string(), error.what());
+        return std::nullopt;
+    }
+}
+
+}  // namespace
+
+ContainerRecord::ContainerRecord(const Paths& paths, ContainerConfig config)
+    : config_(std::move(config)), paths_(container_paths(paths, config_.id)) {
+    fs::create_directories(paths.containers());
+    FileLock lock(paths.containers() / ".lock");
+    for (const auto& existing : list_containers(paths)) {
+        if (existing.config.name == config_.name) {
+            throw Error("the container name '" + config_.name + "' is already in use by container " +
+                            existing.config.id.substr(0, 12),
+                        "remove that container (isolab rm " + config_.name + ") or choose another --name");
+        }
+    }
+
+    if (mkdir(paths_.directory.c_str(), 0700) != 0) throw_errno("cannot create " + paths_.directory.string());
+    try {
+        for (const auto& directory : {paths_.upperdir(), paths_.workdir(), paths_.rootfs()}) fs::create_directory(directory);
+        write_file_atomic(paths_.config(), nlohmann::json(config_).dump(2) + "\n");
+        save_state();
+    } catch (...) {
+        std::error_code ignored;
+        fs::remove_all(paths_.directory, ignored);
+        throw;
+    }
+    spdlog::debug("container: created {} ({}) in {}", config_.name, config_.id, paths_.directory.string());
+}
+
+ContainerRecord::~ContainerRecord() {
+    if (kept_) return;
+    std::error_code error;
+    fs::remove_all(paths_.directory, error);
+    if (error) {
+        spdlog::warn("cannot remove {}: {}", paths_.directory.string(), error.message());
+    } else {
+        spdlog::debug("container: removed {}", paths_.directory.string());
+    }
+}
+
+void ContainerRecord::save_state() { write_file_atomic(paths_.state(), nlohmann::json(state_).dump(2) + "\n"); }
+
+std::vector<StoredContainer> list_containers(const Paths& paths) {
+    std::vector<StoredContainer> containers;
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(paths.containers(), error)) {
+        if (!entry.is_directory()) continue;
+        if (auto container = load_container(entry.path())) containers.push_back(std::move(*container));
+    }
+    std::sort(containers.begin(), containers.end(),
+              [](const auto& a, const auto& b) { return a.config.created < b.config.created; });
+    return containers;
+}
+
+std::optional<StoredContainer> find_container(const Paths& paths, const std::string& name_or_id) {
+    std::optional<StoredContainer> match;
+    for (auto& container : list_containers(paths)) {
+        if (container.config.name == name_or_id || container.config.id == name_or_id) return container;
+        if (name_or_id.empty() || container.config.id.rfind(name_or_id, 0) != 0) continue;
+        if (match) throw Error("container id prefix '" + name_or_id + "' is ambiguous", "give more digits of the id");
+        match = std::move(container);
+    }
+    return match;
+}
+
+}  // namespace isolab::container

@@ -1,0 +1,134 @@
+// Parsing of what `isolab run` is asked: -e, --hostname, -m, --name, --tmpfs.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+#include <sys/mount.h>
+
+#include "runtime/container/launch.hpp"
+#include "runtime/container/options.hpp"
+#include "runtime/core/error.hpp"
+#include "runtime/linux/mounts.hpp"
+#include "runtime/linux/namespaces.hpp"
+
+namespace isolab::container {
+namespace {
+
+EnvironmentLookup fake_environment(std::map<std::string, std::string> variables) {
+    return [variables](const std::string& name) -> std::optional<std::string> {
+        auto found = variables.find(name);
+        if (found == variables.end()) return std::nullopt;
+        return found->second;
+    };
+}
+
+TEST(EnvOption, SplitsAtFirstEquals) {
+    auto lookup = fake_environment({});
+    EXPECT_EQ(parse_env_option("A=1", lookup), "A=1");
+    EXPECT_EQ(parse_env_option("URL=http://x/?a=b&c=d", lookup), "URL=http://x/?a=b&c=d");
+    EXPECT_EQ(parse_env_option("EMPTY=", lookup), "EMPTY=");
+}
+
+TEST(EnvOption, NameAloneTakesCallerValue) {
+    auto lookup = fake_environment({{"FROM_HOST", "v=1"}});
+    EXPECT_EQ(parse_env_option("FROM_HOST", lookup), "FROM_HOST=v=1");
+    EXPECT_EQ(parse_env_option("UNSET_HERE", lookup), std::nullopt);
+}
+
+TEST(EnvOption, RejectsEmptyName) {
+    auto lookup = fake_environment({});
+    EXPECT_THROW(parse_env_option("=value", lookup), Error);
+    EXPECT_THROW(parse_env_option("", lookup), Error);
+}
+
+TEST(EnvMerge, OverridesKeepOrder) {
+    auto merged = merge_env({"PATH=/bin", "A=1", "B=2"}, {"A=x=y", "C=3"});
+    std::vector<std::string> expected{"PATH=/bin", "A=x=y", "B=2", "C=3"};
+    EXPECT_EQ(merged, expected);
+    EXPECT_EQ(find_env(merged, "A"), "x=y");
+    EXPECT_EQ(find_env(merged, "PAT"), std::nullopt);
+}
+
+TEST(Hostname, AcceptsValidNames) {
+    EXPECT_NO_THROW(kernel::validate_hostname("web"));
+    EXPECT_NO_THROW(kernel::validate_hostname("a1b2c3d4e5f6"));
+    EXPECT_NO_THROW(kernel::validate_hostname("db-1.example.org"));
+    EXPECT_NO_THROW(kernel::validate_hostname(std::string(31, 'a') + "." + std::string(32, 'b')));
+}
+
+TEST(Hostname, Rejects65Characters) {
+    std::string name(65, 'h');
+    try {
+        kernel::validate_hostname(name);
+        FAIL() << "a 65-character hostname was accepted";
+    } catch (const Error& error) {
+        EXPECT_NE(std::string(error.what()).find("64 characters"), std::string::npos) << error.what();
+    }
+}
+
+TEST(Hostname, RejectsBadCharactersAndLabels) {
+    for (const char* name : {"", "under_score", "-start", "end-", "a..b", "space here", "dot.", "ümlaut"}) {
+        EXPECT_THROW(kernel::validate_hostname(name), Error) << name;
+    }
+}
+
+TEST(MemoryLimit, ParsesUnits) {
+    EXPECT_EQ(parse_memory_limit("64M"), 64ULL << 20);
+    EXPECT_EQ(parse_memory_limit("1g"), 1ULL << 30);
+    EXPECT_EQ(parse_memory_limit("6m"), 6ULL << 20);
+}
+
+TEST(MemoryLimit, RejectsInvalidAndTooSmall) {
+    for (const char* text : {"", "abc", "64X", "-1", "1k", "5m"}) {
+        EXPECT_THROW(parse_memory_limit(text), Error) << text;
+    }
+}
+
+TEST(ContainerName, Validation) {
+    EXPECT_NO_THROW(validate_container_name("web_1.test-a"));
+    for (const char* name : {"", "_x", "a b", "a/b", "-x"}) EXPECT_THROW(validate_container_name(name), Error) << name;
+    auto generated = generate_container_name("0123456789abcdef");
+    EXPECT_NO_THROW(validate_container_name(generated)) << generated;
+}
+
+TEST(TmpfsOption, ParsesTargetAndOptions) {
+    auto mount = kernel::parse_tmpfs("/run:size=64m,mode=1777,exec,ro");
+    EXPECT_EQ(mount.target, "/run");
+    EXPECT_EQ(mount.data, "size=64m,mode=1777");
+    EXPECT_TRUE(mount.flags & MS_RDONLY);
+    EXPECT_FALSE(mount.flags & MS_NOEXEC);
+    EXPECT_TRUE(mount.flags & MS_NOSUID);
+
+    auto plain = kernel::parse_tmpfs("/tmp");
+    EXPECT_TRUE(plain.data.empty());
+    EXPECT_TRUE(plain.flags & MS_NOEXEC);
+    EXPECT_THROW(kernel::parse_tmpfs("relative:size=1m"), Error);
+}
+
+TEST(FindExecutable, ExitCodes) {
+    std::vector<std::string> env{"PATH=/nonexistent:/bin:/usr/bin"};
+    EXPECT_EQ(find_executable("sh", env), "/bin/sh");
+    try {
+        find_executable("no-such-command-here", env);
+        FAIL();
+    } catch (const Error& error) {
+        EXPECT_EQ(error.exit_code(), 127);
+        EXPECT_EQ(std::string(error.what()), "exec: \"no-such-command-here\": executable file not found in $PATH");
+    }
+    try {
+        find_executable("/proc/version", env);
+        FAIL();
+    } catch (const Error& error) {
+        EXPECT_EQ(error.exit_code(), 126);
+    }
+    try {
+        find_executable("/no/such/file", env);
+        FAIL();
+    } catch (const Error& error) {
+        EXPECT_EQ(error.exit_code(), 127);
+    }
+}
+
+}  // namespace
+}  // namespace isolab::container
