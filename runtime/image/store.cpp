@@ -1,9 +1,351 @@
 #include "runtime/image/store.hpp"
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
 #include "runtime/core/error.hpp"
+#include "runtime/core/files.hpp"
+#include "runtime/image/busybox.hpp"
+#include "runtime/image/layer_pack.hpp"
+#include "runtime/image/layer_unpack.hpp"
+#include "runtime/image/layout.hpp"
+#include "runtime/image/manifest.hpp"
+#include "runtime/image/reference.hpp"
 
 namespace isolab::image {
 
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* not_found_hint =
+    "list images with `isolab images`; create one with `isolab import ROOTFS.tar NAME[:TAG]` or `isolab load -i FILE`";
+
+std::string format_rfc3339(std::time_t when) {
+    std::tm utc{};
+    gmtime_r(&when, &utc);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return text;
+}
+
+std::string bare_id(const std::string& id) {
+    return id.rfind("sha256:", 0) == 0 ? id.substr(7) : id;
+}
+
+// Points `reference` at `manifest` in index.json. The caller holds the layout lock.
+void set_tag(OciLayout& layout, const std::string& reference, Descriptor manifest) {
+    auto entries = layout.read_index();
+    std::erase_if(entries, [&](const Descriptor& entry) { return entry.ref_name == reference; });
+    manifest.ref_name = reference;
+    manifest.media_type = media_type::manifest;
+    entries.push_back(manifest);
+    layout.write_index(entries);
+    spdlog::debug("tagged {} as {}", manifest.digest, reference);
+}
+
+Descriptor manifest_descriptor(const Image& image) {
+    return Descriptor{media_type::manifest, image.manifest_digest, image.manifest_size, image.reference};
+}
+
+std::optional<Image> find_by_reference(const OciLayout& layout, const std::string& reference) {
+    for (const auto& entry : layout.read_index()) {
+        if (entry.ref_name == reference) return read_image(layout, entry, entry.ref_name);
+    }
+    return std::nullopt;
+}
+
+std::optional<Image> find_by_id(const OciLayout& layout, const std::string& id) {
+    std::string prefix = bare_id(id);
+    std::optional<Image> match;
+    for (const auto& entry : layout.read_index()) {
+        Image image = read_image(layout, entry, entry.ref_name);
+        if (image.id().rfind(prefix, 0) != 0) continue;
+        if (match && match->config_digest != image.config_digest) {
+            throw Error("image id prefix '" + id + "' is ambiguous: it matches " + match->id().substr(0, 12) + " and " +
+                            image.id().substr(0, 12),
+                        "give more digits of the id");
+        }
+        if (!match) match = image;
+    }
+    return match;
+}
+
+// Deletes blobs and unpacked layers that no tagged image refers to. The caller holds the
+// layout lock. Returns the ids of the image configs it deleted.
+std::vector<std::string> collect_garbage(OciLayout& layout, const Paths& paths) {
+    std::set<std::string> live;
+    std::set<std::string> live_layers;
+    for (const auto& entry : layout.read_index()) {
+        Image image = read_image(layout, entry, entry.ref_name);
+        live.insert(image.manifest_digest);
+        live.insert(image.config_digest);
+        for (const auto& layer : image.layers) {
+            live.insert(layer.digest);
+            live_layers.insert(digest_hex(layer.digest));
+        }
+    }
+
+    std::vector<std::string> deleted;
+    for (const auto& digest : layout.blob_digests()) {
+        if (live.count(digest)) continue;
+        layout.remove_blob(digest);
+        deleted.push_back(digest);
+    }
+    if (fs::exists(paths.layers())) {
+        for (const auto& folder : fs::directory_iterator(paths.layers())) {
+            std::string name = folder.path().filename().string();
+            if (name.size() != 64 || live_layers.count(name)) continue;
+            fs::remove_all(folder.path());
+            spdlog::debug("removed unpacked layer {}", folder.path().string());
+        }
+    }
+    return deleted;
+}
+
+}  // namespace
+
 Store::Store(Paths paths) : paths_(std::move(paths)) {}
+
+OciLayout Store::open_layout() const {
+    return OciLayout(paths_.images());
+}
+
+std::optional<Image> Store::find(const std::string& reference) const {
+    OciLayout layout = open_layout();
+    std::optional<std::string> normalized;
+    try {
+        normalized = normalize_reference(reference);
+    } catch (const Error&) {
+        if (!looks_like_id(reference)) throw;
+    }
+    if (normalized) {
+        if (auto image = find_by_reference(layout, *normalized)) return image;
+    }
+    if (looks_like_id(reference)) return find_by_id(layout, reference);
+    return std::nullopt;
+}
+
+Image Store::resolve(const std::string& reference) const {
+    if (auto image = find(reference)) return *image;
+    if (normalize_reference(reference) == busybox_reference) return Store(paths_).ensure_busybox();
+    throw Error("image '" + reference + "' not found", not_found_hint);
+}
+
+std::vector<Image> Store::list() const {
+    OciLayout layout = open_layout();
+    std::vector<Image> images;
+    for (const auto& entry : layout.read_index()) images.push_back(read_image(layout, entry, entry.ref_name));
+    return images;
+}
+
+Image Store::ensure_busybox() {
+    if (auto image = find(busybox_reference)) return *image;
+    OciLayout layout = open_layout();
+    auto held = layout.lock();
+    if (auto image = find_by_reference(layout, busybox_reference)) return *image;
+
+    fs::path binary = busybox_binary();
+    check_static_binary(binary);
+    struct stat info {};
+    if (stat(binary.c_str(), &info) != 0) throw_errno("cannot stat " + binary.string());
+    // The binary's mtime dates the image, so the same busybox always gives the same digests.
+    std::time_t mtime = info.st_mtime;
+    std::string created = format_rfc3339(mtime);
+
+    Layer layer = write_layer(layout, busybox_rootfs(binary), mtime);
+    RunConfig run_config;
+    run_config.env = {default_path_env};
+    run_config.cmd = {"sh"};
+    std::vector<HistoryEntry> history{
+        {created, "isolab: rootfs from " + binary.string() + " (" + busybox_version(binary) + ")", {}, false}};
+    auto config = make_image_config(run_config, created, history, {layer});
+    Descriptor manifest = write_image_blobs(layout, config, {layer});
+    set_tag(layout, busybox_reference, manifest);
+    spdlog::info("created image {} from {}", busybox_reference, binary.string());
+    return read_image(layout, manifest, busybox_reference);
+}
+
+Image Store::add_image(const std::string& reference, const nlohmann::json& config, const std::vector<Layer>& layers) {
+    std::string normalized = normalize_reference(reference);
+    OciLayout layout = open_layout();
+    auto held = layout.lock();
+    Descriptor manifest = write_image_blobs(layout, config, layers);
+    set_tag(layout, normalized, manifest);
+    return read_image(layout, manifest, normalized);
+}
+
+void Store::tag(const std::string& source, const std::string& target) {
+    std::string normalized = normalize_reference(target);
+    Image image = resolve(source);
+    OciLayout layout = open_layout();
+    auto held = layout.lock();
+    set_tag(layout, normalized, manifest_descriptor(image));
+}
+
+std::vector<std::string> Store::containers_using(const std::string& image_id) const {
+    std::vector<std::string> users;
+    if (!fs::exists(paths_.containers())) return users;
+    for (const auto& folder : fs::directory_iterator(paths_.containers())) {
+        auto config_file = folder.path() / "config.json";
+        if (!fs::exists(config_file)) continue;
+        try {
+            auto config = nlohmann::json::parse(read_file(config_file));
+            if (bare_id(config.value("image_id", "")) == bare_id(image_id)) users.push_back(folder.path().filename().string());
+        } catch (const std::exception& error) {
+            spdlog::warn("cannot read {}: {}", config_file.string(), error.what());
+        }
+    }
+    return users;
+}
+
+std::vector<std::string> Store::remove(const std::string& reference, bool force) {
+    OciLayout layout = open_layout();
+    auto held = layout.lock();
+    auto entries = layout.read_index();
+
+    std::optional<Image> image;
+    std::optional<std::string> normalized;
+    try {
+        normalized = normalize_reference(reference);
+        image = find_by_reference(layout, *normalized);
+    } catch (const Error&) {
+        if (!looks_like_id(reference)) throw;
+    }
+    bool by_id = false;
+    if (!image && looks_like_id(reference)) {
+        image = find_by_id(layout, reference);
+        by_id = true;
+    }
+    if (!image) throw Error("image '" + reference + "' not found", not_found_hint);
+
+    std::vector<std::string> tags;
+    for (const auto& entry : entries) {
+        if (by_id ? read_image(layout, entry, entry.ref_name).config_digest == image->config_digest
+                  : entry.ref_name == image->reference) {
+            tags.push_back(entry.ref_name);
+        }
+    }
+    if (by_id && tags.size() > 1 && !force) {
+        throw Error("image " + image->id().substr(0, 12) + " has " + std::to_string(tags.size()) + " tags",
+                    "remove the tags one by one, or use `isolab rmi -f " + reference + "` to remove all of them");
+    }
+
+    size_t remaining_with_id = 0;
+    for (const auto& entry : entries) {
+        bool removed = std::find(tags.begin(), tags.end(), entry.ref_name) != tags.end();
+        if (!removed && read_image(layout, entry, entry.ref_name).config_digest == image->config_digest) ++remaining_with_id;
+    }
+    if (remaining_with_id == 0) {
+        auto users = containers_using(image->config_digest);
+        if (!users.empty()) {
+            throw Error("image " + image->reference + " is used by container " + users.front().substr(0, 12),
+                        "remove the container first with `isolab rm " + users.front().substr(0, 12) + "`");
+        }
+    }
+
+    std::erase_if(entries, [&](const Descriptor& entry) {
+        return std::find(tags.begin(), tags.end(), entry.ref_name) != tags.end();
+    });
+    layout.write_index(entries);
+    std::vector<std::string> lines;
+    for (const auto& tag : tags) lines.push_back("Untagged: " + tag);
+    for (const auto& digest : collect_garbage(layout, paths_)) {
+        if (digest == image->config_digest) lines.push_back("Deleted: " + digest);
+    }
+    return lines;
+}
+
+Image Store::import_rootfs(const fs::path& tar, const std::string& reference) {
+    std::string normalized = normalize_reference(reference);
+    if (!fs::is_regular_file(tar)) throw Error("rootfs archive " + tar.string() + " not found", "give the path of a tar file");
+
+    OciLayout layout = open_layout();
+    Layer layer = import_layer(layout, tar);
+    try {
+        unpacked_layer(layer);
+    } catch (const Error& error) {
+        auto held = layout.lock();
+        collect_garbage(layout, paths_);
+        throw Error("cannot import " + tar.string() + ": " + error.what(), error.hint());
+    }
+
+    std::string created = format_rfc3339(std::time(nullptr));
+    RunConfig run_config;
+    run_config.env = {default_path_env};
+    std::vector<HistoryEntry> history{{created, "isolab import " + tar.filename().string(), {}, false}};
+    return add_image(normalized, make_image_config(run_config, created, history, {layer}), {layer});
+}
+
+fs::path Store::blob_path(const std::string& digest) const {
+    return paths_.images() / "blobs" / "sha256" / digest_hex(digest);
+}
+
+fs::path Store::layer_folder(const Layer& layer) const {
+    return paths_.layers() / digest_hex(layer.digest);
+}
+
+fs::path Store::unpacked_layer(const Layer& layer) {
+    fs::path folder = layer_folder(layer);
+    if (fs::exists(folder)) return folder;
+    if (!is_supported_layer_type(layer.media_type)) {
+        throw Error("layer " + layer.digest + " has the unsupported media type " + layer.media_type,
+                    "isolab unpacks tar layers, plain, gzip or zstd compressed");
+    }
+    fs::path blob = blob_path(layer.digest);
+    if (!fs::exists(blob)) throw Error("layer blob " + layer.digest + " is missing from the store", not_found_hint);
+
+    // Unpack beside the final folder, then rename: a reader sees all of the layer or none,
+    // and of two processes unpacking at once the first rename wins.
+    TemporaryDirectory staging(paths_.layers(), ".unpack-" + digest_hex(layer.digest).substr(0, 12) + "-");
+    if (chmod(staging.path().c_str(), 0755) != 0) throw_errno("cannot chmod " + staging.path().string());
+    UnpackResult result;
+    try {
+        result = unpack_layer(blob, staging.path());
+    } catch (const Error& error) {
+        throw Error("cannot unpack layer " + layer.digest + ": " + error.what(), error.hint());
+    }
+    if (result.digest != layer.digest) {
+        throw Error("layer blob " + layer.digest + " is corrupt: its content has digest " + result.digest,
+                    "remove the image with `isolab rmi -f` and create or load it again");
+    }
+    if (result.diff_id != layer.diff_id) {
+        throw Error("layer " + layer.digest + " does not match its diff_id " + layer.diff_id + ": the tar has digest " +
+                        result.diff_id,
+                    "remove the image with `isolab rmi -f` and create or load it again");
+    }
+
+    if (std::rename(staging.path().c_str(), folder.c_str()) == 0) {
+        staging.release();
+        spdlog::debug("unpacked layer {} into {}", layer.digest, folder.string());
+    } else if (errno != EEXIST && errno != ENOTEMPTY) {
+        throw_errno("cannot rename " + staging.path().string() + " to " + folder.string());
+    }
+    return folder;
+}
+
+std::vector<fs::path> Store::lowerdirs(const Image& image) {
+    std::vector<fs::path> folders;
+    for (auto layer = image.layers.rbegin(); layer != image.layers.rend(); ++layer) folders.push_back(unpacked_layer(*layer));
+    return folders;
+}
+
+std::uint64_t Store::stored_size(const Image& image) const {
+    std::uint64_t total = image.manifest_size + image.config_size;
+    for (const auto& layer : image.layers) total += layer.size;
+    return total;
+}
+
+std::uint64_t Store::unpacked_size(const Image& image) const {
+    std::uint64_t total = 0;
+    for (const auto& layer : image.layers) total += disk_usage(layer_folder(layer));
+    return total;
+}
 
 }  // namespace isolab::image

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/core/paths.hpp"
 
 namespace isolab::image {
@@ -32,6 +34,14 @@ struct Layer {
     std::uint64_t size = 0;    // blob bytes
 };
 
+// One step of the image's build history, as the OCI config records it.
+struct HistoryEntry {
+    std::string created;     // RFC 3339
+    std::string created_by;
+    std::string comment;
+    bool empty_layer = false;  // true when the step added no layer
+};
+
 struct Image {
     std::string reference;        // normalised "name:tag"
     std::string manifest_digest;  // "sha256:..."
@@ -39,10 +49,20 @@ struct Image {
     std::string created;          // RFC 3339
     RunConfig config;
     std::vector<Layer> layers;    // base first
+    std::string architecture;     // "amd64"
+    std::string os;               // "linux"
+    std::vector<HistoryEntry> history;
+    std::uint64_t manifest_size = 0;
+    std::uint64_t config_size = 0;
+
+    // The 64 hex digits of the image id (config digest).
+    std::string id() const { return config_digest.substr(config_digest.find(':') + 1); }
 };
 
 // Normalises "busybox" to "busybox:latest"; throws Error for an invalid reference.
 std::string normalize_reference(const std::string& reference);
+
+class OciLayout;
 
 class Store {
 public:
@@ -50,8 +70,10 @@ public:
 
     // Finds an image by reference ("busybox", "busybox:latest") or by a unique prefix of
     // its id. Throws Error with a hint (how to create or load it) when not found.
+    // resolve() creates `busybox:latest` when it is requested and missing.
     Image resolve(const std::string& reference) const;
     std::optional<Image> find(const std::string& reference) const;
+    // One entry per tag, in the order they were added.
     std::vector<Image> list() const;
 
     // Creates the built-in `busybox:latest` image from the host's busybox-static when the
@@ -70,9 +92,35 @@ public:
     std::uint64_t stored_size(const Image& image) const;
     std::uint64_t unpacked_size(const Image& image) const;
 
+    // Adds or moves the tag `target` to the image `source` resolves to.
+    void tag(const std::string& source, const std::string& target);
+
+    // Removes a tag, or every tag of an image id when `force` is set, then deletes the
+    // blobs and unpacked layers no remaining image uses. Throws Error while a container
+    // (<root>/containers/<id>/config.json with "image_id") uses the image. Returns the
+    // lines to print, as Docker does: "Untagged: ..." and "Deleted: sha256:...".
+    std::vector<std::string> remove(const std::string& reference, bool force);
+
+    // Creates a one-layer image from a rootfs tar (plain or compressed). The tar is
+    // unpacked once to check it, so an unsafe tar is rejected here.
+    Image import_rootfs(const std::filesystem::path& tar, const std::string& reference);
+
+    // Stores an image made of `layers` (already in the blob store) and `config` (a full
+    // OCI image config) under `reference`, replacing the tag if it exists.
+    Image add_image(const std::string& reference, const nlohmann::json& config, const std::vector<Layer>& layers);
+
+    // Ids (64 hex digits) of the containers whose config.json names this image id.
+    std::vector<std::string> containers_using(const std::string& image_id) const;
+
+    // Where layer blobs and unpacked layers live.
+    std::filesystem::path blob_path(const std::string& digest) const;
+    std::filesystem::path layer_folder(const Layer& layer) const;
+
     const Paths& paths() const { return paths_; }
 
 private:
+    OciLayout open_layout() const;
+
     Paths paths_;
 };
 

@@ -1,0 +1,96 @@
+#pragma once
+// Streams between layer blobs and tar data, built on libarchive, that compute the two
+// digests a layer has: the digest of the blob as stored (compressed) and its diff_id,
+// the digest of the uncompressed tar.
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+struct archive;
+
+namespace isolab::image {
+
+// An owned file descriptor, closed by the destructor.
+class UniqueFd {
+public:
+    UniqueFd() = default;
+    explicit UniqueFd(int fd) : fd_(fd) {}
+    ~UniqueFd();
+    UniqueFd(UniqueFd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+    UniqueFd& operator=(UniqueFd&& other) noexcept;
+    UniqueFd(const UniqueFd&) = delete;
+    UniqueFd& operator=(const UniqueFd&) = delete;
+
+    int get() const { return fd_; }
+    explicit operator bool() const { return fd_ >= 0; }
+
+private:
+    int fd_ = -1;
+};
+
+struct ArchiveReadCloser {
+    void operator()(archive* handle) const;
+};
+struct ArchiveWriteCloser {
+    void operator()(archive* handle) const;
+};
+using ReadArchive = std::unique_ptr<archive, ArchiveReadCloser>;
+using WriteArchive = std::unique_ptr<archive, ArchiveWriteCloser>;
+
+// libarchive's last error text for `handle`.
+std::string archive_error_text(archive* handle);
+
+// Reads a possibly compressed tar (gzip, zstd, xz, bzip2 or none, detected from the
+// content) and returns the uncompressed bytes, hashing both sides on the way.
+class DecompressingReader {
+public:
+    explicit DecompressingReader(const std::filesystem::path& blob);
+    ~DecompressingReader();
+    DecompressingReader(const DecompressingReader&) = delete;
+    DecompressingReader& operator=(const DecompressingReader&) = delete;
+
+    // Fills up to `size` bytes of uncompressed data; returns 0 at the end. Throws Error.
+    size_t read(void* buffer, size_t size);
+    // Reads what is left of the blob so the digests cover all of it.
+    void finish();
+    // "sha256:<hex>" of the blob's bytes and of the uncompressed stream, after finish().
+    const std::string& compressed_digest() const { return compressed_digest_; }
+    const std::string& uncompressed_digest() const { return uncompressed_digest_; }
+
+private:
+    struct State;
+    std::unique_ptr<State> state_;
+    std::string compressed_digest_;
+    std::string uncompressed_digest_;
+};
+
+// Writes an uncompressed tar stream into a gzip file, hashing the uncompressed and the
+// compressed bytes. The output is deterministic for the same input (no timestamp or
+// file name in the gzip header).
+class GzipWriter {
+public:
+    explicit GzipWriter(const std::filesystem::path& output);
+    ~GzipWriter();
+    GzipWriter(const GzipWriter&) = delete;
+    GzipWriter& operator=(const GzipWriter&) = delete;
+
+    void write(const void* data, size_t size);
+    // Flushes and closes the file.
+    void finish();
+
+    std::string compressed_digest() const { return compressed_digest_; }
+    std::string uncompressed_digest() const { return uncompressed_digest_; }
+    std::uint64_t compressed_size() const { return compressed_size_; }
+
+private:
+    struct State;
+    std::unique_ptr<State> state_;
+    std::string compressed_digest_;
+    std::string uncompressed_digest_;
+    std::uint64_t compressed_size_ = 0;
+};
+
+}  // namespace isolab::image

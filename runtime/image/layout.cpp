@@ -1,0 +1,158 @@
+#include "runtime/image/layout.hpp"
+
+#include <cerrno>
+#include <cstdio>
+
+#include <spdlog/spdlog.h>
+
+#include "runtime/core/digest.hpp"
+#include "runtime/core/error.hpp"
+
+namespace isolab::image {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* corrupt_hint = "remove the image with `isolab rmi -f` and create or load it again";
+
+nlohmann::json parse_json_file(const fs::path& path) {
+    std::string text = read_file(path);
+    try {
+        return nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& error) {
+        throw Error("invalid JSON in " + path.string() + ": " + error.what(), corrupt_hint);
+    }
+}
+
+}  // namespace
+
+nlohmann::json Descriptor::to_json() const {
+    nlohmann::json json{{"mediaType", media_type}, {"digest", digest}, {"size", size}};
+    if (!ref_name.empty()) json["annotations"] = {{ref_name_annotation, ref_name}};
+    return json;
+}
+
+Descriptor Descriptor::from_json(const nlohmann::json& json) {
+    Descriptor descriptor;
+    try {
+        descriptor.media_type = json.value("mediaType", "");
+        descriptor.digest = json.at("digest").get<std::string>();
+        descriptor.size = json.at("size").get<std::uint64_t>();
+        if (json.contains("annotations")) {
+            descriptor.ref_name = json["annotations"].value(ref_name_annotation, "");
+        }
+    } catch (const nlohmann::json::exception& error) {
+        throw Error(std::string("invalid OCI descriptor: ") + error.what(), corrupt_hint);
+    }
+    check_digest(descriptor.digest);
+    return descriptor;
+}
+
+void check_digest(const std::string& digest) {
+    bool valid = digest.size() == 71 && digest.rfind("sha256:", 0) == 0;
+    for (size_t i = 7; valid && i < digest.size(); ++i) {
+        char c = digest[i];
+        valid = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    }
+    if (!valid) throw Error("invalid digest '" + digest + "'", "a digest is sha256: followed by 64 lowercase hex digits");
+}
+
+std::string digest_hex(const std::string& digest) {
+    check_digest(digest);
+    return digest.substr(7);
+}
+
+OciLayout::OciLayout(fs::path root) : root_(std::move(root)) {
+    fs::create_directories(root_ / "blobs" / "sha256");
+    fs::create_directories(scratch());
+    if (!fs::exists(root_ / "oci-layout")) {
+        write_file_atomic(root_ / "oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+    }
+    if (!fs::exists(root_ / "index.json")) {
+        auto held = lock();
+        if (!fs::exists(root_ / "index.json")) write_index({});
+    }
+}
+
+fs::path OciLayout::blob_path(const std::string& digest) const {
+    return root_ / "blobs" / "sha256" / digest_hex(digest);
+}
+
+bool OciLayout::has_blob(const std::string& digest) const {
+    return fs::exists(blob_path(digest));
+}
+
+Descriptor OciLayout::write_blob(const std::string& content, const std::string& media_type) {
+    Descriptor descriptor{media_type, sha256_digest(content), content.size(), {}};
+    auto path = blob_path(descriptor.digest);
+    if (!fs::exists(path)) {
+        write_file_atomic(path, content, 0644);
+        spdlog::debug("wrote blob {} ({} bytes, {})", descriptor.digest, content.size(), media_type);
+    }
+    return descriptor;
+}
+
+void OciLayout::adopt_blob_file(const fs::path& file, const std::string& digest) {
+    auto path = blob_path(digest);
+    if (fs::exists(path)) {
+        fs::remove(file);
+        return;
+    }
+    if (std::rename(file.c_str(), path.c_str()) != 0) throw_errno("cannot move " + file.string() + " to " + path.string());
+    spdlog::debug("stored blob {} ({} bytes)", digest, fs::file_size(path));
+}
+
+std::string OciLayout::read_blob_verified(const std::string& digest) const {
+    auto path = blob_path(digest);
+    if (!fs::exists(path)) throw Error("blob " + digest + " is missing from " + root_.string(), corrupt_hint);
+    std::string content = read_file(path);
+    std::string actual = sha256_digest(content);
+    if (actual != digest) {
+        throw Error("blob " + digest + " in " + path.string() + " is corrupt: its content has digest " + actual, corrupt_hint);
+    }
+    return content;
+}
+
+void OciLayout::verify_blob_file(const std::string& digest) const {
+    auto path = blob_path(digest);
+    if (!fs::exists(path)) throw Error("blob " + digest + " is missing from " + root_.string(), corrupt_hint);
+    std::string actual = sha256_file_digest(path);
+    if (actual != digest) {
+        throw Error("blob " + digest + " in " + path.string() + " is corrupt: its content has digest " + actual, corrupt_hint);
+    }
+}
+
+void OciLayout::remove_blob(const std::string& digest) {
+    std::error_code ignored;
+    if (fs::remove(blob_path(digest), ignored)) spdlog::debug("removed blob {}", digest);
+}
+
+std::vector<std::string> OciLayout::blob_digests() const {
+    std::vector<std::string> digests;
+    for (const auto& entry : fs::directory_iterator(root_ / "blobs" / "sha256")) {
+        std::string name = "sha256:" + entry.path().filename().string();
+        if (name.size() == 71 && name.find(".tmp-") == std::string::npos) digests.push_back(name);
+    }
+    return digests;
+}
+
+std::vector<Descriptor> OciLayout::read_index() const {
+    auto json = parse_json_file(root_ / "index.json");
+    std::vector<Descriptor> manifests;
+    if (!json.contains("manifests")) return manifests;
+    for (const auto& entry : json["manifests"]) manifests.push_back(Descriptor::from_json(entry));
+    return manifests;
+}
+
+void OciLayout::write_index(const std::vector<Descriptor>& manifests) {
+    nlohmann::json json{{"schemaVersion", 2}, {"mediaType", media_type::index}, {"manifests", nlohmann::json::array()}};
+    for (const auto& manifest : manifests) json["manifests"].push_back(manifest.to_json());
+    write_file_atomic(root_ / "index.json", json.dump(2) + "\n");
+}
+
+std::unique_ptr<FileLock> OciLayout::lock() const {
+    return std::make_unique<FileLock>(root_ / ".lock");
+}
+
+}  // namespace isolab::image
