@@ -1,7 +1,8 @@
 #pragma once
-// The guest kernel command line. "trimmed" skips hardware probing and self-tests a
-// disposable VM on QEMU does not need, so the kernel reaches /init sooner; "default"
-// keeps the kernel's normal boot so a boot profile can show what the trimming saves.
+// The guest kernel command line. The "trimmed" profile skips hardware probing and
+// self-tests that a disposable VM on QEMU does not need, so the kernel reaches /init
+// sooner. The "default" profile keeps the normal boot, so a boot profile can show what
+// the trimming saves.
 #include <string>
 #include <vector>
 

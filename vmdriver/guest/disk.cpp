@@ -104,8 +104,8 @@ DiskBase ensure_disk_base(const Paths& paths, const std::string& config_digest, 
 }
 
 DiskOverlay::DiskOverlay(const fs::path& base, const fs::path& overlay) : path_(overlay) {
-    // The backing format is always given: without -F qemu-img would probe the base's
-    // format, which QEMU rejects for security reasons.
+    // The backing format is always given: qemu-img 6.1 and later refuse a backing file
+    // without one, because probing the format of guest-written data is unsafe.
     run_checked({"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", fs::absolute(base).string(),
                  overlay.string()});
     fs::permissions(overlay, fs::perms(0644));

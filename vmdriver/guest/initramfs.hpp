@@ -1,8 +1,8 @@
 #pragma once
 // The guest's initramfs: the image's rootfs as a newc cpio archive with isolab-init as
 // /init and the workload's configuration in /.isolab/. The image part is built once per
-// (image config digest, init digest) and cached; each run appends a small workload cpio
-// (the kernel unpacks concatenated cpio archives in order, later entries winning).
+// (image config digest, init digest) and cached. Each run appends a small workload cpio,
+// because the kernel unpacks concatenated cpio archives in order.
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -13,7 +13,7 @@
 
 namespace isolab::vm::guest {
 
-// What the guest init runs: the contents of /.isolab/{argv,env,workdir,user}.
+// The workload the guest init runs, as stored in /.isolab/{argv,env,workdir,user}.
 struct Workload {
     std::vector<std::string> argv;  // argv[0] is looked up in PATH from `env` by the guest
     std::vector<std::string> env;   // "NAME=value"
