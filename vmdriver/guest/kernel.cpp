@@ -22,6 +22,10 @@ constexpr const char* package_prefix = "linux-image-";
 // Written beside the unpacked kernel when vmlinux extraction failed, so later runs reuse
 // the reason instead of decompressing the kernel again.
 constexpr const char* fallback_reason_file = "vmlinux.fallback-reason";
+// The package name from the last apt-cache lookup. apt-cache takes about a second, and
+// its answer only changes when apt-get update rewrites /var/lib/apt/lists.
+constexpr const char* package_record_file = "package";
+constexpr const char* apt_lists = "/var/lib/apt/lists";
 
 const char* no_source_hint =
     "add a Debian main source to /etc/apt/sources.list (deb http://deb.debian.org/debian bookworm main), "
@@ -182,6 +186,28 @@ GuestKernel describe_kernel(const fs::path& folder, const std::string& release) 
     return kernel;
 }
 
+// The recorded package name when it is newer than apt's package lists, else empty.
+std::string recorded_package(const fs::path& kernels) {
+    std::error_code error;
+    auto recorded_at = fs::last_write_time(kernels / package_record_file, error);
+    if (error) return {};
+    auto lists_changed_at = fs::last_write_time(apt_lists, error);
+    if (error || lists_changed_at >= recorded_at) return {};
+    std::string package = read_file(kernels / package_record_file);
+    return package.starts_with(package_prefix) ? package : std::string{};
+}
+
+std::string current_package(const fs::path& kernels) {
+    std::string package = recorded_package(kernels);
+    if (!package.empty()) {
+        spdlog::debug("guest kernel package {} (recorded; apt lists unchanged since)", package);
+        return package;
+    }
+    package = kernel_package_name();
+    write_file_atomic(kernels / package_record_file, package);
+    return package;
+}
+
 }  // namespace
 
 std::string kernel_package_name() {
@@ -205,10 +231,10 @@ GuestKernel ensure_kernel(const Paths& paths) {
         return kernel;
     }
 
-    std::string package = kernel_package_name();
+    make_traversable(paths.kernels());
+    std::string package = current_package(paths.kernels());
     std::string release = package.substr(std::string_view(package_prefix).size());
     fs::path folder = paths.kernels() / release;
-    make_traversable(paths.kernels());
 
     if (!fs::exists(folder)) {
         FileLock lock(paths.kernels() / ".lock");

@@ -32,7 +32,8 @@ struct GuestKernel {
 // Returns the guest kernel, downloading and unpacking it on first use.
 //
 // The package is the one Debian's linux-image-amd64 depends on (apt-cache depends; runs
-// `apt-get update` once when the lookup fails), fetched with `apt-get download` into a
+// `apt-get update` once when the lookup fails). The name is recorded in
+// <cache>/kernels/package and reused until /var/lib/apt/lists changes. It is fetched with `apt-get download` into a
 // temporary folder under the cache, unpacked with `dpkg-deb -x` and renamed into
 // <cache>/kernels/<release>/. A FileLock on <cache>/kernels/.lock serialises concurrent
 // callers, and the rename makes the folder appear complete or not at all.
