@@ -8,6 +8,7 @@
 
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
+#include "runtime/core/process.hpp"
 #include "vmdriver/guest/vmlinux.hpp"
 
 using namespace isolab::vm::guest;
@@ -73,17 +74,18 @@ std::string xz_compress(const std::string& data) {
     return output;
 }
 
-// A bzImage with boot protocol 2.15, 4 setup sectors and `payload` (+ its size, as the
-// kernel build appends it) as the payload.
-std::string synthetic_bzimage(const std::string& payload, std::uint32_t uncompressed_size) {
+// A bzImage with boot protocol 2.15, 4 setup sectors and `payload` as the payload,
+// followed by the uncompressed size as the kernel build appends it (except for gzip).
+std::string synthetic_bzimage(const std::string& payload, std::uint32_t uncompressed_size, bool append_size = true) {
     std::string image(5 * 512, '\0');
     image[0x1f1] = 4;
     image.replace(0x202, 4, "HdrS");
     image[0x206] = 0x0f;
     image[0x207] = 0x02;
     put32(image, 0x248, 0);
-    put32(image, 0x24c, static_cast<std::uint32_t>(payload.size() + 4));
+    put32(image, 0x24c, static_cast<std::uint32_t>(payload.size() + (append_size ? 4 : 0)));
     image += payload;
+    if (!append_size) return image;
     std::string size(4, '\0');
     put32(size, 0, uncompressed_size);
     return image + size;
@@ -194,5 +196,44 @@ TEST(GuestVmlinux, LzoReportsUnsupported) {
         FAIL() << "lzo decompressed";
     } catch (const isolab::Error& error) {
         EXPECT_NE(std::string(error.what()).find("lzo"), std::string::npos);
+    }
+}
+
+// Every compressor the kernel build supports for the payload, with its flags from
+// scripts/Makefile.lib (lz4 -l writes the legacy frame the kernel uses).
+TEST(GuestVmlinux, ExtractsEveryKernelCompression) {
+    struct Case {
+        Compression compression;
+        std::vector<std::string> command;
+    };
+    const std::vector<Case> cases{
+        {Compression::gzip, {"gzip", "-n", "-9", "-c"}},       {Compression::bzip2, {"bzip2", "-9", "-c"}},
+        {Compression::lzma, {"xz", "--format=lzma", "-9", "-c"}}, {Compression::xz, {"xz", "--check=crc32", "-c"}},
+        {Compression::lz4, {"lz4", "-l", "-9", "-c"}},         {Compression::zstd, {"zstd", "-19", "-c"}},
+    };
+    TemporaryFolder folder;
+    std::string elf = synthetic_elf(pvh_notes()) + std::string(100000, 'k');
+    isolab::write_file_atomic(folder / "vmlinux.bin", elf);
+
+    for (const auto& test : cases) {
+        if (!isolab::program_available(test.command[0])) {
+            ADD_FAILURE() << test.command[0] << " is not installed";
+            continue;
+        }
+        auto command = test.command;
+        command.push_back((folder / "vmlinux.bin").string());
+        auto compressed = isolab::run_command(command);
+        ASSERT_EQ(compressed.exit_code, 0) << compressed.output;
+        std::string payload = compressed.output;
+        EXPECT_EQ(detect_compression(payload), test.compression) << compression_name(test.compression);
+        bool append_size = test.compression != Compression::gzip;
+        isolab::write_file_atomic(folder / "bzImage",
+                                  synthetic_bzimage(payload, static_cast<std::uint32_t>(elf.size()), append_size));
+
+        auto result = extract_vmlinux(folder / "bzImage", folder / "vmlinux");
+        EXPECT_TRUE(result.extracted) << compression_name(test.compression) << ": " << result.failure_reason;
+        EXPECT_EQ(result.compression, compression_name(test.compression));
+        if (result.extracted) EXPECT_EQ(isolab::read_file(folder / "vmlinux"), elf);
+        fs::remove(folder / "vmlinux");
     }
 }
