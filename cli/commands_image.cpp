@@ -1,10 +1,94 @@
+#include <cstdio>
+#include <iostream>
+
 #include "cli/context.hpp"
+#include "runtime/image/listing.hpp"
 
 namespace isolab::cli {
 
+namespace {
+
+void register_images(CLI::App& app, Context& context) {
+    struct Options {
+        bool quiet = false;
+        std::string format = "table";
+    };
+    auto options = std::make_shared<Options>();
+    auto* command = app.add_subcommand("images", "List images (busybox:latest is created on first use)");
+    command->add_flag("-q,--quiet", options->quiet, "Print only image ids");
+    command->add_option("--format", options->format, "Output format: table or json")
+        ->check(CLI::IsMember({"table", "json"}))
+        ->capture_default_str();
+    command->callback([options, &context] {
+        if (options->format == "json") {
+            std::cout << image::images_json(context.store()).dump(2) << "\n";
+        } else {
+            std::cout << image::images_table(context.store(), options->quiet);
+        }
+    });
+}
+
+void register_inspect(CLI::App& app, Context& context) {
+    auto* group = app.add_subcommand("image", "Manage images");
+    group->require_subcommand(1);
+    auto reference = std::make_shared<std::string>();
+    auto* command = group->add_subcommand("inspect", "Show an image's config, layers and sizes as JSON");
+    command->add_option("IMAGE", *reference, "Image reference or id")->required();
+    command->callback([reference, &context] {
+        std::cout << image::inspect_json(context.store(), *reference).dump(2) << "\n";
+    });
+}
+
+void register_tag(CLI::App& app, Context& context) {
+    auto references = std::make_shared<std::pair<std::string, std::string>>();
+    auto* command = app.add_subcommand("tag", "Give an image another name");
+    command->add_option("SOURCE", references->first, "Existing image reference or id")->required();
+    command->add_option("TARGET", references->second, "New NAME[:TAG]")->required();
+    command->callback([references, &context] { context.store().tag(references->first, references->second); });
+}
+
+void register_rmi(CLI::App& app, Context& context) {
+    struct Options {
+        bool force = false;
+        std::vector<std::string> references;
+    };
+    auto options = std::make_shared<Options>();
+    auto* command = app.add_subcommand("rmi", "Remove images (rejected while a container uses the image)");
+    command->add_flag("-f,--force", options->force, "Remove every tag of an image given by id");
+    command->add_option("IMAGE", options->references, "Image references or ids")->required();
+    command->callback([options, &context] {
+        for (const auto& reference : options->references) {
+            for (const auto& line : context.store().remove(reference, options->force)) std::cout << line << "\n";
+        }
+    });
+}
+
+void register_import(CLI::App& app, Context& context) {
+    auto arguments = std::make_shared<std::pair<std::string, std::string>>();
+    auto* command = app.add_subcommand("import", "Create a one-layer image from a rootfs tar (plain or compressed)");
+    command->add_option("ROOTFS", arguments->first, "Rootfs tar file")->required();
+    command->add_option("REFERENCE", arguments->second, "NAME[:TAG] of the new image")->required();
+    command->callback([arguments, &context] {
+        std::cout << context.store().import_rootfs(arguments->first, arguments->second).config_digest << "\n";
+    });
+}
+
+void register_history(CLI::App& app, Context& context) {
+    auto reference = std::make_shared<std::string>();
+    auto* command = app.add_subcommand("history", "Show the steps that built an image");
+    command->add_option("IMAGE", *reference, "Image reference or id")->required();
+    command->callback([reference, &context] { std::cout << image::history_table(context.store(), *reference); });
+}
+
+}  // namespace
+
 void register_image_commands(CLI::App& app, Context& context) {
-    (void)app;
-    (void)context;
+    register_images(app, context);
+    register_inspect(app, context);
+    register_tag(app, context);
+    register_rmi(app, context);
+    register_import(app, context);
+    register_history(app, context);
 }
 
 }  // namespace isolab::cli

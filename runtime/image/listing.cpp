@@ -150,7 +150,7 @@ json inspect_json(Store& store, const std::string& reference) {
 
 std::string history_table(Store& store, const std::string& reference) {
     Image image = store.resolve(reference);
-    auto lowerdirs = store.lowerdirs(image);
+    store.lowerdirs(image);
 
     // Steps that added a layer take the layers in order, base first.
     std::vector<std::vector<std::string>> rows;
