@@ -1,1 +1,226 @@
-// Placeholder until this module lands.
+#include "runtime/container/run.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include "runtime/container/launch.hpp"
+#include "runtime/container/options.hpp"
+#include "runtime/container/output.hpp"
+#include "runtime/container/record.hpp"
+#include "runtime/core/error.hpp"
+#include "runtime/core/files.hpp"
+#include "runtime/core/log.hpp"
+#include "runtime/linux/cgroups.hpp"
+#include "runtime/linux/mounts.hpp"
+#include "runtime/linux/namespaces.hpp"
+
+namespace isolab::container {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void check_host_can_run() {
+    if (geteuid() != 0) throw Error("running a container needs root", "run isolab as root (sudo isolab run ...)");
+    if (!kernel::overlay_available()) {
+        throw Error("overlayfs is not available in this kernel", "load it with 'modprobe overlay'");
+    }
+}
+
+void check_options(const RunOptions& options) {
+    if (options.hostname) kernel::validate_hostname(*options.hostname);
+    if (!options.name.empty()) validate_container_name(options.name);
+    if (options.memory_limit && *options.memory_limit < (6ULL << 20)) {
+        throw Error("invalid memory limit " + std::to_string(*options.memory_limit) + " bytes: the minimum is 6 MiB",
+                    "use a size such as 64m");
+    }
+    for (const auto& entry : options.env) {
+        if (entry.empty() || entry.front() == '=') {
+            throw Error("invalid environment variable '" + entry + "': the name is empty", "use -e NAME=value");
+        }
+    }
+}
+
+std::vector<std::string> workload_argv(const ImageRootfs& image, const RunOptions& options) {
+    std::vector<std::string> argv = image.config.entrypoint;
+    const auto& tail = options.command.empty() ? image.config.cmd : options.command;
+    argv.insert(argv.end(), tail.begin(), tail.end());
+    if (argv.empty()) {
+        throw Error("no command given and image " + image.reference + " has no Entrypoint or Cmd",
+                    "name the command after the image: isolab run " + image.reference + " sh");
+    }
+    return argv;
+}
+
+std::vector<std::string> workload_env(const ImageRootfs& image, const RunOptions& options, const std::string& hostname) {
+    std::vector<std::string> env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                    "HOSTNAME=" + hostname};
+    env = merge_env(env, image.config.env);
+    env = merge_env(env, options.env);
+    if (!find_env(env, "HOME")) env.push_back("HOME=/root");
+    return env;
+}
+
+ContainerConfig make_config(const ImageRootfs& image, const RunOptions& options) {
+    ContainerConfig config;
+    config.id = random_hex_id();
+    config.name = options.name.empty() ? generate_container_name(config.id) : options.name;
+    config.image = image.reference;
+    config.image_id = image.id;
+    config.command = workload_argv(image, options);
+    config.hostname = options.hostname.value_or(config.id.substr(0, 12));
+    config.env = workload_env(image, options, config.hostname);
+    config.working_dir = image.config.working_dir.empty() ? "/" : image.config.working_dir;
+    config.memory_limit = options.memory_limit;
+    config.created = rfc3339_now();
+    return config;
+}
+
+// The pid of the running container, for forwarding signals sent to isolab itself.
+std::atomic<pid_t> forward_target{0};
+
+void forward_signal(int signal_number) {
+    pid_t pid = forward_target.load();
+    if (pid > 0) kill(pid, signal_number);
+}
+
+// Forwards SIGINT, SIGTERM, SIGHUP and SIGQUIT to the container while it runs, as
+// `docker run` does, and restores the previous handlers afterwards.
+class SignalForwarding {
+public:
+    explicit SignalForwarding(pid_t pid) {
+        forward_target = pid;
+        struct sigaction action {};
+        action.sa_handler = forward_signal;
+        sigemptyset(&action.sa_mask);
+        action.sa_flags = SA_RESTART;
+        for (size_t i = 0; i < signals_.size(); ++i) sigaction(signals_[i], &action, &previous_[i]);
+    }
+    ~SignalForwarding() {
+        for (size_t i = 0; i < signals_.size(); ++i) sigaction(signals_[i], &previous_[i], nullptr);
+        forward_target = 0;
+    }
+    SignalForwarding(const SignalForwarding&) = delete;
+    SignalForwarding& operator=(const SignalForwarding&) = delete;
+
+private:
+    std::array<int, 4> signals_{SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    std::array<struct sigaction, 4> previous_{};
+};
+
+int wait_for_exit(kernel::ChildProcess& child, kernel::Cgroup& cgroup) {
+    if (!cgroup.needs_sampling()) return child.wait();
+    while (true) {
+        cgroup.sample_memory();
+        int code = child.try_wait();
+        if (code >= 0) return code;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+}
+
+kernel::CgroupLimits cgroup_limits(const RunOptions& options) {
+    kernel::CgroupLimits limits;
+    limits.memory = options.memory_limit;
+    return limits;
+}
+
+LaunchPlan launch_plan(const ContainerRecord& record, const ImageRootfs& image) {
+    LaunchPlan plan;
+    plan.hostname = record.config().hostname;
+    plan.lowerdirs = image.lowerdirs;
+    plan.upperdir = record.paths().upperdir();
+    plan.workdir = record.paths().workdir();
+    plan.rootfs = record.paths().rootfs();
+    plan.argv = record.config().command;
+    plan.env = record.config().env;
+    plan.working_dir = record.config().working_dir;
+    return plan;
+}
+
+void mark_running(ContainerRecord& record, pid_t pid) {
+    record.state().status = "running";
+    record.state().pid = pid;
+    record.state().started_at = rfc3339_now();
+    record.save_state();
+}
+
+void mark_exited(ContainerRecord& record, int exit_code) {
+    record.state().status = "exited";
+    record.state().pid = 0;
+    record.state().finished_at = rfc3339_now();
+    record.state().exit_code = exit_code;
+    record.save_state();
+}
+
+}  // namespace
+
+RunResult run_image_rootfs(const Paths& paths, const ImageRootfs& image, const RunOptions& options) {
+    RunResult result;
+    check_options(options);
+    check_host_can_run();
+    auto cgroup_host = kernel::detect_cgroups();
+    result.cgroup_version = std::string(kernel::to_string(cgroup_host.version));
+
+    // Declared in this order so that on any failure the process dies first, then its
+    // cgroup goes, then the reader thread ends, and the record's folder goes last.
+    ContainerRecord record(paths, make_config(image, options));
+    result.id = record.config().id;
+    result.name = record.config().name;
+    result.phases.mark("create");
+
+    OutputCapture output(options.on_output_line);
+    std::unique_ptr<kernel::Cgroup> cgroup;
+    Launch launch(launch_plan(record, image), output.child_stdout(), output.child_stderr());
+    result.phases.mark("namespaces");
+
+    cgroup = kernel::create_cgroup(cgroup_host, "isolab-" + result.id);
+    cgroup->apply(cgroup_limits(options));
+    cgroup->add_process(launch.pid());
+    result.phases.mark("cgroup");
+
+    output.start_reading();
+    mark_running(record, launch.pid());
+    SignalForwarding forwarding(launch.pid());
+    bool started = launch.start(result.phases);
+    int exit_code = started ? wait_for_exit(launch.child(), *cgroup) : launch.child().wait();
+    result.phases.mark("exit");
+    output.finish();
+
+    result.memory_peak_bytes = cgroup->memory_peak();
+    cgroup->remove();
+    result.upper_dir_bytes = disk_usage(record.paths().upperdir());
+
+    // A workload that could not be executed (126, 127) is a container that ran and
+    // exited, as in Docker; an isolab failure (125) leaves no record behind.
+    if (!started && launch.failure().exit_code() == 125) throw launch.failure();
+    mark_exited(record, started ? exit_code : launch.failure().exit_code());
+    if (!options.remove) record.keep();
+    if (!started) throw launch.failure();
+
+    result.exit_code = exit_code;
+    spdlog::debug("container {} exited with {} (memory peak {} bytes, upper dir {} bytes)", result.id, exit_code,
+                  result.memory_peak_bytes, result.upper_dir_bytes);
+    return result;
+}
+
+RunResult run(image::Store& store, const RunOptions& options) {
+    check_options(options);
+    check_host_can_run();
+    auto resolved = store.resolve(options.image);
+    ImageRootfs image{resolved.reference, resolved.config_digest, resolved.config, store.lowerdirs(resolved)};
+    return run_image_rootfs(store.paths(), image, options);
+}
+
+}  // namespace isolab::container
