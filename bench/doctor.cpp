@@ -1,0 +1,181 @@
+#include "bench/doctor.hpp"
+
+#include <fcntl.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <libvirt/libvirt.h>
+
+#include "runtime/core/error.hpp"
+#include "runtime/core/files.hpp"
+#include "runtime/core/process.hpp"
+#include "runtime/linux/cgroups.hpp"
+#include "vmdriver/accel.hpp"
+#include "vmdriver/libvirt/connection.hpp"
+
+namespace isolab::bench {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string first_line(const std::string& text) {
+    return text.substr(0, text.find('\n'));
+}
+
+// Runs one check, turning an isolab::Error into a failed check with its hint.
+DoctorCheck run_check(std::string area, std::string name, const std::function<DoctorCheck()>& check) {
+    try {
+        DoctorCheck result = check();
+        result.area = std::move(area);
+        result.name = std::move(name);
+        return result;
+    } catch (const Error& error) {
+        return {std::move(area), std::move(name), false, error.what(), error.hint()};
+    } catch (const std::exception& error) {
+        return {std::move(area), std::move(name), false, error.what(), ""};
+    }
+}
+
+DoctorCheck check_kernel() {
+    utsname host{};
+    uname(&host);
+    return {{}, {}, true, fmt::format("Linux {} ({})", host.release, host.machine), ""};
+}
+
+DoctorCheck check_root() {
+    if (geteuid() == 0) return {{}, {}, true, "running as root", ""};
+    return {{}, {}, false, "not running as root", "run isolab as root: containers and VMs need it"};
+}
+
+DoctorCheck check_cgroups() {
+    auto host = kernel::detect_cgroups();
+    std::string controllers;
+    if (host.version == kernel::CgroupVersion::v1) {
+        for (const auto& [controller, mount] : host.v1_hierarchies) {
+            controllers += (controllers.empty() ? "" : " ") + controller;
+        }
+    } else {
+        for (const auto& controller : host.unified_controllers) {
+            controllers += (controllers.empty() ? "" : " ") + controller;
+        }
+    }
+    std::string mode = std::string(kernel::to_string(host.version));
+    if (host.version == kernel::CgroupVersion::v1 && !host.unified_mount.empty()) mode += " (hybrid)";
+    return {{}, {}, true, fmt::format("{}, controllers: {}", mode, controllers), ""};
+}
+
+DoctorCheck check_overlay() {
+    std::string filesystems = read_file("/proc/filesystems");
+    if (filesystems.find("\toverlay\n") != std::string::npos) return {{}, {}, true, "overlay filesystem available", ""};
+    return {{}, {}, false, "overlay is not in /proc/filesystems", "load it: modprobe overlay"};
+}
+
+DoctorCheck check_namespaces() {
+    std::vector<std::string> present;
+    std::vector<std::string> missing;
+    for (const char* name : {"pid", "mnt", "uts", "ipc", "net", "cgroup", "user"}) {
+        if (fs::exists(fs::path("/proc/self/ns") / name)) {
+            present.emplace_back(name);
+        } else {
+            missing.emplace_back(name);
+        }
+    }
+    if (missing.empty()) return {{}, {}, true, fmt::format("{}", fmt::join(present, " ")), ""};
+    return {{}, {}, false, fmt::format("missing: {}", fmt::join(missing, " ")),
+            "use a kernel built with these namespaces"};
+}
+
+DoctorCheck check_busybox() {
+    if (fs::exists("/bin/busybox")) return {{}, {}, true, "/bin/busybox (busybox-static) for the built-in image", ""};
+    return {{}, {}, false, "/bin/busybox not found", "install it: apt-get install busybox-static"};
+}
+
+DoctorCheck check_qemu() {
+    auto result = run_command({"qemu-system-x86_64", "--version"});
+    return {{}, {}, result.exit_code == 0, first_line(result.output), "install it: apt-get install qemu-system-x86"};
+}
+
+DoctorCheck check_libvirtd(const std::string& uri) {
+    vm::libvirt::Connection connection(vm::libvirt::resolve_uri(uri));
+    unsigned long version = 0;
+    virConnectGetLibVersion(connection.get(), &version);
+    return {{}, {}, true,
+            fmt::format("reachable at {} (libvirt {}.{}.{})", connection.uri(), version / 1000000,
+                        (version / 1000) % 1000, version % 1000),
+            ""};
+}
+
+DoctorCheck check_kvm(const Paths& paths) {
+    std::string problem = vm::kvm_device_problem();
+    if (!problem.empty()) return {{}, {}, false, problem, "VMs run under TCG (emulation), which is slower"};
+
+    auto qemu = run_command({"qemu-system-x86_64", "--version"});
+    std::string qemu_version;
+    if (auto at = qemu.output.find("version "); at != std::string::npos) {
+        qemu_version = qemu.output.substr(at + 8, qemu.output.find_first_of(" \n", at + 8) - at - 8);
+    }
+    auto verdict = vm::read_cached_verdict(vm::accel_cache_file(paths), vm::current_host_key(qemu_version));
+    if (!verdict) {
+        return {{}, {}, true, "/dev/kvm creates VMs; not probed yet by a real boot",
+                "the first `isolab vm run` boots a probe guest and records whether KVM works"};
+    }
+    return {{}, {}, verdict->used == "kvm", verdict->used + ": " + verdict->reason,
+            "VMs run under TCG (emulation), which is slower"};
+}
+
+DoctorCheck check_guest_kernel(const Paths& paths) {
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(paths.kernels(), error)) {
+        if (!entry.is_directory()) continue;
+        auto release = entry.path().filename().string();
+        if (fs::exists(entry.path() / "boot" / ("vmlinuz-" + release))) {
+            bool has_vmlinux = fs::exists(entry.path() / "vmlinux");
+            return {{}, {}, true,
+                    fmt::format("{} in {}{}", release, entry.path().string(),
+                                has_vmlinux ? " (PVH vmlinux extracted)" : ""),
+                    ""};
+        }
+    }
+    return {{}, {}, false, "no guest kernel in " + paths.kernels().string(),
+            "fetch it: isolab vm kernel"};
+}
+
+}  // namespace
+
+std::vector<DoctorCheck> run_doctor(const Paths& paths, const std::string& connect_uri) {
+    std::vector<DoctorCheck> checks;
+    checks.push_back(run_check("host", "kernel", check_kernel));
+    checks.push_back(run_check("host", "user", check_root));
+    checks.push_back(run_check("containers", "cgroups", check_cgroups));
+    checks.push_back(run_check("containers", "overlayfs", check_overlay));
+    checks.push_back(run_check("containers", "namespaces", check_namespaces));
+    checks.push_back(run_check("containers", "busybox", check_busybox));
+    checks.push_back(run_check("vms", "qemu", check_qemu));
+    checks.push_back(run_check("vms", "libvirtd", [&] { return check_libvirtd(connect_uri); }));
+    checks.push_back(run_check("vms", "kvm", [&] { return check_kvm(paths); }));
+    checks.push_back(run_check("vms", "guest kernel", [&] { return check_guest_kernel(paths); }));
+    return checks;
+}
+
+std::string format_doctor(const std::vector<DoctorCheck>& checks) {
+    std::string text;
+    std::string area;
+    for (const auto& check : checks) {
+        if (check.area != area) {
+            area = check.area;
+            text += (text.empty() ? "" : "\n") + area + ":\n";
+        }
+        text += fmt::format("  {:<4} {:<13} {}\n", check.ok ? "ok" : "FAIL", check.name, check.detail);
+        if (!check.ok && !check.hint.empty()) text += fmt::format("  {:<4} {:<13} {}\n", "", "", check.hint);
+    }
+    return text;
+}
+
+}  // namespace isolab::bench
