@@ -1,10 +1,98 @@
+// isolab compare and isolab report: measuring a workload as a container and as a VM,
+// and rendering results into one HTML page.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "bench/compare.hpp"
+#include "bench/report.hpp"
 #include "cli/context.hpp"
+#include "runtime/core/error.hpp"
+#include "runtime/core/files.hpp"
 
 namespace isolab::cli {
 
+namespace {
+
+struct CompareArguments {
+    bench::CompareOptions options;
+    std::string memory = "256M";
+    std::string references = "crun,runc,podman,qemu";
+    bool no_references = false;
+    bool json = false;
+    std::string output;
+};
+
+std::vector<std::string> split_list(const std::string& text) {
+    std::vector<std::string> items;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        auto comma = text.find(',', start);
+        auto item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (!item.empty()) items.push_back(item);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return items;
+}
+
+void compare(Context& context, CompareArguments& arguments) {
+    arguments.options.memory_bytes = parse_size(arguments.memory);
+    arguments.options.references = arguments.no_references ? std::vector<std::string>{} : split_list(arguments.references);
+    auto directory = arguments.output.empty() ? bench::default_results_directory() : std::filesystem::path(arguments.output);
+
+    auto results = bench::run_compare(context.store(), arguments.options,
+                                      [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
+    bench::write_results(results, directory);
+
+    if (arguments.json) {
+        std::cout << bench::to_json(results).dump(2) << "\n";
+        return;
+    }
+    std::cout << bench::render_table(results, isatty(STDOUT_FILENO) != 0);
+    std::cout << "\nresults: " << (directory / "results.json").string() << "\n";
+    std::cout << "report:  " << (directory / "report.html").string() << "\n";
+}
+
+void report(const std::vector<std::string>& inputs, const std::string& output) {
+    std::vector<bench::Results> all;
+    for (const auto& input : inputs) all.push_back(bench::load_results(input));
+    write_file_atomic(output, bench::render_html(all));
+    std::cout << output << "\n";
+}
+
+}  // namespace
+
 void register_bench_commands(CLI::App& app, Context& context) {
-    (void)app;
-    (void)context;
+    auto arguments = std::make_shared<CompareArguments>();
+    auto* compare_command = app.add_subcommand(
+        "compare", "Run a workload N times as a container and as a VM, interleaved, and report startup, memory and disk");
+    compare_command->add_option("--workload", arguments->options.workload, "Workload to run (hello)")->capture_default_str();
+    compare_command->add_option("--runs", arguments->options.runs, "Counted runs per path")->capture_default_str();
+    compare_command->add_option("--warmup", arguments->options.warmup, "Warm-up runs per path, recorded but not counted")
+        ->capture_default_str();
+    compare_command->add_option("--memory", arguments->memory, "Memory for the container limit and the guest RAM (e.g. 256M)")
+        ->capture_default_str();
+    compare_command->add_option("--accel", arguments->options.accelerator, "VM accelerator: auto, kvm or tcg")
+        ->capture_default_str();
+    compare_command->add_option("--connect", arguments->options.connect_uri, "libvirt connection URI")->capture_default_str();
+    compare_command->add_option("--with", arguments->references,
+                                "Reference tools run beside isolab, comma separated: crun, runc, podman, qemu "
+                                "(a missing one is recorded with the reason)")
+        ->capture_default_str();
+    compare_command->add_flag("--no-references", arguments->no_references, "Run only the isolab container and VM");
+    compare_command->add_option("--label", arguments->options.label, "Name of this source in merged reports (e.g. a host or student)");
+    compare_command->add_flag("--json", arguments->json, "Print results.json to stdout instead of the table");
+    compare_command->add_option("-o,--output", arguments->output, "Results folder (default: results/<UTC timestamp>)");
+    compare_command->callback([&context, arguments] { compare(context, *arguments); });
+
+    auto inputs = std::make_shared<std::vector<std::string>>();
+    auto output = std::make_shared<std::string>("report.html");
+    auto* report_command = app.add_subcommand("report", "Render one or more results.json into one HTML report");
+    report_command->add_option("results", *inputs, "results.json files (several hosts or students)")->required();
+    report_command->add_option("-o,--output", *output, "HTML file to write")->capture_default_str();
+    report_command->callback([inputs, output] { report(*inputs, *output); });
 }
 
 }  // namespace isolab::cli

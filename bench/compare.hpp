@@ -1,0 +1,57 @@
+#pragma once
+// compare: runs a workload N times on every path (isolab container, isolab VM and the
+// reference tools), interleaved, after warm-up runs that are recorded but not counted,
+// and writes results.json, report.md, report.html and runs.csv.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench/results.hpp"
+#include "bench/runner.hpp"
+#include "runtime/image/store.hpp"
+
+namespace isolab::bench {
+
+// Names of the reference tools; `--with` takes a subset.
+std::vector<std::string> reference_names();
+
+struct CompareOptions {
+    std::string workload = "hello";
+    int runs = 5;
+    int warmup = 1;
+    std::uint64_t memory_bytes = 256ULL << 20;
+    std::string accelerator = "auto";
+    std::string connect_uri = "qemu:///system";
+    std::vector<std::string> references = reference_names();  // empty: none
+    std::string label;   // identifies the source in merged reports
+};
+
+// Throws Error for runs < 1, warmup < 0 or memory below 16 MiB.
+void validate_compare_options(const CompareOptions& options);
+
+// Progress lines for the user ("run 2/5 vm: 812.4 ms").
+using ProgressHandler = std::function<void(const std::string& line)>;
+
+// Runs the compare with the given runners (isolab paths first, then references).
+// Throws Error when an isolab path fails; a failing reference is recorded as
+// unavailable with the reason and skipped from then on.
+Results run_compare_with(std::vector<std::unique_ptr<Runner>> runners, const CompareOptions& options,
+                         const Workload& workload, const ProgressHandler& progress);
+
+// Builds the runners for `options` and runs the compare. Throws Error for invalid options.
+Results run_compare(image::Store& store, const CompareOptions& options, const ProgressHandler& progress);
+
+// results/<UTC timestamp> under the current folder, e.g. results/20260131T120000Z.
+std::filesystem::path default_results_directory();
+
+// Writes results.json, report.md, report.html and runs.csv into `directory` (created).
+void write_results(const Results& results, const std::filesystem::path& directory);
+
+// Reference runners by name; unknown names throw Error naming the known ones.
+std::vector<std::unique_ptr<Runner>> make_reference_runners(const std::vector<std::string>& names,
+                                                            image::Store& store, const RunnerSettings& settings);
+
+}  // namespace isolab::bench

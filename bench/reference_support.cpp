@@ -1,0 +1,103 @@
+#include "bench/reference_support.hpp"
+
+#include <sys/mount.h>
+#include <sys/resource.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/core/error.hpp"
+#include "runtime/core/log.hpp"
+#include "runtime/linux/mounts.hpp"
+
+namespace isolab::bench {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+OverlayRootfs::OverlayRootfs(const std::vector<fs::path>& lowerdirs, const fs::path& folder)
+    : rootfs_(folder / "rootfs"), upperdir_(folder / "upper") {
+    auto workdir = folder / "work";
+    for (const auto& directory : {rootfs_, upperdir_, workdir}) fs::create_directories(directory);
+    kernel::mount_overlay(lowerdirs, upperdir_, workdir, rootfs_);
+    spdlog::debug("compare: mounted overlay on {}", rootfs_.string());
+}
+
+OverlayRootfs::~OverlayRootfs() {
+    if (umount2(rootfs_.c_str(), MNT_DETACH) != 0) {
+        spdlog::warn("cannot unmount {}: {}", rootfs_.string(), std::strerror(errno));
+    }
+}
+
+ParentCgroup::ParentCgroup() : name_("isolab-bench-" + random_hex_id().substr(0, 12)) {
+    cgroup_ = kernel::create_cgroup(kernel::detect_cgroups(), name_);
+}
+
+std::vector<std::string> image_environment(const image::Image& image) {
+    auto env = image.config.env;
+    bool has_path = false;
+    for (const auto& entry : env) has_path = has_path || entry.starts_with("PATH=");
+    if (!has_path) env.push_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    return env;
+}
+
+namespace {
+
+json default_mounts() {
+    return json::array({
+        {{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}},
+        {{"destination", "/dev"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+         {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}},
+        {{"destination", "/dev/pts"}, {"type", "devpts"}, {"source", "devpts"},
+         {"options", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}}},
+        {{"destination", "/dev/shm"}, {"type", "tmpfs"}, {"source", "shm"},
+         {"options", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}}},
+        {{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"},
+         {"options", {"nosuid", "noexec", "nodev", "ro"}}},
+    });
+}
+
+json default_capabilities() {
+    json capabilities = {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
+                         "CAP_SETUID", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_MKNOD",
+                         "CAP_AUDIT_WRITE", "CAP_SETFCAP"};
+    return {{"bounding", capabilities}, {"effective", capabilities}, {"permitted", capabilities}};
+}
+
+}  // namespace
+
+std::string oci_config(const std::vector<std::string>& command, const std::vector<std::string>& env,
+                       const std::string& cgroups_path, std::uint64_t memory_bytes) {
+    json config = {
+        {"ociVersion", "1.0.2"},
+        {"process",
+         {{"terminal", false}, {"user", {{"uid", 0}, {"gid", 0}}}, {"args", command}, {"env", env},
+          {"cwd", "/"}, {"capabilities", default_capabilities()}, {"noNewPrivileges", true}}},
+        {"root", {{"path", "rootfs"}, {"readonly", false}}},
+        {"hostname", "isolab-bench"},
+        {"mounts", default_mounts()},
+        {"linux",
+         {{"namespaces", json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}},
+                                      {{"type", "mount"}}, {{"type", "network"}}})},
+          {"cgroupsPath", cgroups_path},
+          {"resources", {{"memory", {{"limit", memory_bytes}}}}},
+          {"maskedPaths", {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/sys/firmware"}},
+          {"readonlyPaths", {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}}},
+    };
+    return config.dump(2);
+}
+
+std::vector<std::string> podman_ulimit_arguments() {
+    auto hard_limit = [](int resource) {
+        rlimit limit{};
+        getrlimit(resource, &limit);
+        return limit.rlim_max == RLIM_INFINITY ? std::string("-1") : std::to_string(limit.rlim_max);
+    };
+    auto files = hard_limit(RLIMIT_NOFILE);
+    auto processes = hard_limit(RLIMIT_NPROC);
+    return {"--ulimit", "nofile=" + files + ":" + files, "--ulimit", "nproc=" + processes + ":" + processes};
+}
+
+}  // namespace isolab::bench

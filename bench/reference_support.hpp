@@ -1,0 +1,63 @@
+#pragma once
+// Helpers the reference runners share. OverlayRootfs mounts the image on the host for an
+// OCI bundle. ParentCgroup is a cgroup whose peak covers the tool's own cgroup below it.
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench/runner.hpp"
+#include "runtime/core/files.hpp"
+#include "runtime/linux/cgroups.hpp"
+
+namespace isolab::bench {
+
+// An overlay mount of the image's layers at <folder>/rootfs with <folder>/upper as its
+// upper dir, in the host's mount namespace. The destructor unmounts it (lazily, so a
+// process still holding it cannot make the unmount fail).
+class OverlayRootfs {
+public:
+    OverlayRootfs(const std::vector<std::filesystem::path>& lowerdirs, const std::filesystem::path& folder);
+    ~OverlayRootfs();
+    OverlayRootfs(const OverlayRootfs&) = delete;
+    OverlayRootfs& operator=(const OverlayRootfs&) = delete;
+
+    const std::filesystem::path& rootfs() const { return rootfs_; }
+    const std::filesystem::path& upperdir() const { return upperdir_; }
+
+private:
+    std::filesystem::path rootfs_;
+    std::filesystem::path upperdir_;
+};
+
+// A cgroup "isolab-bench-<hex>" created at the top of each hierarchy. A tool is given
+// `child_path()` as its cgroup, so the peak of this parent covers what the tool's
+// container used, even after the tool removed its own cgroup.
+class ParentCgroup {
+public:
+    ParentCgroup();
+    // The path to pass as cgroupsPath or --cgroup-parent: "/isolab-bench-<hex>[/child]".
+    std::string path() const { return "/" + name_; }
+    std::string child_path(const std::string& child) const { return path() + "/" + child; }
+    std::uint64_t memory_peak() { return cgroup_->memory_peak(); }
+    std::string version() const { return std::string(kernel::to_string(cgroup_->version())); }
+
+private:
+    std::string name_;
+    std::unique_ptr<kernel::Cgroup> cgroup_;
+};
+
+// The image's Env, with PATH added when the image has none.
+std::vector<std::string> image_environment(const image::Image& image);
+
+// A minimal OCI runtime config.json (runtime-spec 1.0.2) running `command` in new pid,
+// ipc, uts, mount and network namespaces, with /proc, /dev, /sys and the masked paths
+// Docker hides, in cgroup `cgroups_path` limited to `memory_bytes`.
+std::string oci_config(const std::vector<std::string>& command, const std::vector<std::string>& env,
+                       const std::string& cgroups_path, std::uint64_t memory_bytes);
+
+// The hard limits of the calling process as podman's --ulimit arguments need them
+// ("nofile=N:N", "nproc=N:N").
+std::vector<std::string> podman_ulimit_arguments();
+
+}  // namespace isolab::bench

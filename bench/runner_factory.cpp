@@ -1,0 +1,43 @@
+// Building the runners of a compare: the isolab paths and the reference tools by name.
+#include "bench/compare.hpp"
+#include "runtime/core/error.hpp"
+#include "vmdriver/vm.hpp"
+
+namespace isolab::bench {
+
+std::vector<std::unique_ptr<Runner>> make_reference_runners(const std::vector<std::string>& names,
+                                                            image::Store& store, const RunnerSettings& settings) {
+    std::vector<std::unique_ptr<Runner>> runners;
+    for (const auto& name : names) {
+        if (name == "crun" || name == "runc") {
+            runners.push_back(make_oci_runner(name, store, settings));
+        } else if (name == "podman") {
+            runners.push_back(make_podman_runner(store, settings));
+        } else if (name == "qemu") {
+            runners.push_back(make_qemu_runner(store, settings));
+        } else {
+            throw Error("unknown reference '" + name + "' in --with", "choose from crun, runc, podman, qemu");
+        }
+    }
+    return runners;
+}
+
+Results run_compare(image::Store& store, const CompareOptions& options, const ProgressHandler& progress) {
+    validate_compare_options(options);
+    auto workload = find_workload(options.workload);
+    RunnerSettings settings;
+    settings.memory_bytes = options.memory_bytes;
+    settings.accelerator = vm::parse_accelerator(options.accelerator);
+    settings.connect_uri = options.connect_uri;
+    if (workload.image == "busybox") store.ensure_busybox();
+
+    std::vector<std::unique_ptr<Runner>> runners;
+    runners.push_back(make_container_runner(store, settings));
+    runners.push_back(make_vm_runner(store, settings));
+    for (auto& reference : make_reference_runners(options.references, store, settings)) {
+        runners.push_back(std::move(reference));
+    }
+    return run_compare_with(std::move(runners), options, workload, progress);
+}
+
+}  // namespace isolab::bench
