@@ -1,10 +1,159 @@
+// VM commands: run, kernel, ps.
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
 #include "cli/context.hpp"
+#include "runtime/core/error.hpp"
+#include "runtime/core/files.hpp"
+#include "vmdriver/libvirt/domain_xml.hpp"
+#include "vmdriver/vm.hpp"
 
 namespace isolab::cli {
 
+namespace {
+
+struct VmRunArguments {
+    bool remove = false;
+    std::string memory = "256M";
+    unsigned cpus = 1;
+    std::string accelerator = "auto";
+    std::string connect_uri;
+    std::string name;
+    std::string form = "initramfs";
+    bool phases = false;
+    unsigned timeout_seconds = 300;
+    std::vector<std::string> env;
+    std::string image;
+    std::vector<std::string> command;
+};
+
+vm::guest::RootForm parse_form(const std::string& text) {
+    if (text == "initramfs") return vm::guest::RootForm::initramfs;
+    if (text == "disk") return vm::guest::RootForm::disk;
+    throw Error("invalid --form '" + text + "'", "use initramfs or disk");
+}
+
+// "NAME=value" as given; a bare "NAME" takes its value from this process's environment
+// and is skipped when unset, as `docker run -e NAME` does.
+std::vector<std::string> environment_entries(const std::vector<std::string>& options) {
+    std::vector<std::string> entries;
+    for (const auto& option : options) {
+        if (option.find('=') != std::string::npos) {
+            entries.push_back(option);
+            continue;
+        }
+        if (const char* value = std::getenv(option.c_str())) entries.push_back(option + "=" + value);
+    }
+    return entries;
+}
+
+vm::VmOptions to_vm_options(const VmRunArguments& arguments) {
+    vm::VmOptions options;
+    options.image = arguments.image;
+    options.command = arguments.command;
+    options.env = environment_entries(arguments.env);
+    options.name = arguments.name;
+    options.memory_bytes = vm::libvirt::parse_memory_size(arguments.memory);
+    options.cpus = arguments.cpus;
+    options.accelerator = vm::parse_accelerator(arguments.accelerator);
+    options.connect_uri = arguments.connect_uri;
+    options.form = parse_form(arguments.form);
+    options.timeout = std::chrono::seconds(arguments.timeout_seconds);
+    return options;
+}
+
+void print_phase_table(const vm::VmResult& result) {
+    std::fprintf(stderr, "%-20s %10s %10s\n", "PHASE", "AT (ms)", "STEP (ms)");
+    double previous = 0;
+    for (const auto& mark : result.phases.marks()) {
+        std::fprintf(stderr, "%-20s %10.1f %10.1f\n", mark.name.c_str(), mark.at_ms, mark.at_ms - previous);
+        previous = mark.at_ms;
+    }
+    std::fprintf(stderr, "domain %s, machine %s, guest kernel %s\n", result.name.c_str(), result.machine.c_str(),
+                 result.guest_kernel.c_str());
+    std::fprintf(stderr, "accelerator %s: %s\n", result.accelerator.used.c_str(), result.accelerator.reason.c_str());
+    if (result.guest_uptime_at_ready_ms >= 0) {
+        std::fprintf(stderr, "guest uptime at ready: %.1f ms\n", result.guest_uptime_at_ready_ms);
+    }
+    std::fprintf(stderr, "guest memory %s, QEMU PSS peak %s (%s)\n", human_size(result.memory_bytes).c_str(),
+                 human_size(result.qemu_pss_peak_bytes).c_str(), result.pss_definition.c_str());
+    std::fprintf(stderr, "kernel %s, initramfs %s\n", human_size(result.kernel_bytes).c_str(),
+                 human_size(result.initramfs_bytes).c_str());
+}
+
+void register_run(CLI::App& vm_group, Context& context) {
+    auto arguments = std::make_shared<VmRunArguments>();
+    auto* run = vm_group.add_subcommand("run", "Boot IMAGE as a virtual machine, run COMMAND in it, return its exit code");
+    run->add_flag("--rm", arguments->remove,
+                  "Remove the VM when it exits (always done: the domain is transient and its files are deleted)");
+    run->add_option("-m,--memory", arguments->memory, "Guest RAM, a whole number of MiB, e.g. 256M or 1G (at least 64M)")
+        ->capture_default_str();
+    run->add_option("--cpus", arguments->cpus, "Number of virtual CPUs")->capture_default_str();
+    run->add_option("--accel", arguments->accelerator,
+                    "Accelerator: kvm, tcg, or auto (KVM when a probe guest boots under it, else TCG)")
+        ->capture_default_str();
+    run->add_option("--connect", arguments->connect_uri,
+                    "libvirt URI (default: ISOLAB_LIBVIRT_URI, else qemu:///system)");
+    run->add_option("--name", arguments->name, "Domain name, prefixed with isolab- (default: isolab-<12 hex>)");
+    run->add_option("--form", arguments->form, "Root filesystem form: initramfs or disk")->capture_default_str();
+    run->add_flag("--phases", arguments->phases, "Print the start-up phases and footprint on stderr");
+    run->add_option("--timeout", arguments->timeout_seconds, "Destroy the VM after this many seconds")
+        ->capture_default_str();
+    run->add_option("-e,--env", arguments->env, "Set NAME=value, or pass NAME from this environment (repeatable)")
+        ->allow_extra_args(false);
+    run->add_option("image", arguments->image, "Image reference or id prefix")->required();
+    run->add_option("command", arguments->command, "Command and arguments (default: the image's Entrypoint and Cmd)");
+    // Everything after IMAGE belongs to the command, including words starting with '-'.
+    run->positionals_at_end();
+
+    run->callback([arguments, &context] {
+        auto result = vm::run(context.store(), to_vm_options(*arguments));
+        if (!result.init_error.empty()) std::fprintf(stderr, "isolab: guest init: %s\n", result.init_error.c_str());
+        if (arguments->phases) print_phase_table(result);
+        context.exit_code = result.exit_code;
+    });
+}
+
+void register_kernel(CLI::App& vm_group, Context& context) {
+    auto* kernel = vm_group.add_subcommand("kernel", "Show the guest kernel (downloading it on first use)");
+    kernel->callback([&context] {
+        auto info = vm::guest_kernel(context.paths);
+        std::printf("release      %s\n", info.release.c_str());
+        std::printf("boot image   %s (%s, %s)\n", info.boot_image.c_str(), info.boot_format.c_str(),
+                    human_size(info.boot_image_bytes).c_str());
+        std::printf("bzImage      %s (%s)\n", info.bzimage.c_str(), human_size(info.bzimage_bytes).c_str());
+        if (!info.fallback_reason.empty()) std::printf("why bzImage  %s\n", info.fallback_reason.c_str());
+        if (!info.modules_dir.empty()) std::printf("modules      %s\n", info.modules_dir.c_str());
+    });
+}
+
+void register_ps(CLI::App& vm_group) {
+    auto connect_uri = std::make_shared<std::string>();
+    auto* ps = vm_group.add_subcommand("ps", "List the isolab domains libvirt knows");
+    ps->add_option("--connect", *connect_uri, "libvirt URI (default: ISOLAB_LIBVIRT_URI, else qemu:///system)");
+    ps->callback([connect_uri] {
+        auto domains = vm::list_domains(*connect_uri);
+        std::printf("%-32s %-12s %10s %5s\n", "NAME", "STATE", "MEMORY", "CPUS");
+        for (const auto& domain : domains) {
+            std::printf("%-32s %-12s %10s %5u\n", domain.name.c_str(), domain.state.c_str(),
+                        human_size(domain.memory_bytes).c_str(), domain.vcpus);
+        }
+    });
+}
+
+}  // namespace
+
 void register_vm_commands(CLI::App& app, Context& context) {
-    (void)app;
-    (void)context;
+    auto* vm_group = app.add_subcommand("vm", "Run images as virtual machines through libvirt");
+    vm_group->require_subcommand(1);
+    register_run(*vm_group, context);
+    register_kernel(*vm_group, context);
+    register_ps(*vm_group);
 }
 
 }  // namespace isolab::cli

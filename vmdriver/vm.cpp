@@ -1,1 +1,270 @@
-// Placeholder until this module lands.
+#include "vmdriver/vm.hpp"
+
+#include <libvirt/libvirt.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "runtime/core/error.hpp"
+#include "runtime/core/files.hpp"
+#include "runtime/core/log.hpp"
+#include "vmdriver/accel.hpp"
+#include "vmdriver/guest/initramfs.hpp"
+#include "vmdriver/libvirt/connection.hpp"
+#include "vmdriver/libvirt/domain.hpp"
+#include "vmdriver/libvirt/domain_xml.hpp"
+
+namespace isolab::vm {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::uint64_t kMib = 1ULL << 20;
+constexpr const char* kPssDefinition =
+    "max of the Pss line of /proc/<QEMU pid>/smaps_rollup, sampled every 50 ms from resume to stop";
+
+std::atomic<bool> interrupt_requested{false};
+
+void request_interrupt(int) { interrupt_requested = true; }
+
+// Turns SIGINT and SIGTERM into a flag the boot loop polls, so the domain and the VM's
+// files are removed by their owners instead of being left behind. Restores the previous
+// handlers when it goes out of scope.
+class InterruptGuard {
+public:
+    InterruptGuard() {
+        interrupt_requested = false;
+        struct sigaction action {};
+        action.sa_handler = request_interrupt;
+        sigemptyset(&action.sa_mask);
+        sigaction(SIGINT, &action, &previous_interrupt_);
+        sigaction(SIGTERM, &action, &previous_terminate_);
+    }
+    ~InterruptGuard() {
+        sigaction(SIGINT, &previous_interrupt_, nullptr);
+        sigaction(SIGTERM, &previous_terminate_, nullptr);
+    }
+    InterruptGuard(const InterruptGuard&) = delete;
+    InterruptGuard& operator=(const InterruptGuard&) = delete;
+
+    static bool requested() { return interrupt_requested; }
+
+private:
+    struct sigaction previous_interrupt_ {};
+    struct sigaction previous_terminate_ {};
+};
+
+// Files one guest boots from, removed with the per-VM folder.
+struct GuestFiles {
+    guest::GuestKernel kernel;
+    std::unique_ptr<TemporaryDirectory> folder;  // <state root>/vms/<domain name>-<random>
+    fs::path initramfs;
+    std::uint64_t initramfs_bytes = 0;
+    std::string cmdline;
+};
+
+// libvirt's QEMU runs as an unprivileged user (libvirt-qemu on Debian) and opens the kernel
+// and initramfs itself, so every folder above them must be searchable by others.
+void check_qemu_can_reach(const fs::path& file) {
+    for (fs::path folder = file.parent_path(); !folder.empty(); folder = folder.parent_path()) {
+        struct stat status {};
+        if (stat(folder.c_str(), &status) == 0 && (status.st_mode & S_IXOTH) == 0) {
+            throw Error(fmt::format("libvirt's QEMU process cannot reach {}: folder {} is not searchable by others "
+                                    "(mode {:04o})",
+                                    file.string(), folder.string(), status.st_mode & 07777),
+                        fmt::format("run chmod o+x '{}' or use a state root (ISOLAB_ROOT) under a folder others may "
+                                    "enter",
+                                    folder.string()));
+        }
+        if (folder == folder.root_path()) break;
+    }
+}
+
+fs::path make_vm_parent(const Paths& paths) {
+    fs::create_directories(paths.vms());
+    fs::permissions(paths.vms(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                     fs::perms::others_read | fs::perms::others_exec);
+    return paths.vms();
+}
+
+image::Image resolve_image(image::Store& store, const std::string& reference) {
+    if (image::normalize_reference(reference) == "busybox:latest" && !store.find(reference)) {
+        return store.ensure_busybox();
+    }
+    return store.resolve(reference);
+}
+
+// Adds "NAME=value" entries to the image's environment, replacing entries of the same name.
+void apply_environment(std::vector<std::string>& env, const std::vector<std::string>& extra) {
+    for (const auto& entry : extra) {
+        auto equals = entry.find('=');
+        if (equals == std::string::npos || equals == 0) {
+            throw Error("invalid environment entry '" + entry + "'", "write it as NAME=value");
+        }
+        std::string prefix = entry.substr(0, equals + 1);
+        std::erase_if(env, [&](const std::string& existing) { return existing.starts_with(prefix); });
+        env.push_back(entry);
+    }
+}
+
+GuestFiles prepare_guest(image::Store& store, const std::string& reference, const std::vector<std::string>& command,
+                         const std::vector<std::string>& env, const std::string& name, guest::RootForm form) {
+    if (form == guest::RootForm::disk) {
+        throw Error("the disk form is not available in this build", "use --form initramfs");
+    }
+    const Paths& paths = store.paths();
+    GuestFiles files;
+    files.kernel = guest::ensure_kernel(paths);
+
+    image::Image image = resolve_image(store, reference);
+    auto lowerdirs = store.lowerdirs(image);
+    guest::Workload workload = guest::workload_for_image(image, command, lowerdirs);
+    apply_environment(workload.env, env);
+    auto image_part = guest::ensure_image_initramfs(paths, image.config_digest, lowerdirs);
+
+    files.folder = std::make_unique<TemporaryDirectory>(make_vm_parent(paths), name + "-");
+    fs::permissions(files.folder->path(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                              fs::perms::others_read | fs::perms::others_exec);
+    files.initramfs = files.folder->path() / "initramfs.cpio";
+    files.initramfs_bytes = guest::write_run_initramfs(image_part.path, workload, files.initramfs);
+    files.cmdline = guest::kernel_cmdline({.form = form});
+
+    check_qemu_can_reach(files.kernel.boot_image);
+    check_qemu_can_reach(files.initramfs);
+    spdlog::debug("guest files: kernel {} ({}), initramfs {} ({} bytes), cmdline '{}'",
+                  files.kernel.boot_image.string(), files.kernel.boot_format, files.initramfs.string(),
+                  files.initramfs_bytes, files.cmdline);
+    return files;
+}
+
+std::string qemu_version(libvirt::Connection& connection) {
+    unsigned long version = 0;
+    if (virConnectGetVersion(connection.get(), &version) < 0) libvirt::throw_last_error("cannot read the QEMU version");
+    return fmt::format("{}.{}.{}", version / 1000000, version / 1000 % 1000, version % 1000);
+}
+
+libvirt::DomainSpec domain_spec(const std::string& name, const GuestFiles& files, const std::string& accelerator,
+                                std::uint64_t memory_bytes, unsigned cpus) {
+    libvirt::DomainSpec spec;
+    spec.name = name;
+    spec.domain_type = accelerator == "kvm" ? "kvm" : "qemu";
+    spec.memory_mib = memory_bytes / kMib;
+    spec.vcpus = cpus;
+    spec.kernel = files.kernel.boot_image;
+    spec.initrd = files.initramfs;
+    spec.cmdline = files.cmdline;
+    return spec;
+}
+
+void print_line(const std::string& line) {
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+}
+
+// Boots the busybox image with `true` under KVM. Returns empty when the guest reported its
+// exit, else why not.
+std::string probe_kvm(image::Store& store, libvirt::Connection& connection) {
+    std::string name = libvirt::make_domain_name("kvm-probe-" + random_hex_id().substr(0, 8));
+    try {
+        GuestFiles files = prepare_guest(store, "busybox", {"true"}, {}, name, guest::RootForm::initramfs);
+        libvirt::BootRequest request;
+        request.spec = domain_spec(name, files, "kvm", 256 * kMib, 1);
+        request.timeout = kKvmProbeDeadline;
+        request.on_output = [](const std::string& line, Clock::time_point) { spdlog::debug("kvm probe: {}", line); };
+        InterruptGuard interrupts;
+        request.interrupted = InterruptGuard::requested;
+        PhaseRecorder phases;
+        libvirt::boot(connection, request, phases);
+        return {};
+    } catch (const libvirt::BootTimeout&) {
+        return fmt::format("the probe guest did not finish within {} s under KVM", kKvmProbeDeadline.count());
+    } catch (const Error& error) {
+        if (error.exit_code() == 130) throw;
+        return error.what();
+    }
+}
+
+void check_options(const VmOptions& options) {
+    if (options.memory_bytes % kMib != 0 || options.memory_bytes / kMib < libvirt::kMinimumMemoryMib) {
+        throw Error(fmt::format("invalid guest memory {} bytes: it must be a whole number of MiB, at least {} MiB",
+                                options.memory_bytes, libvirt::kMinimumMemoryMib));
+    }
+    if (options.cpus == 0) throw Error("invalid --cpus 0: a guest needs at least one CPU");
+}
+
+}  // namespace
+
+Accelerator parse_accelerator(std::string_view text) {
+    if (text == "auto") return Accelerator::automatic;
+    if (text == "kvm") return Accelerator::kvm;
+    if (text == "tcg") return Accelerator::tcg;
+    throw Error(fmt::format("invalid accelerator '{}'", text), "use auto, kvm or tcg");
+}
+
+VmResult run(image::Store& store, const VmOptions& options) {
+    VmResult result;
+    check_options(options);
+    result.name = libvirt::make_domain_name(options.name);
+    result.memory_bytes = options.memory_bytes;
+    result.machine = std::string(libvirt::kDefaultMachine);
+    result.pss_definition = kPssDefinition;
+
+    libvirt::Connection connection(libvirt::resolve_uri(options.connect_uri));
+    HostKey key = current_host_key(qemu_version(connection));
+    result.accelerator = choose_accelerator(options.accelerator, store.paths(), key,
+                                            [&] { return probe_kvm(store, connection); });
+    result.phases.mark("accelerator");
+    spdlog::debug("accelerator for {}: {} ({})", result.name, result.accelerator.used, result.accelerator.reason);
+
+    GuestFiles files = prepare_guest(store, options.image, options.command, options.env, result.name, options.form);
+    result.phases.mark("prepare");
+    result.kernel_bytes = files.kernel.boot_image_bytes;
+    result.initramfs_bytes = files.initramfs_bytes;
+
+    libvirt::BootRequest request;
+    request.spec = domain_spec(result.name, files, result.accelerator.used, options.memory_bytes, options.cpus);
+    request.timeout = options.timeout;
+    request.on_output = [&options](const std::string& line, Clock::time_point arrived) {
+        if (options.on_console_line) {
+            options.on_console_line(line, arrived);
+        } else {
+            print_line(line);
+        }
+    };
+    InterruptGuard interrupts;
+    request.interrupted = InterruptGuard::requested;
+
+    libvirt::BootOutcome outcome = libvirt::boot(connection, request, result.phases);
+    result.exit_code = outcome.exit_code;
+    result.init_error = outcome.init_error;
+    result.guest_kernel = outcome.guest_kernel.empty() ? files.kernel.release : outcome.guest_kernel;
+    result.guest_uptime_at_ready_ms = outcome.guest_uptime_at_ready_ms;
+    result.qemu_pss_peak_bytes = outcome.qemu_pss_peak_bytes;
+    if (outcome.qemu_pid < 0) result.pss_definition = "not measured: the QEMU pid file was not found";
+    return result;
+}
+
+guest::GuestKernel guest_kernel(const Paths& paths) { return guest::ensure_kernel(paths); }
+
+std::vector<DomainListing> list_domains(const std::string& connect_uri) {
+    libvirt::Connection connection(libvirt::resolve_uri(connect_uri));
+    std::vector<DomainListing> listings;
+    for (const auto& summary : libvirt::list_isolab_domains(connection)) {
+        listings.push_back({summary.name, summary.state, summary.memory_bytes, summary.vcpus});
+    }
+    return listings;
+}
+
+std::vector<std::string> prune_domains(const std::string& connect_uri) {
+    libvirt::Connection connection(libvirt::resolve_uri(connect_uri));
+    return libvirt::remove_isolab_domains(connection);
+}
+
+}  // namespace isolab::vm

@@ -12,6 +12,8 @@
 #include "runtime/core/clock.hpp"
 #include "runtime/core/paths.hpp"
 #include "runtime/image/store.hpp"
+#include "vmdriver/guest/cmdline.hpp"
+#include "vmdriver/guest/kernel.hpp"
 
 namespace isolab::vm {
 
@@ -31,11 +33,13 @@ using ConsoleLineHandler = std::function<void(std::string_view line, Clock::time
 struct VmOptions {
     std::string image;
     std::vector<std::string> command;   // empty: the image's Entrypoint + Cmd
+    std::vector<std::string> env;       // "NAME=value", added to (or replacing) the image's Env
     std::string name;                   // empty: generated, always with the "isolab-" prefix
     std::uint64_t memory_bytes = 256ULL << 20;
     unsigned cpus = 1;
     Accelerator accelerator = Accelerator::automatic;
-    std::string connect_uri = "qemu:///system";
+    std::string connect_uri;            // empty: ISOLAB_LIBVIRT_URI, else qemu:///system
+    guest::RootForm form = guest::RootForm::initramfs;
     std::chrono::seconds timeout{300};  // the guest is destroyed after this long
     ConsoleLineHandler on_console_line; // unset: workload output goes to stdout
 };
@@ -49,6 +53,9 @@ struct VmResult {
     double guest_uptime_at_ready_ms = -1;
     std::uint64_t memory_bytes = 0;           // guest RAM configured
     std::uint64_t qemu_pss_peak_bytes = 0;    // max PSS of the QEMU process while it ran
+    std::string pss_definition;               // how qemu_pss_peak_bytes was measured
+    std::string init_error;                   // isolab-init's `error` line, when it wrote one
+    std::string machine;                      // QEMU machine type, e.g. "pc"
     std::uint64_t kernel_bytes = 0;
     std::uint64_t initramfs_bytes = 0;
 };
@@ -56,5 +63,23 @@ struct VmResult {
 // Boots the image, runs the workload to completion and removes the domain.
 // Throws Error when the VM cannot be started (libvirtd not reachable, no kernel, ...).
 VmResult run(image::Store& store, const VmOptions& options);
+
+// The kernel `run` boots (downloaded into the cache on first use) and which file QEMU loads.
+guest::GuestKernel guest_kernel(const Paths& paths);
+
+// A domain isolab created, as libvirt lists it.
+struct DomainListing {
+    std::string name;
+    std::string state;          // "running", "paused", "shut off", ...
+    std::uint64_t memory_bytes = 0;
+    unsigned vcpus = 0;
+};
+
+// The "isolab-" domains on the connection (`connect_uri` as in VmOptions).
+std::vector<DomainListing> list_domains(const std::string& connect_uri);
+
+// Destroys every leftover "isolab-" domain (and undefines persistent ones); returns their
+// names. For `isolab system prune`.
+std::vector<std::string> prune_domains(const std::string& connect_uri);
 
 }  // namespace isolab::vm

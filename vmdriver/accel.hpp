@@ -1,0 +1,63 @@
+#pragma once
+// Choosing the accelerator for a guest: KVM when it really runs a guest on this host,
+// TCG (QEMU's emulator) otherwise.
+//
+// KVM_CREATE_VM succeeding proves little: under some nested setups the device opens and
+// creates VMs, but a stock kernel then spins at 100% CPU and never boots. So `auto` boots
+// a probe guest under KVM with a deadline, and caches the verdict per host in
+// <cache>/accel.json, keyed by host kernel release, CPU model and QEMU version.
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "runtime/core/paths.hpp"
+#include "vmdriver/vm.hpp"
+
+namespace isolab::vm {
+
+// How long the KVM probe guest may take from create to its exit line. A working KVM
+// boots the probe in about a second, and TCG on a slow host in well under 15 s, so a
+// probe still running by then is hanging.
+inline constexpr std::chrono::seconds kKvmProbeDeadline{15};
+
+// What a cached verdict is valid for: a new kernel, CPU or QEMU may change the outcome.
+struct HostKey {
+    std::string kernel_release;  // uname -r of the host
+    std::string cpu_model;       // "model name" of the first CPU in /proc/cpuinfo
+    std::string qemu_version;    // as the libvirt connection reports it, e.g. "7.2.22"
+
+    bool operator==(const HostKey&) const = default;
+};
+
+// Reads the host's kernel release and CPU model; `qemu_version` is passed through.
+HostKey current_host_key(std::string qemu_version);
+
+// <cache>/accel.json
+std::filesystem::path accel_cache_file(const Paths& paths);
+
+// The cached verdict for `key`, if any. A missing or unreadable file is no verdict.
+std::optional<AcceleratorVerdict> read_cached_verdict(const std::filesystem::path& file, const HostKey& key);
+
+// Stores `verdict` for `key`, keeping the verdicts of other hosts (a shared cache).
+void write_cached_verdict(const std::filesystem::path& file, const HostKey& key, const AcceleratorVerdict& verdict);
+
+// Why /dev/kvm cannot create a VM ("cannot open /dev/kvm: ..."), or empty when
+// KVM_CREATE_VM works.
+std::string kvm_device_problem();
+
+// Boots the probe guest under KVM with kKvmProbeDeadline. Returns empty on success, else
+// the reason it failed.
+using KvmProbe = std::function<std::string()>;
+
+// Decides kvm or tcg for `requested`:
+//   tcg:  TCG.
+//   kvm:  KVM when /dev/kvm works and the probe (cached or run now) boots; otherwise
+//         throws Error with the reason, within kKvmProbeDeadline.
+//   auto: the same check, but falls back to TCG and says why.
+// ISOLAB_ACCEL (auto, kvm or tcg) replaces `requested` when it is `automatic`.
+AcceleratorVerdict choose_accelerator(Accelerator requested, const Paths& paths, const HostKey& key,
+                                      const KvmProbe& probe);
+
+}  // namespace isolab::vm

@@ -1,0 +1,91 @@
+#include "vmdriver/libvirt/connection.hpp"
+
+#include <libvirt/virterror.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include "runtime/core/error.hpp"
+#include "runtime/core/log.hpp"
+
+namespace isolab::vm::libvirt {
+
+namespace {
+
+constexpr const char* kDefaultUri = "qemu:///system";
+
+// Replaces libvirt's default handler, which prints every error to stderr. The error
+// stays available through virGetLastError for the thread that caused it.
+void discard_error(void*, virErrorPtr error) {
+    if (error != nullptr) spdlog::debug("libvirt: {}", error->message ? error->message : "(no message)");
+}
+
+void silence_libvirt_errors() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        virInitialize();
+        virSetErrorFunc(nullptr, discard_error);
+    });
+}
+
+bool is_connection_failure(const virError& error) {
+    return error.code == VIR_ERR_NO_CONNECT || error.code == VIR_ERR_SYSTEM_ERROR ||
+           error.code == VIR_ERR_RPC || error.domain == VIR_FROM_RPC;
+}
+
+std::string hint_for(const virError& error, const std::string& uri) {
+    if (is_connection_failure(error) && !uri.empty()) {
+        return "libvirtd is not running or not reachable at " + uri +
+               " (start it: scripts/start-libvirtd, or libvirtd -d)";
+    }
+    if (error.code == VIR_ERR_OPERATION_DENIED || error.code == VIR_ERR_AUTH_FAILED) {
+        return "run isolab as root or pick a URI you may use with --connect";
+    }
+    return {};
+}
+
+}  // namespace
+
+std::string resolve_uri(std::string_view requested) {
+    if (!requested.empty()) return std::string(requested);
+    const char* environment = std::getenv("ISOLAB_LIBVIRT_URI");
+    if (environment != nullptr && *environment != '\0') return environment;
+    return kDefaultUri;
+}
+
+void ensure_event_loop() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        silence_libvirt_errors();
+        if (virEventRegisterDefaultImpl() < 0) throw_last_error("cannot register libvirt's event loop");
+        // The loop runs for the life of the process: libvirt has no call to stop it, and
+        // streams and callbacks of any connection may depend on it.
+        std::thread([] {
+            while (true) virEventRunDefaultImpl();
+        }).detach();
+        spdlog::debug("libvirt event loop started");
+    });
+}
+
+void throw_last_error(const std::string& what, const std::string& uri) {
+    virErrorPtr last = virGetLastError();
+    if (last == nullptr) throw Error(what + ": unknown libvirt error");
+    std::string message = last->message ? last->message : "unknown libvirt error";
+    std::string hint = hint_for(*last, uri);
+    virResetLastError();
+    throw Error(what + ": " + message, hint);
+}
+
+Connection::Connection(std::string uri) : uri_(std::move(uri)) {
+    ensure_event_loop();
+    connection_ = virConnectOpen(uri_.c_str());
+    if (connection_ == nullptr) throw_last_error("cannot connect to libvirt at " + uri_, uri_);
+    spdlog::debug("connected to libvirt at {}", uri_);
+}
+
+Connection::~Connection() {
+    if (connection_ != nullptr) virConnectClose(connection_);
+}
+
+}  // namespace isolab::vm::libvirt

@@ -1,0 +1,42 @@
+#pragma once
+// Connection: one open libvirt connection (virConnectPtr), closed by the destructor.
+//
+// The first connection starts libvirt's default event loop on a thread of its own, which
+// console streams and domain lifecycle events need. libvirt's own error printing to
+// stderr is switched off; failures become isolab::Error with a hint.
+#include <libvirt/libvirt.h>
+
+#include <string>
+#include <string_view>
+
+namespace isolab::vm::libvirt {
+
+// The URI to connect to: `requested` when not empty, else ISOLAB_LIBVIRT_URI, else
+// qemu:///system.
+std::string resolve_uri(std::string_view requested);
+
+// Starts libvirt's default event loop (virEventRegisterDefaultImpl) on a detached thread.
+// Safe to call many times: only the first call starts it.
+void ensure_event_loop();
+
+// Throws Error("<what>: <libvirt's last error message>") with a hint chosen from the
+// error's domain and code (for example how to start libvirtd when it is not reachable).
+[[noreturn]] void throw_last_error(const std::string& what, const std::string& uri = {});
+
+class Connection {
+public:
+    // Opens `uri` read-write. Throws Error when libvirtd is not reachable.
+    explicit Connection(std::string uri);
+    ~Connection();
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    virConnectPtr get() const { return connection_; }
+    const std::string& uri() const { return uri_; }
+
+private:
+    std::string uri_;
+    virConnectPtr connection_ = nullptr;
+};
+
+}  // namespace isolab::vm::libvirt

@@ -1,0 +1,61 @@
+#pragma once
+// Reading a guest's serial console: a splitter that turns the byte stream into lines with
+// host arrival times, and a parser for the lines isolab-init writes:
+//   isolab-init: phase <name> uptime_ms=<ms>
+//   isolab-init: exit code=<n> uptime_ms=<ms>
+//   isolab-init: error <text>
+// plus the readiness line of the `hello` workload, `isolab-ready uptime=<seconds>`.
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/core/clock.hpp"
+
+namespace isolab::vm::libvirt {
+
+struct ConsoleLine {
+    std::string text;           // without the line ending ("\n" or "\r\n")
+    Clock::time_point arrived;  // when the line's first byte arrived on the host
+};
+
+// Splits console bytes into lines. Chunks may end anywhere, also inside a "\r\n".
+class LineSplitter {
+public:
+    // Adds bytes that arrived at `when` and returns the lines they complete.
+    std::vector<ConsoleLine> feed(std::string_view bytes, Clock::time_point when);
+    // Returns the unterminated rest of the stream, if any, and clears it.
+    std::optional<ConsoleLine> finish();
+
+private:
+    std::string pending_;
+    Clock::time_point pending_arrived_{};
+};
+
+// Removes terminal escape sequences (ESC [ ... final, ESC x) and control characters other
+// than tab. The firmware clears the screen before the kernel runs, which leaves such bytes
+// in front of the first line the guest writes.
+std::string strip_terminal_controls(std::string_view line);
+
+struct ProtocolEvent {
+    enum class Kind { phase, exit, error, ready };
+    Kind kind = Kind::phase;
+    std::string phase;         // Kind::phase: "init-start", "workload-start", ...
+    double uptime_ms = -1;     // guest CLOCK_BOOTTIME in ms; -1 when the line has none
+    int exit_code = -1;        // Kind::exit
+    std::string text;          // Kind::error: the init's message
+};
+
+// Parses one console line (escape sequences allowed in front). Returns nothing for a line
+// that is not part of the protocol. A malformed isolab-init line is returned as
+// Kind::error naming what was wrong, so a broken guest is not mistaken for a silent one.
+std::optional<ProtocolEvent> parse_protocol_line(std::string_view line);
+
+// True when the line is written by isolab-init (and so not the workload's output).
+bool is_init_line(std::string_view line);
+
+// Returns the kernel release from the kernel's banner "Linux version <release> ...", if
+// the line is that banner.
+std::optional<std::string> parse_kernel_banner(std::string_view line);
+
+}  // namespace isolab::vm::libvirt

@@ -1,0 +1,486 @@
+#include "vmdriver/libvirt/domain.hpp"
+
+#include <libvirt/virterror.h>
+
+#include <condition_variable>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string_view>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "runtime/core/log.hpp"
+#include "vmdriver/libvirt/console.hpp"
+
+namespace isolab::vm::libvirt {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+// How often the QEMU process's PSS is sampled while the guest runs.
+constexpr milliseconds kSampleInterval{50};
+// After the exit line, isolab-init powers the guest off at once. A guest that has not
+// stopped within this time is destroyed; the exit code is already known.
+constexpr milliseconds kPowerOffGrace{5000};
+// libvirtd relays console bytes and lifecycle events on separate paths, so the last
+// console bytes may arrive after the stop event. Wait this long for the stream's end.
+constexpr milliseconds kConsoleDrainGrace{2000};
+// Console lines kept for an error message when the guest stops without an exit code.
+constexpr size_t kBootLogTail = 20;
+
+std::string_view state_name(int state) {
+    switch (state) {
+        case VIR_DOMAIN_RUNNING: return "running";
+        case VIR_DOMAIN_BLOCKED: return "blocked";
+        case VIR_DOMAIN_PAUSED: return "paused";
+        case VIR_DOMAIN_SHUTDOWN: return "shutting down";
+        case VIR_DOMAIN_SHUTOFF: return "shut off";
+        case VIR_DOMAIN_CRASHED: return "crashed";
+        case VIR_DOMAIN_PMSUSPENDED: return "suspended";
+        default: return "unknown";
+    }
+}
+
+std::string removal_hint(const std::string& name) {
+    return fmt::format("remove it with `isolab system prune` or `virsh destroy {}`", name);
+}
+
+// Everything the event loop thread learns about the boot, read by the waiting thread.
+struct BootState {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::string name;
+
+    LineSplitter splitter;
+    std::optional<Clock::time_point> first_byte;
+    bool console_closed = false;
+    std::optional<Clock::time_point> stopped;
+
+    std::optional<Clock::time_point> init_start;
+    double init_start_uptime_ms = -1;
+    std::optional<Clock::time_point> workload_start;
+    std::optional<Clock::time_point> ready;
+    double ready_uptime_ms = -1;
+    std::optional<Clock::time_point> exited;
+    int exit_code = -1;
+    std::string init_error;
+    std::string guest_kernel;
+    std::vector<std::string> boot_log;
+    std::vector<ConsoleLine> output;  // workload lines not yet handed to the caller
+
+    void consume(std::string_view bytes, Clock::time_point when) {
+        std::lock_guard lock(mutex);
+        if (!first_byte) first_byte = when;
+        for (auto& line : splitter.feed(bytes, when)) handle_line(std::move(line));
+        changed.notify_all();
+    }
+
+    void close_console() {
+        std::lock_guard lock(mutex);
+        if (auto tail = splitter.finish()) handle_line(std::move(*tail));
+        console_closed = true;
+        changed.notify_all();
+    }
+
+    void mark_stopped(Clock::time_point when) {
+        std::lock_guard lock(mutex);
+        if (!stopped) stopped = when;
+        changed.notify_all();
+    }
+
+private:
+    void handle_line(ConsoleLine line) {
+        spdlog::debug("{} console: {}", name, line.text);
+        auto event = parse_protocol_line(line.text);
+        if (event) record(*event, line.arrived);
+        if (is_init_line(line.text)) return;
+
+        bool workload_running = workload_start && !exited;
+        if (workload_running) {
+            output.push_back(std::move(line));
+            return;
+        }
+        if (!workload_start && guest_kernel.empty()) {
+            if (auto release = parse_kernel_banner(line.text)) guest_kernel = *release;
+        }
+        boot_log.push_back(std::move(line.text));
+        if (boot_log.size() > kBootLogTail) boot_log.erase(boot_log.begin());
+    }
+
+    void record(const ProtocolEvent& event, Clock::time_point when) {
+        switch (event.kind) {
+            case ProtocolEvent::Kind::phase:
+                if (event.phase == "init-start" && !init_start) {
+                    init_start = when;
+                    init_start_uptime_ms = event.uptime_ms;
+                } else if (event.phase == "workload-start" && !workload_start) {
+                    workload_start = when;
+                }
+                break;
+            case ProtocolEvent::Kind::exit:
+                if (!exited) {
+                    exited = when;
+                    exit_code = event.exit_code;
+                }
+                break;
+            case ProtocolEvent::Kind::error:
+                if (!init_error.empty()) init_error += "; ";
+                init_error += event.text;
+                break;
+            case ProtocolEvent::Kind::ready:
+                if (!ready) {
+                    ready = when;
+                    ready_uptime_ms = event.uptime_ms;
+                }
+                break;
+        }
+    }
+};
+
+using SharedState = std::shared_ptr<BootState>;
+
+// A looked-up domain reference, freed by the destructor (after any error was read).
+struct DomainHandle {
+    virDomainPtr get = nullptr;
+    ~DomainHandle() {
+        if (get != nullptr) virDomainFree(get);
+    }
+};
+
+// libvirt owns a heap copy of the shared pointer while a callback is registered and frees
+// it through this function, so the state outlives any callback still running.
+void release_state(void* opaque) { delete static_cast<SharedState*>(opaque); }
+
+BootState& state_of(void* opaque) { return **static_cast<SharedState*>(opaque); }
+
+void on_console_readable(virStreamPtr stream, int events, void* opaque) {
+    BootState& state = state_of(opaque);
+    spdlog::trace("console stream event {:#x}", events);
+    char buffer[4096];
+    while (true) {
+        int count = virStreamRecv(stream, buffer, sizeof buffer);
+        Clock::time_point now = Clock::now();
+        if (count > 0) {
+            state.consume(std::string_view(buffer, static_cast<size_t>(count)), now);
+            continue;
+        }
+        if (count == -2) break;  // no more bytes for now (non-blocking stream)
+
+        // 0 is the end of the stream, -1 an error: the console is gone either way.
+        virStreamEventRemoveCallback(stream);
+        state.close_console();
+        return;
+    }
+    if ((events & (VIR_STREAM_EVENT_HANGUP | VIR_STREAM_EVENT_ERROR)) != 0) {
+        virStreamEventRemoveCallback(stream);
+        state.close_console();
+    }
+}
+
+int on_lifecycle(virConnectPtr, virDomainPtr domain, int event, int, void* opaque) {
+    BootState& state = state_of(opaque);
+    if (event != VIR_DOMAIN_EVENT_STOPPED) return 0;
+    const char* name = virDomainGetName(domain);
+    if (name != nullptr && state.name == name) state.mark_stopped(Clock::now());
+    return 0;
+}
+
+// Registers for the lifecycle events of all domains, filtered by name in the callback,
+// before the domain exists: a guest may stop before a per-domain registration could be made.
+class LifecycleSubscription {
+public:
+    LifecycleSubscription(Connection& connection, const SharedState& state) : connection_(connection) {
+        id_ = virConnectDomainEventRegisterAny(connection.get(), nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                               VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), new SharedState(state),
+                                               release_state);
+        if (id_ < 0) throw_last_error("cannot subscribe to domain events");
+    }
+    ~LifecycleSubscription() { virConnectDomainEventDeregisterAny(connection_.get(), id_); }
+    LifecycleSubscription(const LifecycleSubscription&) = delete;
+    LifecycleSubscription& operator=(const LifecycleSubscription&) = delete;
+
+private:
+    Connection& connection_;
+    int id_ = -1;
+};
+
+// The domain's serial console as a non-blocking stream, read by the event loop thread.
+class ConsoleStream {
+public:
+    ConsoleStream(Connection& connection, Domain& domain, const SharedState& state) {
+        stream_ = virStreamNew(connection.get(), VIR_STREAM_NONBLOCK);
+        if (stream_ == nullptr) throw_last_error("cannot create a stream for the console of " + domain.name());
+        if (virDomainOpenConsole(domain.get(), nullptr, stream_, VIR_DOMAIN_CONSOLE_FORCE) < 0) {
+            throw_last_error("cannot open the serial console of " + domain.name());
+        }
+        int events = VIR_STREAM_EVENT_READABLE | VIR_STREAM_EVENT_HANGUP | VIR_STREAM_EVENT_ERROR;
+        if (virStreamEventAddCallback(stream_, events, on_console_readable, new SharedState(state), release_state) < 0) {
+            throw_last_error("cannot watch the serial console of " + domain.name());
+        }
+    }
+    ~ConsoleStream() {
+        virStreamEventRemoveCallback(stream_);  // fails harmlessly when already removed
+        virStreamAbort(stream_);
+        virStreamFree(stream_);
+        virResetLastError();
+    }
+    ConsoleStream(const ConsoleStream&) = delete;
+    ConsoleStream& operator=(const ConsoleStream&) = delete;
+
+private:
+    virStreamPtr stream_ = nullptr;
+};
+
+std::filesystem::path pid_file(const std::string& uri, const std::string& name) {
+    if (uri.starts_with("qemu:///session")) {
+        const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+        if (runtime == nullptr) return {};
+        return std::filesystem::path(runtime) / "libvirt/qemu/run" / (name + ".pid");
+    }
+    return std::filesystem::path("/run/libvirt/qemu") / (name + ".pid");
+}
+
+Clock::time_point minus_ms(Clock::time_point when, double ms) {
+    return when - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(ms));
+}
+
+void hand_over_output(BootState& state, const OutputLineHandler& handler) {
+    std::vector<ConsoleLine> lines;
+    {
+        std::lock_guard lock(state.mutex);
+        lines.swap(state.output);
+    }
+    for (const auto& line : lines) handler(line.text, line.arrived);
+}
+
+// True when waiting is over: the guest stopped and its console ended (or had time to).
+bool finished(const BootState& state, Clock::time_point now) {
+    if (state.stopped) return state.console_closed || now - *state.stopped > kConsoleDrainGrace;
+    return state.exited && now - *state.exited > kPowerOffGrace;
+}
+
+std::string last_console_lines(const BootState& state) {
+    std::string text;
+    size_t first = state.boot_log.size() > 5 ? state.boot_log.size() - 5 : 0;
+    for (size_t i = first; i < state.boot_log.size(); ++i) text += "\n  " + state.boot_log[i];
+    return text;
+}
+
+void record_phases(const BootState& state, PhaseRecorder& phases) {
+    if (state.first_byte) phases.mark_at("first-serial-byte", *state.first_byte);
+    if (state.init_start) {
+        if (state.init_start_uptime_ms >= 0) {
+            phases.mark_at("kernel-start", minus_ms(*state.init_start, state.init_start_uptime_ms));
+        }
+        phases.mark_at("init-start", *state.init_start);
+    }
+    if (state.workload_start) phases.mark_at("workload-start", *state.workload_start);
+    if (state.ready) phases.mark_at("ready", *state.ready);
+    if (state.exited) phases.mark_at("exit", *state.exited);
+    if (state.stopped) phases.mark_at("stopped", *state.stopped);
+}
+
+BootOutcome outcome_of(const BootState& state) {
+    BootOutcome outcome;
+    outcome.exit_code = state.exit_code;
+    outcome.init_error = state.init_error;
+    outcome.guest_kernel = state.guest_kernel;
+    outcome.guest_uptime_at_ready_ms = state.ready_uptime_ms;
+    outcome.boot_log = state.boot_log;
+    return outcome;
+}
+
+// Waits for the guest to finish, sampling the QEMU process's PSS. Returns normally once
+// the guest has stopped or exited; throws on timeout, interruption or a guest that
+// stopped without an exit code.
+void watch(Domain& domain, BootState& state, const BootRequest& request, BootOutcome& outcome) {
+    Clock::time_point deadline = Clock::now() + request.timeout;
+    while (true) {
+        {
+            std::unique_lock lock(state.mutex);
+            state.changed.wait_for(lock, kSampleInterval);
+        }
+        hand_over_output(state, request.on_output);
+        if (outcome.qemu_pid > 0) {
+            outcome.qemu_pss_peak_bytes = std::max(outcome.qemu_pss_peak_bytes, read_pss_bytes(outcome.qemu_pid));
+        }
+
+        Clock::time_point now = Clock::now();
+        std::unique_lock lock(state.mutex);
+        if (finished(state, now)) break;
+        lock.unlock();
+
+        if (request.interrupted && request.interrupted()) {
+            domain.destroy();
+            throw Error("interrupted: destroyed domain " + domain.name(), {}, 130);
+        }
+        if (now > deadline) {
+            domain.destroy();
+            auto seconds = std::chrono::duration_cast<std::chrono::seconds>(request.timeout).count();
+            std::lock_guard relock(state.mutex);
+            std::string where = !state.first_byte    ? "before the guest wrote anything on its console"
+                                : !state.init_start ? "before isolab-init started"
+                                : !state.exited     ? "while the workload ran"
+                                                    : "while the guest powered off";
+            throw BootTimeout(fmt::format("VM {} timed out after {} s {}; destroyed it", domain.name(), seconds, where),
+                              "raise the timeout, or check the console with --log-level debug");
+        }
+    }
+    hand_over_output(state, request.on_output);
+
+    std::lock_guard lock(state.mutex);
+    if (!state.exited) {
+        throw Error(fmt::format("VM {} stopped before isolab-init reported an exit code{}{}", domain.name(),
+                                state.init_error.empty() ? "" : ": " + state.init_error, last_console_lines(state)),
+                    "run with --log-level debug to see the whole console");
+    }
+}
+
+}  // namespace
+
+Domain::Domain(Connection& connection, const std::string& name, const std::string& xml, unsigned flags) : name_(name) {
+    virDomainPtr existing = virDomainLookupByName(connection.get(), name.c_str());
+    if (existing != nullptr) {
+        virDomainFree(existing);
+        throw Error("cannot create VM " + name + ": a libvirt domain with that name already exists",
+                    removal_hint(name));
+    }
+    virResetLastError();
+
+    domain_ = virDomainCreateXML(connection.get(), xml.c_str(), flags);
+    if (domain_ == nullptr) {
+        virErrorPtr last = virGetLastError();
+        if (last != nullptr && last->code == VIR_ERR_OPERATION_FAILED && last->message != nullptr &&
+            std::string_view(last->message).find("already exists") != std::string_view::npos) {
+            std::string message = last->message;
+            virResetLastError();
+            throw Error("cannot create VM " + name + ": " + message, removal_hint(name));
+        }
+        throw_last_error("cannot create VM " + name, connection.uri());
+    }
+    spdlog::debug("created domain {} (flags {:#x})", name_, flags);
+}
+
+Domain::~Domain() {
+    destroy();
+    if (domain_ != nullptr) virDomainFree(domain_);
+}
+
+void Domain::resume() {
+    if (virDomainResume(domain_) < 0) throw_last_error("cannot resume VM " + name_);
+}
+
+void Domain::destroy() noexcept {
+    if (domain_ == nullptr || virDomainIsActive(domain_) != 1) {
+        virResetLastError();
+        return;
+    }
+    if (virDomainDestroy(domain_) < 0) {
+        virErrorPtr last = virGetLastError();
+        spdlog::warn("cannot destroy domain {}: {}", name_, last && last->message ? last->message : "unknown error");
+        virResetLastError();
+        return;
+    }
+    spdlog::debug("destroyed domain {}", name_);
+}
+
+BootOutcome boot(Connection& connection, const BootRequest& request, PhaseRecorder& phases) {
+    std::string xml = build_domain_xml(request.spec);
+    phases.mark("define");
+    spdlog::debug("domain XML for {}:\n{}", request.spec.name, xml);
+
+    auto state = std::make_shared<BootState>();
+    state->name = request.spec.name;
+    LifecycleSubscription lifecycle(connection, state);
+
+    // Paused first, so the console is attached before the guest writes its first byte;
+    // auto-destroy, so libvirtd removes the domain if isolab dies without cleaning up.
+    Domain domain(connection, request.spec.name, xml, VIR_DOMAIN_START_PAUSED | VIR_DOMAIN_START_AUTODESTROY);
+    phases.mark("create");
+
+    BootOutcome outcome;
+    outcome.qemu_pid = read_qemu_pid(connection.uri(), domain.name());
+    spdlog::debug("domain {} runs as QEMU process {}", domain.name(), outcome.qemu_pid);
+    ConsoleStream console(connection, domain, state);
+    domain.resume();
+    phases.mark("qemu-up");
+
+    watch(domain, *state, request, outcome);
+
+    std::lock_guard lock(state->mutex);
+    record_phases(*state, phases);
+    BootOutcome result = outcome_of(*state);
+    result.qemu_pid = outcome.qemu_pid;
+    result.qemu_pss_peak_bytes = outcome.qemu_pss_peak_bytes;
+    return result;
+}
+
+std::uint64_t read_pss_bytes(int pid) {
+    std::ifstream rollup(fmt::format("/proc/{}/smaps_rollup", pid));
+    std::string line;
+    while (std::getline(rollup, line)) {
+        if (!line.starts_with("Pss:")) continue;
+        std::istringstream fields(line.substr(4));
+        std::uint64_t kib = 0;
+        fields >> kib;
+        return kib * 1024;
+    }
+    return 0;
+}
+
+int read_qemu_pid(const std::string& uri, const std::string& name) {
+    auto path = pid_file(uri, name);
+    if (path.empty()) return -1;
+    std::ifstream file(path);
+    int pid = -1;
+    if (!(file >> pid)) return -1;
+    return pid;
+}
+
+std::vector<DomainSummary> list_isolab_domains(Connection& connection) {
+    virDomainPtr* domains = nullptr;
+    int count = virConnectListAllDomains(connection.get(), &domains, 0);
+    if (count < 0) throw_last_error("cannot list libvirt domains", connection.uri());
+
+    std::vector<DomainSummary> summaries;
+    for (int i = 0; i < count; ++i) {
+        virDomainPtr domain = domains[i];
+        const char* name = virDomainGetName(domain);
+        virDomainInfo info{};
+        if (name != nullptr && std::string_view(name).starts_with(kDomainPrefix) && virDomainGetInfo(domain, &info) == 0) {
+            summaries.push_back({name, std::string(state_name(info.state)), std::uint64_t{info.memory} * 1024,
+                                 info.nrVirtCpu, virDomainIsPersistent(domain) == 1});
+        }
+        virDomainFree(domain);
+    }
+    free(domains);
+    return summaries;
+}
+
+std::vector<std::string> remove_isolab_domains(Connection& connection) {
+    std::vector<std::string> removed;
+    for (const auto& summary : list_isolab_domains(connection)) {
+        DomainHandle domain{virDomainLookupByName(connection.get(), summary.name.c_str())};
+        if (domain.get == nullptr) {
+            virResetLastError();  // stopped and vanished since the listing
+            continue;
+        }
+        if (virDomainIsActive(domain.get) == 1 && virDomainDestroy(domain.get) < 0) {
+            throw_last_error("cannot destroy domain " + summary.name, connection.uri());
+        }
+        if (summary.persistent && virDomainUndefine(domain.get) < 0) {
+            throw_last_error("cannot undefine domain " + summary.name, connection.uri());
+        }
+        spdlog::debug("removed domain {}", summary.name);
+        removed.push_back(summary.name);
+    }
+    return removed;
+}
+
+}  // namespace isolab::vm::libvirt

@@ -1,0 +1,104 @@
+#pragma once
+// One boot of an isolab guest through libvirt: a transient domain created paused, its
+// serial console attached, then resumed and watched until isolab-init reports the exit
+// code and the guest powers off. The Domain owner destroys the domain on every exit path.
+#include <libvirt/libvirt.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "runtime/core/clock.hpp"
+#include "runtime/core/error.hpp"
+#include "vmdriver/libvirt/connection.hpp"
+#include "vmdriver/libvirt/domain_xml.hpp"
+
+namespace isolab::vm::libvirt {
+
+// A transient domain (virDomainCreateXML), destroyed by the destructor while it runs.
+class Domain {
+public:
+    // Creates and starts the domain from `xml` with `flags` (VIR_DOMAIN_START_*). Throws
+    // Error; a name already in use gets a hint saying how to remove that domain.
+    Domain(Connection& connection, const std::string& name, const std::string& xml, unsigned flags);
+    ~Domain();
+    Domain(const Domain&) = delete;
+    Domain& operator=(const Domain&) = delete;
+
+    void resume();
+    // Destroys the domain now (virDomainDestroy) unless it has already stopped.
+    void destroy() noexcept;
+
+    virDomainPtr get() const { return domain_; }
+    const std::string& name() const { return name_; }
+
+private:
+    std::string name_;
+    virDomainPtr domain_ = nullptr;
+};
+
+// Thrown when a guest does not finish in time; the domain has been destroyed by then.
+class BootTimeout : public Error {
+public:
+    using Error::Error;
+};
+
+// Called with each line the workload writes, with its host arrival time.
+using OutputLineHandler = std::function<void(const std::string& line, Clock::time_point arrived)>;
+
+struct BootRequest {
+    DomainSpec spec;
+    std::chrono::milliseconds timeout{300000};  // whole boot, workload and power-off
+    OutputLineHandler on_output;                // workload lines; required
+    std::function<bool()> interrupted;          // polled every sample; true aborts the boot
+};
+
+struct BootOutcome {
+    int exit_code = -1;
+    std::string init_error;                    // the init's `error` line, if it wrote one
+    std::string guest_kernel;                  // from the kernel banner, when printed
+    double guest_uptime_at_ready_ms = -1;
+    std::uint64_t qemu_pss_peak_bytes = 0;     // 0 when the QEMU process was not found
+    int qemu_pid = -1;
+    std::vector<std::string> boot_log;         // console lines before workload-start
+};
+
+// Boots `request.spec` on `connection`, recording phases into `phases`:
+//   define            domain XML built
+//   create            virDomainCreateXML returned (QEMU started, vCPUs paused)
+//   qemu-up           console attached and vCPUs resumed
+//   first-serial-byte first console byte on the host (firmware output)
+//   kernel-start      host time of init-start minus the guest uptime it reports
+//   init-start, workload-start, ready (optional), exit   as isolab-init reports them
+//   stopped           the domain is gone (guest power-off seen by libvirt)
+// Throws BootTimeout after request.timeout, Error when the guest stops without an exit
+// code or the boot is interrupted. The domain never outlives the call.
+BootOutcome boot(Connection& connection, const BootRequest& request, PhaseRecorder& phases);
+
+// Reads the max of the "Pss:" line in /proc/<pid>/smaps_rollup, in bytes; 0 when the
+// process is gone.
+std::uint64_t read_pss_bytes(int pid);
+
+// Returns the PID of a running domain's QEMU process from libvirt's pid file
+// (/run/libvirt/qemu/<name>.pid for qemu:///system), or -1 when there is none.
+int read_qemu_pid(const std::string& uri, const std::string& name);
+
+struct DomainSummary {
+    std::string name;
+    std::string state;        // "running", "paused", "shut off", ...
+    std::uint64_t memory_bytes = 0;
+    unsigned vcpus = 0;
+    bool persistent = false;
+};
+
+// Lists every domain whose name starts with "isolab-".
+std::vector<DomainSummary> list_isolab_domains(Connection& connection);
+
+// Destroys every running "isolab-" domain and undefines persistent ones. Returns their
+// names. Throws Error naming the first domain that could not be removed.
+std::vector<std::string> remove_isolab_domains(Connection& connection);
+
+}  // namespace isolab::vm::libvirt

@@ -1,0 +1,180 @@
+#include "vmdriver/libvirt/domain_xml.hpp"
+
+#include <fmt/format.h>
+
+#include "runtime/core/error.hpp"
+#include "runtime/core/files.hpp"
+
+namespace isolab::vm::libvirt {
+
+namespace {
+
+constexpr std::uint64_t kMib = 1ULL << 20;
+constexpr size_t kMaxNameLength = 64;
+
+bool is_name_character(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
+}
+
+std::string escaped_path(const std::filesystem::path& path) { return xml_escape(path.string()); }
+
+// The <os> element: direct kernel boot, so no firmware boot menu, no bootloader and no
+// disk scan happen before the kernel runs.
+std::string os_xml(const DomainSpec& spec) {
+    std::string xml = fmt::format("  <os>\n    <type arch='x86_64' machine='{}'>hvm</type>\n", xml_escape(spec.machine));
+    xml += fmt::format("    <kernel>{}</kernel>\n", escaped_path(spec.kernel));
+    if (!spec.initrd.empty()) xml += fmt::format("    <initrd>{}</initrd>\n", escaped_path(spec.initrd));
+    xml += fmt::format("    <cmdline>{}</cmdline>\n", xml_escape(spec.cmdline));
+    xml += "  </os>\n";
+    return xml;
+}
+
+std::string disk_xml(const DomainSpec& spec) {
+    if (spec.disk.empty()) return {};
+    return fmt::format(
+        "    <!-- The root filesystem in the disk form: the per-VM qcow2 overlay on the image's\n"
+        "         base disk, on virtio-blk (one PCI function, no emulated IDE/SATA). -->\n"
+        "    <disk type='file' device='disk'>\n"
+        "      <driver name='qemu' type='qcow2'/>\n"
+        "      <source file='{}'/>\n"
+        "      <target dev='vda' bus='virtio'/>\n"
+        "    </disk>\n",
+        escaped_path(spec.disk));
+}
+
+std::string network_xml(const DomainSpec& spec) {
+    if (spec.network.empty()) return {};
+    return fmt::format(
+        "    <!-- Requested network. The option ROM is for PXE boot, which direct kernel boot\n"
+        "         never uses, so it is not loaded. -->\n"
+        "    <interface type='network'>\n"
+        "      <source network='{}'/>\n"
+        "      <model type='virtio'/>\n"
+        "      <rom enabled='no'/>\n"
+        "    </interface>\n",
+        xml_escape(spec.network));
+}
+
+std::string balloon_xml(const DomainSpec& spec) {
+    if (spec.memory_statistics) {
+        return "    <!-- Requested: the virtio balloon reports the guest's memory statistics. -->\n"
+               "    <memballoon model='virtio'>\n      <stats period='1'/>\n    </memballoon>\n";
+    }
+    return "    <!-- libvirt adds a virtio balloon unless told not to. Nothing resizes the guest,\n"
+           "         so it would only cost a PCI device and a driver probe. -->\n"
+           "    <memballoon model='none'/>\n";
+}
+
+std::string devices_xml(const DomainSpec& spec) {
+    std::string xml = "  <devices>\n";
+    xml += "    <!-- libvirt adds a USB controller unless told not to. No USB device is used. -->\n"
+           "    <controller type='usb' model='none'/>\n";
+    xml += disk_xml(spec);
+    xml += network_xml(spec);
+    xml += "    <!-- The only way in and out: isolab-init reports phases and the exit code on\n"
+           "         ttyS0, read through virDomainOpenConsole. No video, no graphics, no\n"
+           "         tablet. libvirt 9.0 still lists the PS/2 keyboard and mouse, which are part\n"
+           "         of the board's i8042 chip and cannot be removed on this machine type. -->\n"
+           "    <serial type='pty'>\n      <target port='0'/>\n    </serial>\n"
+           "    <console type='pty'>\n      <target type='serial' port='0'/>\n    </console>\n";
+    xml += balloon_xml(spec);
+    xml += "  </devices>\n";
+    return xml;
+}
+
+// libvirt's DAC driver chowns <kernel>, <initrd> and disks to the QEMU user when a domain
+// starts and restores the owner when it stops. Two VMs share one kernel and initramfs from
+// the cache, so the first to stop would hand the files back to root while the second still
+// runs, and a concurrent rebuild of the cache would race the chown. No relabelling at all
+// is safe: isolab makes those files world-readable with every folder on their path
+// traversable, and hands each VM's writable overlay to the QEMU user itself.
+constexpr const char* kSeclabelXml = "  <seclabel type='none' model='dac'/>\n";
+
+}  // namespace
+
+std::uint64_t parse_memory_size(std::string_view text) {
+    std::uint64_t bytes = 0;
+    try {
+        bytes = parse_size(text);
+    } catch (const Error& error) {
+        throw Error(fmt::format("invalid --memory {}: {}", text, error.what()),
+                    "give a size such as 256M or 1G (K, M, G are powers of 1024)");
+    }
+    if (bytes % kMib != 0) {
+        throw Error(fmt::format("invalid --memory {}: {} bytes is not a whole number of MiB", text, bytes),
+                    "give a size such as 256M or 1G");
+    }
+    if (bytes / kMib < kMinimumMemoryMib) {
+        throw Error(fmt::format("invalid --memory {}: {} MiB is below the minimum of {} MiB", text, bytes / kMib,
+                                kMinimumMemoryMib),
+                    "give at least 64M");
+    }
+    return bytes;
+}
+
+std::string make_domain_name(std::string_view requested) {
+    if (requested.empty()) return std::string(kDomainPrefix) + random_hex_id().substr(0, 12);
+
+    for (char c : requested) {
+        if (!is_name_character(c)) {
+            throw Error(fmt::format("invalid VM name '{}': only letters, digits, '-', '_' and '.' are allowed",
+                                    requested));
+        }
+    }
+    std::string name(requested);
+    if (!name.starts_with(kDomainPrefix)) name = std::string(kDomainPrefix) + name;
+    if (name.size() > kMaxNameLength) {
+        throw Error(fmt::format("invalid VM name '{}': longer than {} characters with the prefix", requested,
+                                kMaxNameLength));
+    }
+    return name;
+}
+
+std::string xml_escape(std::string_view text) {
+    std::string escaped;
+    escaped.reserve(text.size());
+    for (char c : text) {
+        switch (c) {
+            case '&': escaped += "&amp;"; break;
+            case '<': escaped += "&lt;"; break;
+            case '>': escaped += "&gt;"; break;
+            case '\'': escaped += "&apos;"; break;
+            case '"': escaped += "&quot;"; break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+                    throw Error(fmt::format("cannot put control character 0x{:02x} into domain XML: '{}'",
+                                            static_cast<unsigned>(c), text));
+                }
+                escaped += c;
+        }
+    }
+    return escaped;
+}
+
+std::string build_domain_xml(const DomainSpec& spec) {
+    if (spec.name.empty()) throw Error("cannot build domain XML: no domain name");
+    if (spec.kernel.empty()) throw Error("cannot build domain XML for " + spec.name + ": no kernel");
+    if (spec.memory_mib < kMinimumMemoryMib) {
+        throw Error(fmt::format("cannot build domain XML for {}: {} MiB is below the minimum of {} MiB", spec.name,
+                                spec.memory_mib, kMinimumMemoryMib));
+    }
+
+    std::string xml = fmt::format("<domain type='{}'>\n", xml_escape(spec.domain_type));
+    xml += fmt::format("  <name>{}</name>\n", xml_escape(spec.name));
+    xml += fmt::format("  <memory unit='MiB'>{}</memory>\n", spec.memory_mib);
+    xml += fmt::format("  <vcpu>{}</vcpu>\n", spec.vcpus);
+    xml += os_xml(spec);
+    xml += "  <!-- ACPI lets the guest power itself off, which ends the domain. -->\n"
+           "  <features>\n    <acpi/>\n  </features>\n";
+    if (spec.domain_type == "kvm") xml += "  <cpu mode='host-passthrough'/>\n";
+    xml += "  <!-- A guest that stops for any reason is gone: isolab reads the exit code from the\n"
+           "       console, and a reboot would run the workload twice. -->\n"
+           "  <on_poweroff>destroy</on_poweroff>\n  <on_reboot>destroy</on_reboot>\n  <on_crash>destroy</on_crash>\n";
+    xml += devices_xml(spec);
+    xml += kSeclabelXml;
+    xml += "</domain>\n";
+    return xml;
+}
+
+}  // namespace isolab::vm::libvirt

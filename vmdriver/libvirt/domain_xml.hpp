@@ -1,0 +1,53 @@
+#pragma once
+// Domain XML for an isolab guest: direct kernel boot, a serial console, and no device the
+// workload does not need. Also the checks on what the user asks for (memory size, name).
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace isolab::vm::libvirt {
+
+// Prefix of every domain isolab creates, so `isolab system prune` can find leftovers.
+inline constexpr std::string_view kDomainPrefix = "isolab-";
+
+// Smallest guest RAM accepted: a Debian kernel with an initramfs does not boot reliably
+// with less.
+inline constexpr std::uint64_t kMinimumMemoryMib = 64;
+
+// Machine type used unless the caller picks another (see the measurement in domain_xml.cpp).
+inline constexpr std::string_view kDefaultMachine = "pc";
+
+struct DomainSpec {
+    std::string name;                  // full domain name, with the isolab- prefix
+    std::string domain_type = "qemu";  // "kvm" (hardware) or "qemu" (TCG emulation)
+    std::string machine{kDefaultMachine};
+    std::uint64_t memory_mib = 256;
+    unsigned vcpus = 1;
+    std::filesystem::path kernel;
+    std::filesystem::path initrd;
+    std::string cmdline;
+    std::filesystem::path disk;        // per-VM qcow2 overlay; empty: no disk (initramfs form)
+    std::string network;               // libvirt network to attach a NIC to; empty: no NIC
+    bool memory_statistics = false;    // adds a virtio balloon that reports guest memory
+};
+
+// Parses a --memory value ("256M", "16G", "16384M", "262144K") into bytes. Rejects with one
+// clear message anything parse_size rejects, sizes that are not a whole number of MiB and
+// sizes below kMinimumMemoryMib.
+std::uint64_t parse_memory_size(std::string_view text);
+
+// Returns the domain name for a user's --name (prefixed with "isolab-" unless it already
+// starts with it) or, for an empty request, "isolab-<12 random hex digits>". Throws Error
+// for characters libvirt or a shell would trip over.
+std::string make_domain_name(std::string_view requested);
+
+// Escapes &, <, >, ' and " for XML text and attribute values. Throws Error for control
+// characters, which XML 1.0 cannot carry.
+std::string xml_escape(std::string_view text);
+
+// Builds the domain XML. Throws Error when memory_mib is below the minimum or a required
+// field (name, kernel) is empty.
+std::string build_domain_xml(const DomainSpec& spec);
+
+}  // namespace isolab::vm::libvirt
