@@ -2,6 +2,7 @@
 
 #include <libvirt/libvirt.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <csignal>
@@ -14,6 +15,7 @@
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
 #include "vmdriver/accel.hpp"
+#include "vmdriver/guest/disk.hpp"
 #include "vmdriver/guest/initramfs.hpp"
 #include "vmdriver/libvirt/connection.hpp"
 #include "vmdriver/libvirt/domain.hpp"
@@ -64,9 +66,17 @@ private:
 struct GuestFiles {
     guest::GuestKernel kernel;
     std::unique_ptr<TemporaryDirectory> folder;  // <state root>/vms/<domain name>-<random>
+    std::unique_ptr<guest::DiskOverlay> overlay;  // disk form only, inside `folder`
     fs::path initramfs;
     std::uint64_t initramfs_bytes = 0;
     std::string cmdline;
+};
+
+// The user and group libvirt runs QEMU as, from the DAC model's base label in the
+// capabilities XML (for example <baselabel type='kvm'>+64055:+64055</baselabel>).
+struct QemuIds {
+    uid_t uid = 0;
+    gid_t gid = 0;
 };
 
 // libvirt's QEMU runs as an unprivileged user (libvirt-qemu on Debian) and opens the kernel
@@ -113,11 +123,25 @@ void apply_environment(std::vector<std::string>& env, const std::vector<std::str
     }
 }
 
-GuestFiles prepare_guest(image::Store& store, const std::string& reference, const std::vector<std::string>& command,
-                         const std::vector<std::string>& env, const std::string& name, guest::RootForm form) {
-    if (form == guest::RootForm::disk) {
-        throw Error("the disk form is not available in this build", "use --form initramfs");
+// Adds the per-VM qcow2 overlay on the image's cached base and the module initramfs that
+// mounts it. The overlay is the only file QEMU writes, and with relabelling off (see
+// domain_xml.cpp) isolab hands it to the QEMU user itself.
+void prepare_disk(GuestFiles& files, const Paths& paths, const image::Image& image,
+                  const std::vector<fs::path>& lowerdirs, const guest::Workload& workload, const QemuIds& qemu) {
+    auto base = guest::ensure_disk_base(paths, image.config_digest, lowerdirs);
+    files.overlay = std::make_unique<guest::DiskOverlay>(base.path, files.folder->path() / "disk.qcow2");
+    if (chown(files.overlay->path().c_str(), qemu.uid, qemu.gid) != 0) {
+        throw_errno("cannot hand the disk overlay " + files.overlay->path().string() + " to the QEMU user");
     }
+    spdlog::debug("disk overlay {} on base {} owned by {}:{}", files.overlay->path().string(), base.path.string(),
+                  qemu.uid, qemu.gid);
+    files.initramfs_bytes = guest::write_disk_initramfs(files.kernel, workload, "/dev/vda", files.initramfs);
+    check_qemu_can_reach(base.path);
+}
+
+GuestFiles prepare_guest(image::Store& store, const std::string& reference, const std::vector<std::string>& command,
+                         const std::vector<std::string>& env, const std::string& name, guest::RootForm form,
+                         const QemuIds& qemu = {}) {
     const Paths& paths = store.paths();
     GuestFiles files;
     files.kernel = guest::ensure_kernel(paths);
@@ -126,13 +150,17 @@ GuestFiles prepare_guest(image::Store& store, const std::string& reference, cons
     auto lowerdirs = store.lowerdirs(image);
     guest::Workload workload = guest::workload_for_image(image, command, lowerdirs);
     apply_environment(workload.env, env);
-    auto image_part = guest::ensure_image_initramfs(paths, image.config_digest, lowerdirs);
 
     files.folder = std::make_unique<TemporaryDirectory>(make_vm_parent(paths), name + "-");
     fs::permissions(files.folder->path(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                                               fs::perms::others_read | fs::perms::others_exec);
     files.initramfs = files.folder->path() / "initramfs.cpio";
-    files.initramfs_bytes = guest::write_run_initramfs(image_part.path, workload, files.initramfs);
+    if (form == guest::RootForm::disk) {
+        prepare_disk(files, paths, image, lowerdirs, workload, qemu);
+    } else {
+        auto image_part = guest::ensure_image_initramfs(paths, image.config_digest, lowerdirs);
+        files.initramfs_bytes = guest::write_run_initramfs(image_part.path, workload, files.initramfs);
+    }
     files.cmdline = guest::kernel_cmdline({.form = form});
 
     check_qemu_can_reach(files.kernel.boot_image);
@@ -149,6 +177,24 @@ std::string qemu_version(libvirt::Connection& connection) {
     return fmt::format("{}.{}.{}", version / 1000000, version / 1000 % 1000, version % 1000);
 }
 
+QemuIds read_qemu_ids(libvirt::Connection& connection) {
+    char* capabilities = virConnectGetCapabilities(connection.get());
+    if (capabilities == nullptr) libvirt::throw_last_error("cannot read libvirt's capabilities");
+    std::string xml = capabilities;
+    free(capabilities);
+
+    // The label follows "<model>dac</model>"; its text is "+<uid>:+<gid>".
+    auto model = xml.find("<model>dac</model>");
+    auto label = model == std::string::npos ? model : xml.find("<baselabel", model);
+    auto start = label == std::string::npos ? label : xml.find(">+", label);
+    unsigned uid = 0, gid = 0;
+    if (start == std::string::npos || std::sscanf(xml.c_str() + start, ">+%u:+%u", &uid, &gid) != 2) {
+        throw Error("cannot find the user QEMU runs as in libvirt's capabilities (no DAC base label)",
+                    "use --form initramfs");
+    }
+    return {static_cast<uid_t>(uid), static_cast<gid_t>(gid)};
+}
+
 libvirt::DomainSpec domain_spec(const std::string& name, const GuestFiles& files, const std::string& accelerator,
                                 std::uint64_t memory_bytes, unsigned cpus) {
     libvirt::DomainSpec spec;
@@ -159,6 +205,7 @@ libvirt::DomainSpec domain_spec(const std::string& name, const GuestFiles& files
     spec.kernel = files.kernel.boot_image;
     spec.initrd = files.initramfs;
     spec.cmdline = files.cmdline;
+    if (files.overlay) spec.disk = files.overlay->path();
     return spec;
 }
 
@@ -223,7 +270,9 @@ VmResult run(image::Store& store, const VmOptions& options) {
     result.phases.mark("accelerator");
     spdlog::debug("accelerator for {}: {} ({})", result.name, result.accelerator.used, result.accelerator.reason);
 
-    GuestFiles files = prepare_guest(store, options.image, options.command, options.env, result.name, options.form);
+    QemuIds qemu = options.form == guest::RootForm::disk ? read_qemu_ids(connection) : QemuIds{};
+    GuestFiles files =
+        prepare_guest(store, options.image, options.command, options.env, result.name, options.form, qemu);
     result.phases.mark("prepare");
     result.kernel_bytes = files.kernel.boot_image_bytes;
     result.initramfs_bytes = files.initramfs_bytes;
