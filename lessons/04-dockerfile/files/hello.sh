@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "Hello from an image built from a Dockerfile"

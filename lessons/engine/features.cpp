@@ -1,0 +1,67 @@
+#include "lessons/engine/features.hpp"
+
+#include "runtime/core/log.hpp"
+#include "runtime/core/process.hpp"
+
+namespace isolab::lessons {
+
+const std::map<std::string, FeatureProbe>& known_features() {
+    static const std::map<std::string, FeatureProbe> features = {
+        {"run", {{"run"}, ""}},
+        {"images", {{"images"}, ""}},
+        {"vm", {{"vm", "run"}, ""}},
+        {"compare", {{"compare"}, ""}},
+        {"build", {{"build"}, ""}},
+        {"compose", {{"compose"}, ""}},
+        {"volumes", {{"volume"}, ""}},
+        {"mounts", {{"run"}, "--volume"}},
+        {"detach", {{"run"}, "--detach"}},
+        {"ps", {{"ps"}, ""}},
+        {"rm", {{"rm"}, ""}},
+        {"stop", {{"stop"}, ""}},
+        {"exec", {{"exec"}, ""}},
+        {"diff", {{"diff"}, ""}},
+    };
+    return features;
+}
+
+namespace {
+
+CommandResult run_help(const std::filesystem::path& binary, const std::vector<std::string>& subcommand) {
+    std::vector<std::string> argv{binary.string()};
+    argv.insert(argv.end(), subcommand.begin(), subcommand.end());
+    argv.push_back("--help");
+    return run_command(argv, {.capture = true, .timeout = std::chrono::seconds(20)});
+}
+
+}  // namespace
+
+bool subcommand_known(const std::filesystem::path& isolab_binary, const std::vector<std::string>& subcommand) {
+    return run_help(isolab_binary, subcommand).exit_code == 0;
+}
+
+bool FeatureSet::available(const std::string& feature) {
+    auto cached = answers_.find(feature);
+    if (cached != answers_.end()) return cached->second;
+
+    bool present = false;
+    auto probe = known_features().find(feature);
+    if (probe != known_features().end()) {
+        auto help = run_help(binary_, probe->second.subcommand);
+        present = help.exit_code == 0 &&
+                  (probe->second.option.empty() || help.output.find(probe->second.option) != std::string::npos);
+    }
+    spdlog::debug("lesson feature {}: {}", feature, present ? "available" : "missing");
+    answers_[feature] = present;
+    return present;
+}
+
+std::vector<std::string> FeatureSet::missing(const std::vector<std::string>& wanted) {
+    std::vector<std::string> absent;
+    for (const auto& feature : wanted) {
+        if (!available(feature)) absent.push_back(feature);
+    }
+    return absent;
+}
+
+}  // namespace isolab::lessons
