@@ -1,4 +1,5 @@
 // Container commands: run.
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -7,6 +8,8 @@
 #include "cli/context.hpp"
 #include "runtime/container/options.hpp"
 #include "runtime/container/run.hpp"
+#include "runtime/core/error.hpp"
+#include "runtime/core/files.hpp"
 
 namespace isolab::cli {
 
@@ -20,7 +23,32 @@ struct RunArguments {
     std::string hostname;
     std::string image;
     std::vector<std::string> command;
+    bool init = false;
+    bool read_only = false;
+    std::vector<std::string> tmpfs;
+    std::string user;
+    std::string working_dir;
+    std::vector<std::string> cap_add;
+    std::vector<std::string> cap_drop;
+    bool privileged = false;
+    std::vector<std::string> security_options;
+    std::int64_t pids_limit = 0;
+    double cpus = 0;
+    std::uint64_t cpu_shares = 0;
+    std::string memory_swap;
 };
+
+void apply_security_options(const std::vector<std::string>& security_options, container::RunOptions& options) {
+    for (const auto& option : security_options) {
+        if (option == "seccomp=unconfined" || option == "seccomp:unconfined") {
+            options.seccomp = false;
+        } else if (option == "no-new-privileges" || option == "no-new-privileges=true") {
+            // Always set unless --privileged.
+        } else {
+            throw Error("unsupported --security-opt '" + option + "'", "supported: seccomp=unconfined, no-new-privileges");
+        }
+    }
+}
 
 container::RunOptions to_run_options(const RunArguments& arguments, const CLI::App& command) {
     container::RunOptions options;
@@ -30,6 +58,21 @@ container::RunOptions to_run_options(const RunArguments& arguments, const CLI::A
     options.remove = arguments.remove;
     if (command.count("--memory") > 0) options.memory_limit = container::parse_memory_limit(arguments.memory);
     if (command.count("--hostname") > 0) options.hostname = arguments.hostname;
+    options.init = arguments.init;
+    options.read_only = arguments.read_only;
+    options.tmpfs = arguments.tmpfs;
+    options.user = arguments.user;
+    options.working_dir = arguments.working_dir;
+    options.cap_add = arguments.cap_add;
+    options.cap_drop = arguments.cap_drop;
+    options.privileged = arguments.privileged;
+    apply_security_options(arguments.security_options, options);
+    if (command.count("--pids-limit") > 0) options.pids_limit = arguments.pids_limit;
+    if (command.count("--cpus") > 0) options.cpus = arguments.cpus;
+    if (command.count("--cpu-shares") > 0) options.cpu_shares = arguments.cpu_shares;
+    if (command.count("--memory-swap") > 0) {
+        options.memory_swap = arguments.memory_swap == "-1" ? -1 : static_cast<std::int64_t>(parse_size(arguments.memory_swap));
+    }
     auto lookup = container::process_environment();
     for (const auto& entry : arguments.env) {
         if (auto parsed = container::parse_env_option(entry, lookup)) options.env.push_back(*parsed);
@@ -46,6 +89,21 @@ void register_run(CLI::App& app, Context& context) {
     run->add_option("-e,--env", arguments->env, "Set NAME=value, or pass NAME from this environment (repeatable)")
         ->allow_extra_args(false);
     run->add_option("--hostname", arguments->hostname, "Hostname (default: the first 12 digits of the id)");
+    run->add_flag("--init", arguments->init, "Run isolab-init as pid 1: it forwards signals and reaps orphans");
+    run->add_flag("--read-only", arguments->read_only, "Mount the rootfs read-only");
+    run->add_option("--tmpfs", arguments->tmpfs, "Mount a tmpfs at PATH[:OPTIONS], e.g. /run:size=64m (repeatable)")
+        ->allow_extra_args(false);
+    run->add_option("-u,--user", arguments->user, "Run as USER[:GROUP] or UID[:GID] from the image's /etc/passwd");
+    run->add_option("-w,--workdir", arguments->working_dir, "Working directory inside the container (absolute)");
+    run->add_option("--cap-add", arguments->cap_add, "Add a capability, e.g. NET_ADMIN, or ALL (repeatable)")->allow_extra_args(false);
+    run->add_option("--cap-drop", arguments->cap_drop, "Drop a capability, or ALL (repeatable)")->allow_extra_args(false);
+    run->add_flag("--privileged", arguments->privileged, "All capabilities, no seccomp filter, no masked paths");
+    run->add_option("--security-opt", arguments->security_options, "seccomp=unconfined turns the seccomp filter off")
+        ->allow_extra_args(false);
+    run->add_option("--pids-limit", arguments->pids_limit, "Maximum number of processes (0 or -1: unlimited)");
+    run->add_option("--cpus", arguments->cpus, "CPU time as a number of CPUs, e.g. 0.5");
+    run->add_option("--cpu-shares", arguments->cpu_shares, "Relative CPU weight (default 1024)");
+    run->add_option("--memory-swap", arguments->memory_swap, "Memory plus swap limit, e.g. 128m, or -1 for unlimited swap");
     run->add_option("image", arguments->image, "Image reference or id prefix")->required();
     run->add_option("command", arguments->command, "Command and arguments (default: the image's Entrypoint and Cmd)");
     // Everything after IMAGE belongs to the command, including words starting with '-'.

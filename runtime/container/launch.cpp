@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -12,7 +13,10 @@
 #include <sstream>
 
 #include "runtime/container/options.hpp"
+#include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
+#include "runtime/linux/seccomp.hpp"
+#include "runtime/linux/users.hpp"
 
 namespace isolab::container {
 
@@ -64,12 +68,35 @@ void wait_for_parent(int sync_fd) {
     close(sync_fd);
 }
 
+std::string read_file_if_present(const fs::path& path) {
+    std::error_code error;
+    return fs::exists(path, error) ? read_file(path) : std::string();
+}
+
 void build_rootfs(const LaunchPlan& plan) {
     kernel::make_mounts_private();
     kernel::mount_overlay(plan.lowerdirs, plan.upperdir, plan.workdir, plan.rootfs);
-    kernel::mount_kernel_filesystems(plan.rootfs);
+    kernel::mount_kernel_filesystems(plan.rootfs, plan.sys_read_only);
     for (const auto& tmpfs : plan.tmpfs) kernel::mount_tmpfs(plan.rootfs, tmpfs);
     if (plan.init_binary) kernel::bind_file_read_only(*plan.init_binary, plan.rootfs, init_target);
+}
+
+// Switches to the requested user and keeps only the allowed capabilities, then forbids
+// gaining privileges (no_new_privs) and loads the seccomp filter, which stays through execve.
+void drop_privileges(const LaunchPlan& plan, std::vector<std::string>& env) {
+    kernel::ContainerUser user;
+    if (!plan.user.empty()) {
+        user = kernel::resolve_user(plan.user, read_file_if_present("/etc/passwd"), read_file_if_present("/etc/group"));
+        if (plan.home_from_user && !user.home.empty()) env = merge_env(env, {"HOME=" + user.home});
+    }
+
+    kernel::limit_bounding_set(plan.capabilities);
+    if (!plan.user.empty()) kernel::switch_user(user);
+    // A non-root user keeps no capability in its effective set, as with Docker.
+    kernel::set_capabilities(user.uid == 0 ? plan.capabilities : std::vector<cap_value_t>{});
+
+    if (plan.no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw_errno("set no_new_privs");
+    if (plan.seccomp) kernel::load_default_seccomp_filter();
 }
 
 void secure_rootfs(const LaunchPlan& plan) {
@@ -87,16 +114,15 @@ void set_stdio(int stdout_fd, int stderr_fd) {
 
 void enter_working_dir(const std::string& working_dir) {
     if (chdir(working_dir.c_str()) == 0) return;
-    // Docker creates a missing WorkingDir.
     std::error_code error;
     fs::create_directories(working_dir, error);
     if (chdir(working_dir.c_str()) != 0) throw_errno("cannot enter the working directory " + working_dir);
 }
 
-[[noreturn]] void exec_workload(const LaunchPlan& plan, int status_fd) {
-    auto path = find_executable(plan.argv.front(), plan.env);
+[[noreturn]] void exec_workload(const LaunchPlan& plan, const std::vector<std::string>& env, int status_fd) {
+    auto path = find_executable(plan.argv.front(), env);
     auto argv = c_strings(plan.argv);
-    auto envp = c_strings(plan.env);
+    auto envp = c_strings(env);
 
     // The workload inherits no descriptor of isolab's beyond stdin, stdout and stderr.
     syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
@@ -125,8 +151,11 @@ int container_main(const LaunchPlan& plan, int sync_fd, int status_fd, int stdou
         secure_rootfs(plan);
         kernel::bring_up_loopback();
         set_stdio(stdout_fd, stderr_fd);
+        // The working directory is created as root, like Docker creates a missing WorkingDir.
         enter_working_dir(plan.working_dir);
-        exec_workload(plan, status_fd);
+        auto env = plan.env;
+        drop_privileges(plan, env);
+        exec_workload(plan, env, status_fd);
     } catch (const Error& error) {
         report_failure(status_fd, error);
         return error.exit_code();

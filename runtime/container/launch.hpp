@@ -10,6 +10,7 @@
 
 #include "runtime/core/clock.hpp"
 #include "runtime/core/error.hpp"
+#include "runtime/linux/capabilities.hpp"
 #include "runtime/linux/mounts.hpp"
 #include "runtime/linux/namespaces.hpp"
 
@@ -30,6 +31,12 @@ struct LaunchPlan {
     std::optional<std::filesystem::path> init_binary;  // bound read-only at init_target
     std::vector<std::string> masked_paths = kernel::default_masked_paths();
     std::vector<std::string> read_only_paths = kernel::default_read_only_paths();
+    bool sys_read_only = true;
+    std::string user;                        // -u, resolved inside the rootfs; empty: root
+    bool home_from_user = false;             // HOME was not given: take it from /etc/passwd
+    std::vector<cap_value_t> capabilities = kernel::default_capabilities();
+    bool no_new_privileges = true;
+    bool seccomp = true;
 };
 
 // Where --init puts isolab-init inside the container.

@@ -22,6 +22,7 @@
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
+#include "runtime/linux/capabilities.hpp"
 #include "runtime/linux/cgroups.hpp"
 #include "runtime/linux/mounts.hpp"
 #include "runtime/linux/namespaces.hpp"
@@ -45,6 +46,28 @@ void check_options(const RunOptions& options) {
     if (options.memory_limit && *options.memory_limit < (6ULL << 20)) {
         throw Error("invalid memory limit " + std::to_string(*options.memory_limit) + " bytes: the minimum is 6 MiB",
                     "use a size such as 64m");
+    }
+    for (const auto& tmpfs : options.tmpfs) kernel::parse_tmpfs(tmpfs);
+    for (const auto& name : options.cap_add) kernel::parse_capability(name);
+    for (const auto& name : options.cap_drop) kernel::parse_capability(name);
+    if (!options.working_dir.empty() && options.working_dir.front() != '/') {
+        throw Error("invalid working directory '" + options.working_dir + "': it must be an absolute path", "e.g. -w /app");
+    }
+    if (options.memory_swap && *options.memory_swap != -1) {
+        if (!options.memory_limit) throw Error("--memory-swap needs a memory limit", "add -m, e.g. -m 64m --memory-swap 128m");
+        if (static_cast<std::uint64_t>(*options.memory_swap) < *options.memory_limit) {
+            throw Error("invalid --memory-swap: it counts memory plus swap and must be at least the memory limit",
+                        "use a value not smaller than -m, or -1 for unlimited swap");
+        }
+    }
+    if (options.cpus && (*options.cpus <= 0 || *options.cpus > static_cast<double>(std::thread::hardware_concurrency()))) {
+        throw Error("invalid --cpus " + std::to_string(*options.cpus) + ": it must be above 0 and at most " +
+                        std::to_string(std::thread::hardware_concurrency()) + ", the number of CPUs",
+                    "e.g. --cpus 0.5");
+    }
+    if (options.cpu_shares && (*options.cpu_shares < 2 || *options.cpu_shares > 262144)) {
+        throw Error("invalid --cpu-shares " + std::to_string(*options.cpu_shares) + ": it must be between 2 and 262144",
+                    "the default weight is 1024");
     }
     for (const auto& entry : options.env) {
         if (entry.empty() || entry.front() == '=') {
@@ -82,7 +105,9 @@ ContainerConfig make_config(const ImageRootfs& image, const RunOptions& options)
     config.command = workload_argv(image, options);
     config.hostname = options.hostname.value_or(config.id.substr(0, 12));
     config.env = workload_env(image, options, config.hostname);
-    config.working_dir = image.config.working_dir.empty() ? "/" : image.config.working_dir;
+    config.working_dir = !options.working_dir.empty()         ? options.working_dir
+                         : !image.config.working_dir.empty() ? image.config.working_dir
+                                                             : "/";
     config.memory_limit = options.memory_limit;
     config.created = rfc3339_now();
     return config;
@@ -133,10 +158,29 @@ int wait_for_exit(kernel::ChildProcess& child, kernel::Cgroup& cgroup) {
 kernel::CgroupLimits cgroup_limits(const RunOptions& options) {
     kernel::CgroupLimits limits;
     limits.memory = options.memory_limit;
+    if (options.memory_swap && *options.memory_swap == -1) limits.unlimited_swap = true;
+    if (options.memory_swap && *options.memory_swap >= 0) limits.memory_swap = static_cast<std::uint64_t>(*options.memory_swap);
+    limits.pids = options.pids_limit;
+    limits.cpus = options.cpus;
+    limits.cpu_shares = options.cpu_shares;
     return limits;
 }
 
-LaunchPlan launch_plan(const ContainerRecord& record, const ImageRootfs& image) {
+void apply_security_options(LaunchPlan& plan, const RunOptions& options) {
+    if (options.privileged) {
+        plan.capabilities = kernel::all_capabilities();
+        plan.masked_paths.clear();
+        plan.read_only_paths.clear();
+        plan.sys_read_only = false;
+        plan.no_new_privileges = false;
+        plan.seccomp = false;
+        return;
+    }
+    plan.capabilities = kernel::resolve_capabilities(options.cap_add, options.cap_drop);
+    plan.seccomp = options.seccomp;
+}
+
+LaunchPlan launch_plan(const ContainerRecord& record, const ImageRootfs& image, const RunOptions& options) {
     LaunchPlan plan;
     plan.hostname = record.config().hostname;
     plan.lowerdirs = image.lowerdirs;
@@ -146,6 +190,15 @@ LaunchPlan launch_plan(const ContainerRecord& record, const ImageRootfs& image) 
     plan.argv = record.config().command;
     plan.env = record.config().env;
     plan.working_dir = record.config().working_dir;
+    plan.read_only_rootfs = options.read_only;
+    for (const auto& tmpfs : options.tmpfs) plan.tmpfs.push_back(kernel::parse_tmpfs(tmpfs));
+    plan.user = options.user.empty() ? image.config.user : options.user;
+    plan.home_from_user = !find_env(image.config.env, "HOME") && !find_env(options.env, "HOME");
+    apply_security_options(plan, options);
+    if (options.init) {
+        plan.init_binary = init_binary();
+        plan.argv.insert(plan.argv.begin(), {init_target, "--"});
+    }
     return plan;
 }
 
@@ -182,7 +235,7 @@ RunResult run_image_rootfs(const Paths& paths, const ImageRootfs& image, const R
 
     OutputCapture output(options.on_output_line);
     std::unique_ptr<kernel::Cgroup> cgroup;
-    Launch launch(launch_plan(record, image), output.child_stdout(), output.child_stderr());
+    Launch launch(launch_plan(record, image, options), output.child_stdout(), output.child_stderr());
     result.phases.mark("namespaces");
 
     cgroup = kernel::create_cgroup(cgroup_host, "isolab-" + result.id);
