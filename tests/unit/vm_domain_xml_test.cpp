@@ -1,6 +1,7 @@
 // Domain XML, checked by libvirt itself through its test:///default driver (no libvirtd).
 #include <gtest/gtest.h>
 #include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 
 #include <string>
 
