@@ -1,0 +1,95 @@
+// A real boot through libvirtd (qemu:///system) under TCG: output, exit code and
+// environment of the workload, a state root whose path holds a space and a comma, and no
+// domain left behind. Needs root; starts libvirtd with scripts/start-libvirtd if needed.
+#include <gtest/gtest.h>
+#include <libvirt/libvirt.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "runtime/core/files.hpp"
+#include "support/test_support.hpp"
+#include "vmdriver/libvirt/connection.hpp"
+#include "vmdriver/libvirt/domain.hpp"
+
+namespace isolab {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::CliResult;
+using testing::run_isolab;
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+class VmRun : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!testing::running_as_root()) GTEST_SKIP() << "needs root for qemu:///system";
+        std::string start = std::string(ISOLAB_SOURCE_DIR) + "/scripts/start-libvirtd";
+        ASSERT_EQ(std::system(start.c_str()), 0) << "scripts/start-libvirtd failed";
+
+        // The state root's path has a space and a comma, which QEMU's -drive syntax and
+        // naive shell quoting both break on.
+        paths_.root = test_root_.root().parent_path() / "state root, with comma";
+        paths_.cache = test_root_.paths().cache;
+        fs::create_directories(paths_.root);
+        fs::permissions(paths_.root, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                         fs::perms::others_read | fs::perms::others_exec);
+    }
+
+    bool domain_exists(const std::string& name) {
+        vm::libvirt::Connection connection("qemu:///system");
+        for (const auto& domain : vm::libvirt::list_isolab_domains(connection)) {
+            if (domain.name == name) return true;
+        }
+        return false;
+    }
+
+    testing::TestRoot test_root_;
+    Paths paths_;
+};
+
+TEST_F(VmRun, OutputExitCodeAndEnvironment) {
+    std::string name = "vmtest-" + random_hex_id().substr(0, 8);
+    CliResult result = run_isolab(paths_, {"vm", "run", "--rm", "--accel", "tcg", "--name", name, "--phases", "-e",
+                                           "GREETING=hello, world & more", "busybox", "sh", "-c",
+                                           "echo out-line; echo \"GREETING=$GREETING\"; exit 3"});
+
+    EXPECT_EQ(result.exit_code, 3) << result.out << result.err;
+    EXPECT_TRUE(contains(result.out, "out-line\n")) << result.out;
+    EXPECT_TRUE(contains(result.out, "GREETING=hello, world & more\n")) << result.out;
+    EXPECT_FALSE(contains(result.out, "isolab-init:")) << "protocol lines leaked into the output:\n" << result.out;
+
+    EXPECT_TRUE(contains(result.err, "workload-start")) << result.err;
+    EXPECT_TRUE(contains(result.err, "kernel-start")) << result.err;
+    EXPECT_TRUE(contains(result.err, "accelerator tcg")) << result.err;
+    EXPECT_TRUE(contains(result.err, "QEMU PSS peak")) << result.err;
+
+    EXPECT_FALSE(domain_exists("isolab-" + name)) << "domain isolab-" << name << " outlived the run";
+    EXPECT_TRUE(!fs::exists(paths_.vms()) || fs::is_empty(paths_.vms())) << "per-VM files left in " << paths_.vms();
+}
+
+TEST_F(VmRun, InvalidMemoryRejectedInOneLine) {
+    for (const char* memory : {"1000K", "32M", "lots"}) {
+        CliResult result = run_isolab(paths_, {"vm", "run", "--memory", memory, "busybox", "true"});
+        EXPECT_NE(result.exit_code, 0) << memory;
+        EXPECT_TRUE(contains(result.err, "invalid --memory")) << result.err;
+        EXPECT_EQ(result.err.find('\n'), result.err.size() - 1) << "expected one line:\n" << result.err;
+    }
+}
+
+TEST_F(VmRun, InvalidAcceleratorRejected) {
+    CliResult result = run_isolab(paths_, {"vm", "run", "--accel", "xen", "busybox", "true"});
+    EXPECT_NE(result.exit_code, 0);
+    EXPECT_TRUE(contains(result.err, "invalid accelerator 'xen'")) << result.err;
+}
+
+TEST_F(VmRun, PsListsNoLeftovers) {
+    CliResult result = run_isolab(paths_, {"vm", "ps"});
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_TRUE(result.out.starts_with("NAME")) << result.out;
+}
+
+}  // namespace
+}  // namespace isolab
