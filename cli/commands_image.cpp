@@ -3,6 +3,7 @@
 
 #include "cli/context.hpp"
 #include "runtime/image/listing.hpp"
+#include "runtime/image/transfer.hpp"
 
 namespace isolab::cli {
 
@@ -80,6 +81,35 @@ void register_history(CLI::App& app, Context& context) {
     command->callback([reference, &context] { std::cout << image::history_table(context.store(), *reference); });
 }
 
+void register_save(CLI::App& app, Context& context) {
+    struct Options {
+        std::string output;
+        std::string format = "docker-archive";
+        std::string reference;
+    };
+    auto options = std::make_shared<Options>();
+    auto* command = app.add_subcommand("save", "Write an image to a tar file that docker, podman and skopeo can load");
+    command->add_option("-o,--output", options->output, "Tar file to write")->required();
+    command->add_option("--format", options->format, "Archive format: docker-archive or oci-archive")
+        ->check(CLI::IsMember({"docker-archive", "oci-archive"}))
+        ->capture_default_str();
+    command->add_option("IMAGE", options->reference, "Image reference or id")->required();
+    command->callback([options, &context] {
+        image::save_image(context.store(), options->reference, options->output, image::parse_archive_format(options->format));
+    });
+}
+
+void register_load(CLI::App& app, Context& context) {
+    auto input = std::make_shared<std::string>();
+    auto* command = app.add_subcommand("load", "Add the images of a docker-archive or oci-archive tar file");
+    command->add_option("-i,--input", *input, "Tar file to read (plain or compressed)")->required();
+    command->callback([input, &context] {
+        for (const auto& reference : image::load_images(context.store(), *input)) {
+            std::cout << "Loaded image: " << reference << "\n";
+        }
+    });
+}
+
 }  // namespace
 
 void register_image_commands(CLI::App& app, Context& context) {
@@ -89,6 +119,8 @@ void register_image_commands(CLI::App& app, Context& context) {
     register_rmi(app, context);
     register_import(app, context);
     register_history(app, context);
+    register_save(app, context);
+    register_load(app, context);
 }
 
 }  // namespace isolab::cli

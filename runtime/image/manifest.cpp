@@ -137,8 +137,8 @@ json make_image_config(const RunConfig& run_config, const std::string& created, 
                 {"history", steps}};
 }
 
-Descriptor write_image_blobs(OciLayout& layout, const json& config, const std::vector<Layer>& layers) {
-    Descriptor config_descriptor = layout.write_blob(config.dump(), media_type::config);
+Descriptor write_image_blobs(OciLayout& layout, const std::string& config, const std::vector<Layer>& layers) {
+    Descriptor config_descriptor = layout.write_blob(config, media_type::config);
     json layer_list = json::array();
     for (const auto& layer : layers) {
         if (!layout.has_blob(layer.digest)) throw Error("layer blob " + layer.digest + " is missing from the store");

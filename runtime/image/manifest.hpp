@@ -23,9 +23,10 @@ RunConfig run_config_from_json(const nlohmann::json& json);
 nlohmann::json make_image_config(const RunConfig& run_config, const std::string& created,
                                  const std::vector<HistoryEntry>& history, const std::vector<Layer>& layers);
 
-// Stores the config and a manifest naming it and the layers (whose blobs must already be
-// in the layout). Returns the manifest's descriptor.
-Descriptor write_image_blobs(OciLayout& layout, const nlohmann::json& config, const std::vector<Layer>& layers);
+// Stores the config (serialised JSON, kept byte for byte so a loaded image keeps its id)
+// and a manifest naming it and the layers, whose blobs must already be in the layout.
+// Returns the manifest's descriptor.
+Descriptor write_image_blobs(OciLayout& layout, const std::string& config, const std::vector<Layer>& layers);
 
 // True for the layer media types the store can unpack.
 bool is_supported_layer_type(const std::string& media_type);

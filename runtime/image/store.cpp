@@ -166,13 +166,17 @@ Image Store::ensure_busybox() {
     std::vector<HistoryEntry> history{
         {created, "isolab: rootfs from " + binary.string() + " (" + busybox_version(binary) + ")", {}, false}};
     auto config = make_image_config(run_config, created, history, {layer});
-    Descriptor manifest = write_image_blobs(layout, config, {layer});
+    Descriptor manifest = write_image_blobs(layout, config.dump(), {layer});
     set_tag(layout, busybox_reference, manifest);
     spdlog::info("created image {} from {}", busybox_reference, binary.string());
     return read_image(layout, manifest, busybox_reference);
 }
 
 Image Store::add_image(const std::string& reference, const nlohmann::json& config, const std::vector<Layer>& layers) {
+    return add_image(reference, config.dump(), layers);
+}
+
+Image Store::add_image(const std::string& reference, const std::string& config, const std::vector<Layer>& layers) {
     std::string normalized = normalize_reference(reference);
     OciLayout layout = open_layout();
     auto held = layout.lock();

@@ -106,8 +106,10 @@ public:
     Image import_rootfs(const std::filesystem::path& tar, const std::string& reference);
 
     // Stores an image made of `layers` (already in the blob store) and `config` (a full
-    // OCI image config) under `reference`, replacing the tag if it exists.
+    // OCI image config) under `reference`, replacing the tag if it exists. The string
+    // form keeps the config's bytes, and so its digest, as they are.
     Image add_image(const std::string& reference, const nlohmann::json& config, const std::vector<Layer>& layers);
+    Image add_image(const std::string& reference, const std::string& config, const std::vector<Layer>& layers);
 
     // Ids (64 hex digits) of the containers whose config.json names this image id.
     std::vector<std::string> containers_using(const std::string& image_id) const;

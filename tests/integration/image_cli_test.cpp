@@ -1,0 +1,117 @@
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/core/files.hpp"
+#include "runtime/core/process.hpp"
+#include "support/test_support.hpp"
+
+namespace isolab {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::run_isolab;
+
+size_t line_count(const std::string& text) {
+    return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+TEST(ImageCli, ImagesListsBusyboxWithSize) {
+    if (!testing::running_as_root()) GTEST_SKIP() << "unpacking layers keeps ownership only as root";
+    testing::TestRoot root;
+    auto result = run_isolab(root.paths(), {"images"});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    ASSERT_EQ(line_count(result.out), 2u) << result.out;
+    EXPECT_EQ(result.out.rfind("REPOSITORY  TAG     IMAGE ID      CREATED", 0), 0u) << result.out;
+    std::string row = result.out.substr(result.out.find('\n') + 1);
+    EXPECT_EQ(row.rfind("busybox", 0), 0u) << row;
+    EXPECT_NE(row.find("latest"), std::string::npos) << row;
+    EXPECT_NE(row.find(" MB"), std::string::npos) << "busybox is about 2 MB unpacked: " << row;
+
+    auto listing = run_isolab(root.paths(), {"images", "--format", "json"});
+    ASSERT_EQ(listing.exit_code, 0) << listing.err;
+    auto images = json::parse(listing.out);
+    ASSERT_EQ(images.size(), 1u);
+    EXPECT_EQ(images[0]["Repository"], "busybox");
+    EXPECT_GT(images[0]["Size"].get<std::uint64_t>(), fs::file_size("/bin/busybox"));
+    EXPECT_GT(images[0]["StoredSize"].get<std::uint64_t>(), 0u);
+
+    auto quiet = run_isolab(root.paths(), {"images", "-q"});
+    EXPECT_EQ(quiet.out, images[0]["Id"].get<std::string>().substr(7, 12) + "\n");
+}
+
+TEST(ImageCli, TagInspectHistoryRmi) {
+    if (!testing::running_as_root()) GTEST_SKIP() << "unpacking layers keeps ownership only as root";
+    testing::TestRoot root;
+    ASSERT_EQ(run_isolab(root.paths(), {"tag", "busybox", "lab/box:v1"}).exit_code, 0);
+
+    auto inspect = run_isolab(root.paths(), {"image", "inspect", "lab/box:v1"});
+    ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+    auto document = json::parse(inspect.out);
+    ASSERT_EQ(document.size(), 1u);
+    EXPECT_EQ(document[0]["RepoTags"].size(), 2u);
+    EXPECT_EQ(document[0]["Config"]["Cmd"], json::array({"sh"}));
+    EXPECT_EQ(document[0]["RootFS"]["Layers"].size(), 1u);
+
+    auto history = run_isolab(root.paths(), {"history", "lab/box:v1"});
+    ASSERT_EQ(history.exit_code, 0) << history.err;
+    EXPECT_NE(history.out.find("BusyBox"), std::string::npos) << history.out;
+
+    auto removed = run_isolab(root.paths(), {"rmi", "lab/box:v1"});
+    EXPECT_EQ(removed.exit_code, 0) << removed.err;
+    EXPECT_EQ(removed.out, "Untagged: lab/box:v1\n");
+}
+
+TEST(ImageCli, BadInputGivesOneLine) {
+    testing::TestRoot root;
+    for (const std::vector<std::string>& arguments :
+         {std::vector<std::string>{"tag", "busybox", "Bad:Name"}, {"rmi", "nothere"}, {"image", "inspect", "nothere"},
+          {"import", "/nonexistent.tar", "web"}, {"load", "-i", "/nonexistent.tar"}}) {
+        auto result = run_isolab(root.paths(), arguments);
+        EXPECT_NE(result.exit_code, 0) << arguments[0];
+        EXPECT_EQ(line_count(result.err), 1u) << result.err;
+        EXPECT_EQ(result.err.rfind("isolab: ", 0), 0u) << result.err;
+    }
+}
+
+TEST(ImageCli, ImportRejectsUnsafeTar) {
+    if (!testing::running_as_root()) GTEST_SKIP() << "unpacking layers keeps ownership only as root";
+    testing::TestRoot root;
+    fs::path source = root.root().parent_path() / "source";
+    fs::create_directories(source);
+    fs::create_symlink("/etc", source / "link");
+    fs::path tar = root.root().parent_path() / "evil.tar";
+    // GNU tar stores link/ and then a file below it: the write-through-symlink shape.
+    run_checked({"tar", "-C", source.string(), "-cf", tar.string(), "link"});
+    fs::create_directories(source / "real");
+    write_file_atomic(source / "real" / "passwd", "evil");
+    run_checked({"tar", "-C", source.string(), "-rf", tar.string(), "--transform", "s,^real,link,", "real/passwd"});
+
+    auto result = run_isolab(root.paths(), {"import", tar.string(), "evil"});
+    EXPECT_NE(result.exit_code, 0);
+    EXPECT_NE(result.err.find("link/passwd"), std::string::npos) << result.err;
+    EXPECT_EQ(line_count(result.err), 1u) << result.err;
+    auto images = run_isolab(root.paths(), {"images", "-q"});
+    EXPECT_EQ(line_count(images.out), 1u) << "only busybox: " << images.out;
+}
+
+TEST(ImageCli, ImportAndRunsLowerdirs) {
+    if (!testing::running_as_root()) GTEST_SKIP() << "unpacking layers keeps ownership only as root";
+    testing::TestRoot root;
+    fs::path source = root.root().parent_path() / "source";
+    fs::create_directories(source / "etc");
+    write_file_atomic(source / "etc" / "motd", "hello\n");
+    fs::path tar = root.root().parent_path() / "rootfs.tar.gz";
+    run_checked({"tar", "-C", source.string(), "-czf", tar.string(), "."});
+
+    auto result = run_isolab(root.paths(), {"import", tar.string(), "lab/motd:v1"});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_EQ(result.out.rfind("sha256:", 0), 0u) << result.out;
+    auto inspect = json::parse(run_isolab(root.paths(), {"image", "inspect", "lab/motd:v1"}).out);
+    fs::path layer = inspect[0]["LayerBlobs"][0]["Path"].get<std::string>();
+    EXPECT_EQ(read_file(layer / "etc/motd"), "hello\n");
+}
+
+}  // namespace
+}  // namespace isolab

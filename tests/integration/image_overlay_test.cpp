@@ -1,0 +1,102 @@
+#include <gtest/gtest.h>
+
+#include <sys/mount.h>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/core/error.hpp"
+#include "runtime/core/files.hpp"
+#include "runtime/image/layer_pack.hpp"
+#include "runtime/image/layout.hpp"
+#include "runtime/image/manifest.hpp"
+#include "runtime/image/store.hpp"
+#include "support/test_support.hpp"
+
+namespace isolab::image {
+namespace {
+
+namespace fs = std::filesystem;
+
+TarEntry entry(TarEntry::Type type, const std::string& path, const std::string& content = "") {
+    TarEntry result;
+    result.type = type;
+    result.path = path;
+    result.content = content;
+    result.mode = type == TarEntry::Type::directory ? 0755 : 0644;
+    return result;
+}
+
+// A container-style overlay mount of an image's lowerdirs with an upperdir and workdir
+// beside `target`, unmounted by the destructor.
+class OverlayMount {
+public:
+    OverlayMount(const std::vector<fs::path>& lowerdirs, const fs::path& target) : target_(target) {
+        std::string options = "lowerdir=";
+        for (size_t i = 0; i < lowerdirs.size(); ++i) options += (i ? ":" : "") + lowerdirs[i].string();
+        fs::path upper = target.parent_path() / "upper";
+        fs::path work = target.parent_path() / "work";
+        options += ",upperdir=" + upper.string() + ",workdir=" + work.string();
+        for (const auto& folder : {target, upper, work}) fs::create_directories(folder);
+        if (mount("overlay", target.c_str(), "overlay", 0, options.c_str()) != 0) {
+            throw_errno("mount overlay on " + target.string() + " " + options);
+        }
+    }
+    ~OverlayMount() { umount2(target_.c_str(), MNT_DETACH); }
+    OverlayMount(const OverlayMount&) = delete;
+    OverlayMount& operator=(const OverlayMount&) = delete;
+
+private:
+    fs::path target_;
+};
+
+TEST(ImageOverlay, WhiteoutAndOpaqueHideLowerFiles) {
+    if (!testing::running_as_root()) GTEST_SKIP() << "overlay mounts need root";
+    testing::TestRoot root;
+    Store store(root.paths());
+    OciLayout layout(root.paths().images());
+
+    using Type = TarEntry::Type;
+    Layer base = write_layer(layout,
+                             {entry(Type::directory, "etc"), entry(Type::file, "etc/secret", "base"),
+                              entry(Type::file, "etc/kept", "base"), entry(Type::directory, "cache"),
+                              entry(Type::file, "cache/old", "base")},
+                             1700000000);
+    Layer top = write_layer(layout,
+                            {entry(Type::directory, "etc"), entry(Type::file, "etc/.wh.secret"),
+                             entry(Type::directory, "cache"), entry(Type::file, "cache/.wh..wh..opq"),
+                             entry(Type::file, "cache/new", "top")},
+                            1700000000);
+    Image image = store.add_image("stack:test", make_image_config({}, "2024-01-01T00:00:00Z", {}, {base, top}), {base, top});
+
+    auto lowerdirs = store.lowerdirs(image);
+    ASSERT_EQ(lowerdirs.size(), 2u);
+    EXPECT_EQ(lowerdirs[0], store.layer_folder(top)) << "top layer first";
+    OverlayMount overlay(lowerdirs, root.root() / "merged");
+    fs::path merged = root.root() / "merged";
+
+    EXPECT_FALSE(fs::exists(merged / "etc/secret")) << "the whiteout hides the lower file";
+    EXPECT_EQ(read_file(merged / "etc/kept"), "base");
+    EXPECT_FALSE(fs::exists(merged / "cache/old")) << "the opaque directory hides lower content";
+    EXPECT_EQ(read_file(merged / "cache/new"), "top");
+    EXPECT_TRUE(fs::exists(lowerdirs[1] / "etc/secret")) << "the base layer itself is unchanged";
+
+    write_file_atomic(merged / "etc/secret", "recreated");
+    EXPECT_EQ(read_file(merged / "etc/secret"), "recreated");
+    EXPECT_EQ(read_file(lowerdirs[1] / "etc/secret"), "base") << "writes go to the upperdir";
+}
+
+TEST(ImageOverlay, BusyboxRootfsMounts) {
+    if (!testing::running_as_root()) GTEST_SKIP() << "overlay mounts need root";
+    testing::TestRoot root;
+    Store store(root.paths());
+    auto lowerdirs = store.lowerdirs(store.ensure_busybox());
+    OverlayMount overlay(lowerdirs, root.root() / "merged");
+    fs::path merged = root.root() / "merged";
+
+    EXPECT_TRUE(fs::is_regular_file(merged / "bin/busybox"));
+    EXPECT_EQ(fs::canonical(merged / "bin/sh"), merged / "bin/busybox");
+    EXPECT_NE(read_file(merged / "etc/passwd").find("user:x:1000:1000"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace isolab::image
