@@ -18,7 +18,9 @@ TEST(BenchStatistics, SummaryOfKnownValues) {
     EXPECT_NEAR(summary.standard_deviation, 2.138089935, 1e-9);
     // p95 by linear interpolation: position 0.95 * 7 = 6.65 between 7 and 9.
     EXPECT_NEAR(summary.p95, 8.3, 1e-9);
-    EXPECT_TRUE(summary.outliers.empty());
+    // Q1 = 4, Q3 = 5.5, IQR = 1.5: the upper fence is 7.75, so 9 is flagged.
+    ASSERT_EQ(summary.outliers.size(), 1U);
+    EXPECT_EQ(summary.outliers[0], 7U);
 }
 
 TEST(BenchStatistics, OddCountMedianIsMiddle) {
