@@ -1,11 +1,13 @@
-// Container commands: run.
+// Container commands: run, ps, rm.
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "cli/context.hpp"
+#include "runtime/container/manage.hpp"
 #include "runtime/container/options.hpp"
 #include "runtime/container/run.hpp"
 #include "runtime/core/error.hpp"
@@ -115,8 +117,37 @@ void register_run(CLI::App& app, Context& context) {
     });
 }
 
+void register_ps(CLI::App& app, Context& context) {
+    auto all = std::make_shared<bool>(false);
+    auto quiet = std::make_shared<bool>(false);
+    auto* ps = app.add_subcommand("ps", "List containers (running ones unless -a)");
+    ps->add_flag("-a,--all", *all, "Show every container, also exited ones");
+    ps->add_flag("-q,--quiet", *quiet, "Show only the short ids");
+    ps->callback([all, quiet, &context] {
+        std::fputs(container::format_ps(container::containers_for_ps(context.paths, *all), *quiet).c_str(), stdout);
+    });
+}
+
+void register_rm(CLI::App& app, Context& context) {
+    auto force = std::make_shared<bool>(false);
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto* rm = app.add_subcommand("rm", "Remove containers and their upper dirs");
+    rm->add_flag("-f,--force", *force, "Kill a running container first");
+    rm->add_option("container", *names, "Container names or ids")->required();
+    rm->callback([force, names, &context] {
+        for (const auto& name : *names) {
+            container::remove_container(context.paths, name, *force);
+            std::printf("%s\n", name.c_str());
+        }
+    });
+}
+
 }  // namespace
 
-void register_container_commands(CLI::App& app, Context& context) { register_run(app, context); }
+void register_container_commands(CLI::App& app, Context& context) {
+    register_run(app, context);
+    register_ps(app, context);
+    register_rm(app, context);
+}
 
 }  // namespace isolab::cli

@@ -255,8 +255,8 @@ RunResult run_image_rootfs(const Paths& paths, const ImageRootfs& image, const R
     cgroup->remove();
     result.upper_dir_bytes = disk_usage(record.paths().upperdir());
 
-    // A workload that could not be executed (126, 127) is a container that ran and
-    // exited, as in Docker; an isolab failure (125) leaves no record behind.
+    // A workload that could not be executed (126, 127) still makes an exited container,
+    // as in Docker. An isolab failure (125) leaves no record behind.
     if (!started && launch.failure().exit_code() == 125) throw launch.failure();
     mark_exited(record, started ? exit_code : launch.failure().exit_code());
     if (!options.remove) record.keep();

@@ -17,8 +17,8 @@ const std::vector<cap_value_t>& default_capabilities();
 // or "ALL"). Throws Error for an unknown name.
 std::vector<cap_value_t> parse_capability(const std::string& name);
 
-// The default set with `add` added and `drop` removed ("ALL" allowed in both; drop wins
-// over the default set, add wins over drop for the same name, as in Docker).
+// Returns the default set minus `drop`, then plus `add`, so "--cap-drop ALL --cap-add X"
+// leaves only X, as in Docker. Both lists accept "ALL".
 std::vector<cap_value_t> resolve_capabilities(const std::vector<std::string>& add, const std::vector<std::string>& drop);
 
 // Every capability in this process's bounding set (for --privileged and ALL).

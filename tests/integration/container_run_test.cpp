@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/container/manage.hpp"
 #include "runtime/container/record.hpp"
 #include "runtime/container/run.hpp"
 #include "runtime/core/error.hpp"
@@ -222,6 +223,25 @@ TEST_F(ContainerRun, RecordKeptWithoutRemove) {
 
     // The name stays taken until the container is removed.
     EXPECT_THROW(run_captured(options), Error);
+}
+
+TEST_F(ContainerRun, PsAndRemove) {
+    RunOptions options;
+    options.command = {"sh", "-c", "exit 4"};
+    options.name = "listed";
+    auto captured = run_captured(options);
+
+    EXPECT_TRUE(containers_for_ps(root_.paths(), false).empty());
+    auto all = containers_for_ps(root_.paths(), true);
+    ASSERT_EQ(all.size(), 1u);
+    auto table = format_ps(all, false);
+    EXPECT_NE(table.find("Exited (4)"), std::string::npos) << table;
+    EXPECT_NE(table.find("listed"), std::string::npos) << table;
+    EXPECT_EQ(format_ps(all, true), captured.result.id.substr(0, 12) + "\n");
+
+    remove_container(root_.paths(), "listed", false);
+    EXPECT_TRUE(list_containers(root_.paths()).empty());
+    EXPECT_THROW(remove_container(root_.paths(), "listed", false), Error);
 }
 
 TEST_F(ContainerRun, CommandNotFoundIs127) {

@@ -1,0 +1,24 @@
+#pragma once
+// Listing and removing container records: `isolab ps` and `isolab rm`.
+#include <string>
+#include <vector>
+
+#include "runtime/container/record.hpp"
+
+namespace isolab::container {
+
+// True when the record says running and its first process still exists.
+bool is_running(const StoredContainer& container);
+
+// The containers for `ps`: running ones, or all with `all`.
+std::vector<StoredContainer> containers_for_ps(const Paths& paths, bool all);
+
+// The `ps` table (CONTAINER ID, IMAGE, COMMAND, CREATED, STATUS, NAMES), or only the
+// short ids with `quiet`.
+std::string format_ps(const std::vector<StoredContainer>& containers, bool quiet);
+
+// Removes a container's record and upper dir. A running container is rejected unless
+// `force`, which kills its processes first. Throws Error when it is not found.
+void remove_container(const Paths& paths, const std::string& name_or_id, bool force);
+
+}  // namespace isolab::container
