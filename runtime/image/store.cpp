@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <set>
@@ -77,9 +78,28 @@ std::optional<Image> find_by_id(const OciLayout& layout, const std::string& id) 
     return match;
 }
 
+// Removes staging folders and scratch files that a killed process left behind. Unpacking
+// does not take the layout lock, so only entries older than an hour count as abandoned.
+void remove_abandoned_staging(const OciLayout& layout, const Paths& paths) {
+    auto cutoff = fs::file_time_type::clock::now() - std::chrono::hours(1);
+    auto remove_old = [&](const fs::path& folder, const std::string& prefix) {
+        if (!fs::exists(folder)) return;
+        for (const auto& entry : fs::directory_iterator(folder)) {
+            std::error_code error;
+            bool matches = entry.path().filename().string().rfind(prefix, 0) == 0;
+            if (!matches || fs::last_write_time(entry.path(), error) > cutoff || error) continue;
+            fs::remove_all(entry.path(), error);
+            spdlog::debug("removed abandoned {}", entry.path().string());
+        }
+    };
+    remove_old(paths.layers(), ".unpack-");
+    remove_old(layout.scratch(), "");
+}
+
 // Deletes blobs and unpacked layers that no tagged image refers to. The caller holds the
 // layout lock. Returns the ids of the image configs it deleted.
 std::vector<std::string> collect_garbage(OciLayout& layout, const Paths& paths) {
+    remove_abandoned_staging(layout, paths);
     std::set<std::string> live;
     std::set<std::string> live_layers;
     for (const auto& entry : layout.read_index()) {

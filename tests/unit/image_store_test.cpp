@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -235,6 +236,26 @@ TEST(Layout, RemoveRejectedWhileContainerUsesImage) {
 
     store.tag("web", "web:v2");
     EXPECT_NO_THROW(store.remove("web:v2", false)) << "another tag keeps the image";
+}
+
+TEST(Layout, RemoveCleansAbandonedStaging) {
+    testing::TestRoot root;
+    Store store(root.paths());
+    add_test_image(store, "web", "one");
+    fs::path old_staging = root.paths().layers() / ".unpack-0123456789ab-old";
+    fs::path new_staging = root.paths().layers() / ".unpack-0123456789ab-new";
+    fs::path old_scratch = root.paths().images() / ".scratch" / "layer-old.tar.gz";
+    fs::create_directories(old_staging);
+    fs::create_directories(new_staging);
+    write_file_atomic(old_scratch, "partial");
+    auto two_hours_ago = fs::file_time_type::clock::now() - std::chrono::hours(2);
+    fs::last_write_time(old_staging, two_hours_ago);
+    fs::last_write_time(old_scratch, two_hours_ago);
+
+    store.remove("web", false);
+    EXPECT_FALSE(fs::exists(old_staging));
+    EXPECT_FALSE(fs::exists(old_scratch));
+    EXPECT_TRUE(fs::exists(new_staging)) << "a recent staging folder may belong to a running unpack";
 }
 
 TEST(Layout, InvalidTagTargetRejected) {
