@@ -34,10 +34,25 @@ CommandResult run_help(const std::filesystem::path& binary, const std::vector<st
     return run_command(argv, {.capture = true, .timeout = std::chrono::seconds(20)});
 }
 
+// CLI11 answers `--help` after an unknown subcommand with the top-level help and exit 0,
+// so a subcommand is known only when its own usage line names it.
+bool usage_names_subcommand(const std::string& help, const std::vector<std::string>& subcommand) {
+    std::string words;
+    for (const auto& word : subcommand) words += " " + word;
+    auto usage = help.find("Usage:");
+    if (usage == std::string::npos) return false;
+    auto line = help.substr(usage, help.find('\n', usage) - usage) + " ";
+    return line.find(words + " ") != std::string::npos;
+}
+
+bool help_lists_subcommand(const CommandResult& help, const std::vector<std::string>& subcommand) {
+    return help.exit_code == 0 && usage_names_subcommand(help.output, subcommand);
+}
+
 }  // namespace
 
 bool subcommand_known(const std::filesystem::path& isolab_binary, const std::vector<std::string>& subcommand) {
-    return run_help(isolab_binary, subcommand).exit_code == 0;
+    return help_lists_subcommand(run_help(isolab_binary, subcommand), subcommand);
 }
 
 bool FeatureSet::available(const std::string& feature) {
@@ -48,7 +63,7 @@ bool FeatureSet::available(const std::string& feature) {
     auto probe = known_features().find(feature);
     if (probe != known_features().end()) {
         auto help = run_help(binary_, probe->second.subcommand);
-        present = help.exit_code == 0 &&
+        present = help_lists_subcommand(help, probe->second.subcommand) &&
                   (probe->second.option.empty() || help.output.find(probe->second.option) != std::string::npos);
     }
     spdlog::debug("lesson feature {}: {}", feature, present ? "available" : "missing");

@@ -1,6 +1,7 @@
 #pragma once
 // isolab features a lesson can wait for ("build", "compose", ...). A feature is present
-// when the isolab binary accepts the subcommand (`isolab <words> --help` exits 0) and,
+// when the isolab binary knows the subcommand (`isolab <words> --help` exits 0 and shows
+// the usage of that subcommand) and,
 // where an option is named, the help text lists that option.
 #include <filesystem>
 #include <map>
@@ -31,7 +32,7 @@ private:
     std::map<std::string, bool> answers_;
 };
 
-// True when `isolab <subcommand...> --help` exits 0 (the CLI knows the subcommand).
+// True when `isolab <subcommand...> --help` exits 0 and prints that subcommand's usage.
 bool subcommand_known(const std::filesystem::path& isolab_binary, const std::vector<std::string>& subcommand);
 
 }  // namespace isolab::lessons
