@@ -36,11 +36,13 @@ PathDescription podman_description() {
     return description;
 }
 
-// podman's storage: --root and --runroot under a temporary folder. The destructor
-// removes the loaded image and the folder.
+// podman's storage: --root under a temporary folder of the state root and --runroot
+// under /run, because podman rejects a runroot longer than 50 characters. The
+// destructor removes the loaded image and both folders.
 class PodmanStorage {
 public:
-    explicit PodmanStorage(const fs::path& parent) : folder_(parent, "isolab-bench-podman-") {}
+    explicit PodmanStorage(const fs::path& parent)
+        : folder_(parent, "isolab-bench-podman-"), runroot_folder_("/run", "isolab-bench-") {}
 
     ~PodmanStorage() {
         try {
@@ -54,7 +56,7 @@ public:
     }
 
     fs::path root() const { return folder_.path() / "root"; }
-    fs::path runroot() const { return folder_.path() / "runroot"; }
+    fs::path runroot() const { return runroot_folder_.path(); }
     const fs::path& folder() const { return folder_.path(); }
 
     std::vector<std::string> with_global_options(std::vector<std::string> arguments) const {
@@ -67,6 +69,7 @@ public:
 
 private:
     TemporaryDirectory folder_;
+    TemporaryDirectory runroot_folder_;
 };
 
 // Parses "Loaded image: NAME" (podman 4) or "Loaded image(s): NAME" out of podman load.
