@@ -48,7 +48,7 @@ std::vector<Row> figure_rows(const Results& results) {
     std::vector<Row> rows = {{"path", "figure", "median", "min", "max", "p95", "stddev", "n", "outliers"}};
     for (const auto& path : results.paths) {
         if (!path.available) {
-            rows.push_back({path.name, "not measured: " + path.missing_reason});
+            rows.push_back({path.name, "not measured"});
             continue;
         }
         for (const auto& definition : figure_catalog()) {
@@ -77,6 +77,15 @@ std::vector<Row> fact_rows(const Results& results) {
 
 namespace {
 
+// One line per path that did not run, with the reason.
+std::string missing_lines(const Results& results) {
+    std::string text;
+    for (const auto& path : results.paths) {
+        if (!path.available) text += path.name + " not measured: " + path.missing_reason + "\n";
+    }
+    return text;
+}
+
 std::string ratio_lines(const Results& results) {
     std::string text;
     for (const auto& ratio : results.ratios) {
@@ -90,6 +99,7 @@ std::string ratio_lines(const Results& results) {
 
 std::string render_table(const Results& results, bool color) {
     std::string text = align_rows(figure_rows(results), color);
+    text += missing_lines(results);
     text += "\n" + align_rows(fact_rows(results), color);
     for (const auto& path : results.paths) {
         if (!path.accelerator_reason().empty()) text += path.name + " accelerator: " + path.accelerator_reason() + "\n";
@@ -153,6 +163,7 @@ std::string render_markdown(const Results& results) {
     text += "## Reading\n\n";
     for (const auto& sentence : plain_reading(results)) text += sentence + "\n\n";
     text += "## Figures\n\n" + markdown_table(figure_rows(results));
+    text += missing_lines(results);
     text += "\nOutliers are run numbers (1 = first counted run); " + std::string(outlier_rule) + ".\n\n";
     text += "## Kernels and accelerator\n\n" + markdown_table(fact_rows(results)) + "\n";
     for (const auto& path : results.paths) {
