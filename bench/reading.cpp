@@ -1,4 +1,6 @@
 // The plain-language reading of a compare: sentences computed from the figures.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "bench/report.hpp"
@@ -43,6 +45,7 @@ std::string accelerator_sentence(const PathResult& vm) {
     auto used = vm.accelerator();
     if (used.empty()) return {};
     auto reason = vm.accelerator_reason().empty() ? "" : " (" + vm.accelerator_reason() + ")";
+    std::replace(reason.begin(), reason.end(), '\n', ' ');
     if (used == "tcg") {
         return "The VM ran under TCG" + reason +
                ": QEMU translated every guest instruction in software, so the guest kernel was emulated and its "
@@ -61,8 +64,9 @@ std::string memory_sentence(const PathResult& container, const PathResult& vm) {
         "The QEMU process cost the host {} (PSS peak), {} than the container's cgroup peak of {}",
         format_figure(*vm_bytes, "bytes"), compare_words(*vm_bytes / *container_bytes, "more", "less"),
         format_figure(*container_bytes, "bytes"));
-    if (auto configured = vm.median(figure::guest_memory)) {
-        sentence += fmt::format("; the guest was given {}, which it touches only as it needs", format_figure(*configured, "bytes"));
+    if (auto configured = vm.median(figure::guest_memory); configured && *configured > 0) {
+        sentence += fmt::format("; the guest was given {}, and QEMU's PSS reached {:.0f}% of it", format_figure(*configured, "bytes"),
+                                100.0 * *vm_bytes / *configured);
     }
     return sentence + ". A container adds no kernel of its own: its processes share the host's.";
 }
