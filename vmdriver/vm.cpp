@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -234,7 +235,10 @@ std::string probe_kvm(image::Store& store, libvirt::Connection& connection) {
         return fmt::format("the probe guest did not finish within {} s under KVM", kKvmProbeDeadline.count());
     } catch (const Error& error) {
         if (error.exit_code() == 130) throw;
-        return error.what();
+        // QEMU's own messages span lines; the verdict is shown and cached as one line.
+        std::string reason = error.what();
+        std::replace(reason.begin(), reason.end(), '\n', ' ');
+        return reason;
     }
 }
 
