@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/core/error.hpp"
+
 namespace isolab::kernel {
 
 enum class CgroupVersion { v1, v2 };
