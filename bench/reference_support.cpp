@@ -2,6 +2,7 @@
 
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -31,8 +32,26 @@ OverlayRootfs::~OverlayRootfs() {
     }
 }
 
-ParentCgroup::ParentCgroup() : name_("isolab-bench-" + random_hex_id().substr(0, 12)) {
-    cgroup_ = kernel::create_cgroup(kernel::detect_cgroups(), name_);
+ParentCgroup::ParentCgroup() : name_("isolab-bench-" + random_hex_id().substr(0, 12)), host_(kernel::detect_cgroups()) {
+    cgroup_ = kernel::create_cgroup(host_, name_);
+}
+
+ParentCgroup::~ParentCgroup() {
+    std::vector<fs::path> folders;
+    for (const auto& [controller, mount_point] : host_.v1_hierarchies) folders.push_back(host_.on_host(mount_point) / name_);
+    if (!host_.unified_mount.empty()) folders.push_back(host_.on_host(host_.unified_mount) / name_);
+
+    // podman leaves an empty "conmon" cgroup below the parent, which blocks its rmdir.
+    for (const auto& folder : folders) {
+        std::error_code error;
+        for (const auto& entry : fs::directory_iterator(folder, error)) {
+            if (entry.is_directory(error)) rmdir(entry.path().c_str());
+        }
+    }
+    cgroup_.reset();
+    for (const auto& folder : folders) {
+        if (rmdir(folder.c_str()) == 0) spdlog::debug("compare: removed cgroup {}", folder.string());
+    }
 }
 
 std::vector<std::string> image_environment(const image::Image& image) {

@@ -36,6 +36,12 @@ private:
 class ParentCgroup {
 public:
     ParentCgroup();
+    // Also removes empty child cgroups the tools left (podman's conmon) and the folders of
+    // that name runc or crun created in hierarchies isolab does not use (v1 cpuset, devices).
+    ~ParentCgroup();
+    ParentCgroup(const ParentCgroup&) = delete;
+    ParentCgroup& operator=(const ParentCgroup&) = delete;
+
     // The path to pass as cgroupsPath or --cgroup-parent: "/isolab-bench-<hex>[/child]".
     std::string path() const { return "/" + name_; }
     std::string child_path(const std::string& child) const { return path() + "/" + child; }
@@ -44,6 +50,7 @@ public:
 
 private:
     std::string name_;
+    kernel::CgroupHost host_;
     std::unique_ptr<kernel::Cgroup> cgroup_;
 };
 
