@@ -1,0 +1,135 @@
+// `isolab run` as a user calls it: option parsing, one-line errors and exit codes
+// (125 isolab failed, 126 not executable, 127 not found, 128+n killed). Needs root.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "support/test_support.hpp"
+
+namespace isolab::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ContainerCli : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!running_as_root()) GTEST_SKIP() << "running containers needs root";
+    }
+
+    CliResult isolab(const std::vector<std::string>& arguments) { return run_isolab(root_.paths(), arguments); }
+
+    // True when no container folder exists (the .lock file of the containers folder stays).
+    bool no_containers() const {
+        std::error_code error;
+        for (const auto& entry : fs::directory_iterator(root_.paths().containers(), error)) {
+            if (entry.path().filename().string().front() != '.') return false;
+        }
+        return true;
+    }
+
+    TestRoot root_;
+};
+
+size_t line_count(const std::string& text) {
+    size_t lines = 0;
+    for (char c : text) lines += c == '\n';
+    return lines;
+}
+
+TEST_F(ContainerCli, OutputPassedThrough) {
+    auto result = isolab({"run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 9"});
+
+    EXPECT_EQ(result.exit_code, 9);
+    EXPECT_EQ(result.out, "out\n");
+    EXPECT_EQ(result.err, "err\n");
+    EXPECT_TRUE(no_containers());
+}
+
+TEST_F(ContainerCli, EnvValueWithEquals) {
+    setenv("ISOLAB_FROM_CALLER", "caller=value", 1);
+    auto result = isolab({"run", "--rm", "-e", "A=b=c==d", "-e", "ISOLAB_FROM_CALLER", "busybox", "sh", "-c",
+                          "echo \"$A\"; echo \"$ISOLAB_FROM_CALLER\""});
+    unsetenv("ISOLAB_FROM_CALLER");
+
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_EQ(result.out, "b=c==d\ncaller=value\n");
+}
+
+TEST_F(ContainerCli, EmptyEnvNameRejected) {
+    auto result = isolab({"run", "--rm", "-e", "=x", "busybox", "true"});
+
+    EXPECT_EQ(result.exit_code, 125);
+    EXPECT_EQ(line_count(result.err), 1u) << result.err;
+    EXPECT_NE(result.err.find("name is empty"), std::string::npos) << result.err;
+    EXPECT_TRUE(no_containers());
+}
+
+TEST_F(ContainerCli, Hostname65CharactersRejected) {
+    auto result = isolab({"run", "--rm", "--hostname", std::string(65, 'a'), "busybox", "hostname"});
+
+    EXPECT_EQ(result.exit_code, 125);
+    EXPECT_EQ(line_count(result.err), 1u) << result.err;
+    EXPECT_NE(result.err.find("64 characters"), std::string::npos) << result.err;
+    EXPECT_TRUE(result.out.empty());
+    EXPECT_TRUE(no_containers());
+}
+
+TEST_F(ContainerCli, InvalidMemoryRejected) {
+    auto result = isolab({"run", "--rm", "-m", "64X", "busybox", "true"});
+
+    EXPECT_EQ(result.exit_code, 125);
+    EXPECT_EQ(line_count(result.err), 1u) << result.err;
+    EXPECT_NE(result.err.find("invalid memory limit '64X'"), std::string::npos) << result.err;
+    EXPECT_TRUE(no_containers());
+}
+
+TEST_F(ContainerCli, UnknownImageOneLine) {
+    auto result = isolab({"run", "--rm", "no-such-image:1", "true"});
+
+    EXPECT_EQ(result.exit_code, 125);
+    EXPECT_EQ(line_count(result.err), 1u) << result.err;
+    EXPECT_TRUE(no_containers());
+}
+
+TEST_F(ContainerCli, CommandNotFound127) {
+    auto result = isolab({"run", "--rm", "busybox", "no-such-command"});
+
+    EXPECT_EQ(result.exit_code, 127);
+    EXPECT_EQ(result.err, "isolab: exec: \"no-such-command\": executable file not found in $PATH\n");
+    EXPECT_TRUE(no_containers());
+}
+
+TEST_F(ContainerCli, NotExecutable126) {
+    auto result = isolab({"run", "--rm", "busybox", "/etc/passwd"});
+
+    EXPECT_EQ(result.exit_code, 126);
+    EXPECT_EQ(line_count(result.err), 1u) << result.err;
+    EXPECT_NE(result.err.find("permission denied"), std::string::npos) << result.err;
+}
+
+TEST_F(ContainerCli, KilledBySignal128PlusN) {
+    // The shell's child kills itself; the shell (pid 1) exits with the child's status.
+    auto result = isolab({"run", "--rm", "busybox", "sh", "-c", "sh -c 'kill -TERM $$'; exit $?"});
+
+    EXPECT_EQ(result.exit_code, 128 + 15);
+}
+
+TEST_F(ContainerCli, InitPassesSignalExit) {
+    // With --init the workload is not pid 1, so its own SIGTERM kills it: 128 + 15.
+    auto result = isolab({"run", "--rm", "--init", "busybox", "sh", "-c", "kill -TERM $$; sleep 5"});
+
+    EXPECT_EQ(result.exit_code, 128 + 15);
+}
+
+TEST_F(ContainerCli, CommandArgumentsKeepDashes) {
+    auto result = isolab({"run", "--rm", "busybox", "echo", "-n", "--rm", "-e"});
+
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_EQ(result.out, "--rm -e");
+}
+
+}  // namespace
+}  // namespace isolab::testing
