@@ -45,7 +45,11 @@ ParentCgroup::~ParentCgroup() {
     for (const auto& folder : folders) {
         std::error_code error;
         for (const auto& entry : fs::directory_iterator(folder, error)) {
-            if (entry.is_directory(error)) rmdir(entry.path().c_str());
+            // conmon may still be exiting after podman returned: retry for up to 2 s.
+            for (int attempt = 0; entry.is_directory(error) && attempt < 100; ++attempt) {
+                if (rmdir(entry.path().c_str()) == 0 || errno != EBUSY) break;
+                usleep(20000);
+            }
         }
     }
     cgroup_.reset();
