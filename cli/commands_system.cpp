@@ -1,7 +1,14 @@
 #include <cstdio>
 
+#include <unistd.h>
+
+#include <iostream>
+
 #include "bench/doctor.hpp"
 #include "cli/context.hpp"
+#include "runtime/container/prune.hpp"
+#include "runtime/core/error.hpp"
+#include "vmdriver/vm.hpp"
 
 namespace isolab::cli {
 
@@ -21,10 +28,56 @@ void register_doctor(CLI::App& app, Context& context) {
     });
 }
 
+void print_list(const char* what, const std::vector<std::string>& items) {
+    for (const auto& item : items) std::printf("%s %s\n", what, item.c_str());
+}
+
+bool confirm_prune(const container::PruneReport& found) {
+    std::printf("This removes stopped containers, mounts and cgroups left by crashed runs, and every "
+                "libvirt domain named isolab-*.\n");
+    print_list("container", found.containers);
+    print_list("mount", found.mounts);
+    print_list("cgroup", found.cgroups);
+    if (!isatty(STDIN_FILENO)) {
+        throw Error("system prune needs confirmation", "run it with --force to remove without asking");
+    }
+    std::printf("Are you sure you want to continue? [y/N] ");
+    std::fflush(stdout);
+    std::string answer;
+    std::getline(std::cin, answer);
+    return answer == "y" || answer == "Y" || answer == "yes";
+}
+
+void register_prune(CLI::App& system, Context& context) {
+    auto* prune = system.add_subcommand("prune", "Remove stopped containers and everything isolab left behind "
+                                                 "(mounts, cgroups, isolab-* libvirt domains)");
+    auto force = std::make_shared<bool>(false);
+    auto uri = std::make_shared<std::string>();
+    prune->add_flag("-f,--force", *force, "Do not ask for confirmation");
+    prune->add_option("--connect", *uri, "libvirt URI (default: ISOLAB_LIBVIRT_URI or qemu:///system)");
+    prune->callback([&context, force, uri] {
+        if (!*force && !confirm_prune(container::find_container_leftovers(context.paths))) return;
+
+        auto removed = container::prune_containers(context.paths);
+        print_list("removed container", removed.containers);
+        print_list("unmounted", removed.mounts);
+        print_list("removed cgroup", removed.cgroups);
+        try {
+            print_list("destroyed domain", vm::prune_domains(*uri));
+        } catch (const Error& error) {
+            std::fprintf(stderr, "isolab: libvirt domains not pruned: %s\n", error.one_line().c_str());
+            context.exit_code = 1;
+        }
+    });
+}
+
 }  // namespace
 
 void register_system_commands(CLI::App& app, Context& context) {
     register_doctor(app, context);
+    auto* system = app.add_subcommand("system", "Manage isolab's state on this host");
+    system->require_subcommand(1);
+    register_prune(*system, context);
 }
 
 }  // namespace isolab::cli

@@ -1,0 +1,136 @@
+#include "runtime/container/prune.hpp"
+
+#include <signal.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+#include "runtime/container/record.hpp"
+#include "runtime/core/error.hpp"
+#include "runtime/core/files.hpp"
+#include "runtime/core/log.hpp"
+#include "runtime/linux/cgroups.hpp"
+
+namespace isolab::container {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool process_alive(pid_t pid) {
+    return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+// Ids of containers whose first process still runs: their resources are in use.
+std::set<std::string> live_container_ids(const Paths& paths) {
+    std::set<std::string> live;
+    for (const auto& stored : list_containers(paths)) {
+        if (stored.state.status == "running" && process_alive(stored.state.pid)) live.insert(stored.config.id);
+    }
+    return live;
+}
+
+bool belongs_to(const std::string& path, const std::set<std::string>& ids) {
+    return std::any_of(ids.begin(), ids.end(), [&](const std::string& id) {
+        return path.find(id) != std::string::npos;
+    });
+}
+
+// Mount points below the state root, deepest first so children go before parents.
+// Octal escapes of mountinfo (\040 for a space) are decoded.
+std::vector<std::string> mounts_below(const fs::path& root) {
+    std::istringstream mountinfo(read_file("/proc/self/mountinfo"));
+    std::vector<std::string> found;
+    std::string line;
+    std::string prefix = root.string() + "/";
+    while (std::getline(mountinfo, line)) {
+        std::istringstream fields(line);
+        std::string id, parent, device, root_field, mount_point;
+        fields >> id >> parent >> device >> root_field >> mount_point;
+        std::string decoded;
+        for (size_t i = 0; i < mount_point.size(); ++i) {
+            if (mount_point[i] == '\\' && i + 3 < mount_point.size()) {
+                decoded += static_cast<char>(std::stoi(mount_point.substr(i + 1, 3), nullptr, 8));
+                i += 3;
+            } else {
+                decoded += mount_point[i];
+            }
+        }
+        if (decoded.rfind(prefix, 0) == 0) found.push_back(decoded);
+    }
+    std::sort(found.begin(), found.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+    return found;
+}
+
+}  // namespace
+
+PruneReport find_container_leftovers(const Paths& paths) {
+    PruneReport report;
+    auto live = live_container_ids(paths);
+
+    for (const auto& stored : list_containers(paths)) {
+        if (!live.count(stored.config.id)) report.containers.push_back(stored.config.id);
+    }
+    for (const auto& mount_point : mounts_below(fs::canonical(paths.root))) {
+        if (!belongs_to(mount_point, live)) report.mounts.push_back(mount_point);
+    }
+    try {
+        auto host = kernel::detect_cgroups();
+        for (const auto& directory : kernel::find_isolab_cgroups(host)) {
+            if (!belongs_to(directory.string(), live)) report.cgroups.push_back(directory.string());
+        }
+    } catch (const Error& error) {
+        spdlog::warn("prune: cgroups not checked: {}", error.what());
+    }
+    return report;
+}
+
+PruneReport prune_containers(const Paths& paths) {
+    if (!fs::exists(paths.root)) return {};
+    FileLock lock(paths.root / ".prune.lock");
+    PruneReport found = find_container_leftovers(paths);
+    PruneReport removed;
+
+    for (const auto& mount_point : found.mounts) {
+        if (umount2(mount_point.c_str(), MNT_DETACH) == 0) {
+            removed.mounts.push_back(mount_point);
+        } else {
+            spdlog::warn("prune: cannot unmount {}: {}", mount_point, std::strerror(errno));
+        }
+    }
+
+    for (const auto& directory : found.cgroups) {
+        // Processes of a container whose isolab died keep running: end them first.
+        std::istringstream members(read_file(fs::path(directory) / "cgroup.procs"));
+        for (pid_t pid; members >> pid;) kill(pid, SIGKILL);
+        bool gone = false;
+        for (int attempt = 0; attempt < 50 && !gone; ++attempt) {
+            gone = rmdir(directory.c_str()) == 0 || errno == ENOENT;
+            if (!gone) usleep(20000);
+        }
+        if (gone) {
+            removed.cgroups.push_back(directory);
+        } else {
+            spdlog::warn("prune: cannot remove cgroup {}: {}", directory, std::strerror(errno));
+        }
+    }
+
+    for (const auto& id : found.containers) {
+        std::error_code error;
+        fs::remove_all(container_paths(paths, id).directory, error);
+        if (error) {
+            spdlog::warn("prune: cannot remove container {}: {}", id, error.message());
+        } else {
+            removed.containers.push_back(id);
+        }
+    }
+    return removed;
+}
+
+}  // namespace isolab::container
