@@ -7,6 +7,7 @@
 
 #include "bench/compare.hpp"
 #include "bench/report.hpp"
+#include "lessons/engine/class_report.hpp"
 #include "cli/context.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
@@ -55,7 +56,14 @@ void compare(Context& context, CompareArguments& arguments) {
     std::cout << "report:  " << (directory / "report.html").string() << "\n";
 }
 
-void report(const std::vector<std::string>& inputs, const std::string& output) {
+void report(const std::vector<std::string>& inputs, const std::string& class_folder, const std::string& output) {
+    if (!class_folder.empty()) {
+        if (!inputs.empty()) throw Error("report takes results.json files or --class DIR, not both");
+        write_file_atomic(output, lessons::class_report_html(class_folder));
+        std::cout << output << "\n";
+        return;
+    }
+    if (inputs.empty()) throw Error("report needs results.json files or --class DIR", "see isolab report --help");
     std::vector<bench::Results> all;
     for (const auto& input : inputs) all.push_back(bench::load_results(input));
     write_file_atomic(output, bench::render_html(all));
@@ -89,10 +97,14 @@ void register_bench_commands(CLI::App& app, Context& context) {
 
     auto inputs = std::make_shared<std::vector<std::string>>();
     auto output = std::make_shared<std::string>("report.html");
-    auto* report_command = app.add_subcommand("report", "Render one or more results.json into one HTML report");
-    report_command->add_option("results", *inputs, "results.json files (several hosts or students)")->required();
+    auto class_folder = std::make_shared<std::string>();
+    auto* report_command = app.add_subcommand(
+        "report", "Render results.json files into one HTML report, or students' lesson records with --class");
+    report_command->add_option("results", *inputs, "results.json files (several hosts or students)");
+    report_command->add_option("--class", *class_folder,
+                               "Folder of students' lesson records (isolab lesson check --all --json) to merge");
     report_command->add_option("-o,--output", *output, "HTML file to write")->capture_default_str();
-    report_command->callback([inputs, output] { report(*inputs, *output); });
+    report_command->callback([inputs, class_folder, output] { report(*inputs, *class_folder, *output); });
 }
 
 }  // namespace isolab::cli

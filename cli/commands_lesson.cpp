@@ -3,7 +3,6 @@
 #include <iostream>
 
 #include "cli/context.hpp"
-#include "lessons/engine/class_report.hpp"
 #include "lessons/engine/classroom.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
@@ -76,31 +75,10 @@ void add_lesson_commands(CLI::App& app, Context& context) {
     });
 }
 
-// `report` belongs to the benchmark commands once they register it; until then this
-// file provides `report --class DIR` on its own.
-void add_class_report_command(CLI::App& app) {
-    auto named_report = [](CLI::App* subcommand) { return subcommand->get_name() == "report"; };
-    if (!app.get_subcommands(named_report).empty()) return;
-    auto* report = app.add_subcommand("report", "Write reports: --class DIR merges students' lesson records into HTML");
-    static std::string class_folder;
-    static std::string output;
-    report->add_option("--class", class_folder, "Folder of students' records (isolab lesson check --all --json)")->required();
-    report->add_option("-o,--output", output, "Write the HTML to this file instead of stdout");
-    report->callback([] {
-        auto html = lessons::class_report_html(class_folder);
-        if (output.empty()) {
-            std::cout << html;
-        } else {
-            write_file_atomic(output, html);
-        }
-    });
-}
-
 }  // namespace
 
 void register_lesson_commands(CLI::App& app, Context& context) {
     add_lesson_commands(app, context);
-    add_class_report_command(app);
 }
 
 }  // namespace isolab::cli
