@@ -32,6 +32,14 @@ std::string read_file(const fs::path& path) {
 }
 
 void write_file_atomic(const fs::path& path, std::string_view content, unsigned mode) {
+    // rename() would replace whatever is at `path`: a device such as /dev/full, a FIFO or a
+    // symbolic link. Only a regular file (or nothing) may be replaced.
+    struct stat existing {};
+    if (lstat(path.c_str(), &existing) == 0 && !S_ISREG(existing.st_mode)) {
+        throw Error(path.string() + " exists and is not a regular file", "give the path of a new or regular file");
+    }
+    if (path.filename().empty()) throw Error("invalid output path '" + path.string() + "'", "give a file path");
+
     auto temporary = path;
     temporary += ".tmp-" + random_hex_id().substr(0, 12);
     int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);

@@ -12,6 +12,8 @@ std::string read_file(const std::filesystem::path& path);
 
 // Writes `content` to a temporary file beside `path`, fsyncs it, renames it over `path`
 // and fsyncs the folder, so a reader sees the old or the new content, never a torn one.
+// Throws Error when `path` exists and is not a regular file (a device, FIFO, folder or
+// symbolic link), because the rename would replace it.
 void write_file_atomic(const std::filesystem::path& path, std::string_view content, unsigned mode = 0644);
 
 // Bytes allocated on disk by everything under `path` (st_blocks * 512), counting each

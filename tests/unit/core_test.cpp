@@ -41,6 +41,21 @@ TEST(AtomicWrite, ReplacesContent) {
     EXPECT_EQ(entries, 1) << "no temporary file may remain";
 }
 
+TEST(AtomicWrite, RejectsNonRegularTargets) {
+    TemporaryDirectory folder(std::filesystem::temp_directory_path(), "isolab-core-");
+    auto target = folder.path() / "target";
+    write_file_atomic(target, "kept");
+    auto link = folder.path() / "link";
+    std::filesystem::create_symlink(target, link);
+
+    EXPECT_THROW(write_file_atomic(link, "new"), Error);
+    EXPECT_TRUE(std::filesystem::is_symlink(link));
+    EXPECT_EQ(read_file(target), "kept");
+    EXPECT_THROW(write_file_atomic(folder.path(), "new"), Error);
+    EXPECT_THROW(write_file_atomic("/dev/null", "new"), Error);
+    EXPECT_TRUE(std::filesystem::is_character_file("/dev/null"));
+}
+
 TEST(RunCommand, ExitCodeAndOutput) {
     auto result = run_command({"sh", "-c", "echo out; echo err >&2; exit 3"});
     EXPECT_EQ(result.exit_code, 3);
