@@ -52,7 +52,14 @@ bool help_lists_subcommand(const CommandResult& help, const std::vector<std::str
 }  // namespace
 
 bool subcommand_known(const std::filesystem::path& isolab_binary, const std::vector<std::string>& subcommand) {
-    return help_lists_subcommand(run_help(isolab_binary, subcommand), subcommand);
+    if (help_lists_subcommand(run_help(isolab_binary, subcommand), subcommand)) return true;
+    if (subcommand.size() < 2) return false;
+
+    // In `isolab rm changed` the second word is an argument (a container name), not a
+    // subcommand: that is the case when the first word is a command without subcommands.
+    std::vector<std::string> parent{subcommand.front()};
+    auto help = run_help(isolab_binary, parent);
+    return help_lists_subcommand(help, parent) && help.output.find("Subcommands:") == std::string::npos;
 }
 
 bool FeatureSet::available(const std::string& feature) {
