@@ -37,9 +37,9 @@ ParentCgroup::ParentCgroup() : name_("isolab-bench-" + random_hex_id().substr(0,
 }
 
 ParentCgroup::~ParentCgroup() {
+    // runc and crun also create the cgroup in named hierarchies (name=systemd).
     std::vector<fs::path> folders;
-    for (const auto& [controller, mount_point] : host_.v1_hierarchies) folders.push_back(host_.on_host(mount_point) / name_);
-    if (!host_.unified_mount.empty()) folders.push_back(host_.on_host(host_.unified_mount) / name_);
+    for (const auto& mount_point : kernel::cgroup_mount_points(host_)) folders.push_back(mount_point / name_);
 
     // podman leaves an empty "conmon" cgroup below the parent, which blocks its rmdir.
     for (const auto& folder : folders) {

@@ -410,10 +410,22 @@ std::unique_ptr<Cgroup> create_cgroup(const CgroupHost& host, const std::string&
     return std::make_unique<CgroupV1>(std::move(directories));
 }
 
+std::vector<fs::path> cgroup_mount_points(const CgroupHost& host) {
+    std::set<fs::path> mount_points;
+    if (!host.unified_mount.empty()) mount_points.insert(host.on_host(host.unified_mount));
+    for (const auto& [controller, mount_point] : host.v1_hierarchies) mount_points.insert(host.on_host(mount_point));
+    try {
+        for (const auto& mount : parse_cgroup_mounts(read_file(host.host_root / "proc/self/mountinfo"))) {
+            mount_points.insert(host.on_host(mount.mount_point));
+        }
+    } catch (const Error& error) {
+        spdlog::debug("cgroup mounts not read: {}", error.what());
+    }
+    return {mount_points.begin(), mount_points.end()};
+}
+
 std::vector<fs::path> find_isolab_cgroups(const CgroupHost& host) {
-    std::set<fs::path> parents;
-    if (!host.unified_mount.empty()) parents.insert(host.on_host(host.unified_mount));
-    for (const auto& [controller, mount_point] : host.v1_hierarchies) parents.insert(host.on_host(mount_point));
+    auto parents = cgroup_mount_points(host);
 
     std::vector<fs::path> found;
     for (const auto& parent : parents) {

@@ -120,6 +120,10 @@ void write_cgroup_file(const std::filesystem::path& file, const std::string& val
 // v2 cpu.weight (1..10000) for a v1 cpu.shares value (2..262144), as runc converts it.
 std::uint64_t cpu_shares_to_weight(std::uint64_t shares);
 
+// Every cgroup hierarchy mounted on the host, including named v1 hierarchies such as
+// name=systemd, where runc and crun also create their cgroups.
+std::vector<std::filesystem::path> cgroup_mount_points(const CgroupHost& host);
+
 // Names of cgroup folders with the isolab prefix left on the host (for prune).
 std::vector<std::filesystem::path> find_isolab_cgroups(const CgroupHost& host);
 

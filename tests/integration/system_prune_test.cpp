@@ -33,7 +33,9 @@ TEST(SystemPrune, RemovesLeftovers) {
     fs::create_directories(rootfs);
     ASSERT_EQ(mount("tmpfs", rootfs.c_str(), "tmpfs", 0, nullptr), 0);
     auto host = kernel::detect_cgroups();
-    auto cgroups = kernel::cgroup_directories(host, "isolab-" + id);
+    // runc and crun also create cgroups in named hierarchies such as name=systemd.
+    std::vector<fs::path> cgroups;
+    for (const auto& mount_point : kernel::cgroup_mount_points(host)) cgroups.push_back(mount_point / ("isolab-" + id));
     for (const auto& directory : cgroups) fs::create_directories(directory);
 
     auto refused = testing::run_isolab(root.paths(), {"system", "prune"});
