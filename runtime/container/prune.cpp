@@ -43,7 +43,6 @@ bool belongs_to(const std::string& path, const std::set<std::string>& ids) {
 }
 
 // Mount points below the state root, deepest first so children go before parents.
-// Octal escapes of mountinfo (\040 for a space) are decoded.
 std::vector<std::string> mounts_below(const fs::path& root) {
     std::istringstream mountinfo(read_file("/proc/self/mountinfo"));
     std::vector<std::string> found;
@@ -53,15 +52,7 @@ std::vector<std::string> mounts_below(const fs::path& root) {
         std::istringstream fields(line);
         std::string id, parent, device, root_field, mount_point;
         fields >> id >> parent >> device >> root_field >> mount_point;
-        std::string decoded;
-        for (size_t i = 0; i < mount_point.size(); ++i) {
-            if (mount_point[i] == '\\' && i + 3 < mount_point.size()) {
-                decoded += static_cast<char>(std::stoi(mount_point.substr(i + 1, 3), nullptr, 8));
-                i += 3;
-            } else {
-                decoded += mount_point[i];
-            }
-        }
+        std::string decoded = kernel::unescape_mount_path(mount_point);
         if (decoded.rfind(prefix, 0) == 0) found.push_back(decoded);
     }
     std::sort(found.begin(), found.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });

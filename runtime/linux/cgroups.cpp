@@ -43,23 +43,6 @@ std::vector<std::string> split(std::string_view text, char separator) {
     return parts;
 }
 
-// mountinfo escapes space, tab, newline and backslash in paths as octal (\040).
-std::string unescape_mount_path(std::string_view text) {
-    std::string path;
-    for (size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '\\' && i + 3 < text.size()) {
-            int value = 0;
-            auto [end, error] = std::from_chars(text.data() + i + 1, text.data() + i + 4, value, 8);
-            if (error == std::errc() && end == text.data() + i + 4) {
-                path += static_cast<char>(value);
-                i += 3;
-                continue;
-            }
-        }
-        path += text[i];
-    }
-    return path;
-}
 
 // Super options that are not controller names.
 bool is_controller_option(const std::string& option) {
@@ -80,6 +63,23 @@ std::vector<std::string> read_unified_controllers(const fs::path& mount_point) {
 }
 
 }  // namespace
+
+std::string unescape_mount_path(std::string_view text) {
+    std::string path;
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '\\' && i + 3 < text.size()) {
+            int value = 0;
+            auto [end, error] = std::from_chars(text.data() + i + 1, text.data() + i + 4, value, 8);
+            if (error == std::errc() && end == text.data() + i + 4) {
+                path += static_cast<char>(value);
+                i += 3;
+                continue;
+            }
+        }
+        path += text[i];
+    }
+    return path;
+}
 
 std::vector<CgroupMount> parse_cgroup_mounts(std::string_view mountinfo) {
     std::vector<CgroupMount> mounts;

@@ -46,6 +46,10 @@ struct CgroupHost {
     std::filesystem::path on_host(const std::filesystem::path& mount_point) const;
 };
 
+// Decodes a path field of /proc/self/mountinfo, where space, tab, newline and backslash
+// are written as octal escapes (\040).
+std::string unescape_mount_path(std::string_view text);
+
 // Parses the cgroup mounts out of mountinfo text.
 std::vector<CgroupMount> parse_cgroup_mounts(std::string_view mountinfo);
 
