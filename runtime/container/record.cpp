@@ -27,6 +27,7 @@ void to_json(nlohmann::json& json, const ContainerConfig& config) {
             {"hostname", config.hostname},
             {"created", config.created}};
     json["memory_limit"] = config.memory_limit ? nlohmann::json(*config.memory_limit) : nlohmann::json(nullptr);
+    json["request"] = config.request;
 }
 
 void from_json(const nlohmann::json& json, ContainerConfig& config) {
@@ -42,6 +43,7 @@ void from_json(const nlohmann::json& json, ContainerConfig& config) {
     if (json.contains("memory_limit") && json["memory_limit"].is_number()) {
         config.memory_limit = json["memory_limit"].get<std::uint64_t>();
     }
+    if (json.contains("request")) config.request = json["request"].get<RunOptions>();
 }
 
 void to_json(nlohmann::json& json, const ContainerState& state) {

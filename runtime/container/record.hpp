@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/container/run_options.hpp"
 #include "runtime/core/paths.hpp"
 
 namespace isolab::container {
@@ -27,6 +28,7 @@ struct ContainerConfig {
     std::string hostname;
     std::optional<std::uint64_t> memory_limit;
     std::string created;                // RFC 3339, UTC
+    RunOptions request;                 // the options it was created with
 };
 
 struct ContainerState {

@@ -110,6 +110,7 @@ ContainerConfig make_config(const ImageRootfs& image, const RunOptions& options)
                                                              : "/";
     config.memory_limit = options.memory_limit;
     config.created = rfc3339_now();
+    config.request = options;
     return config;
 }
 

@@ -10,40 +10,12 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/container/run_options.hpp"
 #include "runtime/core/clock.hpp"
 #include "runtime/core/paths.hpp"
 #include "runtime/image/store.hpp"
 
 namespace isolab::container {
-
-// Receives each line the workload writes (without the newline) with the host time it
-// arrived. Called on a reader thread owned by the run.
-using OutputLineHandler = std::function<void(std::string_view line, bool is_stderr, Clock::time_point when)>;
-
-struct RunOptions {
-    std::string image;                      // reference or id prefix
-    std::vector<std::string> command;       // empty: the image's Entrypoint + Cmd
-    std::string name;                       // empty: generated
-    bool remove = false;                    // --rm
-    std::optional<std::uint64_t> memory_limit;  // bytes (-m)
-    std::vector<std::string> env;           // "NAME=value" added to the image's Env
-    std::optional<std::string> hostname;    // default: the first 12 hex digits of the id
-    OutputLineHandler on_output_line;       // unset: output goes to this process's stdout/stderr
-
-    bool init = false;                      // --init: isolab-init as pid 1, reaping orphans
-    bool read_only = false;                 // --read-only rootfs
-    std::vector<std::string> tmpfs;         // --tmpfs PATH[:OPTIONS]
-    std::string user;                       // -u USER[:GROUP] or UID[:GID]; empty: the image's User
-    std::string working_dir;                // -w; empty: the image's WorkingDir
-    std::vector<std::string> cap_add;       // capability names, or ALL
-    std::vector<std::string> cap_drop;
-    bool privileged = false;                // all capabilities, no seccomp, no masked paths
-    bool seccomp = true;                    // false: --security-opt seccomp=unconfined
-    std::optional<std::int64_t> pids_limit; // --pids-limit; 0 or less: unlimited
-    std::optional<double> cpus;             // --cpus
-    std::optional<std::uint64_t> cpu_shares;   // --cpu-shares
-    std::optional<std::int64_t> memory_swap;   // --memory-swap bytes (memory plus swap); -1: unlimited
-};
 
 // An image ready to be a rootfs: its identity, run configuration and unpacked layers.
 struct ImageRootfs {

@@ -8,6 +8,7 @@
 
 #include "runtime/container/launch.hpp"
 #include "runtime/container/options.hpp"
+#include "runtime/container/run_options.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/linux/mounts.hpp"
 #include "runtime/linux/namespaces.hpp"
@@ -128,6 +129,63 @@ TEST(FindExecutable, ExitCodes) {
     } catch (const Error& error) {
         EXPECT_EQ(error.exit_code(), 127);
     }
+}
+
+
+TEST(RunOptionsJson, RoundTripKeepsEveryField) {
+    RunOptions options;
+    options.image = "busybox";
+    options.command = {"sh", "-c", "echo a=b"};
+    options.name = "web";
+    options.remove = true;
+    options.memory_limit = 64ULL << 20;
+    options.env = {"DSN=host=db;user=app"};
+    options.hostname = "box";
+    options.init = true;
+    options.read_only = true;
+    options.tmpfs = {"/run:size=1m"};
+    options.user = "1000:1000";
+    options.working_dir = "/srv";
+    options.cap_add = {"NET_ADMIN"};
+    options.cap_drop = {"CHOWN"};
+    options.privileged = true;
+    options.seccomp = false;
+    options.pids_limit = 20;
+    options.cpus = 0.5;
+    options.cpu_shares = 512;
+    options.memory_swap = -1;
+
+    auto restored = nlohmann::json(options).get<RunOptions>();
+
+    EXPECT_EQ(restored.image, options.image);
+    EXPECT_EQ(restored.command, options.command);
+    EXPECT_EQ(restored.name, options.name);
+    EXPECT_TRUE(restored.remove);
+    EXPECT_EQ(restored.memory_limit, options.memory_limit);
+    EXPECT_EQ(restored.env, options.env);
+    EXPECT_EQ(restored.hostname, options.hostname);
+    EXPECT_TRUE(restored.init);
+    EXPECT_TRUE(restored.read_only);
+    EXPECT_EQ(restored.tmpfs, options.tmpfs);
+    EXPECT_EQ(restored.user, options.user);
+    EXPECT_EQ(restored.working_dir, options.working_dir);
+    EXPECT_EQ(restored.cap_add, options.cap_add);
+    EXPECT_EQ(restored.cap_drop, options.cap_drop);
+    EXPECT_TRUE(restored.privileged);
+    EXPECT_FALSE(restored.seccomp);
+    EXPECT_EQ(restored.pids_limit, options.pids_limit);
+    EXPECT_EQ(restored.cpus, options.cpus);
+    EXPECT_EQ(restored.cpu_shares, options.cpu_shares);
+    EXPECT_EQ(restored.memory_swap, options.memory_swap);
+}
+
+TEST(RunOptionsJson, MissingFieldsTakeDefaults) {
+    auto restored = nlohmann::json::parse(R"({"image": "busybox"})").get<RunOptions>();
+
+    EXPECT_EQ(restored.image, "busybox");
+    EXPECT_TRUE(restored.seccomp);
+    EXPECT_FALSE(restored.memory_limit.has_value());
+    EXPECT_TRUE(restored.command.empty());
 }
 
 }  // namespace

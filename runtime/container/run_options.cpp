@@ -1,0 +1,66 @@
+#include "runtime/container/run_options.hpp"
+
+namespace isolab::container {
+
+namespace {
+
+template <typename T>
+nlohmann::json optional_to_json(const std::optional<T>& value) {
+    return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+}
+
+template <typename T>
+void optional_from_json(const nlohmann::json& json, const char* key, std::optional<T>& value) {
+    if (json.contains(key) && !json[key].is_null()) value = json[key].get<T>();
+}
+
+}  // namespace
+
+void to_json(nlohmann::json& json, const RunOptions& options) {
+    json = {{"image", options.image},
+            {"command", options.command},
+            {"name", options.name},
+            {"remove", options.remove},
+            {"memory_limit", optional_to_json(options.memory_limit)},
+            {"env", options.env},
+            {"hostname", optional_to_json(options.hostname)},
+            {"init", options.init},
+            {"read_only", options.read_only},
+            {"tmpfs", options.tmpfs},
+            {"user", options.user},
+            {"working_dir", options.working_dir},
+            {"cap_add", options.cap_add},
+            {"cap_drop", options.cap_drop},
+            {"privileged", options.privileged},
+            {"seccomp", options.seccomp},
+            {"pids_limit", optional_to_json(options.pids_limit)},
+            {"cpus", optional_to_json(options.cpus)},
+            {"cpu_shares", optional_to_json(options.cpu_shares)},
+            {"memory_swap", optional_to_json(options.memory_swap)}};
+}
+
+void from_json(const nlohmann::json& json, RunOptions& options) {
+    RunOptions defaults;
+    options.image = json.value("image", defaults.image);
+    options.command = json.value("command", defaults.command);
+    options.name = json.value("name", defaults.name);
+    options.remove = json.value("remove", defaults.remove);
+    optional_from_json(json, "memory_limit", options.memory_limit);
+    options.env = json.value("env", defaults.env);
+    optional_from_json(json, "hostname", options.hostname);
+    options.init = json.value("init", defaults.init);
+    options.read_only = json.value("read_only", defaults.read_only);
+    options.tmpfs = json.value("tmpfs", defaults.tmpfs);
+    options.user = json.value("user", defaults.user);
+    options.working_dir = json.value("working_dir", defaults.working_dir);
+    options.cap_add = json.value("cap_add", defaults.cap_add);
+    options.cap_drop = json.value("cap_drop", defaults.cap_drop);
+    options.privileged = json.value("privileged", defaults.privileged);
+    options.seccomp = json.value("seccomp", defaults.seccomp);
+    optional_from_json(json, "pids_limit", options.pids_limit);
+    optional_from_json(json, "cpus", options.cpus);
+    optional_from_json(json, "cpu_shares", options.cpu_shares);
+    optional_from_json(json, "memory_swap", options.memory_swap);
+}
+
+}  // namespace isolab::container
