@@ -353,13 +353,5 @@ Results load_results(const std::string& path) {
     }
 }
 
-std::string utc_timestamp(const char* format) {
-    std::time_t now = std::time(nullptr);
-    std::tm utc{};
-    gmtime_r(&now, &utc);
-    char text[64];
-    std::strftime(text, sizeof text, format, &utc);
-    return text;
-}
 
 }  // namespace isolab::bench
