@@ -30,13 +30,13 @@ std::vector<StoredContainer> containers_for_ps(const Paths& paths, bool all) {
     return selected;
 }
 
-namespace {
-
 std::string status_text(const StoredContainer& container) {
     if (is_running(container)) return "Up";
     if (container.state.exit_code) return fmt::format("Exited ({})", *container.state.exit_code);
     return container.state.status == "running" ? "Dead" : "Created";
 }
+
+namespace {
 
 std::string command_text(const std::vector<std::string>& command) {
     std::string text;

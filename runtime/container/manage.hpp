@@ -10,6 +10,10 @@ namespace isolab::container {
 // True when the record says running and its first process still exists.
 bool is_running(const StoredContainer& container);
 
+// The STATUS column of `ps`: Up, Exited (CODE), Created, or Dead when the record says
+// running but its process is gone.
+std::string status_text(const StoredContainer& container);
+
 // The containers for `ps`: running ones, or all with `all`.
 std::vector<StoredContainer> containers_for_ps(const Paths& paths, bool all);
 
