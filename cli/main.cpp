@@ -89,7 +89,10 @@ int main(int argc, char** argv) {
     isolab::cli::register_system_commands(app, context);
 
     // Logging must be ready before any subcommand callback runs.
-    app.parse_complete_callback([&] { isolab::log::init(log_level); });
+    app.parse_complete_callback([&] {
+        isolab::log::init(log_level);
+        context.paths.check();
+    });
 
     try {
         app.parse(argc, argv);

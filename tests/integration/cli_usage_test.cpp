@@ -2,6 +2,8 @@
 // help to read, and exit code 125, as Docker's command line does.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -36,6 +38,21 @@ TEST(CliUsage, ErrorsAreOneLineWithExitCode125) {
         EXPECT_NE(result.err.find(usage.expected_help), std::string::npos) << shown << ": " << result.err;
         EXPECT_EQ(result.err.find('\n'), result.err.size() - 1) << shown << ": " << result.err;
     }
+}
+
+TEST(CliUsage, StateRootThatIsAFileRejected) {
+    TestRoot root;
+    auto file = root.root().parent_path() / (root.root().filename().string() + "-file");
+    std::fclose(std::fopen(file.c_str(), "w"));
+    Paths paths = root.paths();
+    paths.root = file;
+
+    auto result = run_isolab(paths, {"images"});
+    std::filesystem::remove(file);
+
+    EXPECT_EQ(result.exit_code, 125);
+    EXPECT_EQ(result.err, "isolab: ISOLAB_ROOT " + file.string() +
+                              " is not a directory (set ISOLAB_ROOT to a directory, or unset it for the default)\n");
 }
 
 TEST(CliUsage, HelpAndVersionExitZero) {
