@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "runtime/core/files.hpp"
+#include "runtime/image/manifest.hpp"
 #include "runtime/image/reference.hpp"
 
 namespace isolab::image {
@@ -145,6 +146,11 @@ json inspect_json(Store& store, const std::string& reference) {
                   {"StoredSize", store.stored_size(image)},
                   {"LayerBlobs", layers},
                   {"History", history}};
+    // Docker prints these only when the image sets them.
+    auto run_config = run_config_to_json(image.config);
+    for (const char* key : {"ExposedPorts", "Volumes", "Healthcheck", "Shell", "OnBuild"}) {
+        if (run_config.contains(key)) document["Config"][key] = run_config[key];
+    }
     return json::array({document});
 }
 
