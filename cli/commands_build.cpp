@@ -2,6 +2,8 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <memory>
+#include <vector>
 
 #include "cli/context.hpp"
 #include "runtime/build/builder.hpp"
@@ -42,6 +44,7 @@ void register_build_commands(CLI::App& app, Context& context) {
         std::string context;
     };
     auto options = std::make_shared<Options>();
+
     auto* command = app.add_subcommand("build", "Build an image from a Dockerfile, offline, with RUN steps as containers");
     command->add_option("-t,--tag", options->tags, "NAME[:TAG] of the image; repeat for several tags");
     command->add_option("-f,--file", options->file, "Dockerfile to read (default: CONTEXT/Dockerfile)");
@@ -53,6 +56,7 @@ void register_build_commands(CLI::App& app, Context& context) {
         ->capture_default_str();
     command->add_flag("-q,--quiet", options->quiet, "Print only the image id");
     command->add_option("CONTEXT", options->context, "Folder whose files COPY and ADD can read")->required();
+
     command->callback([options, &context] {
         build::BuildOptions build;
         build.context = options->context;
@@ -62,14 +66,26 @@ void register_build_commands(CLI::App& app, Context& context) {
         build.target = options->target;
         build.no_cache = options->no_cache;
         build.source_date_epoch = build::source_date_epoch_from_environment();
-        if (!options->quiet) {
+
+        // With -q the progress is kept and printed only when the build fails, so the
+        // output of a failed RUN step is still shown.
+        auto kept_progress = std::make_shared<std::vector<std::string>>();
+        if (options->quiet) {
+            build.progress = [kept_progress](const std::string& line) { kept_progress->push_back(line); };
+        } else {
             build.progress = [](const std::string& line) {
                 std::fprintf(stderr, "%s\n", line.c_str());
                 std::fflush(stderr);
             };
         }
-        auto result = build::build_image(context.store(), build);
-        if (options->quiet) std::cout << result.image.config_digest << "\n";
+
+        try {
+            auto result = build::build_image(context.store(), build);
+            if (options->quiet) std::cout << result.image.config_digest << "\n";
+        } catch (const Error&) {
+            for (const auto& line : *kept_progress) std::fprintf(stderr, "%s\n", line.c_str());
+            throw;
+        }
     });
 }
 

@@ -163,6 +163,11 @@ TEST(BuildCli, CacheHitsAndOneFileInvalidates) {
     EXPECT_EQ(step_result(second.err, "RUN cat"), "CACHED") << second.err;
     EXPECT_EQ(inspect(root, "cached")["Id"], first_id) << "a build from the cache gives the same image";
 
+    auto quiet = build(root, context, {"-q", "-t", "cached"});
+    ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+    EXPECT_EQ(quiet.out, first_id.get<std::string>() + "\n");
+    EXPECT_EQ(quiet.err, "");
+
     context.write("b.txt", "b changed\n");
     auto third = build(root, context, {"-t", "cached"});
     ASSERT_EQ(third.exit_code, 0) << third.err;
@@ -291,6 +296,11 @@ TEST(BuildCli, FailingRunLeavesNothing) {
     EXPECT_TRUE(container_folders(root).empty());
     EXPECT_FALSE(mountinfo_mentions(root.root()));
     EXPECT_TRUE(fs::is_empty(root.paths().tmp()));
+
+    auto quiet = build(root, context, {"-q", "-t", "broken"});
+    EXPECT_EQ(quiet.exit_code, 1);
+    EXPECT_EQ(quiet.out, "");
+    EXPECT_NE(quiet.err.find("visible-output"), std::string::npos) << "-q still shows a failed step: " << quiet.err;
 
     auto missing_command = [&] {
         context.write("Dockerfile", "FROM busybox\nRUN [\"/no/such/program\"]\n");

@@ -108,7 +108,8 @@ TEST_F(BuildLayers, UpperDirKeepsHardLinksAndOwners) {
     auto entries = upper_dir_entries(upper_);
     const TarEntry* first = find_entry(entries, "a-link");
     const TarEntry* second = find_entry(entries, "z/data");
-    ASSERT_TRUE(first && second);
+    ASSERT_TRUE(first);
+    ASSERT_TRUE(second);
     // The name that sorts first carries the data, so the tar lists it before the link.
     EXPECT_EQ(first->type, TarEntry::Type::file);
     EXPECT_EQ(second->type, TarEntry::Type::hardlink);
