@@ -110,15 +110,26 @@ TEST(BuildCli, CopyRunEnvAndCmd) {
                   "HEALTHCHECK --interval=30s --retries=2 CMD wget -q localhost\n"
                   "STOPSIGNAL SIGINT\n"
                   "ONBUILD RUN echo triggered\n"
+                  "COPY <<EOF /etc/motd\n"
+                  "say $GREETING to \"$NAME\"\n"
+                  "EOF\n"
+                  "RUN <<EOF\n"
+                  "echo from a here-document > /heredoc.txt\n"
+                  "EOF\n"
+                  "USER 1000\n"
+                  "RUN id -u > /tmp/uid\n"
                   "CMD [\"cat\", \"/srv/hello.txt\"]\n");
     auto result = build(root, context, {"-t", "lab/web:1"});
     ASSERT_EQ(result.exit_code, 0) << result.err;
-    EXPECT_NE(result.err.find("[stage-0 2/12] COPY hello.txt /srv/"), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("[stage-0 2/16] COPY hello.txt /srv/"), std::string::npos) << result.err;
     EXPECT_NE(result.err.find("naming to lab/web:1 done"), std::string::npos) << result.err;
 
     EXPECT_EQ(run_in(root, "lab/web:1", {}), "hello from the context\n");
     EXPECT_EQ(run_in(root, "lab/web:1", {"cat", "/built.txt"}), "hi lab user\n");
     EXPECT_EQ(run_in(root, "lab/web:1", {"pwd"}), "/srv/app\n");
+    EXPECT_EQ(run_in(root, "lab/web:1", {"cat", "/etc/motd"}), "say hi to \"lab user\"\n");
+    EXPECT_EQ(run_in(root, "lab/web:1", {"cat", "/heredoc.txt"}), "from a here-document\n");
+    EXPECT_EQ(run_in(root, "lab/web:1", {"cat", "/tmp/uid"}), "1000\n") << "RUN runs as the USER";
 
     auto config = inspect(root, "lab/web:1")["Config"];
     EXPECT_NE(std::find(config["Env"].begin(), config["Env"].end(), "NAME=lab user"), config["Env"].end()) << config;
@@ -208,6 +219,7 @@ TEST(BuildCli, MultiStageTargetAndUnusedStage) {
                   "FROM scratch\n"
                   "COPY --from=builder /out/ /app/\n"
                   "COPY --from=0 /bin/busybox /bin/busybox\n"
+                  "COPY --from=busybox /etc/passwd /etc/passwd\n"
                   "CMD [\"/bin/busybox\", \"cat\", \"/app/app\"]\n");
     auto result = build(root, context, {"-t", "multi", "--build-arg", "GREETING=hello", "--build-arg", "UNUSED=1"});
     ASSERT_EQ(result.exit_code, 0) << result.err;
@@ -215,7 +227,8 @@ TEST(BuildCli, MultiStageTargetAndUnusedStage) {
     EXPECT_NE(result.err.find("build-args [UNUSED] were not consumed"), std::string::npos) << result.err;
     EXPECT_EQ(run_in(root, "multi", {}), "hello\n");
     EXPECT_EQ(run_in(root, "multi", {"/bin/busybox", "stat", "-c", "%u:%g", "/app/app"}), "123:45\n");
-    EXPECT_EQ(inspect(root, "multi")["RootFS"]["Layers"].size(), 2u);
+    EXPECT_EQ(run_in(root, "multi", {"/bin/busybox", "head", "-1", "/etc/passwd"}), "root:x:0:0:root:/root:/bin/sh\n");
+    EXPECT_EQ(inspect(root, "multi")["RootFS"]["Layers"].size(), 3u);
 
     auto target = build(root, context, {"-t", "stage", "--target", "builder"});
     ASSERT_EQ(target.exit_code, 0) << target.err;
