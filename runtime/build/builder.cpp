@@ -39,7 +39,7 @@ namespace {
 using image::TarEntry;
 using SteadyClock = std::chrono::steady_clock;
 
-// Build arguments Docker defines without an ARG line; passing them is never "unused".
+// Build arguments Docker defines without an ARG line, so passing them is never "unused".
 const std::set<std::string> predefined_args{"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
                                             "ftp_proxy",  "NO_PROXY",   "no_proxy",    "ALL_PROXY",   "all_proxy"};
 
@@ -144,14 +144,25 @@ private:
 
     void split_stages() {
         for (const auto& instruction : dockerfile_.instructions) {
-            if (instruction.keyword == "FROM") {
-                stages_.push_back(parse_from(instruction));
-            } else if (stages_.empty()) {
-                declare_args(instruction, global_args_, global_args_, nullptr);
-            } else {
-                stages_.back().body.push_back(&instruction);
+            try {
+                if (instruction.keyword == "FROM") {
+                    stages_.push_back(parse_from(instruction));
+                } else if (stages_.empty()) {
+                    declare_args(instruction, global_args_, global_args_, nullptr);
+                } else {
+                    stages_.back().body.push_back(&instruction);
+                }
+            } catch (const Error& error) {
+                rethrow_at_line(instruction, error);
             }
         }
+    }
+
+    // Rethrows `error` with the Dockerfile line in front, unless it already names one.
+    [[noreturn]] void rethrow_at_line(const Instruction& instruction, const Error& error) const {
+        std::string message = error.what();
+        if (message.rfind(file_ + ":", 0) == 0) throw error;
+        throw Error(error_at(instruction, message), error.hint(), error.exit_code());
     }
 
     StageSpec parse_from(const Instruction& instruction) {
@@ -344,9 +355,7 @@ private:
                 end_step(false);
             }
         } catch (const Error& error) {
-            std::string message = error.what();
-            if (message.rfind(file_ + ":", 0) == 0) throw;
-            throw Error(error_at(instruction, message), error.hint(), error.exit_code());
+            rethrow_at_line(instruction, error);
         }
     }
 

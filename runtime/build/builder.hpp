@@ -1,7 +1,7 @@
 #pragma once
 // `isolab build`: builds an image from a Dockerfile and a context folder. RUN steps run as
-// containers of isolab's own runtime without network; their overlayfs upper dirs become
-// layers. COPY and ADD write layers straight from the context or an earlier stage.
+// containers of isolab's own runtime without network, and their overlayfs upper dirs
+// become layers. COPY and ADD write layers straight from the context or an earlier stage.
 #include <ctime>
 #include <filesystem>
 #include <functional>
@@ -26,7 +26,7 @@ struct BuildOptions {
     std::string target;                          // stage name; empty: the last stage
     bool no_cache = false;
     // Seconds since the epoch given to every file in the new layers and to the image's
-    // timestamps; nullopt: files get 0 (1970-01-01) and timestamps the current time.
+    // timestamps. Unset, files get 0 (1970-01-01) and timestamps the current time.
     std::optional<std::time_t> source_date_epoch;
     ProgressHandler progress;
 };
@@ -39,8 +39,8 @@ struct BuildResult {
 };
 
 // Builds the image and tags it. Throws Error naming the Dockerfile line for an invalid
-// instruction or a failed step. A failed build leaves no image, tag, container or mount;
-// layers of the steps that finished stay in the store as cache.
+// instruction or a failed step. A failed build leaves no image, tag, container or mount,
+// but the layers of the steps that finished stay in the store as cache.
 BuildResult build_image(image::Store& store, const BuildOptions& options);
 
 // Reads SOURCE_DATE_EPOCH from the environment. Throws Error when it is set but is not a

@@ -19,7 +19,7 @@ struct Owner {
 struct CopyRequest {
     std::vector<std::string> sources;      // as written after substitution; globs allowed
     const SourceTree* source_tree = nullptr;
-    bool keep_source_owner = false;        // true for --from: files keep their owner; the context's become root's
+    bool keep_source_owner = false;        // true for --from, false for the context, whose files become root's
     std::string destination;               // absolute path in the image
     std::optional<Owner> chown;
     std::optional<unsigned> chmod;
@@ -39,7 +39,7 @@ struct CopyRequest {
 std::vector<image::TarEntry> plan_copy(const CopyRequest& request);
 
 // Returns the entries that create the directory `path` (relative) with `owner` and mode
-// 0755, and the missing folders above it root-owned; nothing when it already exists.
+// 0755, and the missing folders above it root-owned. Returns nothing when it exists.
 // Throws Error when `path` or a folder above it is a file or symbolic link in the image.
 std::vector<image::TarEntry> plan_directory(const SourceTree& image, const std::string& path, Owner owner);
 

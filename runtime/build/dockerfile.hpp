@@ -1,10 +1,10 @@
 #pragma once
-// Parsing a Dockerfile into instructions, following Docker's Dockerfile reference: parser
-// directives (`# syntax=`, `# escape=`) only before the first comment, empty line or
-// instruction; comment lines dropped, also inside a continued instruction; line
-// continuation with the escape character; here-documents for RUN, COPY and ADD; exec
-// (JSON) and shell forms. Variables are not substituted here, because their values are
-// only known while building (see words.hpp).
+// Parsing a Dockerfile into instructions, following Docker's Dockerfile reference. Parser
+// directives (`# syntax=`, `# escape=`) count only before the first comment, empty line
+// or instruction. Comment lines are dropped, also inside a continued instruction. Lines
+// continue with the escape character, RUN, COPY and ADD take here-documents, and
+// instructions come in exec (JSON) or shell form. Variables are not substituted here,
+// because their values are only known while building (see words.hpp).
 #include <optional>
 #include <string>
 #include <string_view>

@@ -18,11 +18,11 @@ struct TreeEntry {
     std::filesystem::path host_path;  // where the content can be read
 };
 
-// Paths are relative, '/'-separated and normalized; "" is the root.
+// Paths are relative, '/'-separated and normalized, and "" is the root.
 class SourceTree {
 public:
     virtual ~SourceTree() = default;
-    // The entry at `path` without following a final symbolic link; nullopt when absent.
+    // Returns the entry at `path` without following a final symbolic link, or nullopt.
     virtual std::optional<TreeEntry> lookup(const std::string& path) const = 0;
     // The names in the directory `path`, sorted.
     virtual std::vector<std::string> children(const std::string& path) const = 0;

@@ -406,6 +406,10 @@ TEST(BuildCli, BadInputGivesOneLine) {
     EXPECT_EQ(unknown.err, "isolab: Dockerfile:2: unknown instruction FETCH (see the Dockerfile section of the README for "
                            "what isolab supports)\n");
 
+    context.write("Dockerfile", "ARG BASE=busybox\nFROM ${BASE\n");
+    auto unterminated = build(root, context);
+    EXPECT_EQ(unterminated.err, "isolab: Dockerfile:2: missing '}' in '${BASE'\n");
+
     context.write("Dockerfile", "FROM nothere:1\n");
     auto missing = build(root, context);
     EXPECT_NE(missing.exit_code, 0);
