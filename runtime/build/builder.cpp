@@ -383,7 +383,9 @@ private:
                            const std::optional<image::Layer>& layer) {
         if (layer) stage.layers.push_back(*layer);
         add_history(stage, created_by, !layer);
-        stage.cache_key = key;
+        // The steps after depend on the layer's content, not only on how it was made: a
+        // step that ran again and wrote other files must not reuse their cache entries.
+        stage.cache_key = layer ? step_key(key, layer->digest) : key;
     }
 
     // Writes `entries` as a layer (none when empty), stores it in the cache and the stage.

@@ -17,7 +17,7 @@ struct StageState {
     image::RunConfig config;
     std::vector<image::HistoryEntry> history;
     Variables args;                           // ARGs declared in this stage, with their values
-    std::string cache_key;                    // chains the parent and every step so far
+    std::string cache_key;                    // chains the parent, every step so far and the layers they wrote
     bool cmd_set = false;                     // CMD was given in this stage
     std::vector<std::string> shell{"/bin/sh", "-c"};
 
