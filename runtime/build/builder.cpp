@@ -389,6 +389,8 @@ private:
     }
 
     // Writes `entries` as a layer (none when empty), stores it in the cache and the stage.
+    // NOTE: only tagged images keep blobs alive, so an `isolab rmi` running during a build
+    // can collect the layers written so far, and the final tag then fails.
     void commit_entries(StageState& stage, const std::string& key, const std::string& created_by,
                         std::vector<TarEntry> entries) {
         std::optional<image::Layer> layer;
