@@ -140,6 +140,8 @@ std::vector<TarEntry> plan_copy(const CopyRequest& request) {
         if (!normalized) {
             throw Error("COPY source " + source + " is outside the build context", "name a path inside the context");
         }
+        // As in Docker, links named in the source are followed, but only inside the tree.
+        if (!has_glob(*normalized)) normalized = resolve_links(*request.source_tree, *normalized);
         auto expanded = expand_source(*request.source_tree, *normalized);
         if (expanded.empty()) {
             throw Error("COPY source " + source + " not found",

@@ -81,6 +81,31 @@ std::optional<std::string> normalize_relative(const std::string& path) {
     return joined;
 }
 
+std::string resolve_links(const SourceTree& tree, const std::string& path) {
+    std::vector<std::string> pending = split_relative(path);
+    std::reverse(pending.begin(), pending.end());
+    std::string resolved;
+    int links = 0;
+    while (!pending.empty()) {
+        std::string candidate = join_relative(resolved, pending.back());
+        pending.pop_back();
+        auto entry = tree.lookup(candidate);
+        if (!entry || !S_ISLNK(entry->info.st_mode)) {
+            resolved = candidate;
+            continue;
+        }
+        if (++links > 40) throw Error("too many levels of symbolic links in " + path);
+        std::string target = fs::read_symlink(entry->host_path).string();
+        auto base = target.rfind('/', 0) == 0 ? std::optional<std::string>("") : std::optional<std::string>(resolved);
+        auto next = normalize_relative(join_relative(*base, target));
+        if (!next) throw Error(path + " is a symbolic link that leads out of the build context", "copy the file it points to");
+        auto parts = split_relative(*next);
+        for (auto part = parts.rbegin(); part != parts.rend(); ++part) pending.push_back(*part);
+        resolved.clear();
+    }
+    return resolved;
+}
+
 std::vector<std::string> split_relative(const std::string& path) {
     std::vector<std::string> parts;
     size_t start = 0;
@@ -105,6 +130,15 @@ bool ContextTree::visible(const std::string& path, bool is_directory) const {
 }
 
 std::optional<TreeEntry> ContextTree::lookup(const std::string& path) const {
+    // A symbolic link above the entry could lead out of the context, so every folder on
+    // the way must be a real directory. plan_copy resolves links inside the tree first.
+    fs::path folder = root_;
+    auto parts = split_relative(path);
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+        folder /= parts[i];
+        auto above = lstat_path(folder);
+        if (!above || !S_ISDIR(above->st_mode)) return std::nullopt;
+    }
     auto info = lstat_path(path.empty() ? root_ : root_ / path);
     if (!info || !visible(path, S_ISDIR(info->st_mode))) return std::nullopt;
     return TreeEntry{*info, path.empty() ? root_ : root_ / path};

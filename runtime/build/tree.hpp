@@ -59,6 +59,11 @@ private:
 // ".." would leave the root.
 std::optional<std::string> normalize_relative(const std::string& path);
 
+// Resolves the symbolic links in `path` (each component, also the last) inside the tree:
+// an absolute target counts from the tree's root. Throws Error when a link leads out of
+// the tree or the links nest more than 40 deep.
+std::string resolve_links(const SourceTree& tree, const std::string& path);
+
 // Splits a relative path into its components ("" gives none).
 std::vector<std::string> split_relative(const std::string& path);
 

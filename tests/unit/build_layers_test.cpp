@@ -213,6 +213,35 @@ TEST_F(CopyPlan, DigestFollowsContentModeAndOwner) {
     EXPECT_NE(mode_changed, entries_digest(plan({"one.txt"}, "/x")));
 }
 
+TEST_F(CopyPlan, SourceLinksFollowedInsideContext) {
+    fs::create_symlink("one.txt", context_ / "link.txt");
+    fs::create_symlink("site/a", context_ / "inner");
+    fs::create_symlink("/one.txt", context_ / "absolute.txt");
+    auto file = plan({"link.txt"}, "/x");
+    ASSERT_TRUE(find_entry(file, "x"));
+    EXPECT_EQ(find_entry(file, "x")->type, TarEntry::Type::file);
+    EXPECT_EQ(find_entry(file, "x")->source, context_ / "one.txt");
+    EXPECT_TRUE(find_entry(plan({"inner/b/index.html"}, "/y"), "y"));
+    EXPECT_EQ(find_entry(plan({"absolute.txt"}, "/z"), "z")->source, context_ / "one.txt");
+}
+
+TEST_F(CopyPlan, SourceLinksOutOfContextRejected) {
+    fs::create_symlink("/etc", context_ / "host-etc");
+    fs::create_symlink("../..", context_ / "up");
+    EXPECT_THROW(plan({"host-etc/passwd"}, "/x"), Error);
+    EXPECT_THROW(plan({"up/etc/passwd"}, "/x"), Error);
+    ContextTree context(context_, IgnoreRules{});
+    EXPECT_FALSE(context.lookup("host-etc/passwd")) << "a lookup never goes through a link";
+}
+
+TEST_F(CopyPlan, LinksInsideCopiedDirectoryStayLinks) {
+    fs::create_symlink("index.html", context_ / "site/a/b/home.html");
+    auto entries = plan({"site/a/b/"}, "/srv/");
+    ASSERT_TRUE(find_entry(entries, "srv/home.html"));
+    EXPECT_EQ(find_entry(entries, "srv/home.html")->type, TarEntry::Type::symlink);
+    EXPECT_EQ(find_entry(entries, "srv/home.html")->link_target, "index.html");
+}
+
 TEST(CopyFlags, ChmodParsing) {
     EXPECT_EQ(parse_chmod("755"), 0755u);
     EXPECT_EQ(parse_chmod("0644"), 0644u);
