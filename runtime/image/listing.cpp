@@ -9,6 +9,7 @@
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
+#include "runtime/image/manifest.hpp"
 #include "runtime/image/reference.hpp"
 
 namespace isolab::image {
@@ -163,6 +164,11 @@ json inspect_json(Store& store, const std::string& reference) {
                   {"StoredSize", store.stored_size(image)},
                   {"LayerBlobs", layers},
                   {"History", history}};
+    // Docker prints these only when the image sets them.
+    auto run_config = run_config_to_json(image.config);
+    for (const char* key : {"ExposedPorts", "Volumes", "Healthcheck", "Shell", "OnBuild"}) {
+        if (run_config.contains(key)) document["Config"][key] = run_config[key];
+    }
     return json::array({document});
 }
 

@@ -28,14 +28,6 @@ namespace {
 constexpr const char* not_found_hint =
     "list images with `isolab images`; create one with `isolab import ROOTFS.tar NAME[:TAG]` or `isolab load -i FILE`";
 
-std::string format_rfc3339(std::time_t when) {
-    std::tm utc{};
-    gmtime_r(&when, &utc);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-    return text;
-}
-
 std::string bare_id(const std::string& id) {
     return id.rfind("sha256:", 0) == 0 ? id.substr(7) : id;
 }
