@@ -294,6 +294,7 @@ private:
 
     StageState start_stage(const StageSpec& spec, size_t index) {
         StageState stage;
+        bool base_was_present = false;
         stage.name = spec.name;
         stage.label = spec.name.empty() ? "stage-" + std::to_string(index) : spec.name;
         begin_step(stage, 1, spec.body.size() + 1, spec.from->text);
@@ -308,6 +309,9 @@ private:
             stage.shell = base.shell;
             stage.cache_key = base.cache_key;
         } else {
+            // A base image already in the store is reported as CACHED, as BuildKit
+            // reports a base it does not need to fetch, unless --no-cache is given.
+            base_was_present = !options_.no_cache && base_in_store(spec.base);
             image::Image base = resolve_image(spec.base, *spec.from);
             stage.layers = base.layers;
             stage.config = base.config;
@@ -321,8 +325,16 @@ private:
         }
         // ONBUILD triggers of the base belong to the base, not to images built from it.
         stage.config.on_build.clear();
-        end_step(false);
+        end_step(base_was_present);
         return stage;
+    }
+
+    bool base_in_store(const std::string& reference) const {
+        try {
+            return store_.find(reference).has_value();
+        } catch (const Error&) {
+            return false;  // resolve_image reports the invalid reference
+        }
     }
 
     image::Image resolve_image(const std::string& reference, const Instruction& instruction) {

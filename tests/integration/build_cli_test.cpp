@@ -169,6 +169,7 @@ TEST(BuildCli, CacheHitsAndOneFileInvalidates) {
 
     auto second = build(root, context, {"-t", "cached"});
     ASSERT_EQ(second.exit_code, 0) << second.err;
+    EXPECT_EQ(step_result(second.err, "FROM busybox"), "CACHED") << second.err;
     EXPECT_EQ(step_result(second.err, "COPY a.txt"), "CACHED") << second.err;
     EXPECT_EQ(step_result(second.err, "COPY b.txt"), "CACHED") << second.err;
     EXPECT_EQ(step_result(second.err, "RUN cat"), "CACHED") << second.err;
