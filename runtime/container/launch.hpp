@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "runtime/container/security.hpp"
 #include "runtime/core/clock.hpp"
 #include "runtime/core/error.hpp"
-#include "runtime/linux/capabilities.hpp"
 #include "runtime/linux/mounts.hpp"
 #include "runtime/linux/namespaces.hpp"
 
@@ -34,9 +34,11 @@ struct LaunchPlan {
     bool sys_read_only = true;
     std::string user;                        // -u, resolved inside the rootfs; empty: root
     bool home_from_user = false;             // HOME was not given: take it from /etc/passwd
-    std::vector<cap_value_t> capabilities = kernel::default_capabilities();
-    bool no_new_privileges = true;
-    bool seccomp = true;
+    ProcessSecurity security;
+    int clone_flags = kernel::container_clone_flags();  // namespaces of its own
+    bool own_network = true;                 // false with --network host: lo is the host's
+    int terminal_fd = -1;                    // -t: the pseudo-terminal becomes stdin, stdout and stderr
+    bool keep_stdin = false;                 // -i: stdin is this process's, not /dev/null
 };
 
 // Where --init puts isolab-init inside the container.
