@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cli/context.hpp"
+#include "runtime/container/env_file.hpp"
 #include "runtime/container/exec.hpp"
 #include "runtime/container/options.hpp"
 #include "runtime/container/stats.hpp"
@@ -20,7 +21,9 @@ void register_exec(CLI::App& app, Context& context) {
     exec->add_flag("-i,--interactive", options->interactive, "Keep stdin open and pass it to the command");
     exec->add_flag("-t,--tty", options->tty, "Give the command a pseudo-terminal");
     exec->add_flag("-d,--detach", options->detach, "Start the command in the background and return");
+    auto env_files = std::make_shared<std::vector<std::string>>();
     exec->add_option("-e,--env", *env, "Set NAME=value, or pass NAME from this environment (repeatable)")->allow_extra_args(false);
+    exec->add_option("--env-file", *env_files, "Read NAME=value lines from a file (repeatable)")->allow_extra_args(false);
     exec->add_option("-u,--user", options->user, "Run as USER[:GROUP] or UID[:GID] (default: the container's user)");
     exec->add_option("-w,--workdir", options->working_dir, "Working directory inside the container (absolute)");
     exec->add_option("container", options->container, "Container name or id")->required();
@@ -28,8 +31,12 @@ void register_exec(CLI::App& app, Context& context) {
     // Everything after CONTAINER belongs to the command, including words starting with '-'.
     exec->positionals_at_end();
 
-    exec->callback([options, env, &context] {
+    exec->callback([options, env, env_files, &context] {
         auto lookup = container::process_environment();
+        // As in Docker, -e values override those from --env-file.
+        for (const auto& file : *env_files) {
+            for (auto& entry : container::read_env_file(file, lookup)) options->env.push_back(std::move(entry));
+        }
         for (const auto& entry : *env) {
             if (auto parsed = container::parse_env_option(entry, lookup)) options->env.push_back(*parsed);
         }

@@ -243,6 +243,73 @@ TEST_F(ContainerExec, TerminalHasCallerWindowSize) {
     EXPECT_NE(result.output.find("is-tty"), std::string::npos) << result.output;
 }
 
+TEST_F(ContainerExec, EnvFileOption) {
+    RunningContainer container(root_.paths(), "exec-env-file");
+    ASSERT_TRUE(container.started());
+    auto file = root_.root().parent_path() / "exec.env";
+    std::ofstream(file) << "# comment\nFROM_FILE=1\nBOTH=file\n";
+
+    auto result = isolab({"exec", "--env-file", file.string(), "-e", "BOTH=option", "exec-env-file", "sh", "-c", "echo $FROM_FILE $BOTH"});
+
+    EXPECT_EQ(result.out, "1 option\n") << result.err;
+}
+
+TEST_F(ContainerExec, WindowChangeReachesCommand) {
+    RunningContainer container(root_.paths(), "exec-winch");
+    ASSERT_TRUE(container.started());
+    int master = -1;
+    int slave = -1;
+    winsize size{33, 101, 0, 0};
+    ASSERT_EQ(openpty(&master, &slave, nullptr, nullptr, &size), 0);
+    pid_t child = start_isolab_on_terminal(root_.paths(), {"exec", "-t", "exec-winch", "sh", "-c", "stty size; sleep 2; stty size"},
+                                           master, slave);
+    close(slave);
+
+    // Resizing the test's terminal sends SIGWINCH to isolab, which passes the new size on.
+    std::string output;
+    char buffer[512];
+    ssize_t count;
+    bool resized = false;
+    while ((count = read(master, buffer, sizeof buffer)) > 0) {
+        output.append(buffer, static_cast<size_t>(count));
+        if (!resized && output.find("33 101") != std::string::npos) {
+            winsize bigger{50, 150, 0, 0};
+            ioctl(master, TIOCSWINSZ, &bigger);
+            resized = true;
+        }
+    }
+    close(master);
+
+    EXPECT_EQ(wait_exit_code(child), 0);
+    EXPECT_TRUE(resized) << output;
+    EXPECT_NE(output.find("50 150"), std::string::npos) << output;
+}
+
+TEST_F(ContainerExec, InteractiveTerminalForwardsInput) {
+    RunningContainer container(root_.paths(), "exec-it");
+    ASSERT_TRUE(container.started());
+    int master = -1;
+    int slave = -1;
+    winsize size{24, 80, 0, 0};
+    ASSERT_EQ(openpty(&master, &slave, nullptr, nullptr, &size), 0);
+    pid_t child = start_isolab_on_terminal(root_.paths(), {"exec", "-it", "exec-it", "sh", "-c", "read line; echo got-$line"},
+                                           master, slave);
+    close(slave);
+
+    // "\r" is what Enter sends. The command prints nothing before it has read the line.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    bool typed = write(master, "hello\r", 6) == 6;
+    std::string output;
+    char buffer[512];
+    ssize_t count;
+    while ((count = read(master, buffer, sizeof buffer)) > 0) output.append(buffer, static_cast<size_t>(count));
+    close(master);
+
+    EXPECT_TRUE(typed);
+    EXPECT_EQ(wait_exit_code(child), 0);
+    EXPECT_NE(output.find("got-hello"), std::string::npos) << output;
+}
+
 TEST_F(ContainerExec, RawModeRestoredAfterExit) {
     RunningContainer container(root_.paths(), "exec-raw");
     ASSERT_TRUE(container.started());
