@@ -47,8 +47,8 @@ void secure_rootfs(const LaunchPlan& plan) {
 }
 
 void set_stdio(const LaunchPlan& plan, int stdout_fd, int stderr_fd) {
-    if (plan.terminal_fd >= 0) {
-        kernel::attach_terminal(plan.terminal_fd);
+    if (plan.terminal_socket >= 0) {
+        kernel::open_terminal_and_send(plan.terminal_socket, plan.terminal_size);
         return;
     }
     int null_input = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -13,6 +13,7 @@
 #include "runtime/core/error.hpp"
 #include "runtime/linux/mounts.hpp"
 #include "runtime/linux/namespaces.hpp"
+#include "runtime/linux/pty.hpp"
 
 namespace isolab::container {
 
@@ -37,7 +38,8 @@ struct LaunchPlan {
     ProcessSecurity security;
     int clone_flags = kernel::container_clone_flags();  // namespaces of its own
     bool own_network = true;                 // false with --network host: lo is the host's
-    int terminal_fd = -1;                    // -t: the pseudo-terminal becomes stdin, stdout and stderr
+    int terminal_socket = -1;                // -t: where to send the terminal opened in the container's devpts
+    std::optional<winsize> terminal_size;    // the caller's window size for that terminal
     bool keep_stdin = false;                 // -i: stdin is this process's, not /dev/null
 };
 

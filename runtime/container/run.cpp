@@ -219,13 +219,13 @@ RunResult run_image_rootfs(const Paths& paths, const ImageRootfs& image, const R
     result.phases.mark("create");
 
     OutputCapture output(options.on_output_line);
+    std::unique_ptr<kernel::TerminalHandoff> terminal_handoff;
     std::unique_ptr<kernel::TerminalRelay> terminal;
     auto plan = launch_plan(record, image, options);
     if (options.tty) {
-        // NOTE: this pair comes from the host's devpts, which the container does not mount,
-        // so inside it the terminal works but has no name (tty prints "not a tty").
-        terminal = std::make_unique<kernel::TerminalRelay>(options.interactive);
-        plan.terminal_fd = terminal->slave();
+        terminal_handoff = std::make_unique<kernel::TerminalHandoff>();
+        plan.terminal_socket = terminal_handoff->child_socket();
+        plan.terminal_size = kernel::caller_window_size();
     }
     std::unique_ptr<kernel::Cgroup> cgroup;
     Launch launch(plan, output.child_stdout(), output.child_stderr());
@@ -240,7 +240,9 @@ RunResult run_image_rootfs(const Paths& paths, const ImageRootfs& image, const R
     mark_running(record, launch.pid());
     SignalForwarding forwarding(launch.pid());
     bool started = launch.start(result.phases);
-    if (terminal) terminal->close_slave();
+    if (terminal_handoff) terminal_handoff->close_child_socket();
+    // The workload was executed only after its process had sent the terminal.
+    if (started && terminal_handoff) terminal = std::make_unique<kernel::TerminalRelay>(options.interactive, terminal_handoff->receive_master());
     int exit_code = !started  ? launch.child().wait()
                     : terminal ? terminal->relay([&] {
                                      cgroup->sample_memory();

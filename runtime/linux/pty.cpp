@@ -6,6 +6,7 @@
 #include <pty.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -91,6 +92,13 @@ int open_container_ptmx(const std::filesystem::path& container_root) {
     return master;
 }
 
+// Unlocks and opens the slave end of `master`, or returns -1 with errno set. TIOCGPTPEER
+// opens it in the master's own devpts instance without a path lookup.
+int open_slave_end(int master) {
+    if (unlockpt(master) != 0) return -1;
+    return ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+}
+
 }  // namespace
 
 void attach_terminal(int terminal_fd) {
@@ -123,8 +131,7 @@ TerminalRelay::TerminalRelay(bool forward_input, const std::filesystem::path& co
         fcntl(slave_, F_SETFD, FD_CLOEXEC);
     } else {
         master_ = open_container_ptmx(container_root);
-        // TIOCGPTPEER opens the slave in the master's devpts instance without a path lookup.
-        if (unlockpt(master_) == 0) slave_ = ioctl(master_, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        slave_ = open_slave_end(master_);
         if (slave_ < 0) {
             int saved = errno;
             close(master_);
@@ -132,6 +139,76 @@ TerminalRelay::TerminalRelay(bool forward_input, const std::filesystem::path& co
         }
     }
     copy_window_size();
+}
+
+TerminalRelay::TerminalRelay(bool forward_input, int master) : master_(master), forward_input_(forward_input) {}
+
+std::optional<winsize> caller_window_size() {
+    winsize size{};
+    if (ioctl(STDIN_FILENO, TIOCGWINSZ, &size) == 0 || ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0) return size;
+    return std::nullopt;
+}
+
+TerminalHandoff::TerminalHandoff() {
+    int sockets[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) throw_errno("cannot create the terminal socket pair");
+    parent_ = sockets[0];
+    child_ = sockets[1];
+}
+
+TerminalHandoff::~TerminalHandoff() {
+    close_child_socket();
+    if (parent_ >= 0) close(parent_);
+}
+
+void TerminalHandoff::close_child_socket() {
+    if (child_ >= 0) close(child_);
+    child_ = -1;
+}
+
+int TerminalHandoff::receive_master() {
+    char byte = 0;
+    iovec data{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr message{};
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    ssize_t count;
+    while ((count = recvmsg(parent_, &message, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+    }
+    cmsghdr* header = count > 0 ? CMSG_FIRSTHDR(&message) : nullptr;
+    if (header == nullptr || header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) {
+        throw Error("the container process sent no terminal");
+    }
+    int master = -1;
+    std::memcpy(&master, CMSG_DATA(header), sizeof master);
+    return master;
+}
+
+void open_terminal_and_send(int socket, const std::optional<winsize>& size) {
+    int master = open_container_ptmx("/");
+    int slave = open_slave_end(master);
+    if (slave < 0) throw_errno("cannot open a pseudo-terminal in the container");
+    if (size) ioctl(master, TIOCSWINSZ, &*size);
+
+    char byte = 0;
+    iovec data{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr message{};
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    cmsghdr* header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(header), &master, sizeof master);
+    if (sendmsg(socket, &message, 0) != 1) throw_errno("cannot send the terminal to isolab");
+    close(master);
+    attach_terminal(slave);
 }
 
 TerminalRelay::~TerminalRelay() {

@@ -3,6 +3,7 @@
 // the workload's controlling terminal, and the relay on the caller's side that copies
 // bytes between the caller's terminal and the master end, puts the caller's terminal
 // in raw mode and passes its window size through (now and on every SIGWINCH).
+#include <sys/ioctl.h>
 #include <termios.h>
 
 #include <filesystem>
@@ -28,6 +29,35 @@ private:
     std::optional<termios> saved_;
 };
 
+// The window size of the caller's stdin, or of its stdout, when either is a terminal.
+std::optional<winsize> caller_window_size();
+
+// A socket pair over which a container's first process sends the master end of the
+// terminal it opened in its own devpts, once its rootfs is in place.
+class TerminalHandoff {
+public:
+    TerminalHandoff();
+    ~TerminalHandoff();
+    TerminalHandoff(const TerminalHandoff&) = delete;
+    TerminalHandoff& operator=(const TerminalHandoff&) = delete;
+
+    // The end the container process sends on.
+    int child_socket() const { return child_; }
+    // Closes this process's copy of the child's end, once the child has its own.
+    void close_child_socket();
+    // Receives the master end. Throws Error when the child closed the socket without one.
+    int receive_master();
+
+private:
+    int parent_ = -1;
+    int child_ = -1;
+};
+
+// Runs in the container process: opens a pair from /dev/pts/ptmx of the current root,
+// gives it `size`, sends the master end over `socket` and attaches the slave end as
+// stdin, stdout, stderr and controlling terminal. Throws Error.
+void open_terminal_and_send(int socket, const std::optional<winsize>& size);
+
 // A pseudo-terminal pair (both ends close-on-exec) with the caller's window size, and
 // the relay between it and the caller's stdin and stdout.
 class TerminalRelay {
@@ -37,6 +67,8 @@ public:
     // `container_root` (such as /proc/PID/root), the pair comes from that root's
     // /dev/pts/ptmx, so inside the container the terminal has a name (tty, ttyname).
     explicit TerminalRelay(bool forward_input, const std::filesystem::path& container_root = {});
+    // Relays through a master end opened elsewhere (see TerminalHandoff), taking ownership.
+    TerminalRelay(bool forward_input, int master);
     ~TerminalRelay();
     TerminalRelay(const TerminalRelay&) = delete;
     TerminalRelay& operator=(const TerminalRelay&) = delete;

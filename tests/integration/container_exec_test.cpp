@@ -341,10 +341,11 @@ TEST_F(ContainerExec, RawModeRestoredAfterExit) {
 }
 
 TEST_F(ContainerExec, RunWithTerminal) {
-    auto result = run_isolab_on_terminal(root_.paths(), {"run", "--rm", "-t", "busybox", "sh", "-c", "stty size; exit 4"}, 40, 120);
+    auto result = run_isolab_on_terminal(root_.paths(), {"run", "--rm", "-t", "busybox", "sh", "-c", "stty size; tty; exit 4"}, 40, 120);
 
     EXPECT_EQ(result.exit_code, 4);
     EXPECT_NE(result.output.find("40 120"), std::string::npos) << result.output;
+    EXPECT_NE(result.output.find("/dev/pts/0"), std::string::npos) << "the terminal comes from the container's devpts: " << result.output;
 }
 
 TEST_F(ContainerExec, RunInteractiveReadsStdin) {
