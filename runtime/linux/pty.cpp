@@ -99,6 +99,23 @@ int open_slave_end(int master) {
     return ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
 }
 
+// A one-byte message with room for one descriptor (SCM_RIGHTS) in its control data.
+struct DescriptorMessage {
+    DescriptorMessage() {
+        message.msg_iov = &data;
+        message.msg_iovlen = 1;
+        message.msg_control = control;
+        message.msg_controllen = sizeof control;
+    }
+    DescriptorMessage(const DescriptorMessage&) = delete;
+    DescriptorMessage& operator=(const DescriptorMessage&) = delete;
+
+    char byte = 0;
+    iovec data{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr message{};
+};
+
 }  // namespace
 
 void attach_terminal(int terminal_fd) {
@@ -167,18 +184,11 @@ void TerminalHandoff::close_child_socket() {
 }
 
 int TerminalHandoff::receive_master() {
-    char byte = 0;
-    iovec data{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr message{};
-    message.msg_iov = &data;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
+    DescriptorMessage carrier;
     ssize_t count;
-    while ((count = recvmsg(parent_, &message, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+    while ((count = recvmsg(parent_, &carrier.message, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
     }
-    cmsghdr* header = count > 0 ? CMSG_FIRSTHDR(&message) : nullptr;
+    cmsghdr* header = count > 0 ? CMSG_FIRSTHDR(&carrier.message) : nullptr;
     if (header == nullptr || header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) {
         throw Error("the container process sent no terminal");
     }
@@ -193,20 +203,13 @@ void open_terminal_and_send(int socket, const std::optional<winsize>& size) {
     if (slave < 0) throw_errno("cannot open a pseudo-terminal in the container");
     if (size) ioctl(master, TIOCSWINSZ, &*size);
 
-    char byte = 0;
-    iovec data{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr message{};
-    message.msg_iov = &data;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    cmsghdr* header = CMSG_FIRSTHDR(&message);
+    DescriptorMessage carrier;
+    cmsghdr* header = CMSG_FIRSTHDR(&carrier.message);
     header->cmsg_level = SOL_SOCKET;
     header->cmsg_type = SCM_RIGHTS;
     header->cmsg_len = CMSG_LEN(sizeof(int));
     std::memcpy(CMSG_DATA(header), &master, sizeof master);
-    if (sendmsg(socket, &message, 0) != 1) throw_errno("cannot send the terminal to isolab");
+    if (sendmsg(socket, &carrier.message, 0) != 1) throw_errno("cannot send the terminal to isolab");
     close(master);
     attach_terminal(slave);
 }

@@ -1,8 +1,8 @@
 #pragma once
-// Terminals for `run -t` and `exec -t`: a pseudo-terminal pair whose slave end becomes
-// the workload's controlling terminal, and the relay on the caller's side that copies
-// bytes between the caller's terminal and the master end, puts the caller's terminal
-// in raw mode and passes its window size through (now and on every SIGWINCH).
+// Terminals for `run -t` and `exec -t`. A pseudo-terminal pair's slave end becomes the
+// workload's controlling terminal. On the caller's side a relay copies bytes between the
+// caller's terminal and the master end, keeps the caller's terminal in raw mode, and
+// passes its window size through, at the start and on every SIGWINCH.
 #include <sys/ioctl.h>
 #include <termios.h>
 
