@@ -8,10 +8,12 @@
 
 #include "cli/context.hpp"
 #include "runtime/container/diff.hpp"
+#include "runtime/container/env_file.hpp"
 #include "runtime/container/manage.hpp"
 #include "runtime/container/options.hpp"
 #include "runtime/container/ps_format.hpp"
 #include "runtime/container/run.hpp"
+#include "runtime/container/security.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 
@@ -40,19 +42,14 @@ struct RunArguments {
     double cpus = 0;
     std::uint64_t cpu_shares = 0;
     std::string memory_swap;
+    std::vector<std::string> env_files;
+    std::string entrypoint;
+    std::string network;
+    std::string pid_mode;
+    std::string ipc_mode;
+    bool interactive = false;
+    bool tty = false;
 };
-
-void apply_security_options(const std::vector<std::string>& security_options, container::RunOptions& options) {
-    for (const auto& option : security_options) {
-        if (option == "seccomp=unconfined" || option == "seccomp:unconfined") {
-            options.seccomp = false;
-        } else if (option == "no-new-privileges" || option == "no-new-privileges=true") {
-            // Always set unless --privileged.
-        } else {
-            throw Error("unsupported --security-opt '" + option + "'", "supported: seccomp=unconfined, no-new-privileges");
-        }
-    }
-}
 
 container::RunOptions to_run_options(const RunArguments& arguments, const CLI::App& command) {
     container::RunOptions options;
@@ -70,14 +67,24 @@ container::RunOptions to_run_options(const RunArguments& arguments, const CLI::A
     options.cap_add = arguments.cap_add;
     options.cap_drop = arguments.cap_drop;
     options.privileged = arguments.privileged;
-    apply_security_options(arguments.security_options, options);
+    for (const auto& option : arguments.security_options) container::apply_security_option(option, options);
     if (command.count("--pids-limit") > 0) options.pids_limit = arguments.pids_limit;
     if (command.count("--cpus") > 0) options.cpus = arguments.cpus;
     if (command.count("--cpu-shares") > 0) options.cpu_shares = arguments.cpu_shares;
     if (command.count("--memory-swap") > 0) {
         options.memory_swap = arguments.memory_swap == "-1" ? -1 : static_cast<std::int64_t>(parse_size(arguments.memory_swap));
     }
+    if (command.count("--entrypoint") > 0) options.entrypoint = arguments.entrypoint;
+    options.network = arguments.network;
+    options.pid_mode = arguments.pid_mode;
+    options.ipc_mode = arguments.ipc_mode;
+    options.interactive = arguments.interactive;
+    options.tty = arguments.tty;
     auto lookup = container::process_environment();
+    // As in Docker, -e values override those from --env-file.
+    for (const auto& file : arguments.env_files) {
+        for (auto& entry : container::read_env_file(file, lookup)) options.env.push_back(std::move(entry));
+    }
     for (const auto& entry : arguments.env) {
         if (auto parsed = container::parse_env_option(entry, lookup)) options.env.push_back(*parsed);
     }
@@ -102,12 +109,19 @@ void register_run(CLI::App& app, Context& context) {
     run->add_option("--cap-add", arguments->cap_add, "Add a capability, e.g. NET_ADMIN, or ALL (repeatable)")->allow_extra_args(false);
     run->add_option("--cap-drop", arguments->cap_drop, "Drop a capability, or ALL (repeatable)")->allow_extra_args(false);
     run->add_flag("--privileged", arguments->privileged, "All capabilities, no seccomp filter, no masked paths");
-    run->add_option("--security-opt", arguments->security_options, "seccomp=unconfined turns the seccomp filter off")
+    run->add_option("--security-opt", arguments->security_options, "seccomp=unconfined turns the seccomp filter off; seccomp=FILE.json loads a Docker seccomp profile")
         ->allow_extra_args(false);
     run->add_option("--pids-limit", arguments->pids_limit, "Maximum number of processes (0 or -1: unlimited)");
     run->add_option("--cpus", arguments->cpus, "CPU time as a number of CPUs, e.g. 0.5");
     run->add_option("--cpu-shares", arguments->cpu_shares, "Relative CPU weight (default 1024)");
     run->add_option("--memory-swap", arguments->memory_swap, "Memory plus swap limit, e.g. 128m, or -1 for unlimited swap");
+    run->add_option("--env-file", arguments->env_files, "Read NAME=value lines from a file (repeatable)")->allow_extra_args(false);
+    run->add_option("--entrypoint", arguments->entrypoint, "Replace the image's Entrypoint (and its Cmd unless a command is given)");
+    run->add_option("--network", arguments->network, "none (default: a network namespace with only lo) or host");
+    run->add_option("--pid", arguments->pid_mode, "host: share the host's pid namespace");
+    run->add_option("--ipc", arguments->ipc_mode, "host: share the host's ipc namespace");
+    run->add_flag("-i,--interactive", arguments->interactive, "Keep stdin open and pass it to the workload");
+    run->add_flag("-t,--tty", arguments->tty, "Give the workload a pseudo-terminal");
     run->add_option("image", arguments->image, "Image reference or id prefix")->required();
     run->add_option("command", arguments->command, "Command and arguments (default: the image's Entrypoint and Cmd)");
     // Everything after IMAGE belongs to the command, including words starting with '-'.

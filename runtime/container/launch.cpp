@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <sched.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -13,51 +12,16 @@
 #include <sstream>
 
 #include "runtime/container/options.hpp"
+#include "runtime/container/status_pipe.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
-#include "runtime/linux/seccomp.hpp"
-#include "runtime/linux/users.hpp"
+#include "runtime/linux/pty.hpp"
 
 namespace isolab::container {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr char field_separator = '\x1f';
-
-void write_all(int fd, const std::string& text) {
-    size_t written = 0;
-    while (written < text.size()) {
-        ssize_t count = write(fd, text.data() + written, text.size() - written);
-        if (count < 0 && errno == EINTR) continue;
-        if (count <= 0) return;
-        written += static_cast<size_t>(count);
-    }
-}
-
-void report_phase(int status_fd, const char* name) {
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
-    write_all(status_fd, std::string("phase ") + name + " " + std::to_string(ns) + "\n");
-}
-
-void report_failure(int status_fd, const Error& error) {
-    std::string message = error.what();
-    std::string hint = error.hint();
-    for (auto* text : {&message, &hint}) {
-        for (auto& c : *text) {
-            if (c == '\n' || c == field_separator) c = ' ';
-        }
-    }
-    write_all(status_fd, "error " + std::to_string(error.exit_code()) + " " + message + field_separator + hint + "\n");
-}
-
-std::vector<char*> c_strings(const std::vector<std::string>& strings) {
-    std::vector<char*> pointers;
-    for (const auto& text : strings) pointers.push_back(const_cast<char*>(text.c_str()));
-    pointers.push_back(nullptr);
-    return pointers;
-}
 
 void wait_for_parent(int sync_fd) {
     char byte = 0;
@@ -68,11 +32,6 @@ void wait_for_parent(int sync_fd) {
     close(sync_fd);
 }
 
-std::string read_file_if_present(const fs::path& path) {
-    std::error_code error;
-    return fs::exists(path, error) ? read_file(path) : std::string();
-}
-
 void build_rootfs(const LaunchPlan& plan) {
     kernel::make_mounts_private();
     kernel::mount_overlay(plan.lowerdirs, plan.upperdir, plan.workdir, plan.rootfs);
@@ -81,33 +40,19 @@ void build_rootfs(const LaunchPlan& plan) {
     if (plan.init_binary) kernel::bind_file_read_only(*plan.init_binary, plan.rootfs, init_target);
 }
 
-// Switches to the requested user and keeps only the allowed capabilities, then forbids
-// gaining privileges (no_new_privs) and loads the seccomp filter, which stays through execve.
-void drop_privileges(const LaunchPlan& plan, std::vector<std::string>& env) {
-    kernel::ContainerUser user;
-    if (!plan.user.empty()) {
-        user = kernel::resolve_user(plan.user, read_file_if_present("/etc/passwd"), read_file_if_present("/etc/group"));
-        if (plan.home_from_user && !user.home.empty()) env = merge_env(env, {"HOME=" + user.home});
-    }
-
-    kernel::limit_bounding_set(plan.capabilities);
-    if (!plan.user.empty()) kernel::switch_user(user);
-    // A non-root user keeps no capability in its effective set, as with Docker.
-    kernel::set_capabilities(user.uid == 0 ? plan.capabilities : std::vector<cap_value_t>{});
-
-    if (plan.no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw_errno("set no_new_privs");
-    if (plan.seccomp) kernel::load_default_seccomp_filter();
-}
-
 void secure_rootfs(const LaunchPlan& plan) {
     kernel::mask_paths(plan.masked_paths);
     kernel::make_paths_read_only(plan.read_only_paths);
     if (plan.read_only_rootfs) kernel::make_root_read_only();
 }
 
-void set_stdio(int stdout_fd, int stderr_fd) {
+void set_stdio(const LaunchPlan& plan, int stdout_fd, int stderr_fd) {
+    if (plan.terminal_socket >= 0) {
+        kernel::open_terminal_and_send(plan.terminal_socket, plan.terminal_size);
+        return;
+    }
     int null_input = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null_input < 0 || dup2(null_input, STDIN_FILENO) < 0) throw_errno("cannot open /dev/null as stdin");
+    if (!plan.keep_stdin && (null_input < 0 || dup2(null_input, STDIN_FILENO) < 0)) throw_errno("cannot open /dev/null as stdin");
     if (stdout_fd >= 0 && dup2(stdout_fd, STDOUT_FILENO) < 0) throw_errno("cannot set stdout");
     if (stderr_fd >= 0 && dup2(stderr_fd, STDERR_FILENO) < 0) throw_errno("cannot set stderr");
 }
@@ -149,12 +94,12 @@ int container_main(const LaunchPlan& plan, int sync_fd, int status_fd, int stdou
         report_phase(status_fd, "pivot_root");
 
         secure_rootfs(plan);
-        kernel::bring_up_loopback();
-        set_stdio(stdout_fd, stderr_fd);
+        if (plan.own_network) kernel::bring_up_loopback();
+        set_stdio(plan, stdout_fd, stderr_fd);
         // The working directory is created as root, like Docker creates a missing WorkingDir.
         enter_working_dir(plan.working_dir);
         auto env = plan.env;
-        drop_privileges(plan, env);
+        enter_process_security(plan.security, plan.user, plan.home_from_user, env);
         exec_workload(plan, env, status_fd);
     } catch (const Error& error) {
         report_failure(status_fd, error);
@@ -210,7 +155,7 @@ Launch::Launch(const LaunchPlan& plan, int stdout_fd, int stderr_fd) {
     status_read_ = status_pipe[0];
 
     try {
-        child_ = kernel::clone_child(kernel::container_clone_flags(), [&] {
+        child_ = kernel::clone_child(plan.clone_flags, [&] {
             close(sync_pipe[1]);
             close(status_pipe[0]);
             return container_main(plan, sync_pipe[0], status_pipe[1], stdout_fd, stderr_fd);
@@ -236,14 +181,7 @@ bool Launch::start(PhaseRecorder& phases) {
     close(sync_write_);
     sync_write_ = -1;
 
-    std::string messages;
-    char buffer[4096];
-    ssize_t count;
-    while ((count = read(status_read_, buffer, sizeof buffer)) != 0) {
-        if (count < 0 && errno == EINTR) continue;
-        if (count < 0) throw_errno("cannot read the container's status");
-        messages.append(buffer, static_cast<size_t>(count));
-    }
+    auto messages = read_status_messages(status_read_);
     close(status_read_);
     status_read_ = -1;
 
@@ -257,11 +195,7 @@ bool Launch::start(PhaseRecorder& phases) {
             phases.mark_at(name, time_from_nanoseconds(line.substr(space + 1)));
             executed = executed || name == "exec";
         } else if (line.rfind("error ", 0) == 0) {
-            auto space = line.find(' ', 6);
-            int code = std::stoi(line.substr(6, space - 6));
-            auto text = line.substr(space + 1);
-            auto separator = text.find(field_separator);
-            failure_.emplace(text.substr(0, separator), separator == std::string::npos ? "" : text.substr(separator + 1), code);
+            failure_.emplace(parse_failure(line));
             return false;
         }
     }

@@ -8,11 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "runtime/container/security.hpp"
 #include "runtime/core/clock.hpp"
 #include "runtime/core/error.hpp"
-#include "runtime/linux/capabilities.hpp"
 #include "runtime/linux/mounts.hpp"
 #include "runtime/linux/namespaces.hpp"
+#include "runtime/linux/pty.hpp"
 
 namespace isolab::container {
 
@@ -34,9 +35,12 @@ struct LaunchPlan {
     bool sys_read_only = true;
     std::string user;                        // -u, resolved inside the rootfs; empty: root
     bool home_from_user = false;             // HOME was not given: take it from /etc/passwd
-    std::vector<cap_value_t> capabilities = kernel::default_capabilities();
-    bool no_new_privileges = true;
-    bool seccomp = true;
+    ProcessSecurity security;
+    int clone_flags = kernel::container_clone_flags();  // namespaces of its own
+    bool own_network = true;                 // false with --network host: lo is the host's
+    int terminal_socket = -1;                // -t: where to send the terminal opened in the container's devpts
+    std::optional<winsize> terminal_size;    // the caller's window size for that terminal
+    bool keep_stdin = false;                 // -i: stdin is this process's, not /dev/null
 };
 
 // Where --init puts isolab-init inside the container.

@@ -24,6 +24,7 @@ void to_json(nlohmann::json& json, const ContainerConfig& config) {
             {"command", config.command},
             {"env", config.env},
             {"working_dir", config.working_dir},
+            {"user", config.user},
             {"hostname", config.hostname},
             {"created", config.created}};
     json["memory_limit"] = config.memory_limit ? nlohmann::json(*config.memory_limit) : nlohmann::json(nullptr);
@@ -38,6 +39,7 @@ void from_json(const nlohmann::json& json, ContainerConfig& config) {
     config.command = json.value("command", std::vector<std::string>{});
     config.env = json.value("env", std::vector<std::string>{});
     config.working_dir = json.value("working_dir", "");
+    config.user = json.value("user", "");
     config.hostname = json.value("hostname", "");
     config.created = json.value("created", "");
     if (json.contains("memory_limit") && json["memory_limit"].is_number()) {

@@ -25,6 +25,7 @@ struct ContainerConfig {
     std::vector<std::string> command;   // argv of the workload
     std::vector<std::string> env;
     std::string working_dir;
+    std::string user;                   // USER[:GROUP] of the workload (-u or the image's User); empty: root
     std::string hostname;
     std::optional<std::uint64_t> memory_limit;
     std::string created;                // RFC 3339, UTC

@@ -16,9 +16,11 @@
 #include <thread>
 
 #include "runtime/container/launch.hpp"
+#include "runtime/container/namespace_modes.hpp"
 #include "runtime/container/options.hpp"
 #include "runtime/container/output.hpp"
 #include "runtime/container/record.hpp"
+#include "runtime/container/signal_forwarding.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
@@ -26,6 +28,7 @@
 #include "runtime/linux/cgroups.hpp"
 #include "runtime/linux/mounts.hpp"
 #include "runtime/linux/namespaces.hpp"
+#include "runtime/linux/pty.hpp"
 
 namespace isolab::container {
 
@@ -77,6 +80,7 @@ void check_options(const RunOptions& options) {
                         std::to_string(max_pids) + ", or 0 or -1 for unlimited",
                     "e.g. --pids-limit 100");
     }
+    check_namespace_modes(options);
     for (const auto& entry : options.env) {
         if (entry.empty() || entry.front() == '=') {
             throw Error("invalid environment variable '" + entry + "': the name is empty", "use -e NAME=value");
@@ -85,8 +89,14 @@ void check_options(const RunOptions& options) {
 }
 
 std::vector<std::string> workload_argv(const ImageRootfs& image, const RunOptions& options) {
+    // As in Docker, --entrypoint also drops the image's Cmd unless a command is given.
     std::vector<std::string> argv = image.config.entrypoint;
-    const auto& tail = options.command.empty() ? image.config.cmd : options.command;
+    std::vector<std::string> default_cmd = image.config.cmd;
+    if (options.entrypoint) {
+        argv = options.entrypoint->empty() ? std::vector<std::string>{} : std::vector<std::string>{*options.entrypoint};
+        default_cmd.clear();
+    }
+    const auto& tail = options.command.empty() ? default_cmd : options.command;
     argv.insert(argv.end(), tail.begin(), tail.end());
     if (argv.empty()) {
         throw Error("no command given and image " + image.reference + " has no Entrypoint or Cmd",
@@ -116,43 +126,12 @@ ContainerConfig make_config(const ImageRootfs& image, const RunOptions& options)
     config.working_dir = !options.working_dir.empty()         ? options.working_dir
                          : !image.config.working_dir.empty() ? image.config.working_dir
                                                              : "/";
+    config.user = options.user.empty() ? image.config.user : options.user;
     config.memory_limit = options.memory_limit;
     config.created = rfc3339_now();
     config.request = options;
     return config;
 }
-
-// The pid of the running container, for forwarding signals sent to isolab itself.
-std::atomic<pid_t> forward_target{0};
-
-void forward_signal(int signal_number) {
-    pid_t pid = forward_target.load();
-    if (pid > 0) kill(pid, signal_number);
-}
-
-// Forwards SIGINT, SIGTERM, SIGHUP and SIGQUIT to the container while it runs, as
-// `docker run` does, and restores the previous handlers afterwards.
-class SignalForwarding {
-public:
-    explicit SignalForwarding(pid_t pid) {
-        forward_target = pid;
-        struct sigaction action {};
-        action.sa_handler = forward_signal;
-        sigemptyset(&action.sa_mask);
-        action.sa_flags = SA_RESTART;
-        for (size_t i = 0; i < signals_.size(); ++i) sigaction(signals_[i], &action, &previous_[i]);
-    }
-    ~SignalForwarding() {
-        for (size_t i = 0; i < signals_.size(); ++i) sigaction(signals_[i], &previous_[i], nullptr);
-        forward_target = 0;
-    }
-    SignalForwarding(const SignalForwarding&) = delete;
-    SignalForwarding& operator=(const SignalForwarding&) = delete;
-
-private:
-    std::array<int, 4> signals_{SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-    std::array<struct sigaction, 4> previous_{};
-};
 
 int wait_for_exit(kernel::ChildProcess& child, kernel::Cgroup& cgroup) {
     if (!cgroup.needs_sampling()) return child.wait();
@@ -176,17 +155,12 @@ kernel::CgroupLimits cgroup_limits(const RunOptions& options) {
 }
 
 void apply_security_options(LaunchPlan& plan, const RunOptions& options) {
+    plan.security = process_security(options);
     if (options.privileged) {
-        plan.capabilities = kernel::all_capabilities();
         plan.masked_paths.clear();
         plan.read_only_paths.clear();
         plan.sys_read_only = false;
-        plan.no_new_privileges = false;
-        plan.seccomp = false;
-        return;
     }
-    plan.capabilities = kernel::resolve_capabilities(options.cap_add, options.cap_drop);
-    plan.seccomp = options.seccomp;
 }
 
 LaunchPlan launch_plan(const ContainerRecord& record, const ImageRootfs& image, const RunOptions& options) {
@@ -201,9 +175,11 @@ LaunchPlan launch_plan(const ContainerRecord& record, const ImageRootfs& image, 
     plan.working_dir = record.config().working_dir;
     plan.read_only_rootfs = options.read_only;
     for (const auto& tmpfs : options.tmpfs) plan.tmpfs.push_back(kernel::parse_tmpfs(tmpfs));
-    plan.user = options.user.empty() ? image.config.user : options.user;
+    plan.user = record.config().user;
+    plan.keep_stdin = options.interactive && !options.tty;
     plan.home_from_user = !find_env(image.config.env, "HOME") && !find_env(options.env, "HOME");
     apply_security_options(plan, options);
+    apply_namespace_modes(plan, options);
     if (options.init) {
         plan.init_binary = init_binary();
         plan.argv.insert(plan.argv.begin(), {init_target, "--"});
@@ -243,8 +219,16 @@ RunResult run_image_rootfs(const Paths& paths, const ImageRootfs& image, const R
     result.phases.mark("create");
 
     OutputCapture output(options.on_output_line);
+    std::unique_ptr<kernel::TerminalHandoff> terminal_handoff;
+    std::unique_ptr<kernel::TerminalRelay> terminal;
+    auto plan = launch_plan(record, image, options);
+    if (options.tty) {
+        terminal_handoff = std::make_unique<kernel::TerminalHandoff>();
+        plan.terminal_socket = terminal_handoff->child_socket();
+        plan.terminal_size = kernel::caller_window_size();
+    }
     std::unique_ptr<kernel::Cgroup> cgroup;
-    Launch launch(launch_plan(record, image, options), output.child_stdout(), output.child_stderr());
+    Launch launch(plan, output.child_stdout(), output.child_stderr());
     result.phases.mark("namespaces");
 
     cgroup = kernel::create_cgroup(cgroup_host, "isolab-" + result.id);
@@ -256,7 +240,15 @@ RunResult run_image_rootfs(const Paths& paths, const ImageRootfs& image, const R
     mark_running(record, launch.pid());
     SignalForwarding forwarding(launch.pid());
     bool started = launch.start(result.phases);
-    int exit_code = started ? wait_for_exit(launch.child(), *cgroup) : launch.child().wait();
+    if (terminal_handoff) terminal_handoff->close_child_socket();
+    // The workload was executed only after its process had sent the terminal.
+    if (started && terminal_handoff) terminal = std::make_unique<kernel::TerminalRelay>(options.interactive, terminal_handoff->receive_master());
+    int exit_code = !started  ? launch.child().wait()
+                    : terminal ? terminal->relay([&] {
+                                     cgroup->sample_memory();
+                                     return launch.child().try_wait();
+                                 })
+                               : wait_for_exit(launch.child(), *cgroup);
     result.phases.mark("exit");
     output.finish();
 

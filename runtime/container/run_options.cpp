@@ -33,10 +33,17 @@ void to_json(nlohmann::json& json, const RunOptions& options) {
             {"cap_drop", options.cap_drop},
             {"privileged", options.privileged},
             {"seccomp", options.seccomp},
+            {"seccomp_profile", options.seccomp_profile},
             {"pids_limit", optional_to_json(options.pids_limit)},
             {"cpus", optional_to_json(options.cpus)},
             {"cpu_shares", optional_to_json(options.cpu_shares)},
-            {"memory_swap", optional_to_json(options.memory_swap)}};
+            {"memory_swap", optional_to_json(options.memory_swap)},
+            {"entrypoint", optional_to_json(options.entrypoint)},
+            {"network", options.network},
+            {"pid_mode", options.pid_mode},
+            {"ipc_mode", options.ipc_mode},
+            {"interactive", options.interactive},
+            {"tty", options.tty}};
 }
 
 void from_json(const nlohmann::json& json, RunOptions& options) {
@@ -57,10 +64,17 @@ void from_json(const nlohmann::json& json, RunOptions& options) {
     options.cap_drop = json.value("cap_drop", defaults.cap_drop);
     options.privileged = json.value("privileged", defaults.privileged);
     options.seccomp = json.value("seccomp", defaults.seccomp);
+    options.seccomp_profile = json.value("seccomp_profile", defaults.seccomp_profile);
     optional_from_json(json, "pids_limit", options.pids_limit);
     optional_from_json(json, "cpus", options.cpus);
     optional_from_json(json, "cpu_shares", options.cpu_shares);
     optional_from_json(json, "memory_swap", options.memory_swap);
+    optional_from_json(json, "entrypoint", options.entrypoint);
+    options.network = json.value("network", defaults.network);
+    options.pid_mode = json.value("pid_mode", defaults.pid_mode);
+    options.ipc_mode = json.value("ipc_mode", defaults.ipc_mode);
+    options.interactive = json.value("interactive", defaults.interactive);
+    options.tty = json.value("tty", defaults.tty);
 }
 
 }  // namespace isolab::container

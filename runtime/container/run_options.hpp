@@ -38,10 +38,17 @@ struct RunOptions {
     std::vector<std::string> cap_drop;
     bool privileged = false;                // all capabilities, no seccomp, no masked paths
     bool seccomp = true;                    // false: --security-opt seccomp=unconfined
+    std::string seccomp_profile;            // --security-opt seccomp=FILE: the file's JSON text; empty: the default profile
     std::optional<std::int64_t> pids_limit; // --pids-limit; 0 or less: unlimited
     std::optional<double> cpus;             // --cpus
     std::optional<std::uint64_t> cpu_shares;   // --cpu-shares
     std::optional<std::int64_t> memory_swap;   // --memory-swap bytes (memory plus swap); -1: unlimited
+    std::optional<std::string> entrypoint;  // --entrypoint: replaces the image's Entrypoint ("" removes it)
+    std::string network;                    // --network: "host" shares the host's; "none" or empty: own, only lo
+    std::string pid_mode;                   // --pid: "host" shares the host's pid namespace; empty: own
+    std::string ipc_mode;                   // --ipc: "host" shares the host's ipc namespace; empty: own
+    bool interactive = false;               // -i: the workload reads this process's stdin
+    bool tty = false;                       // -t: the workload gets a pseudo-terminal
 };
 
 // The stored form of a request; on_output_line is not stored. from_json accepts a
