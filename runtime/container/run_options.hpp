@@ -42,6 +42,8 @@ struct RunOptions {
     std::optional<double> cpus;             // --cpus
     std::optional<std::uint64_t> cpu_shares;   // --cpu-shares
     std::optional<std::int64_t> memory_swap;   // --memory-swap bytes (memory plus swap); -1: unlimited
+    std::vector<std::string> volumes;       // -v values, as given
+    std::vector<std::string> mounts;        // --mount values, as given
 };
 
 // The stored form of a request; on_output_line is not stored. from_json accepts a
