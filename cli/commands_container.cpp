@@ -40,6 +40,8 @@ struct RunArguments {
     double cpus = 0;
     std::uint64_t cpu_shares = 0;
     std::string memory_swap;
+    std::vector<std::string> volumes;
+    std::vector<std::string> mounts;
 };
 
 void apply_security_options(const std::vector<std::string>& security_options, container::RunOptions& options) {
@@ -70,6 +72,8 @@ container::RunOptions to_run_options(const RunArguments& arguments, const CLI::A
     options.cap_add = arguments.cap_add;
     options.cap_drop = arguments.cap_drop;
     options.privileged = arguments.privileged;
+    options.volumes = arguments.volumes;
+    options.mounts = arguments.mounts;
     apply_security_options(arguments.security_options, options);
     if (command.count("--pids-limit") > 0) options.pids_limit = arguments.pids_limit;
     if (command.count("--cpus") > 0) options.cpus = arguments.cpus;
@@ -108,6 +112,12 @@ void register_run(CLI::App& app, Context& context) {
     run->add_option("--cpus", arguments->cpus, "CPU time as a number of CPUs, e.g. 0.5");
     run->add_option("--cpu-shares", arguments->cpu_shares, "Relative CPU weight (default 1024)");
     run->add_option("--memory-swap", arguments->memory_swap, "Memory plus swap limit, e.g. 128m, or -1 for unlimited swap");
+    run->add_option("-v,--volume", arguments->volumes,
+                    "Mount a volume or host path: NAME:/path[:ro], /host/path:/path[:ro] or /path (repeatable)")
+        ->allow_extra_args(false);
+    run->add_option("--mount", arguments->mounts,
+                    "Mount type=volume|bind|tmpfs,source=...,target=...[,readonly] (repeatable)")
+        ->allow_extra_args(false);
     run->add_option("image", arguments->image, "Image reference or id prefix")->required();
     run->add_option("command", arguments->command, "Command and arguments (default: the image's Entrypoint and Cmd)");
     // Everything after IMAGE belongs to the command, including words starting with '-'.
@@ -140,13 +150,15 @@ void register_ps(CLI::App& app, Context& context) {
 
 void register_rm(CLI::App& app, Context& context) {
     auto force = std::make_shared<bool>(false);
+    auto volumes = std::make_shared<bool>(false);
     auto names = std::make_shared<std::vector<std::string>>();
     auto* rm = app.add_subcommand("rm", "Remove containers and their upper dirs");
     rm->add_flag("-f,--force", *force, "Kill a running container first");
+    rm->add_flag("-v,--volumes", *volumes, "Remove the container's anonymous volumes too");
     rm->add_option("container", *names, "Container names or ids")->required();
-    rm->callback([force, names, &context] {
+    rm->callback([force, volumes, names, &context] {
         for (const auto& name : *names) {
-            container::remove_container(context.paths, name, *force);
+            container::remove_container(context.paths, name, *force, *volumes);
             std::printf("%s\n", name.c_str());
         }
     });
