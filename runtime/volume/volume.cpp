@@ -197,6 +197,21 @@ std::string volumes_table(const std::vector<Volume>& volumes, bool quiet) {
     return table;
 }
 
+std::string volumes_json_lines(const std::vector<Volume>& volumes) {
+    std::string lines;
+    for (const auto& volume : volumes) {
+        std::string labels;
+        for (const auto& [key, value] : volume.labels) labels += (labels.empty() ? "" : ",") + key + "=" + value;
+        nlohmann::json line = {{"Driver", "local"},
+                               {"Labels", labels},
+                               {"Mountpoint", volume.mountpoint.string()},
+                               {"Name", volume.name},
+                               {"Scope", "local"}};
+        lines += line.dump() + "\n";
+    }
+    return lines;
+}
+
 nlohmann::json inspect_json(const Volume& volume) {
     return {{"CreatedAt", volume.created_at},
             {"Driver", "local"},

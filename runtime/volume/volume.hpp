@@ -68,6 +68,10 @@ PruneResult prune_volumes(const Paths& paths, bool all);
 // The `volume ls` table (DRIVER, VOLUME NAME), or one name per line with `quiet`.
 std::string volumes_table(const std::vector<Volume>& volumes, bool quiet);
 
+// The `volume ls --format json` output: one JSON object per line, with Docker's keys
+// Driver, Labels ("k=v,k2=v2"), Mountpoint, Name and Scope.
+std::string volumes_json_lines(const std::vector<Volume>& volumes);
+
 // Docker's inspect document of one volume: Name, Driver, Mountpoint, CreatedAt, Labels,
 // Scope and Options.
 nlohmann::json inspect_json(const Volume& volume);

@@ -57,6 +57,13 @@ TEST_F(VolumeCli, CreateListInspectRemove) {
     auto listed = isolab({"volume", "ls"});
     EXPECT_EQ(listed.out, "DRIVER    VOLUME NAME\nlocal     app-data\n");
 
+    auto json_lines = isolab({"volume", "ls", "--format", "json"});
+    ASSERT_EQ(json_lines.exit_code, 0) << json_lines.err;
+    auto line = nlohmann::json::parse(json_lines.out);
+    EXPECT_EQ(line["Name"], "app-data");
+    EXPECT_EQ(line["Driver"], "local");
+    EXPECT_EQ(line["Labels"], "empty=,tier=db");
+
     auto inspected = isolab({"volume", "inspect", "app-data"});
     ASSERT_EQ(inspected.exit_code, 0) << inspected.err;
     auto document = nlohmann::json::parse(inspected.out);
