@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -207,6 +208,11 @@ bool copy_image_content(const fs::path& rootfs, const fs::path& path, const fs::
 
     OwnedFd target(open(destination.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (target.get() < 0) throw_errno("cannot open volume folder " + destination.string());
+    // Two containers that start at once on the same new volume copy one after the other,
+    // and the second then finds the volume filled. Closing the descriptor unlocks.
+    while (flock(target.get(), LOCK_EX) != 0) {
+        if (errno != EINTR) throw_errno("cannot lock volume folder " + destination.string());
+    }
     if (!directory_is_empty(target.get())) return false;
 
     copy_tree(source.get(), target.get(), path.string());

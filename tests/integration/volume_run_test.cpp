@@ -10,6 +10,7 @@
 #include <fstream>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "runtime/container/manage.hpp"
@@ -172,6 +173,17 @@ TEST_F(VolumeRun, ReadOnlyBindRejectsWrites) {
     EXPECT_FALSE(fs::exists(host / "x"));
 }
 
+TEST_F(VolumeRun, VolumeWritableOnReadOnlyRootfs) {
+    RunOptions options;
+    options.read_only = true;
+    options.volumes = {"data:/data"};
+
+    auto output = run_in(options, {"sh", "-c", "touch /root-file && echo root-writable; touch /data/x && echo data-writable"});
+
+    EXPECT_EQ(output.out, std::vector<std::string>{"data-writable"});
+    EXPECT_TRUE(fs::exists(volume::find_volume(root_.paths(), "data")->mountpoint / "x"));
+}
+
 TEST_F(VolumeRun, NewVolumeFilledFromImage) {
     auto output = run_with_volumes({"etc:/etc"}, {"cat", "/etc/passwd"});
 
@@ -187,6 +199,23 @@ TEST_F(VolumeRun, FilledVolumeNotCopiedAgain) {
     auto output = run_with_volumes({"etc:/etc"}, {"sh", "-c", "ls /etc/passwd || echo gone"});
 
     EXPECT_EQ(output.out, std::vector<std::string>{"gone"});
+}
+
+TEST_F(VolumeRun, ConcurrentFirstUseBothStart) {
+    std::vector<int> exit_codes(2, -1);
+    std::vector<std::thread> runs;
+    for (size_t i = 0; i < exit_codes.size(); ++i) {
+        runs.emplace_back([&, i] {
+            try {
+                exit_codes[i] = run_with_volumes({"etc:/etc"}, {"test", "-s", "/etc/passwd"}).exit_code;
+            } catch (const Error& error) {
+                ADD_FAILURE() << error.what();
+            }
+        });
+    }
+    for (auto& thread : runs) thread.join();
+
+    EXPECT_EQ(exit_codes, (std::vector<int>{0, 0}));
 }
 
 TEST_F(VolumeRun, NoCopyLeavesVolumeEmpty) {
