@@ -48,14 +48,17 @@ void register_create(CLI::App& volume, Context& context) {
 void register_ls(CLI::App& volume, Context& context) {
     auto quiet = std::make_shared<bool>(false);
     auto format = std::make_shared<std::string>("table");
+    auto filters = std::make_shared<std::vector<std::string>>();
     auto* ls = volume.add_subcommand("ls", "List volumes");
     ls->alias("list");
     ls->add_flag("-q,--quiet", *quiet, "Show only the names");
+    ls->add_option("-f,--filter", *filters, "Keep only dangling=true|false, name=TEXT or label=KEY[=VALUE] (repeatable)")
+        ->allow_extra_args(false);
     ls->add_option("--format", *format, "Output format: table, or json for one JSON object per line")
         ->check(CLI::IsMember({"table", "json"}))
         ->capture_default_str();
-    ls->callback([quiet, format, &context] {
-        auto volumes = volume::list_volumes(context.paths);
+    ls->callback([quiet, format, filters, &context] {
+        auto volumes = volume::filter_volumes(context.paths, volume::list_volumes(context.paths), *filters);
         auto text = *format == "json" ? volume::volumes_json_lines(volumes) : volume::volumes_table(volumes, *quiet);
         std::fputs(text.c_str(), stdout);
     });

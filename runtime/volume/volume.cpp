@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <functional>
 #include <regex>
 
 #include <fmt/format.h>
@@ -187,6 +188,33 @@ PruneResult prune_volumes(const Paths& paths, bool all) {
         result.reclaimed_bytes += bytes;
     }
     return result;
+}
+
+std::vector<Volume> filter_volumes(const Paths& paths, std::vector<Volume> volumes, const std::vector<std::string>& filters) {
+    for (const auto& filter : filters) {
+        auto equals = filter.find('=');
+        auto key = filter.substr(0, equals);
+        auto value = equals == std::string::npos ? std::string() : filter.substr(equals + 1);
+        std::function<bool(const Volume&)> keep;
+        if (key == "dangling" && (value == "true" || value == "1" || value == "false" || value == "0")) {
+            bool dangling = value == "true" || value == "1";
+            keep = [&, dangling](const Volume& volume) { return containers_using(paths, volume.name).empty() == dangling; };
+        } else if (key == "name" && !value.empty()) {
+            keep = [value](const Volume& volume) { return volume.name.find(value) != std::string::npos; };
+        } else if (key == "label" && !value.empty()) {
+            auto label_equals = value.find('=');
+            auto label = value.substr(0, label_equals);
+            keep = [value, label, label_equals](const Volume& volume) {
+                auto found = volume.labels.find(label);
+                if (found == volume.labels.end()) return false;
+                return label_equals == std::string::npos || found->second == value.substr(label_equals + 1);
+            };
+        } else {
+            throw Error("invalid filter '" + filter + "'", "use dangling=true|false, name=TEXT or label=KEY[=VALUE]");
+        }
+        std::erase_if(volumes, [&](const Volume& volume) { return !keep(volume); });
+    }
+    return volumes;
 }
 
 std::string volumes_table(const std::vector<Volume>& volumes, bool quiet) {

@@ -65,6 +65,11 @@ struct PruneResult {
 // later do.
 PruneResult prune_volumes(const Paths& paths, bool all);
 
+// Keeps the volumes that match every `volume ls --filter` value: dangling=true|false (no
+// container uses it), name=TEXT (the name contains TEXT), label=KEY or label=KEY=VALUE.
+// Throws Error for any other filter.
+std::vector<Volume> filter_volumes(const Paths& paths, std::vector<Volume> volumes, const std::vector<std::string>& filters);
+
 // The `volume ls` table (DRIVER, VOLUME NAME), or one name per line with `quiet`.
 std::string volumes_table(const std::vector<Volume>& volumes, bool quiet);
 

@@ -147,6 +147,20 @@ TEST_F(VolumeCli, PruneRemovesUnusedAnonymousOnly) {
     EXPECT_EQ(line_count(volume_list()), 1U) << "the volume of container 'user' must stay";
 }
 
+TEST_F(VolumeCli, ListFilters) {
+    isolab({"volume", "create", "idle-one", "--label", "tier=db"});
+    isolab({"volume", "create", "idle-two"});
+    ASSERT_EQ(isolab({"run", "--name", "user", "-v", "busy:/data", "busybox", "true"}).exit_code, 0);
+
+    EXPECT_EQ(isolab({"volume", "ls", "-q", "-f", "dangling=true"}).out, "idle-one\nidle-two\n");
+    EXPECT_EQ(isolab({"volume", "ls", "-q", "--filter", "dangling=false"}).out, "busy\n");
+    EXPECT_EQ(isolab({"volume", "ls", "-q", "-f", "name=idle", "-f", "label=tier=db"}).out, "idle-one\n");
+    EXPECT_EQ(isolab({"volume", "ls", "-q", "-f", "label=tier=web"}).out, "");
+    auto invalid = isolab({"volume", "ls", "-f", "color=blue"});
+    EXPECT_EQ(invalid.exit_code, 125);
+    EXPECT_EQ(line_count(invalid.err), 1U) << invalid.err;
+}
+
 TEST_F(VolumeCli, PruneNeedsConfirmation) {
     auto result = isolab({"volume", "prune"});
 
