@@ -16,12 +16,6 @@ namespace isolab::container {
 
 namespace {
 
-std::string container_status(const StoredContainer& container, bool running) {
-    if (running) return "Up";
-    if (container.state.exit_code) return fmt::format("Exited ({})", *container.state.exit_code);
-    return "Created";
-}
-
 std::string size_with_share(std::uint64_t part, std::uint64_t whole) {
     auto percent = whole == 0 ? 0 : static_cast<int>(part * 100 / whole);
     return fmt::format("{} ({}%)", human_size(part), percent);
@@ -122,7 +116,7 @@ SpaceReport measure_disk_space(image::Store& store) {
         space.name = container.config.name;
         space.created = container.config.created;
         space.running = is_running(container);
-        space.status = container_status(container, space.running);
+        space.status = status_text(container);
         space.size = disk_usage(container.paths.upperdir());
         for (const auto& mount : container.config.mounts) {
             if (mount.type != MountType::volume) continue;

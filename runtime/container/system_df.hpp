@@ -25,7 +25,7 @@ struct ContainerSpace {
     std::string image;
     std::string name;
     std::string created;
-    std::string status;               // "Up", "Exited (N)" or "Created"
+    std::string status;               // as `ps` shows it: "Up", "Exited (N)", ...
     bool running = false;
     int local_volumes = 0;            // volume mounts
     std::uint64_t size = 0;           // its upper dir

@@ -3,14 +3,13 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <chrono>
-#include <ctime>
 #include <functional>
 #include <regex>
 
 #include <fmt/format.h>
 
 #include "runtime/container/record.hpp"
+#include "runtime/core/clock.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
@@ -23,14 +22,6 @@ namespace {
 
 fs::path volume_directory(const Paths& paths, const std::string& name) { return paths.volumes() / name; }
 fs::path metadata_path(const Paths& paths, const std::string& name) { return volume_directory(paths, name) / "volume.json"; }
-
-std::string rfc3339_seconds_now() {
-    auto seconds = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm utc{};
-    gmtime_r(&seconds, &utc);
-    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour,
-                       utc.tm_min, utc.tm_sec);
-}
 
 std::optional<Volume> load_volume(const Paths& paths, const std::string& name) {
     auto metadata = metadata_path(paths, name);
@@ -94,7 +85,7 @@ Volume create_volume_locked(const Paths& paths, const std::string& name, const s
     fs::remove_all(directory, error);  // a folder without volume.json is a removal cut short
     if (mkdir(directory.c_str(), 0701) != 0) throw_errno("cannot create volume folder " + directory.string());
     try {
-        Volume volume{name, directory / "_data", rfc3339_seconds_now(), labels, anonymous};
+        Volume volume{name, directory / "_data", utc_timestamp(), labels, anonymous};
         if (mkdir(volume.mountpoint.c_str(), 0755) != 0) throw_errno("cannot create " + volume.mountpoint.string());
         nlohmann::json metadata = {{"CreatedAt", volume.created_at}, {"Labels", labels}, {"Anonymous", anonymous}};
         write_file_atomic(metadata_path(paths, name), metadata.dump(2) + "\n");
