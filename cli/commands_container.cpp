@@ -49,6 +49,8 @@ struct RunArguments {
     std::string ipc_mode;
     bool interactive = false;
     bool tty = false;
+    std::vector<std::string> volumes;
+    std::vector<std::string> mounts;
 };
 
 container::RunOptions to_run_options(const RunArguments& arguments, const CLI::App& command) {
@@ -67,6 +69,8 @@ container::RunOptions to_run_options(const RunArguments& arguments, const CLI::A
     options.cap_add = arguments.cap_add;
     options.cap_drop = arguments.cap_drop;
     options.privileged = arguments.privileged;
+    options.volumes = arguments.volumes;
+    options.mounts = arguments.mounts;
     for (const auto& option : arguments.security_options) container::apply_security_option(option, options);
     if (command.count("--pids-limit") > 0) options.pids_limit = arguments.pids_limit;
     if (command.count("--cpus") > 0) options.cpus = arguments.cpus;
@@ -122,6 +126,12 @@ void register_run(CLI::App& app, Context& context) {
     run->add_option("--ipc", arguments->ipc_mode, "host: share the host's ipc namespace");
     run->add_flag("-i,--interactive", arguments->interactive, "Keep stdin open and pass it to the workload");
     run->add_flag("-t,--tty", arguments->tty, "Give the workload a pseudo-terminal");
+    run->add_option("-v,--volume", arguments->volumes,
+                    "Mount a volume or host path: NAME:/path[:ro], /host/path:/path[:ro] or /path (repeatable)")
+        ->allow_extra_args(false);
+    run->add_option("--mount", arguments->mounts,
+                    "Mount type=volume|bind|tmpfs,source=...,target=...[,readonly] (repeatable)")
+        ->allow_extra_args(false);
     run->add_option("image", arguments->image, "Image reference or id prefix")->required();
     run->add_option("command", arguments->command, "Command and arguments (default: the image's Entrypoint and Cmd)");
     // Everything after IMAGE belongs to the command, including words starting with '-'.
@@ -154,13 +164,15 @@ void register_ps(CLI::App& app, Context& context) {
 
 void register_rm(CLI::App& app, Context& context) {
     auto force = std::make_shared<bool>(false);
+    auto volumes = std::make_shared<bool>(false);
     auto names = std::make_shared<std::vector<std::string>>();
     auto* rm = app.add_subcommand("rm", "Remove containers and their upper dirs");
     rm->add_flag("-f,--force", *force, "Kill a running container first");
+    rm->add_flag("-v,--volumes", *volumes, "Remove the container's anonymous volumes too");
     rm->add_option("container", *names, "Container names or ids")->required();
-    rm->callback([force, names, &context] {
+    rm->callback([force, volumes, names, &context] {
         for (const auto& name : *names) {
-            container::remove_container(context.paths, name, *force);
+            container::remove_container(context.paths, name, *force, *volumes);
             std::printf("%s\n", name.c_str());
         }
     });

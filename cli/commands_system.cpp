@@ -7,7 +7,9 @@
 #include "bench/doctor.hpp"
 #include "cli/context.hpp"
 #include "runtime/container/prune.hpp"
+#include "runtime/container/system_df.hpp"
 #include "runtime/core/error.hpp"
+#include "runtime/volume/volume.hpp"
 #include "vmdriver/vm.hpp"
 
 namespace isolab::cli {
@@ -32,9 +34,10 @@ void print_list(const char* what, const std::vector<std::string>& items) {
     for (const auto& item : items) std::printf("%s %s\n", what, item.c_str());
 }
 
-bool confirm_prune(const container::PruneReport& found) {
-    std::printf("This removes stopped containers, mounts and cgroups left by crashed runs, and every "
-                "libvirt domain named isolab-*.\n");
+bool confirm_prune(const container::PruneReport& found, bool volumes) {
+    std::printf("This removes stopped containers, mounts and cgroups left by crashed runs, %sand every "
+                "libvirt domain named isolab-*.\n",
+                volumes ? "anonymous volumes no container uses, " : "");
     print_list("container", found.containers);
     print_list("mount", found.mounts);
     print_list("cgroup", found.cgroups);
@@ -52,22 +55,35 @@ void register_prune(CLI::App& system, Context& context) {
     auto* prune = system.add_subcommand("prune", "Remove stopped containers and everything isolab left behind "
                                                  "(mounts, cgroups, isolab-* libvirt domains)");
     auto force = std::make_shared<bool>(false);
+    auto volumes = std::make_shared<bool>(false);
     auto uri = std::make_shared<std::string>();
     prune->add_flag("-f,--force", *force, "Do not ask for confirmation");
+    prune->add_flag("--volumes", *volumes, "Remove anonymous volumes no container uses too (kept by default)");
     prune->add_option("--connect", *uri, "libvirt URI (default: ISOLAB_LIBVIRT_URI or qemu:///system)");
-    prune->callback([&context, force, uri] {
-        if (!*force && !confirm_prune(container::find_container_leftovers(context.paths))) return;
+    prune->callback([&context, force, volumes, uri] {
+        if (!*force && !confirm_prune(container::find_container_leftovers(context.paths), *volumes)) return;
 
         auto removed = container::prune_containers(context.paths);
         print_list("removed container", removed.containers);
         print_list("unmounted", removed.mounts);
         print_list("removed cgroup", removed.cgroups);
+        // After the containers, so the volumes of the pruned containers are unused.
+        if (*volumes) print_list("removed volume", volume::prune_volumes(context.paths, false).names);
         try {
             print_list("destroyed domain", vm::prune_domains(*uri));
         } catch (const Error& error) {
             std::fprintf(stderr, "isolab: libvirt domains not pruned: %s\n", error.one_line().c_str());
             context.exit_code = 1;
         }
+    });
+}
+
+void register_df(CLI::App& system, Context& context) {
+    auto verbose = std::make_shared<bool>(false);
+    auto* df = system.add_subcommand("df", "Show the disk space used by images, containers and volumes");
+    df->add_flag("-v,--verbose", *verbose, "One line per image, container and volume");
+    df->callback([&context, verbose] {
+        std::fputs(container::format_disk_space(container::measure_disk_space(context.store()), *verbose).c_str(), stdout);
     });
 }
 
@@ -78,6 +94,7 @@ void register_system_commands(CLI::App& app, Context& context) {
     auto* system = app.add_subcommand("system", "Manage isolab's state on this host");
     system->require_subcommand(1);
     register_prune(*system, context);
+    register_df(*system, context);
 }
 
 }  // namespace isolab::cli

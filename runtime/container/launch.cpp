@@ -11,6 +11,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "runtime/container/mounts_plan.hpp"
 #include "runtime/container/options.hpp"
 #include "runtime/container/status_pipe.hpp"
 #include "runtime/core/files.hpp"
@@ -37,6 +38,7 @@ void build_rootfs(const LaunchPlan& plan) {
     kernel::mount_overlay(plan.lowerdirs, plan.upperdir, plan.workdir, plan.rootfs);
     kernel::mount_kernel_filesystems(plan.rootfs, plan.sys_read_only);
     for (const auto& tmpfs : plan.tmpfs) kernel::mount_tmpfs(plan.rootfs, tmpfs);
+    mount_container_mounts(plan.rootfs, plan.mounts);
     if (plan.init_binary) kernel::bind_file_read_only(*plan.init_binary, plan.rootfs, init_target);
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runtime/container/security.hpp"
+#include "runtime/container/mount_spec.hpp"
 #include "runtime/core/clock.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/linux/mounts.hpp"
@@ -28,6 +29,7 @@ struct LaunchPlan {
     std::vector<std::string> env;
     std::string working_dir;
     std::vector<kernel::TmpfsMount> tmpfs;
+    std::vector<ContainerMount> mounts;      // -v, --mount and the image's Volumes, parents first
     bool read_only_rootfs = false;
     std::optional<std::filesystem::path> init_binary;  // bound read-only at init_target
     std::vector<std::string> masked_paths = kernel::default_masked_paths();

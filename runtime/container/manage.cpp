@@ -9,9 +9,11 @@
 
 #include <fmt/format.h>
 
+#include "runtime/container/mounts_plan.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/log.hpp"
 #include "runtime/linux/cgroups.hpp"
+#include "runtime/volume/volume.hpp"
 
 namespace isolab::container {
 
@@ -65,7 +67,7 @@ std::string format_ps(const std::vector<StoredContainer>& containers, bool quiet
     return table;
 }
 
-void remove_container(const Paths& paths, const std::string& name_or_id, bool force) {
+void remove_container(const Paths& paths, const std::string& name_or_id, bool force, bool remove_volumes) {
     auto container = find_container(paths, name_or_id);
     if (!container) throw Error("no such container: " + name_or_id, "list them with 'isolab ps -a'");
 
@@ -88,6 +90,7 @@ void remove_container(const Paths& paths, const std::string& name_or_id, bool fo
     fs::remove_all(container->paths.directory, error);
     if (error) throw Error("cannot remove " + container->paths.directory.string() + ": " + error.message());
     spdlog::debug("rm: removed container {} ({})", container->config.name, container->config.id);
+    if (remove_volumes) volume::remove_volumes_if_unused(paths, anonymous_volume_names(container->config.mounts));
 }
 
 }  // namespace isolab::container

@@ -22,7 +22,8 @@ std::vector<StoredContainer> containers_for_ps(const Paths& paths, bool all);
 std::string format_ps(const std::vector<StoredContainer>& containers, bool quiet);
 
 // Removes a container's record and upper dir. A running container is rejected unless
-// `force`, which kills its processes first. Throws Error when it is not found.
-void remove_container(const Paths& paths, const std::string& name_or_id, bool force);
+// `force`, which kills its processes first. With `remove_volumes` (rm -v) its anonymous
+// volumes go too. Throws Error when it is not found.
+void remove_container(const Paths& paths, const std::string& name_or_id, bool force, bool remove_volumes = false);
 
 }  // namespace isolab::container

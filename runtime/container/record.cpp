@@ -29,6 +29,7 @@ void to_json(nlohmann::json& json, const ContainerConfig& config) {
             {"created", config.created}};
     json["memory_limit"] = config.memory_limit ? nlohmann::json(*config.memory_limit) : nlohmann::json(nullptr);
     json["request"] = config.request;
+    json["mounts"] = config.mounts;
 }
 
 void from_json(const nlohmann::json& json, ContainerConfig& config) {
@@ -46,6 +47,7 @@ void from_json(const nlohmann::json& json, ContainerConfig& config) {
         config.memory_limit = json["memory_limit"].get<std::uint64_t>();
     }
     if (json.contains("request")) config.request = json["request"].get<RunOptions>();
+    config.mounts = json.value("mounts", std::vector<ContainerMount>{});
 }
 
 void to_json(nlohmann::json& json, const ContainerState& state) {

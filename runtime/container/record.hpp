@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/container/mount_spec.hpp"
 #include "runtime/container/run_options.hpp"
 #include "runtime/core/paths.hpp"
 
@@ -30,6 +31,7 @@ struct ContainerConfig {
     std::optional<std::uint64_t> memory_limit;
     std::string created;                // RFC 3339, UTC
     RunOptions request;                 // the options it was created with
+    std::vector<ContainerMount> mounts; // volumes, binds and tmpfs mounts, resolved at creation
 };
 
 struct ContainerState {

@@ -17,6 +17,7 @@
 
 #include "runtime/container/launch.hpp"
 #include "runtime/container/namespace_modes.hpp"
+#include "runtime/container/mounts_plan.hpp"
 #include "runtime/container/options.hpp"
 #include "runtime/container/output.hpp"
 #include "runtime/container/record.hpp"
@@ -51,6 +52,7 @@ void check_options(const RunOptions& options) {
                     "use a size such as 64m");
     }
     for (const auto& tmpfs : options.tmpfs) kernel::parse_tmpfs(tmpfs);
+    parse_mount_requests(options);
     for (const auto& name : options.cap_add) kernel::parse_capability(name);
     for (const auto& name : options.cap_drop) kernel::parse_capability(name);
     if (!options.working_dir.empty() && options.working_dir.front() != '/') {
@@ -175,6 +177,7 @@ LaunchPlan launch_plan(const ContainerRecord& record, const ImageRootfs& image, 
     plan.working_dir = record.config().working_dir;
     plan.read_only_rootfs = options.read_only;
     for (const auto& tmpfs : options.tmpfs) plan.tmpfs.push_back(kernel::parse_tmpfs(tmpfs));
+    plan.mounts = record.config().mounts;
     plan.user = record.config().user;
     plan.keep_stdin = options.interactive && !options.tty;
     plan.home_from_user = !find_env(image.config.env, "HOME") && !find_env(options.env, "HOME");
@@ -212,8 +215,13 @@ RunResult run_image_rootfs(const Paths& paths, const ImageRootfs& image, const R
     result.cgroup_version = std::string(kernel::to_string(cgroup_host.version));
 
     // Declared in this order so that on any failure the process dies first, then its
-    // cgroup goes, then the reader thread ends, and the record's folder goes last.
-    ContainerRecord record(paths, make_config(image, options));
+    // cgroup goes, then the reader thread ends, the record's folder goes, and the
+    // anonymous volumes go last.
+    VolumeSetup volumes(paths, image.config, options);
+    auto config = make_config(image, options);
+    config.mounts = volumes.mounts();
+    ContainerRecord record(paths, std::move(config));
+    volumes.unlock();
     result.id = record.config().id;
     result.name = record.config().name;
     result.phases.mark("create");
@@ -260,7 +268,10 @@ RunResult run_image_rootfs(const Paths& paths, const ImageRootfs& image, const R
     // as in Docker. An isolab failure (125) leaves no record behind.
     if (!started && launch.failure().exit_code() == 125) throw launch.failure();
     mark_exited(record, started ? exit_code : launch.failure().exit_code());
-    if (!options.remove) record.keep();
+    if (!options.remove) {
+        record.keep();
+        volumes.keep();
+    }
     if (!started) throw launch.failure();
 
     result.exit_code = exit_code;

@@ -43,7 +43,9 @@ void to_json(nlohmann::json& json, const RunOptions& options) {
             {"pid_mode", options.pid_mode},
             {"ipc_mode", options.ipc_mode},
             {"interactive", options.interactive},
-            {"tty", options.tty}};
+            {"tty", options.tty},
+            {"volumes", options.volumes},
+            {"mounts", options.mounts}};
 }
 
 void from_json(const nlohmann::json& json, RunOptions& options) {
@@ -75,6 +77,8 @@ void from_json(const nlohmann::json& json, RunOptions& options) {
     options.ipc_mode = json.value("ipc_mode", defaults.ipc_mode);
     options.interactive = json.value("interactive", defaults.interactive);
     options.tty = json.value("tty", defaults.tty);
+    options.volumes = json.value("volumes", defaults.volumes);
+    options.mounts = json.value("mounts", defaults.mounts);
 }
 
 }  // namespace isolab::container

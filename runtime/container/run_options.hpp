@@ -49,6 +49,8 @@ struct RunOptions {
     std::string ipc_mode;                   // --ipc: "host" shares the host's ipc namespace; empty: own
     bool interactive = false;               // -i: the workload reads this process's stdin
     bool tty = false;                       // -t: the workload gets a pseudo-terminal
+    std::vector<std::string> volumes;       // -v values, as given
+    std::vector<std::string> mounts;        // --mount values, as given
 };
 
 // The stored form of a request; on_output_line is not stored. from_json accepts a

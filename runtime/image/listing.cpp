@@ -62,7 +62,8 @@ std::string pad(const std::string& text, size_t width) {
     return text.size() >= width ? text + "  " : text + std::string(width - text.size() + 2, ' ');
 }
 
-// Formats rows as left-aligned columns two spaces apart, Docker's table layout.
+}  // namespace
+
 std::string format_table(const std::vector<std::vector<std::string>>& rows) {
     std::vector<size_t> widths;
     for (const auto& row : rows) {
@@ -77,8 +78,6 @@ std::string format_table(const std::vector<std::vector<std::string>>& rows) {
     }
     return table;
 }
-
-}  // namespace
 
 std::string age_of(const std::string& rfc3339) {
     std::time_t created = parse_rfc3339(rfc3339);

@@ -3,6 +3,7 @@
 // shapes, computed from the store. Sizes are the bytes the unpacked layers take on disk,
 // so the listing unpacks layers that are not unpacked yet.
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +24,9 @@ nlohmann::json inspect_json(Store& store, const std::string& reference);
 
 // The `isolab history` table (IMAGE CREATED CREATED BY SIZE COMMENT), newest step first.
 std::string history_table(Store& store, const std::string& reference);
+
+// Formats rows as left-aligned columns two spaces apart, Docker's table layout.
+std::string format_table(const std::vector<std::vector<std::string>>& rows);
 
 // "3 hours ago", "2 years ago", as Docker prints ages; "unknown" for an unreadable time.
 std::string age_of(const std::string& rfc3339);
