@@ -36,7 +36,8 @@ void to_json(nlohmann::json& json, const RunOptions& options) {
             {"pids_limit", optional_to_json(options.pids_limit)},
             {"cpus", optional_to_json(options.cpus)},
             {"cpu_shares", optional_to_json(options.cpu_shares)},
-            {"memory_swap", optional_to_json(options.memory_swap)}};
+            {"memory_swap", optional_to_json(options.memory_swap)},
+            {"restart_policy", options.restart_policy}};
 }
 
 void from_json(const nlohmann::json& json, RunOptions& options) {
@@ -61,6 +62,7 @@ void from_json(const nlohmann::json& json, RunOptions& options) {
     optional_from_json(json, "cpus", options.cpus);
     optional_from_json(json, "cpu_shares", options.cpu_shares);
     optional_from_json(json, "memory_swap", options.memory_swap);
+    options.restart_policy = json.value("restart_policy", defaults.restart_policy);
 }
 
 }  // namespace isolab::container

@@ -42,6 +42,7 @@ struct RunOptions {
     std::optional<double> cpus;             // --cpus
     std::optional<std::uint64_t> cpu_shares;   // --cpu-shares
     std::optional<std::int64_t> memory_swap;   // --memory-swap bytes (memory plus swap); -1: unlimited
+    std::string restart_policy = "no";         // --restart no, on-failure[:N] or always; used by the monitor
 };
 
 // The stored form of a request; on_output_line is not stored. from_json accepts a
