@@ -16,9 +16,13 @@
 #include <thread>
 
 #include "runtime/container/launch.hpp"
+#include "runtime/container/logs.hpp"
 #include "runtime/container/options.hpp"
 #include "runtime/container/output.hpp"
 #include "runtime/container/record.hpp"
+#include "runtime/container/restart_policy.hpp"
+#include "runtime/container/setup.hpp"
+#include "runtime/container/status.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
@@ -30,8 +34,6 @@
 namespace isolab::container {
 
 namespace fs = std::filesystem;
-
-namespace {
 
 void check_host_can_run() {
     if (geteuid() != 0) throw Error("running a container needs root", "run isolab as root (sudo isolab run ...)");
@@ -74,7 +76,13 @@ void check_options(const RunOptions& options) {
             throw Error("invalid environment variable '" + entry + "': the name is empty", "use -e NAME=value");
         }
     }
+    auto restart = parse_restart_policy(options.restart_policy);
+    if (options.remove && restart.kind != RestartPolicy::Kind::no) {
+        throw Error("conflicting options: --restart and --rm", "a container removed at exit cannot be restarted: drop one");
+    }
 }
+
+namespace {
 
 std::vector<std::string> workload_argv(const ImageRootfs& image, const RunOptions& options) {
     std::vector<std::string> argv = image.config.entrypoint;
@@ -96,6 +104,8 @@ std::vector<std::string> workload_env(const ImageRootfs& image, const RunOptions
     return env;
 }
 
+}  // namespace
+
 ContainerConfig make_config(const ImageRootfs& image, const RunOptions& options) {
     ContainerConfig config;
     config.id = random_hex_id();
@@ -111,8 +121,11 @@ ContainerConfig make_config(const ImageRootfs& image, const RunOptions& options)
     config.memory_limit = options.memory_limit;
     config.created = rfc3339_now();
     config.request = options;
+    config.stop_signal = image.config.stop_signal;
     return config;
 }
+
+namespace {
 
 // The pid of the running container, for forwarding signals sent to isolab itself.
 std::atomic<pid_t> forward_target{0};
@@ -146,6 +159,8 @@ private:
     std::array<struct sigaction, 4> previous_{};
 };
 
+}  // namespace
+
 int wait_for_exit(kernel::ChildProcess& child, kernel::Cgroup& cgroup) {
     if (!cgroup.needs_sampling()) return child.wait();
     while (true) {
@@ -167,6 +182,8 @@ kernel::CgroupLimits cgroup_limits(const RunOptions& options) {
     return limits;
 }
 
+namespace {
+
 void apply_security_options(LaunchPlan& plan, const RunOptions& options) {
     if (options.privileged) {
         plan.capabilities = kernel::all_capabilities();
@@ -181,16 +198,19 @@ void apply_security_options(LaunchPlan& plan, const RunOptions& options) {
     plan.seccomp = options.seccomp;
 }
 
-LaunchPlan launch_plan(const ContainerRecord& record, const ImageRootfs& image, const RunOptions& options) {
+}  // namespace
+
+LaunchPlan launch_plan(const ContainerConfig& config, const ContainerPaths& paths, const ImageRootfs& image,
+                       const RunOptions& options) {
     LaunchPlan plan;
-    plan.hostname = record.config().hostname;
+    plan.hostname = config.hostname;
     plan.lowerdirs = image.lowerdirs;
-    plan.upperdir = record.paths().upperdir();
-    plan.workdir = record.paths().workdir();
-    plan.rootfs = record.paths().rootfs();
-    plan.argv = record.config().command;
-    plan.env = record.config().env;
-    plan.working_dir = record.config().working_dir;
+    plan.upperdir = paths.upperdir();
+    plan.workdir = paths.workdir();
+    plan.rootfs = paths.rootfs();
+    plan.argv = config.command;
+    plan.env = config.env;
+    plan.working_dir = config.working_dir;
     plan.read_only_rootfs = options.read_only;
     for (const auto& tmpfs : options.tmpfs) plan.tmpfs.push_back(kernel::parse_tmpfs(tmpfs));
     plan.user = options.user.empty() ? image.config.user : options.user;
@@ -203,9 +223,15 @@ LaunchPlan launch_plan(const ContainerRecord& record, const ImageRootfs& image, 
     return plan;
 }
 
+namespace {
+
 void mark_running(ContainerRecord& record, pid_t pid) {
     record.state().status = "running";
     record.state().pid = pid;
+    record.state().pid_start_ticks = process_start_ticks(pid);
+    // This process owns the container, as a monitor owns a detached one.
+    record.state().monitor_pid = getpid();
+    record.state().monitor_start_ticks = process_start_ticks(getpid());
     record.state().started_at = rfc3339_now();
     record.save_state();
 }
@@ -234,9 +260,11 @@ RunResult run_image_rootfs(const Paths& paths, const ImageRootfs& image, const R
     result.name = record.config().name;
     result.phases.mark("create");
 
-    OutputCapture output(options.on_output_line);
+    LogWriter log(record.paths().log());
+    OutputCapture output(logging_handler(log, options.on_output_line));
     std::unique_ptr<kernel::Cgroup> cgroup;
-    Launch launch(launch_plan(record, image, options), output.child_stdout(), output.child_stderr());
+    Launch launch(launch_plan(record.config(), record.paths(), image, options), output.child_stdout(),
+                  output.child_stderr());
     result.phases.mark("namespaces");
 
     cgroup = kernel::create_cgroup(cgroup_host, "isolab-" + result.id);
@@ -272,9 +300,12 @@ RunResult run_image_rootfs(const Paths& paths, const ImageRootfs& image, const R
 RunResult run(image::Store& store, const RunOptions& options) {
     check_options(options);
     check_host_can_run();
-    auto resolved = store.resolve(options.image);
-    ImageRootfs image{resolved.reference, resolved.config_digest, resolved.config, store.lowerdirs(resolved)};
-    return run_image_rootfs(store.paths(), image, options);
+    return run_image_rootfs(store.paths(), load_image_rootfs(store, options.image), options);
+}
+
+ImageRootfs load_image_rootfs(image::Store& store, const std::string& reference) {
+    auto resolved = store.resolve(reference);
+    return ImageRootfs{resolved.reference, resolved.config_digest, resolved.config, store.lowerdirs(resolved)};
 }
 
 }  // namespace isolab::container
