@@ -1,4 +1,4 @@
-// Container commands: run, ps, rm.
+// Container commands: run, create, ps, rm.
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/context.hpp"
+#include "runtime/container/lifecycle.hpp"
 #include "runtime/container/manage.hpp"
 #include "runtime/container/options.hpp"
 #include "runtime/container/run.hpp"
@@ -38,6 +39,8 @@ struct RunArguments {
     double cpus = 0;
     std::uint64_t cpu_shares = 0;
     std::string memory_swap;
+    bool detach = false;
+    std::string restart_policy = "no";
 };
 
 void apply_security_options(const std::vector<std::string>& security_options, container::RunOptions& options) {
@@ -75,6 +78,7 @@ container::RunOptions to_run_options(const RunArguments& arguments, const CLI::A
     if (command.count("--memory-swap") > 0) {
         options.memory_swap = arguments.memory_swap == "-1" ? -1 : static_cast<std::int64_t>(parse_size(arguments.memory_swap));
     }
+    options.restart_policy = arguments.restart_policy;
     auto lookup = container::process_environment();
     for (const auto& entry : arguments.env) {
         if (auto parsed = container::parse_env_option(entry, lookup)) options.env.push_back(*parsed);
@@ -82,9 +86,13 @@ container::RunOptions to_run_options(const RunArguments& arguments, const CLI::A
     return options;
 }
 
-void register_run(CLI::App& app, Context& context) {
+// `run` and `create` take the same options; `create` only makes the container.
+void register_run(CLI::App& app, Context& context, const std::string& name, const std::string& description) {
     auto arguments = std::make_shared<RunArguments>();
-    auto* run = app.add_subcommand("run", "Run a command in a new container, in the foreground");
+    auto* run = app.add_subcommand(name, description);
+    if (name == "run") run->add_flag("-d,--detach", arguments->detach, "Run in the background under a monitor and print the id");
+    run->add_option("--restart", arguments->restart_policy,
+                    "Restart policy of a detached container: no, on-failure[:N], always or unless-stopped");
     run->add_flag("--rm", arguments->remove, "Remove the container and its upper dir when it exits");
     run->add_option("--name", arguments->name, "Name of the container (default: generated)");
     run->add_option("-m,--memory", arguments->memory, "Memory limit, e.g. 64m or 1g (binary units, at least 6m)");
@@ -111,20 +119,35 @@ void register_run(CLI::App& app, Context& context) {
     // Everything after IMAGE belongs to the command, including words starting with '-'.
     run->positionals_at_end();
 
-    run->callback([arguments, run, &context] {
-        auto result = container::run(context.store(), to_run_options(*arguments, *run));
-        context.exit_code = result.exit_code;
+    run->callback([arguments, run, name, &context] {
+        auto options = to_run_options(*arguments, *run);
+        if (name == "run" && !arguments->detach && options.restart_policy != "no") {
+            throw Error("--restart needs -d: only the monitor of a detached container restarts it",
+                        "add -d, e.g. isolab run -d --restart on-failure busybox ...");
+        }
+        if (name == "create") {
+            std::printf("%s\n", container::create_container(context.store(), options).c_str());
+        } else if (arguments->detach) {
+            std::printf("%s\n", container::run_detached(context.store(), options).c_str());
+        } else {
+            context.exit_code = container::run(context.store(), options).exit_code;
+        }
     });
 }
 
 void register_ps(CLI::App& app, Context& context) {
     auto all = std::make_shared<bool>(false);
     auto quiet = std::make_shared<bool>(false);
+    auto format = std::make_shared<std::string>("table");
     auto* ps = app.add_subcommand("ps", "List containers (running ones unless -a)");
     ps->add_flag("-a,--all", *all, "Show every container, also exited ones");
     ps->add_flag("-q,--quiet", *quiet, "Show only the short ids");
-    ps->callback([all, quiet, &context] {
-        std::fputs(container::format_ps(container::containers_for_ps(context.paths, *all), *quiet).c_str(), stdout);
+    ps->add_option("--format", *format, "Output format: table or json (one JSON object per line)")
+        ->check(CLI::IsMember({"table", "json"}));
+    ps->callback([all, quiet, format, &context] {
+        auto containers = container::containers_for_ps(context.paths, *all);
+        auto text = *format == "json" && !*quiet ? container::format_ps_json(containers) : container::format_ps(containers, *quiet);
+        std::fputs(text.c_str(), stdout);
     });
 }
 
@@ -145,7 +168,8 @@ void register_rm(CLI::App& app, Context& context) {
 }  // namespace
 
 void register_container_commands(CLI::App& app, Context& context) {
-    register_run(app, context);
+    register_run(app, context, "run", "Run a command in a new container, in the foreground or with -d in the background");
+    register_run(app, context, "create", "Create a container without starting it; start it with 'isolab start'");
     register_ps(app, context);
     register_rm(app, context);
 }

@@ -27,6 +27,7 @@ private:
 // itself beyond CLI11's options and calls one library function.
 void register_image_commands(CLI::App& app, Context& context);
 void register_container_commands(CLI::App& app, Context& context);
+void register_lifecycle_commands(CLI::App& app, Context& context);
 void register_vm_commands(CLI::App& app, Context& context);
 void register_bench_commands(CLI::App& app, Context& context);
 void register_lesson_commands(CLI::App& app, Context& context);

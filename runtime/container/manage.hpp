@@ -7,7 +7,7 @@
 
 namespace isolab::container {
 
-// True when the record says running and its first process still exists.
+// True when the container's first process runs (or its owner is still recording its exit).
 bool is_running(const StoredContainer& container);
 
 // The containers for `ps`: running ones, or all with `all`.
@@ -17,8 +17,14 @@ std::vector<StoredContainer> containers_for_ps(const Paths& paths, bool all);
 // short ids with `quiet`.
 std::string format_ps(const std::vector<StoredContainer>& containers, bool quiet);
 
-// Removes a container's record and upper dir. A running container is rejected unless
-// `force`, which kills its processes first. Throws Error when it is not found.
+// `ps --format json`: one JSON object per container and line, with the fields of
+// `docker ps --format json` (ID, Image, Command, CreatedAt, RunningFor, State, Status,
+// Names; Labels, Mounts, Networks and Ports empty).
+std::string format_ps_json(const std::vector<StoredContainer>& containers);
+
+// Removes a container's record, upper dir and log. A running or restarting container is
+// rejected unless `force`, which kills its processes and waits for its monitor to end
+// first. Throws Error when it is not found.
 void remove_container(const Paths& paths, const std::string& name_or_id, bool force);
 
 }  // namespace isolab::container

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "runtime/container/record.hpp"
+#include "runtime/container/status.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
@@ -23,15 +24,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool process_alive(pid_t pid) {
-    return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
-}
-
-// Ids of containers whose first process still runs: their resources are in use.
+// Ids of containers that run or wait to restart: their resources are in use.
 std::set<std::string> live_container_ids(const Paths& paths) {
     std::set<std::string> live;
     for (const auto& stored : list_containers(paths)) {
-        if (stored.state.status == "running" && process_alive(stored.state.pid)) live.insert(stored.config.id);
+        if (is_active(stored)) live.insert(stored.config.id);
     }
     return live;
 }
