@@ -12,6 +12,7 @@
 #include "runtime/container/lifecycle.hpp"
 #include "runtime/container/logs.hpp"
 #include "runtime/container/monitor.hpp"
+#include "runtime/container/status.hpp"
 #include "runtime/core/error.hpp"
 
 namespace isolab::cli {
@@ -34,9 +35,11 @@ void register_start(CLI::App& app, Context& context) {
     start->callback([&context, attach, names] {
         if (*attach && names->size() != 1) throw Error("start -a takes one container", "start the others separately");
         for (const auto& name : *names) {
+            // Attached, only this run's output is printed, not what earlier runs logged.
+            auto earlier_output = container::log_size(container::require_container(context.paths, name).paths);
             auto id = container::start_container(context.paths, name);
             if (*attach) {
-                container::print_logs(context.paths, id, {.follow = true});
+                container::print_logs(context.paths, id, {.follow = true, .start_offset = earlier_output});
                 context.exit_code = container::wait_container(context.paths, id);
             } else {
                 std::printf("%s\n", name.c_str());

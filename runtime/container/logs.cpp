@@ -30,7 +30,9 @@ void write_all(int fd, std::string_view text) {
 // Reads what was appended to a file since the last call, in whole lines.
 class LineReader {
 public:
-    explicit LineReader(const std::filesystem::path& path) : fd_(open(path.c_str(), O_RDONLY | O_CLOEXEC)) {}
+    LineReader(const std::filesystem::path& path, std::uint64_t offset) : fd_(open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+        if (fd_ >= 0 && offset > 0) lseek(fd_, static_cast<off_t>(offset), SEEK_SET);
+    }
     ~LineReader() {
         if (fd_ >= 0) close(fd_);
     }
@@ -82,13 +84,7 @@ void LogWriter::write(std::string_view line, bool is_stderr) {
 OutputLineHandler logging_handler(LogWriter& log, OutputLineHandler next) {
     return [&log, next = std::move(next)](std::string_view line, bool is_stderr, Clock::time_point when) {
         log.write(line, is_stderr);
-        if (next) {
-            next(line, is_stderr, when);
-            return;
-        }
-        std::string text(line);
-        text += '\n';
-        write_all(is_stderr ? STDERR_FILENO : STDOUT_FILENO, text);
+        if (next) next(line, is_stderr, when);
     };
 }
 
@@ -110,6 +106,12 @@ std::optional<LogEntry> parse_log_entry(std::string_view line) {
     return entry;
 }
 
+std::uint64_t log_size(const ContainerPaths& paths) {
+    std::error_code error;
+    auto size = std::filesystem::file_size(paths.log(), error);
+    return error ? 0 : size;
+}
+
 void print_logs(const Paths& paths, const std::string& name_or_id, const LogsOptions& options, int out_fd, int err_fd) {
     auto container = require_container(paths, name_or_id);
     auto print = [&](const LogEntry& entry) {
@@ -119,7 +121,7 @@ void print_logs(const Paths& paths, const std::string& name_or_id, const LogsOpt
         write_all(entry.is_stderr ? err_fd : out_fd, text);
     };
 
-    LineReader reader(container.paths.log());
+    LineReader reader(container.paths.log(), options.start_offset);
     std::deque<LogEntry> existing;
     reader.read_new_lines([&](std::string_view line) {
         auto entry = parse_log_entry(line);

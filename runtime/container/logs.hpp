@@ -4,6 +4,7 @@
 // <container folder>/<id>-json.log. The log stays after the container exits and goes
 // with its record.
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <mutex>
 #include <optional>
@@ -32,8 +33,7 @@ private:
     std::mutex mutex_;
 };
 
-// Returns a handler that stores each line in `log` and then hands it to `next`, or, when
-// `next` is unset, writes it to this process's stdout or stderr.
+// Returns a handler that stores each line in `log` and then hands it to `next`, if set.
 OutputLineHandler logging_handler(LogWriter& log, OutputLineHandler next);
 
 // One stored line.
@@ -53,7 +53,11 @@ struct LogsOptions {
     bool follow = false;               // -f: wait for new lines until the container stops
     std::optional<std::size_t> tail;   // --tail N: only the last N lines
     bool timestamps = false;           // -t: prefix each line with its time
+    std::uint64_t start_offset = 0;    // bytes of the log file to skip: what earlier runs wrote
 };
+
+// The size of a container's log file in bytes, 0 when it has none yet.
+std::uint64_t log_size(const ContainerPaths& paths);
 
 // Prints a container's log, stdout lines to `out_fd` and stderr lines to `err_fd`.
 // Throws Error when the container does not exist.

@@ -211,7 +211,7 @@ private:
         auto cgroup_host = kernel::detect_cgroups();
         // Declared in this order so that on any failure the process dies first, then its
         // cgroup goes, then the reader thread ends.
-        OutputCapture output(logging_handler(log_, [](std::string_view, bool, Clock::time_point) {}));
+        OutputCapture output(logging_handler(log_, {}));
         std::unique_ptr<kernel::Cgroup> cgroup;
         Launch launch(launch_plan(config, container_.paths, image, config.request), output.child_stdout(),
                       output.child_stderr());

@@ -261,7 +261,8 @@ RunResult run_image_rootfs(const Paths& paths, const ImageRootfs& image, const R
     result.phases.mark("create");
 
     LogWriter log(record.paths().log());
-    OutputCapture output(logging_handler(log, options.on_output_line));
+    // Without a handler of the caller's, the output also goes to isolab's own stdout and stderr.
+    OutputCapture output(logging_handler(log, options.on_output_line), !options.on_output_line);
     std::unique_ptr<kernel::Cgroup> cgroup;
     Launch launch(launch_plan(record.config(), record.paths(), image, options), output.child_stdout(),
                   output.child_stderr());

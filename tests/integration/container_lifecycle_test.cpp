@@ -248,10 +248,12 @@ TEST_F(ContainerLifecycle, CreateThenStart) {
     EXPECT_EQ(started.exit_code, 4) << started.err;
     EXPECT_EQ(started.out, "ran\n");
 
-    // Started again, the container appends to the same log.
+    // Started again, the container appends to the same log, and an attached start prints
+    // only the output of its own run.
     EXPECT_EQ(isolab({"start", "later"}).exit_code, 0);
     EXPECT_EQ(isolab({"wait", "later"}).out, "4\n");
     EXPECT_EQ(isolab({"logs", "later"}).out, "ran\nran\n");
+    EXPECT_EQ(isolab({"start", "-a", "later"}).out, "ran\n");
 }
 
 TEST_F(ContainerLifecycle, RestartStartsAgain) {
