@@ -69,7 +69,7 @@ std::string format_ps(const std::vector<StoredContainer>& containers, bool quiet
         return table;
     }
 
-    // Columns are as wide as their widest cell plus three spaces, as Docker aligns them.
+    // Columns are as wide as their widest cell plus three spaces.
     using Row = std::array<std::string, 6>;
     std::vector<Row> rows = {{"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"}};
     auto now = std::chrono::system_clock::now();

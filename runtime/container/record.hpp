@@ -41,7 +41,7 @@ struct ContainerState {
     // Process start times (clock ticks after boot, /proc/PID/stat field 22), so that a
     // pid reused by another process after the container ended is not taken for it.
     std::uint64_t pid_start_ticks = 0;
-    pid_t monitor_pid = 0;              // the detached container's monitor; 0 in the foreground
+    pid_t monitor_pid = 0;              // the owner: the monitor, or `isolab run` in the foreground
     std::uint64_t monitor_start_ticks = 0;
     int restart_count = 0;              // restarts by the restart policy since the last start
     bool oom_killed = false;            // the kernel killed a process of the last run for memory

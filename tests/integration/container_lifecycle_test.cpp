@@ -400,8 +400,8 @@ TEST_F(ContainerLifecycle, ExitedStatusAgo) {
     EXPECT_TRUE(std::regex_search(ps.out, std::regex("Exited \\(0\\) (Less than a second|[0-9]+ seconds?) ago"))) << ps.out;
 }
 
-// kill -9 of the monitor: the container keeps running as with Docker and podman, ps tells
-// the truth once its processes are gone, and rm -f leaves nothing behind.
+// kill -9 of the monitor: the container keeps running as with Docker and podman, ps shows
+// it exited once its processes are gone, and rm -f leaves nothing behind.
 TEST_F(ContainerLifecycle, MonitorKilledTruthAndCleanup) {
     auto id = run_detached({"--name", "orphan", "busybox", "sleep", "60"});
     auto state = stored(id).state;
