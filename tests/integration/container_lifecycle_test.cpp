@@ -296,6 +296,15 @@ TEST_F(ContainerLifecycle, ManualStopEndsAlwaysPolicy) {
     EXPECT_FALSE(cgroup_exists(id));
 }
 
+TEST_F(ContainerLifecycle, OomKilledInInspect) {
+    auto id = run_detached({"-m", "8m", "busybox", "sh", "-c", "x=$(head -c 100000000 /dev/zero | tr '\\0' a)"});
+
+    EXPECT_EQ(isolab({"wait", id}).out, "137\n");
+    auto state = inspect(id)["State"];
+    EXPECT_EQ(state["OOMKilled"], true);
+    EXPECT_EQ(state["ExitCode"], 137);
+}
+
 TEST_F(ContainerLifecycle, DetachedRemoveAtExit) {
     auto id = run_detached({"--rm", "busybox", "true"});
     for (int attempt = 0; attempt < 100 && !no_containers(); ++attempt) std::this_thread::sleep_for(50ms);
