@@ -27,8 +27,9 @@ bool is_running(const StoredContainer& container) { return observed_state(contai
 std::vector<StoredContainer> containers_for_ps(const Paths& paths, bool all) {
     std::vector<StoredContainer> selected;
     for (auto& container : list_containers(paths)) {
-        if (all || is_running(container)) selected.push_back(std::move(container));
+        if (all || is_active(container)) selected.push_back(std::move(container));
     }
+    std::reverse(selected.begin(), selected.end());
     return selected;
 }
 

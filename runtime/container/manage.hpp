@@ -10,7 +10,8 @@ namespace isolab::container {
 // True when the container's first process runs (or its owner is still recording its exit).
 bool is_running(const StoredContainer& container);
 
-// The containers for `ps`: running ones, or all with `all`.
+// The containers for `ps`, newest first as Docker lists them: running and restarting
+// ones, or all with `all`.
 std::vector<StoredContainer> containers_for_ps(const Paths& paths, bool all);
 
 // The `ps` table (CONTAINER ID, IMAGE, COMMAND, CREATED, STATUS, NAMES), or only the

@@ -399,15 +399,16 @@ TEST_F(ContainerLifecycle, PsFormatJson) {
     auto result = isolab({"ps", "-a", "--format", "json"});
     EXPECT_EQ(result.exit_code, 0) << result.err;
     ASSERT_EQ(line_count(result.out), 2u) << result.out;
-    auto running = json::parse(result.out.substr(0, result.out.find('\n')));
+    // Newest first, as Docker lists them.
+    auto created = json::parse(result.out.substr(0, result.out.find('\n')));
+    EXPECT_EQ(created["State"], "created");
+    EXPECT_EQ(created["Status"], "Created");
+    auto running = json::parse(result.out.substr(result.out.find('\n') + 1));
     EXPECT_EQ(running["ID"], id.substr(0, 12));
     EXPECT_EQ(running["Names"], "listed");
     EXPECT_EQ(running["State"], "running");
     EXPECT_EQ(running["Command"], "\"sleep 60\"");
     EXPECT_EQ(running["Status"].get<std::string>().rfind("Up ", 0), 0u) << running;
-    auto created = json::parse(result.out.substr(result.out.find('\n') + 1));
-    EXPECT_EQ(created["State"], "created");
-    EXPECT_EQ(created["Status"], "Created");
 }
 
 TEST_F(ContainerLifecycle, ExitedStatusAgo) {
