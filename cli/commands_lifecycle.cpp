@@ -125,7 +125,13 @@ void register_inspect(CLI::App& app, Context& context) {
     auto* inspect = app.add_subcommand("inspect", "Show containers as a JSON array in the shape of docker inspect");
     auto names = add_container_names(*inspect);
     inspect->callback([&context, names] {
-        std::printf("%s\n", container::inspect_containers(context.store(), *names).dump(4).c_str());
+        auto result = container::inspect_containers(context.store(), *names);
+        std::printf("%s\n", result.containers.dump(4).c_str());
+        if (!result.missing.empty()) {
+            std::string missing;
+            for (const auto& name : result.missing) missing += (missing.empty() ? "" : ", ") + name;
+            throw Error("no such container: " + missing, "list them with 'isolab ps -a'", 1);
+        }
     });
 }
 

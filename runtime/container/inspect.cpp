@@ -104,9 +104,16 @@ nlohmann::json inspect_container(const StoredContainer& container, const image::
     return object;
 }
 
-nlohmann::json inspect_containers(image::Store& store, const std::vector<std::string>& names_or_ids) {
-    nlohmann::json result = nlohmann::json::array();
-    for (const auto& name : names_or_ids) result.push_back(inspect_container(require_container(store.paths(), name), &store));
+InspectResult inspect_containers(image::Store& store, const std::vector<std::string>& names_or_ids) {
+    InspectResult result;
+    for (const auto& name : names_or_ids) {
+        auto container = find_container(store.paths(), name);
+        if (container) {
+            result.containers.push_back(inspect_container(*container, &store));
+        } else {
+            result.missing.push_back(name);
+        }
+    }
     return result;
 }
 

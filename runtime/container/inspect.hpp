@@ -17,8 +17,13 @@ namespace isolab::container {
 // image is gone, Cmd contains the whole command.
 nlohmann::json inspect_container(const StoredContainer& container, const image::Store* store);
 
-// A JSON array with one object per name or id, in the given order. Throws Error (exit
-// code 1) naming the first container that does not exist.
-nlohmann::json inspect_containers(image::Store& store, const std::vector<std::string>& names_or_ids);
+struct InspectResult {
+    nlohmann::json containers = nlohmann::json::array();  // one object per container found, in the given order
+    std::vector<std::string> missing;                      // names or ids that matched no container
+};
+
+// Looks up each name or id, as `docker inspect` does: the found ones are shown even when
+// others are missing. Throws Error for an ambiguous id prefix.
+InspectResult inspect_containers(image::Store& store, const std::vector<std::string>& names_or_ids);
 
 }  // namespace isolab::container

@@ -392,6 +392,17 @@ TEST_F(ContainerLifecycle, InspectDockerShape) {
     EXPECT_EQ(object["Image"], stored(id).config.image_id);
 }
 
+TEST_F(ContainerLifecycle, InspectMissingStillPrintsFound) {
+    ASSERT_EQ(isolab({"create", "--name", "present", "busybox", "true"}).exit_code, 0);
+
+    auto result = isolab({"inspect", "present", "absent"});
+    EXPECT_EQ(result.exit_code, 1);
+    EXPECT_EQ(result.err, "isolab: no such container: absent (list them with 'isolab ps -a')\n");
+    auto array = json::parse(result.out);
+    ASSERT_EQ(array.size(), 1u);
+    EXPECT_EQ(array[0]["Name"], "/present");
+}
+
 TEST_F(ContainerLifecycle, PsFormatJson) {
     auto id = run_detached({"--name", "listed", "busybox", "sleep", "60"});
     ASSERT_EQ(isolab({"create", "--name", "waiting", "busybox", "true"}).exit_code, 0);
