@@ -1,6 +1,7 @@
 // Pure parts of the container lifecycle: restart policies, signal names, Docker's
 // durations and statuses, RFC 3339 times and json-file log lines.
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 
@@ -109,6 +110,20 @@ TEST(PsStatus, ExitedAndCreated) {
     ASSERT_TRUE(finished.has_value());
     EXPECT_EQ(status_text(container_with("exited", 0, "2024-05-01T12:00:00Z"), *finished + 2s), "Exited (0) 2 seconds ago");
     EXPECT_EQ(status_text(container_with("created", std::nullopt, ""), *finished), "Created");
+}
+
+TEST(PsStatus, UpAndRestarting) {
+    // This test process is the live first process and the live monitor.
+    auto started = parse_rfc3339("2024-05-01T12:00:00Z");
+    ASSERT_TRUE(started.has_value());
+    auto running = container_with("running", std::nullopt, "");
+    running.state.pid = getpid();
+    running.state.started_at = "2024-05-01T12:00:00Z";
+    EXPECT_EQ(status_text(running, *started + 5s), "Up 5 seconds");
+
+    auto restarting = container_with("restarting", 1, "2024-05-01T12:00:00Z");
+    restarting.state.monitor_pid = getpid();
+    EXPECT_EQ(status_text(restarting, *started + 3s), "Restarting (1) 3 seconds ago");
 }
 
 TEST(PsStatus, DeadOwnerShowsExited255) {
