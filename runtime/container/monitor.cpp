@@ -342,6 +342,10 @@ int run_monitor(const Paths& paths, const std::string& id, int ready_fd) {
         spdlog::error("monitor for container {} failed: {}", id, error.one_line());
         ready.failed(error);
         return 1;
+    } catch (const std::exception& error) {
+        spdlog::error("monitor for container {} failed: {}", id, error.what());
+        ready.failed(Error(error.what()));
+        return 1;
     }
 
     if (container->config.request.remove) {
