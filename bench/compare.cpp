@@ -6,6 +6,7 @@
 
 #include "bench/host_info.hpp"
 #include "bench/report.hpp"
+#include "runtime/core/clock.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"

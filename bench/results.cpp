@@ -317,6 +317,9 @@ Results results_from_json(const json& document) {
     if (!document.is_object() || !document.contains("schema_version")) {
         throw Error("not an isolab results file: no schema_version", "pass the results.json that isolab compare wrote");
     }
+    if (!document["schema_version"].is_number_integer()) {
+        throw Error("invalid results file: schema_version is not an integer", "pass the results.json that isolab compare wrote");
+    }
     Results results;
     results.schema_version = document.at("schema_version").get<int>();
     if (results.schema_version > results_schema_version) {
@@ -325,6 +328,7 @@ Results results_from_json(const json& document) {
                     "use a newer isolab to read it");
     }
     try {
+        if (!document.at("paths").is_array()) throw Error("invalid results file: paths is not an array");
         results.created = document.value("created", "");
         results.label = document.value("label", "");
         results.host = host_from_json(document.at("host"));
@@ -349,13 +353,5 @@ Results load_results(const std::string& path) {
     }
 }
 
-std::string utc_timestamp(const char* format) {
-    std::time_t now = std::time(nullptr);
-    std::tm utc{};
-    gmtime_r(&now, &utc);
-    char text[64];
-    std::strftime(text, sizeof text, format, &utc);
-    return text;
-}
 
 }  // namespace isolab::bench

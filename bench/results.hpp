@@ -138,7 +138,4 @@ nlohmann::json to_json(const Results& results);
 Results results_from_json(const nlohmann::json& document);
 Results load_results(const std::string& path);
 
-// Current UTC time formatted by strftime, RFC 3339 ("2026-01-31T12:00:00Z") by default.
-std::string utc_timestamp(const char* format = "%Y-%m-%dT%H:%M:%SZ");
-
 }  // namespace isolab::bench

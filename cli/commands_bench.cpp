@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "bench/compare.hpp"
@@ -65,7 +66,13 @@ void report(const std::vector<std::string>& inputs, const std::string& class_fol
     }
     if (inputs.empty()) throw Error("report needs results.json files or --class DIR", "see isolab report --help");
     std::vector<bench::Results> all;
-    for (const auto& input : inputs) all.push_back(bench::load_results(input));
+    for (const auto& input : inputs) {
+        std::error_code error;
+        if (std::filesystem::equivalent(input, output, error)) {
+            throw Error("the report " + output + " would overwrite its input " + input, "choose another file with -o");
+        }
+        all.push_back(bench::load_results(input));
+    }
     write_file_atomic(output, bench::render_html(all));
     std::cout << output << "\n";
 }

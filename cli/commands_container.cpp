@@ -7,9 +7,11 @@
 #include <vector>
 
 #include "cli/context.hpp"
+#include "runtime/container/diff.hpp"
 #include "runtime/container/lifecycle.hpp"
 #include "runtime/container/manage.hpp"
 #include "runtime/container/options.hpp"
+#include "runtime/container/ps_format.hpp"
 #include "runtime/container/run.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
@@ -138,16 +140,19 @@ void register_run(CLI::App& app, Context& context, const std::string& name, cons
 void register_ps(CLI::App& app, Context& context) {
     auto all = std::make_shared<bool>(false);
     auto quiet = std::make_shared<bool>(false);
-    auto format = std::make_shared<std::string>("table");
+    auto format = std::make_shared<std::string>();
     auto* ps = app.add_subcommand("ps", "List containers (running ones unless -a)");
     ps->add_flag("-a,--all", *all, "Show every container, also exited ones");
     ps->add_flag("-q,--quiet", *quiet, "Show only the short ids");
-    ps->add_option("--format", *format, "Output format: table or json (one JSON object per line)")
-        ->check(CLI::IsMember({"table", "json"}));
+    ps->add_option("--format", *format, "json, or a template such as '{{.Names}}\\t{{.Status}}' (fields: ID, Names, Image, "
+                                        "Command, CreatedAt, Status, State)");
     ps->callback([all, quiet, format, &context] {
         auto containers = container::containers_for_ps(context.paths, *all);
-        auto text = *format == "json" && !*quiet ? container::format_ps_json(containers) : container::format_ps(containers, *quiet);
-        std::fputs(text.c_str(), stdout);
+        if (!format->empty() && !*quiet) {
+            std::fputs(container::format_ps_template(containers, *format).c_str(), stdout);
+        } else {
+            std::fputs(container::format_ps(containers, *quiet).c_str(), stdout);
+        }
     });
 }
 
@@ -165,6 +170,15 @@ void register_rm(CLI::App& app, Context& context) {
     });
 }
 
+void register_diff(CLI::App& app, Context& context) {
+    auto name = std::make_shared<std::string>();
+    auto* diff = app.add_subcommand("diff", "List files a container added (A), changed (C) or deleted (D) over its image");
+    diff->add_option("container", *name, "Container name or id")->required();
+    diff->callback([name, &context] {
+        std::fputs(container::format_changes(container::container_changes(context.store(), *name)).c_str(), stdout);
+    });
+}
+
 }  // namespace
 
 void register_container_commands(CLI::App& app, Context& context) {
@@ -172,6 +186,7 @@ void register_container_commands(CLI::App& app, Context& context) {
     register_run(app, context, "create", "Create a container without starting it; start it with 'isolab start'");
     register_ps(app, context);
     register_rm(app, context);
+    register_diff(app, context);
 }
 
 }  // namespace isolab::cli

@@ -26,6 +26,7 @@ private:
 // Each commands_*.cpp file adds one group of subcommands. A callback parses nothing
 // itself beyond CLI11's options and calls one library function.
 void register_image_commands(CLI::App& app, Context& context);
+void register_build_commands(CLI::App& app, Context& context);
 void register_container_commands(CLI::App& app, Context& context);
 void register_lifecycle_commands(CLI::App& app, Context& context);
 void register_vm_commands(CLI::App& app, Context& context);

@@ -248,6 +248,13 @@ void check_options(const VmOptions& options) {
                                 options.memory_bytes, libvirt::kMinimumMemoryMib));
     }
     if (options.cpus == 0) throw Error("invalid --cpus 0: a guest needs at least one CPU");
+    // QEMU 7.2 rejects more for the pc (i440fx) machine type: "Invalid SMP CPUs 256. The
+    // max CPUs supported by machine 'pc-i440fx-7.2' is 255". Checked here, it fails early.
+    constexpr unsigned max_vcpus = 255;
+    if (options.cpus > max_vcpus) {
+        throw Error(fmt::format("invalid --cpus {}: the pc machine type allows at most {} virtual CPUs", options.cpus, max_vcpus),
+                    "use a smaller --cpus; more virtual CPUs than host CPUs only slows a guest down");
+    }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "lessons/engine/checks.hpp"
+#include "runtime/core/clock.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
@@ -258,7 +259,7 @@ void Classroom::start(const std::string& reference, std::ostream& out) {
     started.state_root = prepare_state_root(lesson);
     prepare_project_folder(lesson, started.project_dir);
     prepare_images(lesson, lesson_paths(started));
-    started.started_at = now_rfc3339();
+    started.started_at = utc_timestamp();
     for (const auto& task : lesson.tasks) started.tasks[task.id] = TaskProgress{};
     store_.update([&](StudentProgress& saved) { saved.lessons[lesson.name] = started; });
 
@@ -292,14 +293,14 @@ LessonReport Classroom::check(const std::string& reference) {
         progress.attempts += 1;
         progress.done = outcome.passed;
         progress.last_result = outcome.detail;
-        if (outcome.passed) progress.done_at = now_rfc3339();
+        if (outcome.passed) progress.done_at = utc_timestamp();
     }
 
     if (const Task* open = first_open_task(lesson, saved)) {
         auto& progress = saved.tasks[open->id];
         progress.hints_shown = std::max(progress.hints_shown, 1);
     } else if (saved.completed_at.empty()) {
-        saved.completed_at = now_rfc3339();
+        saved.completed_at = utc_timestamp();
     }
 
     auto updated = store_.update([&](StudentProgress& stored) { stored.lessons[lesson.name] = saved; });
@@ -382,7 +383,7 @@ json Classroom::record(bool run_checks) {
     char host[256] = {};
     gethostname(host, sizeof host - 1);
     return {{"format", "isolab-lesson-record"}, {"version", 1}, {"student", options_.student},
-            {"host", host},                     {"generated_at", now_rfc3339()}, {"lessons", lessons}};
+            {"host", host},                     {"generated_at", utc_timestamp()}, {"lessons", lessons}};
 }
 
 json lesson_report_json(const LessonReport& report) {

@@ -94,15 +94,6 @@ std::string current_student() {
     return name;
 }
 
-std::string now_rfc3339() {
-    std::time_t now = std::time(nullptr);
-    std::tm utc{};
-    gmtime_r(&now, &utc);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-    return text;
-}
-
 ProgressStore::ProgressStore(const Paths& paths, std::string student)
     : folder_(paths.root / "lessons" / "progress"), student_(std::move(student)) {
     validate_student_name(student_);

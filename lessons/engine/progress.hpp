@@ -43,9 +43,6 @@ std::string current_student();
 // Throws Error unless `name` is 1 to 64 characters of A-Z a-z 0-9 . _ - not starting with '.'.
 void validate_student_name(const std::string& name);
 
-// Current UTC time as RFC 3339 ("2026-12-04T20:01:02Z").
-std::string now_rfc3339();
-
 class ProgressStore {
 public:
     ProgressStore(const Paths& paths, std::string student);

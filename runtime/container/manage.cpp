@@ -10,7 +10,6 @@
 #include <thread>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "runtime/container/lifecycle.hpp"
 #include "runtime/container/status.hpp"
@@ -55,11 +54,6 @@ std::string created_text(const StoredContainer& container, std::chrono::system_c
     return created ? human_duration(now - *created) + " ago" : container.config.created;
 }
 
-// CreatedAt as Docker prints it: "2024-05-01 12:00:00 +0000 UTC".
-std::string created_at_text(const std::string& rfc3339) {
-    if (rfc3339.size() < 19) return rfc3339;
-    return rfc3339.substr(0, 10) + " " + rfc3339.substr(11, 8) + " +0000 UTC";
-}
 
 }  // namespace
 
@@ -89,27 +83,6 @@ std::string format_ps(const std::vector<StoredContainer>& containers, bool quiet
         table += row.back() + "\n";
     }
     return table;
-}
-
-std::string format_ps_json(const std::vector<StoredContainer>& containers) {
-    std::string lines;
-    auto now = std::chrono::system_clock::now();
-    for (const auto& container : containers) {
-        nlohmann::json object = {{"Command", command_text(container.config.command)},
-                                 {"CreatedAt", created_at_text(container.config.created)},
-                                 {"ID", container.config.id.substr(0, 12)},
-                                 {"Image", container.config.image},
-                                 {"Labels", ""},
-                                 {"Mounts", ""},
-                                 {"Names", container.config.name},
-                                 {"Networks", ""},
-                                 {"Ports", ""},
-                                 {"RunningFor", created_text(container, now)},
-                                 {"State", observed_state(container).status},
-                                 {"Status", status_text(container, now)}};
-        lines += object.dump() + "\n";
-    }
-    return lines;
 }
 
 void remove_container(const Paths& paths, const std::string& name_or_id, bool force) {

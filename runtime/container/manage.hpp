@@ -18,11 +18,6 @@ std::vector<StoredContainer> containers_for_ps(const Paths& paths, bool all);
 // short ids with `quiet`.
 std::string format_ps(const std::vector<StoredContainer>& containers, bool quiet);
 
-// `ps --format json`: one JSON object per container and line, with the fields of
-// `docker ps --format json` (ID, Image, Command, CreatedAt, RunningFor, State, Status,
-// Names; Labels, Mounts, Networks and Ports empty).
-std::string format_ps_json(const std::vector<StoredContainer>& containers);
-
 // Removes a container's record, upper dir and log. A running or restarting container is
 // rejected unless `force`, which kills its processes and waits for its monitor to end
 // first. Throws Error when it is not found.

@@ -71,6 +71,14 @@ void check_options(const RunOptions& options) {
         throw Error("invalid --cpu-shares " + std::to_string(*options.cpu_shares) + ": it must be between 2 and 262144",
                     "the default weight is 1024");
     }
+    // The kernel caps pids.max at PID_MAX_LIMIT (4194304, include/linux/threads.h) and
+    // rejects anything above; -1 and 0 mean unlimited, as in Docker.
+    constexpr std::int64_t max_pids = 4194304;
+    if (options.pids_limit && (*options.pids_limit < -1 || *options.pids_limit > max_pids)) {
+        throw Error("invalid --pids-limit " + std::to_string(*options.pids_limit) + ": it must be between 1 and " +
+                        std::to_string(max_pids) + ", or 0 or -1 for unlimited",
+                    "e.g. --pids-limit 100");
+    }
     for (const auto& entry : options.env) {
         if (entry.empty() || entry.front() == '=') {
             throw Error("invalid environment variable '" + entry + "': the name is empty", "use -e NAME=value");

@@ -1,6 +1,17 @@
 #include "runtime/core/clock.hpp"
 
+#include <ctime>
+
 namespace isolab {
+
+std::string utc_timestamp(const char* format) {
+    std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char text[64];
+    std::strftime(text, sizeof text, format, &utc);
+    return text;
+}
 
 double milliseconds_between(Clock::time_point from, Clock::time_point to) {
     return std::chrono::duration<double, std::milli>(to - from).count();

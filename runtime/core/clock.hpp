@@ -11,6 +11,10 @@ namespace isolab {
 
 using Clock = std::chrono::steady_clock;
 
+// The current UTC time formatted with strftime's `format`; by default RFC 3339 to the
+// second, e.g. 2026-12-04T23:14:11Z.
+std::string utc_timestamp(const char* format = "%Y-%m-%dT%H:%M:%SZ");
+
 // Milliseconds between two time points, as a double.
 double milliseconds_between(Clock::time_point from, Clock::time_point to);
 

@@ -23,6 +23,18 @@ Paths Paths::from_environment() {
                  environment_or("ISOLAB_CACHE", "/var/cache/isolab")};
 }
 
+void Paths::check() const {
+    for (const auto& [path, variable] : {std::pair{root, "ISOLAB_ROOT"}, std::pair{cache, "ISOLAB_CACHE"}}) {
+        std::error_code error;
+        auto status = std::filesystem::status(path, error);
+        if (error || status.type() == std::filesystem::file_type::not_found) continue;
+        if (status.type() != std::filesystem::file_type::directory) {
+            throw Error(std::string(variable) + " " + path.string() + " is not a directory",
+                        std::string("set ") + variable + " to a directory, or unset it for the default");
+        }
+    }
+}
+
 std::filesystem::path executable_directory() {
     std::error_code error;
     auto self = std::filesystem::read_symlink("/proc/self/exe", error);

@@ -15,6 +15,10 @@ struct Paths {
     // Reads ISOLAB_ROOT and ISOLAB_CACHE, falling back to the defaults above.
     static Paths from_environment();
 
+    // Throws Error when the state root or the cache exists but is not a directory, naming
+    // the variable that set it, before any command writes below it.
+    void check() const;
+
     std::filesystem::path images() const { return root / "images"; }
     std::filesystem::path layers() const { return root / "layers"; }
     std::filesystem::path containers() const { return root / "containers"; }

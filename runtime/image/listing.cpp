@@ -6,7 +6,10 @@
 
 #include <fmt/format.h>
 
+#include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
+#include "runtime/core/log.hpp"
+#include "runtime/image/manifest.hpp"
 #include "runtime/image/reference.hpp"
 
 namespace isolab::image {
@@ -31,11 +34,27 @@ std::string short_id(const Image& image) {
 }
 
 // Images sorted newest first, each with its layers unpacked so sizes are known.
+// A damaged image is left out with a warning that says how to remove it, so one bad
+// image never hides the others.
 std::vector<Image> listed_images(Store& store) {
-    store.ensure_busybox();
-    auto images = store.list();
+    try {
+        store.ensure_busybox();
+    } catch (const Error& error) {
+        // A damaged busybox:latest gets its warning from list(), and a missing
+        // busybox-static its error from `run`.
+        spdlog::debug("cannot provide busybox:latest: {}", error.what());
+    }
+    std::vector<Image> images;
+    for (auto& image : store.list()) {
+        try {
+            store.lowerdirs(image);
+            images.push_back(std::move(image));
+        } catch (const Error& error) {
+            spdlog::warn("image {} is damaged and skipped: {}; remove it with `isolab rmi -f {}`", image.reference,
+                         error.what(), image.reference);
+        }
+    }
     std::stable_sort(images.begin(), images.end(), [](const Image& a, const Image& b) { return a.created > b.created; });
-    for (const auto& image : images) store.lowerdirs(image);
     return images;
 }
 
@@ -145,6 +164,11 @@ json inspect_json(Store& store, const std::string& reference) {
                   {"StoredSize", store.stored_size(image)},
                   {"LayerBlobs", layers},
                   {"History", history}};
+    // Docker prints these only when the image sets them.
+    auto run_config = run_config_to_json(image.config);
+    for (const char* key : {"ExposedPorts", "Volumes", "Healthcheck", "Shell", "OnBuild"}) {
+        if (run_config.contains(key)) document["Config"][key] = run_config[key];
+    }
     return json::array({document});
 }
 

@@ -30,6 +30,41 @@ std::string string_field(const json& object, const char* key) {
     return object.contains(key) && object[key].is_string() ? object[key].get<std::string>() : std::string();
 }
 
+// Docker stores ExposedPorts and Volumes as objects whose keys are the values: {"80/tcp": {}}.
+json empty_object_set(const std::vector<std::string>& keys) {
+    json object = json::object();
+    for (const auto& key : keys) object[key] = json::object();
+    return object;
+}
+
+std::vector<std::string> object_keys(const json& object, const char* key) {
+    std::vector<std::string> keys;
+    if (!object.contains(key) || !object[key].is_object()) return keys;
+    for (const auto& item : object[key].items()) keys.push_back(item.key());
+    return keys;
+}
+
+json healthcheck_to_json(const Healthcheck& healthcheck) {
+    json object{{"Test", healthcheck.test}};
+    if (healthcheck.interval) object["Interval"] = healthcheck.interval;
+    if (healthcheck.timeout) object["Timeout"] = healthcheck.timeout;
+    if (healthcheck.start_period) object["StartPeriod"] = healthcheck.start_period;
+    if (healthcheck.start_interval) object["StartInterval"] = healthcheck.start_interval;
+    if (healthcheck.retries) object["Retries"] = healthcheck.retries;
+    return object;
+}
+
+Healthcheck healthcheck_from_json(const json& object) {
+    Healthcheck healthcheck;
+    healthcheck.test = string_list(object, "Test");
+    healthcheck.interval = object.value("Interval", std::int64_t{0});
+    healthcheck.timeout = object.value("Timeout", std::int64_t{0});
+    healthcheck.start_period = object.value("StartPeriod", std::int64_t{0});
+    healthcheck.start_interval = object.value("StartInterval", std::int64_t{0});
+    healthcheck.retries = object.value("Retries", 0);
+    return healthcheck;
+}
+
 std::vector<HistoryEntry> history_from_json(const json& config) {
     std::vector<HistoryEntry> history;
     if (!config.contains("history") || !config["history"].is_array()) return history;
@@ -99,6 +134,11 @@ json run_config_to_json(const RunConfig& config) {
     if (!config.user.empty()) object["User"] = config.user;
     if (!config.stop_signal.empty()) object["StopSignal"] = config.stop_signal;
     if (!config.labels.empty()) object["Labels"] = config.labels;
+    if (!config.exposed_ports.empty()) object["ExposedPorts"] = empty_object_set(config.exposed_ports);
+    if (!config.volumes.empty()) object["Volumes"] = empty_object_set(config.volumes);
+    if (config.healthcheck) object["Healthcheck"] = healthcheck_to_json(*config.healthcheck);
+    if (!config.shell.empty()) object["Shell"] = config.shell;
+    if (!config.on_build.empty()) object["OnBuild"] = config.on_build;
     return object;
 }
 
@@ -115,6 +155,13 @@ RunConfig run_config_from_json(const json& object) {
             if (value.is_string()) config.labels[key] = value.get<std::string>();
         }
     }
+    config.exposed_ports = object_keys(object, "ExposedPorts");
+    config.volumes = object_keys(object, "Volumes");
+    if (object.contains("Healthcheck") && object["Healthcheck"].is_object()) {
+        config.healthcheck = healthcheck_from_json(object["Healthcheck"]);
+    }
+    config.shell = string_list(object, "Shell");
+    config.on_build = string_list(object, "OnBuild");
     return config;
 }
 
@@ -149,6 +196,14 @@ Descriptor write_image_blobs(OciLayout& layout, const std::string& config, const
                   {"config", config_descriptor.to_json()},
                   {"layers", layer_list}};
     return layout.write_blob(manifest.dump(), media_type::manifest);
+}
+
+std::string format_rfc3339(std::time_t when) {
+    std::tm utc{};
+    gmtime_r(&when, &utc);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return text;
 }
 
 bool is_supported_layer_type(const std::string& media_type) {

@@ -1,6 +1,7 @@
 #pragma once
 // Conversions between the store's Image and the OCI JSON documents behind it: the image
 // manifest (image-spec manifest.md) and the image config (image-spec config.md).
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ nlohmann::json make_image_config(const RunConfig& run_config, const std::string&
 // and a manifest naming it and the layers, whose blobs must already be in the layout.
 // Returns the manifest's descriptor.
 Descriptor write_image_blobs(OciLayout& layout, const std::string& config, const std::vector<Layer>& layers);
+
+// Formats a time as the RFC 3339 UTC timestamp image configs use ("2024-01-31T12:00:00Z").
+std::string format_rfc3339(std::time_t when);
 
 // True for the layer media types the store can unpack.
 bool is_supported_layer_type(const std::string& media_type);

@@ -28,14 +28,6 @@ namespace {
 constexpr const char* not_found_hint =
     "list images with `isolab images`; create one with `isolab import ROOTFS.tar NAME[:TAG]` or `isolab load -i FILE`";
 
-std::string format_rfc3339(std::time_t when) {
-    std::tm utc{};
-    gmtime_r(&when, &utc);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-    return text;
-}
-
 std::string bare_id(const std::string& id) {
     return id.rfind("sha256:", 0) == 0 ? id.substr(7) : id;
 }
@@ -62,11 +54,25 @@ std::optional<Image> find_by_reference(const OciLayout& layout, const std::strin
     return std::nullopt;
 }
 
+// The image of an index entry, or nullopt with a warning when its blobs are damaged, so
+// one bad image does not hide the others from listing and lookup.
+std::optional<Image> read_image_or_warn(const OciLayout& layout, const Descriptor& entry) {
+    try {
+        return read_image(layout, entry, entry.ref_name);
+    } catch (const Error& error) {
+        spdlog::warn("image {} is damaged and skipped: {}; remove it with `isolab rmi -f {}`", entry.ref_name,
+                     error.what(), entry.ref_name);
+        return std::nullopt;
+    }
+}
+
 std::optional<Image> find_by_id(const OciLayout& layout, const std::string& id) {
     std::string prefix = bare_id(id);
     std::optional<Image> match;
     for (const auto& entry : layout.read_index()) {
-        Image image = read_image(layout, entry, entry.ref_name);
+        auto readable = read_image_or_warn(layout, entry);
+        if (!readable) continue;
+        Image image = *readable;
         if (image.id().rfind(prefix, 0) != 0) continue;
         if (match && match->config_digest != image.config_digest) {
             throw Error("image id prefix '" + id + "' is ambiguous: it matches " + match->id().substr(0, 12) + " and " +
@@ -103,7 +109,14 @@ std::vector<std::string> collect_garbage(OciLayout& layout, const Paths& paths) 
     std::set<std::string> live;
     std::set<std::string> live_layers;
     for (const auto& entry : layout.read_index()) {
-        Image image = read_image(layout, entry, entry.ref_name);
+        auto readable = read_image_or_warn(layout, entry);
+        if (!readable) {
+            // Which blobs a damaged image still needs is unknown, so nothing is deleted
+            // until it is removed.
+            spdlog::debug("garbage collection skipped: image {} is damaged", entry.ref_name);
+            return {};
+        }
+        const Image& image = *readable;
         live.insert(image.manifest_digest);
         live.insert(image.config_digest);
         for (const auto& layer : image.layers) {
@@ -161,7 +174,9 @@ Image Store::resolve(const std::string& reference) const {
 std::vector<Image> Store::list() const {
     OciLayout layout = open_layout();
     std::vector<Image> images;
-    for (const auto& entry : layout.read_index()) images.push_back(read_image(layout, entry, entry.ref_name));
+    for (const auto& entry : layout.read_index()) {
+        if (auto image = read_image_or_warn(layout, entry)) images.push_back(std::move(*image));
+    }
     return images;
 }
 
@@ -238,9 +253,24 @@ std::vector<std::string> Store::remove(const std::string& reference, bool force)
     std::optional<std::string> normalized;
     try {
         normalized = normalize_reference(reference);
-        image = find_by_reference(layout, *normalized);
     } catch (const Error&) {
         if (!looks_like_id(reference)) throw;
+    }
+    if (normalized) {
+        auto entry = std::find_if(entries.begin(), entries.end(), [&](const auto& e) { return e.ref_name == *normalized; });
+        if (entry != entries.end()) {
+            try {
+                image = read_image(layout, *entry, entry->ref_name);
+            } catch (const Error&) {
+                if (!force) throw;
+                // A damaged image cannot be checked for users or other tags: -f drops its
+                // tag, and garbage collection removes the blobs nothing else refers to.
+                entries.erase(entry);
+                layout.write_index(entries);
+                collect_garbage(layout, paths_);
+                return {"Untagged: " + *normalized};
+            }
+        }
     }
     bool by_id = false;
     if (!image && looks_like_id(reference)) {
@@ -251,8 +281,11 @@ std::vector<std::string> Store::remove(const std::string& reference, bool force)
 
     std::vector<std::string> tags;
     for (const auto& entry : entries) {
-        if (by_id ? read_image(layout, entry, entry.ref_name).config_digest == image->config_digest
-                  : entry.ref_name == image->reference) {
+        bool same_id = by_id && [&] {
+            auto other = read_image_or_warn(layout, entry);
+            return other && other->config_digest == image->config_digest;
+        }();
+        if (by_id ? same_id : entry.ref_name == image->reference) {
             tags.push_back(entry.ref_name);
         }
     }
@@ -264,7 +297,9 @@ std::vector<std::string> Store::remove(const std::string& reference, bool force)
     size_t remaining_with_id = 0;
     for (const auto& entry : entries) {
         bool removed = std::find(tags.begin(), tags.end(), entry.ref_name) != tags.end();
-        if (!removed && read_image(layout, entry, entry.ref_name).config_digest == image->config_digest) ++remaining_with_id;
+        if (removed) continue;
+        auto other = read_image_or_warn(layout, entry);
+        if (other && other->config_digest == image->config_digest) ++remaining_with_id;
     }
     if (remaining_with_id == 0) {
         auto users = containers_using(image->config_digest);

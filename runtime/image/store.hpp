@@ -16,6 +16,17 @@
 
 namespace isolab::image {
 
+// The HEALTHCHECK of an image config, in Docker's form. Durations are nanoseconds and 0
+// means the default.
+struct Healthcheck {
+    std::vector<std::string> test;   // ["NONE"], ["CMD", argv...] or ["CMD-SHELL", command]
+    std::int64_t interval = 0;
+    std::int64_t timeout = 0;
+    std::int64_t start_period = 0;
+    std::int64_t start_interval = 0;
+    int retries = 0;
+};
+
 // The parts of an OCI image config that say how to run the image.
 struct RunConfig {
     std::vector<std::string> env;         // "NAME=value"
@@ -25,6 +36,11 @@ struct RunConfig {
     std::string user;
     std::string stop_signal;
     std::map<std::string, std::string> labels;
+    std::vector<std::string> exposed_ports;   // "80/tcp", sorted
+    std::vector<std::string> volumes;         // absolute paths, sorted
+    std::optional<Healthcheck> healthcheck;
+    std::vector<std::string> shell;           // Docker's Shell: the SHELL instruction's argv
+    std::vector<std::string> on_build;        // Docker's OnBuild: ONBUILD instructions, as written
 };
 
 struct Layer {

@@ -177,6 +177,55 @@ void mount_overlay(const std::vector<fs::path>& lowerdirs, const fs::path& upper
     spdlog::debug("mount: overlay on {} ({})", target.string(), options);
 }
 
+namespace {
+
+// Rejects targets the container's own mounts occupy: the root, /dev (a tmpfs already)
+// and /proc or /sys with anything below them, where a tmpfs would hide the kernel's files.
+void check_tmpfs_target(std::string_view text, const fs::path& target) {
+    auto normal = target.lexically_normal().generic_string();
+    if (normal.size() > 1 && normal.back() == '/') normal.pop_back();
+    auto below = [&normal](const std::string& folder) { return normal == folder || normal.rfind(folder + "/", 0) == 0; };
+    if (normal == "/" || normal == "/dev" || below("/proc") || below("/sys")) {
+        throw Error("invalid --tmpfs '" + std::string(text) + "': isolab mounts " + normal + " itself",
+                    "choose another path, e.g. --tmpfs /run");
+    }
+}
+
+// Checks a tmpfs mount option's name and the form of its value, so a typo fails here
+// with the option named, not as EINVAL from mount(2).
+void check_tmpfs_data_option(std::string_view text, const std::string& option) {
+    auto equals = option.find('=');
+    auto key = option.substr(0, equals);
+    auto value = equals == std::string::npos ? std::string() : option.substr(equals + 1);
+    auto all_of = [&value](const char* allowed) {
+        return !value.empty() && value.find_first_not_of(allowed) == std::string::npos;
+    };
+    bool valid = false;
+    if (key == "size" || key == "nr_blocks" || key == "nr_inodes") {
+        std::string digits = value;
+        if (!digits.empty() && std::string("kKmMgG%").find(digits.back()) != std::string::npos) digits.pop_back();
+        valid = !digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos;
+    } else if (key == "mode") {
+        valid = all_of("01234567") && value.size() <= 4;
+    } else if (key == "uid" || key == "gid") {
+        valid = all_of("0123456789");
+    } else if (key == "huge") {
+        valid = value == "never" || value == "always" || value == "within_size" || value == "advise";
+    } else if (key == "mpol") {
+        valid = !value.empty();
+    } else {
+        throw Error("invalid --tmpfs '" + std::string(text) + "': unknown option '" + option + "'",
+                    "options: ro, rw, exec, noexec, suid, nosuid, dev, nodev, size=, mode=, uid=, gid=, nr_inodes=, "
+                    "nr_blocks=, huge=, mpol=");
+    }
+    if (!valid) {
+        throw Error("invalid --tmpfs '" + std::string(text) + "': invalid value in '" + option + "'",
+                    "e.g. size=64m, mode=1777, uid=1000");
+    }
+}
+
+}  // namespace
+
 TmpfsMount parse_tmpfs(std::string_view text) {
     TmpfsMount mount;
     auto colon = text.find(':');
@@ -184,6 +233,7 @@ TmpfsMount parse_tmpfs(std::string_view text) {
     if (!mount.target.is_absolute()) {
         throw Error("invalid --tmpfs '" + std::string(text) + "': the path must be absolute", "e.g. --tmpfs /run:size=64m");
     }
+    check_tmpfs_target(text, mount.target);
     mount.flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
     if (colon == std::string_view::npos) return mount;
 
@@ -198,7 +248,10 @@ TmpfsMount parse_tmpfs(std::string_view text) {
         else if (option == "nosuid") mount.flags |= MS_NOSUID;
         else if (option == "dev") mount.flags &= ~static_cast<unsigned long>(MS_NODEV);
         else if (option == "nodev") mount.flags |= MS_NODEV;
-        else if (!option.empty()) mount.data += (mount.data.empty() ? "" : ",") + option;
+        else if (!option.empty()) {
+            check_tmpfs_data_option(text, option);
+            mount.data += (mount.data.empty() ? "" : ",") + option;
+        }
     }
     return mount;
 }

@@ -40,6 +40,19 @@ TEST(CompareReport, MissingInputGivesOneLine) {
     EXPECT_FALSE(fs::exists("/tmp/never.html"));
 }
 
+TEST(CompareReport, OutputThatIsAnInputRejected) {
+    TestRoot root;
+    auto input = root.root() / "results.json";
+    fs::copy_file(fixture, input);
+    auto same_file = (root.root() / ".." / root.root().filename() / "results.json").string();
+
+    auto result = run_isolab(root.paths(), {"report", input.string(), "-o", same_file});
+
+    EXPECT_EQ(result.exit_code, 125);
+    EXPECT_NE(result.err.find("would overwrite its input"), std::string::npos) << result.err;
+    EXPECT_EQ(read_file(input), read_file(fixture));
+}
+
 TEST(CompareReport, ChromiumRendersEveryChart) {
     if (!program_available("chromium")) GTEST_SKIP() << "chromium is not installed (scripts/test installs it)";
     TestRoot root;

@@ -86,6 +86,17 @@ TEST_F(ContainerCli, InvalidMemoryRejected) {
     EXPECT_TRUE(no_containers());
 }
 
+TEST_F(ContainerCli, PidsLimitOutOfRangeRejected) {
+    for (const char* limit : {"-5", "4194305", "99999999999"}) {
+        auto result = isolab({"run", "--rm", "--pids-limit", limit, "busybox", "true"});
+
+        EXPECT_EQ(result.exit_code, 125) << limit;
+        EXPECT_EQ(line_count(result.err), 1u) << result.err;
+        EXPECT_NE(result.err.find(std::string("invalid --pids-limit ") + limit), std::string::npos) << result.err;
+        EXPECT_TRUE(no_containers());
+    }
+}
+
 TEST_F(ContainerCli, UnknownImageOneLine) {
     auto result = isolab({"run", "--rm", "no-such-image:1", "true"});
 

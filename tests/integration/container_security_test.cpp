@@ -106,8 +106,6 @@ int zombie_children(pid_t parent) {
     return zombies;
 }
 
-int count_zombies_after_orphan(ContainerSecurity& test, bool init, std::vector<std::string> command);
-
 TEST_F(ContainerSecurity, InitReapsOrphans) {
     // The orphaned `sleep 1` is re-parented to pid 1. `sleep 3` as pid 1 never reaps it;
     // isolab-init does.

@@ -63,6 +63,38 @@ TEST(ImageCli, TagInspectHistoryRmi) {
     EXPECT_EQ(removed.out, "Untagged: lab/box:v1\n");
 }
 
+TEST(ImageCli, DamagedImageSkippedAndRemovable) {
+    if (!testing::running_as_root()) GTEST_SKIP() << "unpacking layers keeps ownership only as root";
+    testing::TestRoot root;
+    ASSERT_EQ(run_isolab(root.paths(), {"tag", "busybox", "lab/box:v1"}).exit_code, 0);
+    auto inspect = run_isolab(root.paths(), {"image", "inspect", "busybox"});
+    ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+    auto config_hex = json::parse(inspect.out)[0]["Id"].get<std::string>().substr(7);
+    auto config_blob = root.paths().images() / "blobs" / "sha256" / config_hex;
+    fs::permissions(config_blob, fs::perms::owner_write, fs::perm_options::add);
+    write_file_atomic(config_blob, "damaged\n");
+
+    auto listing = run_isolab(root.paths(), {"images"});
+    EXPECT_EQ(listing.exit_code, 0) << listing.err;
+    EXPECT_NE(listing.err.find("image lab/box:v1 is damaged"), std::string::npos) << listing.err;
+    EXPECT_NE(listing.err.find("isolab rmi -f lab/box:v1"), std::string::npos) << listing.err;
+
+    auto plain_rmi = run_isolab(root.paths(), {"rmi", "lab/box:v1"});
+    EXPECT_NE(plain_rmi.exit_code, 0);
+    auto forced_tag = run_isolab(root.paths(), {"rmi", "-f", "lab/box:v1"});
+    EXPECT_EQ(forced_tag.exit_code, 0) << forced_tag.err;
+    EXPECT_EQ(forced_tag.out, "Untagged: lab/box:v1\n");
+    EXPECT_TRUE(fs::exists(config_blob)) << "busybox:latest still refers to the damaged blob";
+
+    auto forced_last = run_isolab(root.paths(), {"rmi", "-f", "busybox"});
+    EXPECT_EQ(forced_last.exit_code, 0) << forced_last.err;
+    EXPECT_FALSE(fs::exists(config_blob)) << "the damaged blob stayed after its last tag went";
+
+    auto rebuilt = run_isolab(root.paths(), {"run", "--rm", "busybox", "echo", "back"});
+    EXPECT_EQ(rebuilt.exit_code, 0) << rebuilt.err;
+    EXPECT_EQ(rebuilt.out, "back\n");
+}
+
 TEST(ImageCli, BadInputGivesOneLine) {
     testing::TestRoot root;
     for (const std::vector<std::string>& arguments :

@@ -79,6 +79,15 @@ TEST_F(VmRun, InvalidMemoryRejectedInOneLine) {
     }
 }
 
+TEST_F(VmRun, InvalidCpusRejectedBeforeLibvirt) {
+    for (const char* cpus : {"0", "256", "999"}) {
+        CliResult result = run_isolab(paths_, {"vm", "run", "--cpus", cpus, "busybox", "true"});
+        EXPECT_NE(result.exit_code, 0) << cpus;
+        EXPECT_TRUE(contains(result.err, std::string("invalid --cpus ") + cpus)) << result.err;
+        EXPECT_EQ(result.err.find('\n'), result.err.size() - 1) << "expected one line:\n" << result.err;
+    }
+}
+
 TEST_F(VmRun, InvalidAcceleratorRejected) {
     CliResult result = run_isolab(paths_, {"vm", "run", "--accel", "xen", "busybox", "true"});
     EXPECT_NE(result.exit_code, 0);

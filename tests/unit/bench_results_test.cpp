@@ -97,5 +97,19 @@ TEST(BenchResults, NotResultsRejected) {
     EXPECT_THROW(load_results("/nonexistent/results.json"), Error);
 }
 
+TEST(BenchResults, WrongShapesRejectedAsErrors) {
+    auto valid = to_json(load_results(fixture.string()));
+    auto text_version = valid;
+    text_version["schema_version"] = "1";
+    auto paths_object = valid;
+    paths_object["paths"] = nlohmann::json::object({{"name", "container"}});
+    auto runs_text = valid;
+    runs_text["paths"][0]["runs"][0]["figures"] = "fast";
+
+    EXPECT_THROW(results_from_json(text_version), Error);
+    EXPECT_THROW(results_from_json(paths_object), Error);
+    EXPECT_THROW(results_from_json(runs_text), Error);
+}
+
 }  // namespace
 }  // namespace isolab::bench

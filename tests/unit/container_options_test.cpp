@@ -107,6 +107,39 @@ TEST(TmpfsOption, ParsesTargetAndOptions) {
     EXPECT_THROW(kernel::parse_tmpfs("relative:size=1m"), Error);
 }
 
+TEST(TmpfsOption, ReservedTargetsRejected) {
+    for (const char* text : {"/", "/proc", "/proc/sys", "/sys/", "/sys/fs/cgroup", "/dev", "/dev/../proc"}) {
+        try {
+            kernel::parse_tmpfs(text);
+            ADD_FAILURE() << text << " was accepted";
+        } catch (const Error& error) {
+            EXPECT_NE(std::string(error.what()).find("isolab mounts"), std::string::npos) << error.what();
+        }
+    }
+    EXPECT_NO_THROW(kernel::parse_tmpfs("/dev/shm"));
+    EXPECT_NO_THROW(kernel::parse_tmpfs("/process"));
+}
+
+TEST(TmpfsOption, BadOptionsRejected) {
+    const std::map<std::string, std::string> cases = {
+        {"/run:sise=64m", "unknown option 'sise=64m'"},
+        {"/run:size=lots", "invalid value in 'size=lots'"},
+        {"/run:mode=999", "invalid value in 'mode=999'"},
+        {"/run:uid=root", "invalid value in 'uid=root'"},
+        {"/run:huge=sometimes", "invalid value in 'huge=sometimes'"},
+    };
+    for (const auto& [text, expected] : cases) {
+        try {
+            kernel::parse_tmpfs(text);
+            ADD_FAILURE() << text << " was accepted";
+        } catch (const Error& error) {
+            EXPECT_NE(std::string(error.what()).find(expected), std::string::npos) << error.what();
+        }
+    }
+    EXPECT_EQ(kernel::parse_tmpfs("/run:size=50%,nr_inodes=1k,uid=1000,gid=1000,huge=never").data,
+              "size=50%,nr_inodes=1k,uid=1000,gid=1000,huge=never");
+}
+
 TEST(FindExecutable, ExitCodes) {
     std::vector<std::string> env{"PATH=/nonexistent:/bin:/usr/bin"};
     EXPECT_EQ(find_executable("sh", env), "/bin/sh");

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <regex>
+
 #include "runtime/core/clock.hpp"
 #include "runtime/core/digest.hpp"
 #include "runtime/core/error.hpp"
@@ -70,6 +72,14 @@ TEST(RunCommand, MissingProgramThrows) {
 TEST(RunCommand, TimeoutKills) {
     auto result = run_command({"sleep", "10"}, {.capture = true, .timeout = std::chrono::milliseconds(200)});
     EXPECT_EQ(result.exit_code, 128 + 9);
+}
+
+TEST(UtcTimestamp, Rfc3339ByDefaultAndCustomFormat) {
+    std::regex rfc3339(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z)");
+    std::regex compact(R"(\d{8}T\d{6}Z)");
+
+    EXPECT_TRUE(std::regex_match(utc_timestamp(), rfc3339)) << utc_timestamp();
+    EXPECT_TRUE(std::regex_match(utc_timestamp("%Y%m%dT%H%M%SZ"), compact));
 }
 
 TEST(PhaseRecorder, MarksInOrder) {

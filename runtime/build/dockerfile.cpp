@@ -1,0 +1,302 @@
+#include "runtime/build/dockerfile.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <regex>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/core/error.hpp"
+
+namespace isolab::build {
+
+namespace {
+
+constexpr const char* reference_hint = "see the Dockerfile section of the README for what isolab supports";
+
+// The flags each instruction accepts; any other flag is an error.
+const std::map<std::string, std::set<std::string>>& instruction_flags() {
+    static const std::map<std::string, std::set<std::string>> flags{
+        {"ADD", {"chown", "chmod", "link", "checksum", "keep-git-dir"}},
+        {"ARG", {}},
+        {"CMD", {}},
+        {"COPY", {"from", "chown", "chmod", "link"}},
+        {"ENTRYPOINT", {}},
+        {"ENV", {}},
+        {"EXPOSE", {}},
+        {"FROM", {"platform"}},
+        {"HEALTHCHECK", {"interval", "timeout", "start-period", "start-interval", "retries"}},
+        {"LABEL", {}},
+        {"MAINTAINER", {}},
+        {"ONBUILD", {}},
+        {"RUN", {"network", "mount", "security"}},
+        {"SHELL", {}},
+        {"STOPSIGNAL", {}},
+        {"USER", {}},
+        {"VOLUME", {}},
+        {"WORKDIR", {}},
+    };
+    return flags;
+}
+
+std::string trim_left(std::string_view text) {
+    size_t start = 0;
+    while (start < text.size() && (text[start] == ' ' || text[start] == '\t')) ++start;
+    return std::string(text.substr(start));
+}
+
+std::string trim(std::string_view text) {
+    std::string left = trim_left(text);
+    while (!left.empty() && std::isspace(static_cast<unsigned char>(left.back()))) left.pop_back();
+    return left;
+}
+
+std::string upper(std::string text) {
+    for (auto& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return text;
+}
+
+bool is_comment(std::string_view line) {
+    std::string left = trim_left(line);
+    return !left.empty() && left.front() == '#';
+}
+
+bool is_blank(std::string_view line) {
+    return trim(line).empty();
+}
+
+// Removes a trailing escape character (and any spaces or tabs after it) and returns
+// whether the line ends the instruction.
+bool strip_continuation(std::string& line, char escape) {
+    size_t end = line.size();
+    while (end > 0 && (line[end - 1] == ' ' || line[end - 1] == '\t')) --end;
+    if (end == 0 || line[end - 1] != escape) return true;
+    line.resize(end - 1);
+    return false;
+}
+
+std::vector<std::string> split_lines(std::string_view text) {
+    std::vector<std::string> lines;
+    size_t start = 0;
+    while (start <= text.size()) {
+        size_t end = text.find('\n', start);
+        if (end == std::string_view::npos) end = text.size();
+        std::string line(text.substr(start, end - start));
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        lines.push_back(line);
+        start = end + 1;
+    }
+    if (!lines.empty() && lines.back().empty()) lines.pop_back();
+    return lines;
+}
+
+struct Directives {
+    char escape = '\\';
+    std::string syntax;
+    size_t first_line = 0;  // index of the first line after the directives
+};
+
+// Reads the parser directives at the top of the file. A line that looks like a directive
+// but names an unknown one is a comment and ends the directives, as in Docker.
+Directives read_directives(const std::vector<std::string>& lines, const std::string& file) {
+    static const std::regex directive(R"(^\s*#\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(.*?)\s*$)");
+    Directives result;
+    std::set<std::string> seen;
+    for (; result.first_line < lines.size(); ++result.first_line) {
+        std::smatch match;
+        if (!std::regex_match(lines[result.first_line], match, directive)) break;
+        std::string name = match[1].str();
+        std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+        std::string value = match[2].str();
+        int line = static_cast<int>(result.first_line) + 1;
+        if (name != "escape" && name != "syntax" && name != "check") break;
+        if (!seen.insert(name).second) {
+            throw Error(at_line(file, line, "the parser directive '" + name + "' is given twice"),
+                        "keep one '# " + name + "=' line at the top of the file");
+        }
+        if (name == "escape") {
+            if (value != "\\" && value != "`") {
+                throw Error(at_line(file, line, "invalid escape character '" + value + "'"),
+                            "use '# escape=\\' or '# escape=`'");
+            }
+            result.escape = value.front();
+        } else if (name == "syntax") {
+            result.syntax = value;
+        }
+    }
+    return result;
+}
+
+// Splits leading `--name[=value]` words off `rest`.
+std::vector<std::string> take_flags(std::string& rest) {
+    std::vector<std::string> flags;
+    while (rest.rfind("--", 0) == 0) {
+        size_t end = rest.find_first_of(" \t");
+        flags.push_back(rest.substr(0, end));
+        rest = end == std::string::npos ? std::string() : trim_left(rest.substr(end));
+    }
+    return flags;
+}
+
+void check_flags(const Instruction& instruction, const std::string& file) {
+    const auto& allowed = instruction_flags().at(instruction.keyword);
+    for (const auto& flag : instruction.flags) {
+        std::string name = flag.substr(2, flag.find('=') == std::string::npos ? std::string::npos : flag.find('=') - 2);
+        if (!allowed.count(name)) {
+            throw Error(at_line(file, instruction.line, "unknown flag " + flag.substr(0, flag.find('=')) + " for " +
+                                                            instruction.keyword),
+                        reference_hint);
+        }
+    }
+}
+
+std::optional<std::vector<std::string>> parse_exec_form(const std::string& arguments) {
+    if (arguments.empty() || arguments.front() != '[') return std::nullopt;
+    try {
+        auto json = nlohmann::json::parse(arguments);
+        if (!json.is_array()) return std::nullopt;
+        std::vector<std::string> words;
+        for (const auto& item : json) {
+            if (!item.is_string()) return std::nullopt;
+            words.push_back(item.get<std::string>());
+        }
+        return words;
+    } catch (const nlohmann::json::exception&) {
+        // Docker runs text that is not a valid JSON array in shell form.
+        return std::nullopt;
+    }
+}
+
+// The here-document delimiters named in a shell-form RUN, COPY or ADD line.
+std::vector<Heredoc> find_heredocs(const std::string& arguments) {
+    static const std::regex marker(R"(<<(-?)(["']?)([A-Za-z_][A-Za-z0-9_.-]*)\2)");
+    std::vector<Heredoc> heredocs;
+    for (std::sregex_iterator it(arguments.begin(), arguments.end(), marker), end; it != end; ++it) {
+        Heredoc heredoc;
+        heredoc.strip_tabs = (*it)[1].length() > 0;
+        heredoc.expand = (*it)[2].length() == 0;
+        heredoc.name = (*it)[3].str();
+        heredocs.push_back(heredoc);
+    }
+    return heredocs;
+}
+
+// Reads the bodies of `heredocs` from lines[next...], in order, and returns the index of
+// the first line after the last delimiter.
+size_t read_heredoc_bodies(std::vector<Heredoc>& heredocs, const std::vector<std::string>& lines, size_t next,
+                           const std::string& file, int instruction_line) {
+    for (auto& heredoc : heredocs) {
+        bool closed = false;
+        while (next < lines.size()) {
+            std::string line = lines[next++];
+            if (heredoc.strip_tabs) line.erase(0, line.find_first_not_of('\t') == std::string::npos ? line.size()
+                                                                                                   : line.find_first_not_of('\t'));
+            if (line == heredoc.name) {
+                closed = true;
+                break;
+            }
+            heredoc.content += line + "\n";
+        }
+        if (!closed) {
+            throw Error(at_line(file, instruction_line, "the here-document <<" + heredoc.name + " is not terminated"),
+                        "end it with a line holding only " + heredoc.name);
+        }
+    }
+    return next;
+}
+
+void check_arguments(const Instruction& instruction, const std::string& file) {
+    if (instruction.arguments.empty() && instruction.heredocs.empty()) {
+        throw Error(at_line(file, instruction.line, instruction.keyword + " needs at least one argument"), reference_hint);
+    }
+    if (instruction.keyword == "SHELL" && !instruction.exec_form) {
+        throw Error(at_line(file, instruction.line, "SHELL needs the JSON form"), "e.g. SHELL [\"/bin/sh\", \"-c\"]");
+    }
+    if (instruction.keyword == "SHELL" && instruction.exec_form->empty()) {
+        throw Error(at_line(file, instruction.line, "SHELL needs at least one word"), "e.g. SHELL [\"/bin/sh\", \"-c\"]");
+    }
+}
+
+}  // namespace
+
+std::optional<std::string> Instruction::flag(std::string_view name) const {
+    std::string prefix = "--" + std::string(name);
+    for (const auto& flag : flags) {
+        if (flag == prefix) return std::string();
+        if (flag.rfind(prefix + "=", 0) == 0) return flag.substr(prefix.size() + 1);
+    }
+    return std::nullopt;
+}
+
+std::string at_line(const std::string& file, int line, const std::string& message) {
+    return file + ":" + std::to_string(line) + ": " + message;
+}
+
+Dockerfile parse_dockerfile(std::string_view text, const std::string& file) {
+    auto lines = split_lines(text);
+    Directives directives = read_directives(lines, file);
+    Dockerfile dockerfile;
+    dockerfile.file = file;
+    dockerfile.escape = directives.escape;
+    dockerfile.syntax = directives.syntax;
+
+    size_t index = directives.first_line;
+    while (index < lines.size()) {
+        if (is_blank(lines[index]) || is_comment(lines[index])) {
+            ++index;
+            continue;
+        }
+        Instruction instruction;
+        instruction.line = static_cast<int>(index) + 1;
+        std::string logical = trim_left(lines[index++]);
+        bool ended = strip_continuation(logical, dockerfile.escape);
+        // Comment lines and blank lines inside a continued instruction are dropped.
+        while (!ended && index < lines.size()) {
+            std::string next = lines[index++];
+            if (is_comment(next) || is_blank(next)) continue;
+            ended = strip_continuation(next, dockerfile.escape);
+            logical += next;
+        }
+        instruction.text = trim(logical);
+
+        size_t keyword_end = instruction.text.find_first_of(" \t");
+        instruction.keyword = upper(instruction.text.substr(0, keyword_end));
+        if (!instruction_flags().count(instruction.keyword)) {
+            throw Error(at_line(file, instruction.line, "unknown instruction " + instruction.text.substr(0, keyword_end)),
+                        reference_hint);
+        }
+        std::string rest = keyword_end == std::string::npos ? std::string() : trim_left(instruction.text.substr(keyword_end));
+        if (instruction.keyword != "ONBUILD") instruction.flags = take_flags(rest);
+        instruction.arguments = trim(rest);
+        check_flags(instruction, file);
+
+        instruction.exec_form = parse_exec_form(instruction.arguments);
+        bool takes_heredocs = instruction.keyword == "RUN" || instruction.keyword == "COPY" || instruction.keyword == "ADD";
+        if (takes_heredocs && !instruction.exec_form) {
+            instruction.heredocs = find_heredocs(instruction.arguments);
+            index = read_heredoc_bodies(instruction.heredocs, lines, index, file, instruction.line);
+        }
+        check_arguments(instruction, file);
+        dockerfile.instructions.push_back(std::move(instruction));
+    }
+
+    if (dockerfile.instructions.empty()) {
+        throw Error(file + ": the file has no instructions", "start it with FROM IMAGE");
+    }
+    for (const auto& instruction : dockerfile.instructions) {
+        if (instruction.keyword == "FROM") break;
+        if (instruction.keyword != "ARG") {
+            throw Error(at_line(file, instruction.line, instruction.keyword + " comes before the first FROM"),
+                        "only ARG may come before FROM");
+        }
+    }
+    if (std::none_of(dockerfile.instructions.begin(), dockerfile.instructions.end(),
+                     [](const Instruction& instruction) { return instruction.keyword == "FROM"; })) {
+        throw Error(file + ": the file has no FROM instruction", "start it with FROM IMAGE");
+    }
+    return dockerfile;
+}
+
+}  // namespace isolab::build

@@ -1,0 +1,92 @@
+#include <gtest/gtest.h>
+
+#include "runtime/build/dockerignore.hpp"
+
+namespace isolab::build {
+namespace {
+
+TEST(Dockerignore, EmptyExcludesNothing) {
+    IgnoreRules rules("");
+    EXPECT_TRUE(rules.empty());
+    EXPECT_FALSE(rules.excluded("a"));
+}
+
+TEST(Dockerignore, CommentsAndBlankLinesSkipped) {
+    IgnoreRules rules("# secret\n\n   \n");
+    EXPECT_TRUE(rules.empty());
+    EXPECT_FALSE(rules.excluded("secret"));
+}
+
+TEST(Dockerignore, NameMatchesItsSubtree) {
+    IgnoreRules rules("build\n");
+    EXPECT_TRUE(rules.excluded("build"));
+    EXPECT_TRUE(rules.excluded("build/out/x.o"));
+    EXPECT_FALSE(rules.excluded("builder"));
+    EXPECT_FALSE(rules.excluded("src/build"));
+}
+
+TEST(Dockerignore, StarStaysInOneComponent) {
+    IgnoreRules rules("*.log\n");
+    EXPECT_TRUE(rules.excluded("a.log"));
+    EXPECT_FALSE(rules.excluded("logs/a.log"));
+    IgnoreRules nested("*/*.tmp\n");
+    EXPECT_TRUE(nested.excluded("a/b.tmp"));
+    EXPECT_FALSE(nested.excluded("b.tmp"));
+    EXPECT_FALSE(nested.excluded("a/b/c.tmp"));
+}
+
+TEST(Dockerignore, DoubleStarCrossesDirectories) {
+    IgnoreRules rules("**/*.go\n");
+    EXPECT_TRUE(rules.excluded("main.go"));
+    EXPECT_TRUE(rules.excluded("cmd/tool/main.go"));
+    EXPECT_FALSE(rules.excluded("main.goo"));
+    IgnoreRules middle("a/**/z\n");
+    EXPECT_TRUE(middle.excluded("a/z"));
+    EXPECT_TRUE(middle.excluded("a/b/c/z"));
+}
+
+TEST(Dockerignore, QuestionMarkAndClass) {
+    IgnoreRules rules("file?.txt\n[ab]*.c\n[^x]y\n");
+    EXPECT_TRUE(rules.excluded("file1.txt"));
+    EXPECT_FALSE(rules.excluded("file10.txt"));
+    EXPECT_TRUE(rules.excluded("b.c"));
+    EXPECT_FALSE(rules.excluded("c.c"));
+    EXPECT_TRUE(rules.excluded("ay"));
+    EXPECT_FALSE(rules.excluded("xy"));
+}
+
+TEST(Dockerignore, ExceptionReincludes) {
+    IgnoreRules rules("*.md\n!README.md\n");
+    EXPECT_TRUE(rules.excluded("CHANGES.md"));
+    EXPECT_FALSE(rules.excluded("README.md"));
+}
+
+TEST(Dockerignore, LastMatchWins) {
+    IgnoreRules rules("!README.md\n*.md\n");
+    EXPECT_TRUE(rules.excluded("README.md"));
+    IgnoreRules again("docs\n!docs/keep.txt\ndocs/keep.txt\n");
+    EXPECT_TRUE(again.excluded("docs/keep.txt"));
+}
+
+TEST(Dockerignore, LeadingSlashAndDotCleaned) {
+    IgnoreRules rules("/secret\n./tmp/\n");
+    EXPECT_TRUE(rules.excluded("secret"));
+    EXPECT_TRUE(rules.excluded("tmp/x"));
+}
+
+TEST(Dockerignore, EscapedWildcardIsLiteral) {
+    IgnoreRules rules("a\\*b\n");
+    EXPECT_TRUE(rules.excluded("a*b"));
+    EXPECT_FALSE(rules.excluded("axb"));
+}
+
+TEST(Dockerignore, ExcludedDirectoryWalkedForException) {
+    IgnoreRules rules("docs\n!docs/keep.txt\n");
+    EXPECT_TRUE(rules.excluded("docs"));
+    EXPECT_TRUE(rules.may_include_below("docs"));
+    EXPECT_FALSE(rules.may_include_below("src"));
+    EXPECT_FALSE(rules.excluded("docs/keep.txt"));
+}
+
+}  // namespace
+}  // namespace isolab::build
