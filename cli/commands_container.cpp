@@ -1,4 +1,4 @@
-// Container commands: run, ps, rm.
+// Container commands: run, create, ps, rm.
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -9,6 +9,7 @@
 #include "cli/context.hpp"
 #include "runtime/container/diff.hpp"
 #include "runtime/container/env_file.hpp"
+#include "runtime/container/lifecycle.hpp"
 #include "runtime/container/manage.hpp"
 #include "runtime/container/options.hpp"
 #include "runtime/container/ps_format.hpp"
@@ -51,6 +52,8 @@ struct RunArguments {
     bool tty = false;
     std::vector<std::string> volumes;
     std::vector<std::string> mounts;
+    bool detach = false;
+    std::string restart_policy = "no";
 };
 
 container::RunOptions to_run_options(const RunArguments& arguments, const CLI::App& command) {
@@ -84,6 +87,7 @@ container::RunOptions to_run_options(const RunArguments& arguments, const CLI::A
     options.ipc_mode = arguments.ipc_mode;
     options.interactive = arguments.interactive;
     options.tty = arguments.tty;
+    options.restart_policy = arguments.restart_policy;
     auto lookup = container::process_environment();
     // As in Docker, -e values override those from --env-file.
     for (const auto& file : arguments.env_files) {
@@ -95,9 +99,13 @@ container::RunOptions to_run_options(const RunArguments& arguments, const CLI::A
     return options;
 }
 
-void register_run(CLI::App& app, Context& context) {
+// `run` and `create` take the same options; `create` only makes the container.
+void register_run(CLI::App& app, Context& context, const std::string& name, const std::string& description) {
     auto arguments = std::make_shared<RunArguments>();
-    auto* run = app.add_subcommand("run", "Run a command in a new container, in the foreground");
+    auto* run = app.add_subcommand(name, description);
+    if (name == "run") run->add_flag("-d,--detach", arguments->detach, "Run in the background under a monitor and print the id");
+    run->add_option("--restart", arguments->restart_policy,
+                    "Restart policy of a detached container: no, on-failure[:N], always or unless-stopped");
     run->add_flag("--rm", arguments->remove, "Remove the container and its upper dir when it exits");
     run->add_option("--name", arguments->name, "Name of the container (default: generated)");
     run->add_option("-m,--memory", arguments->memory, "Memory limit, e.g. 64m or 1g (binary units, at least 6m)");
@@ -137,9 +145,19 @@ void register_run(CLI::App& app, Context& context) {
     // Everything after IMAGE belongs to the command, including words starting with '-'.
     run->positionals_at_end();
 
-    run->callback([arguments, run, &context] {
-        auto result = container::run(context.store(), to_run_options(*arguments, *run));
-        context.exit_code = result.exit_code;
+    run->callback([arguments, run, name, &context] {
+        auto options = to_run_options(*arguments, *run);
+        if (name == "run" && !arguments->detach && options.restart_policy != "no") {
+            throw Error("--restart needs -d: only the monitor of a detached container restarts it",
+                        "add -d, e.g. isolab run -d --restart on-failure busybox ...");
+        }
+        if (name == "create") {
+            std::printf("%s\n", container::create_container(context.store(), options).c_str());
+        } else if (arguments->detach) {
+            std::printf("%s\n", container::run_detached(context.store(), options).c_str());
+        } else {
+            context.exit_code = container::run(context.store(), options).exit_code;
+        }
     });
 }
 
@@ -190,7 +208,8 @@ void register_diff(CLI::App& app, Context& context) {
 }  // namespace
 
 void register_container_commands(CLI::App& app, Context& context) {
-    register_run(app, context);
+    register_run(app, context, "run", "Run a command in a new container, in the foreground or with -d in the background");
+    register_run(app, context, "create", "Create a container without starting it; start it with 'isolab start'");
     register_ps(app, context);
     register_rm(app, context);
     register_diff(app, context);

@@ -17,9 +17,19 @@ void close_fd(int& fd) {
     fd = -1;
 }
 
+void write_all(int fd, const char* data, size_t size) {
+    while (size > 0) {
+        ssize_t count = write(fd, data, size);
+        if (count < 0 && errno == EINTR) continue;
+        if (count <= 0) return;
+        data += count;
+        size -= static_cast<size_t>(count);
+    }
+}
+
 }  // namespace
 
-OutputCapture::OutputCapture(OutputLineHandler handler) : handler_(std::move(handler)) {
+OutputCapture::OutputCapture(OutputLineHandler handler, bool echo) : handler_(std::move(handler)), echo_(echo) {
     if (!handler_) return;
     if (pipe2(stdout_pipe_, O_CLOEXEC) != 0) throw_errno("cannot create the stdout pipe");
     if (pipe2(stderr_pipe_, O_CLOEXEC) != 0) {
@@ -72,6 +82,7 @@ void OutputCapture::read_lines() {
                 --open_streams;
                 continue;
             }
+            if (echo_) write_all(stream == 1 ? STDERR_FILENO : STDOUT_FILENO, buffer, static_cast<size_t>(count));
             pending[stream].append(buffer, static_cast<size_t>(count));
             size_t newline;
             while ((newline = pending[stream].find('\n')) != std::string::npos) {

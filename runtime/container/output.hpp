@@ -11,8 +11,10 @@ namespace isolab::container {
 
 class OutputCapture {
 public:
-    // Creates the pipes when `handler` is set; otherwise the workload inherits stdout and stderr.
-    explicit OutputCapture(OutputLineHandler handler);
+    // Creates the pipes when `handler` is set; otherwise the workload inherits stdout and
+    // stderr. With `echo`, the bytes read are also written to this process's stdout and
+    // stderr as they arrive, so a last line without a newline stays without one.
+    explicit OutputCapture(OutputLineHandler handler, bool echo = false);
     ~OutputCapture();
     OutputCapture(const OutputCapture&) = delete;
     OutputCapture& operator=(const OutputCapture&) = delete;
@@ -31,6 +33,7 @@ private:
     void read_lines();
 
     OutputLineHandler handler_;
+    bool echo_ = false;
     int stdout_pipe_[2] = {-1, -1};
     int stderr_pipe_[2] = {-1, -1};
     std::thread reader_;

@@ -8,10 +8,12 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <regex>
 #include <set>
 #include <sstream>
 
 #include "runtime/container/record.hpp"
+#include "runtime/container/status.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
@@ -23,15 +25,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool process_alive(pid_t pid) {
-    return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
-}
-
-// Ids of containers whose first process still runs: their resources are in use.
+// Ids of containers that run or wait to restart: their resources are in use.
 std::set<std::string> live_container_ids(const Paths& paths) {
     std::set<std::string> live;
     for (const auto& stored : list_containers(paths)) {
-        if (stored.state.status == "running" && process_alive(stored.state.pid)) live.insert(stored.config.id);
+        if (is_active(stored)) live.insert(stored.config.id);
     }
     return live;
 }
@@ -59,6 +57,29 @@ std::vector<std::string> mounts_below(const fs::path& root) {
     return found;
 }
 
+// True for the cgroup of a container (isolab-<64 hex digits>) that has no folder under this
+// state root: it belongs to another state root, where it may still run.
+bool belongs_to_other_root(const Paths& paths, const fs::path& cgroup) {
+    static const std::regex container_cgroup("isolab-([0-9a-f]{64})");
+    std::smatch match;
+    auto name = cgroup.filename().string();
+    if (!std::regex_match(name, match, container_cgroup)) return false;
+    std::error_code error;
+    return !fs::exists(container_paths(paths, match[1].str()).directory, error);
+}
+
+// The pids in a cgroup, none when it vanished since it was listed.
+std::vector<pid_t> cgroup_members(const fs::path& directory) {
+    std::vector<pid_t> members;
+    try {
+        std::istringstream procs(read_file(directory / "cgroup.procs"));
+        for (pid_t pid; procs >> pid;) members.push_back(pid);
+    } catch (const Error& error) {
+        spdlog::debug("prune: {}", error.what());
+    }
+    return members;
+}
+
 }  // namespace
 
 PruneReport find_container_leftovers(const Paths& paths) {
@@ -74,7 +95,8 @@ PruneReport find_container_leftovers(const Paths& paths) {
     try {
         auto host = kernel::detect_cgroups();
         for (const auto& directory : kernel::find_isolab_cgroups(host)) {
-            if (!belongs_to(directory.string(), live)) report.cgroups.push_back(directory.string());
+            if (belongs_to(directory.string(), live) || belongs_to_other_root(paths, directory)) continue;
+            report.cgroups.push_back(directory.string());
         }
     } catch (const Error& error) {
         spdlog::warn("prune: cgroups not checked: {}", error.what());
@@ -98,8 +120,7 @@ PruneReport prune_containers(const Paths& paths) {
 
     for (const auto& directory : found.cgroups) {
         // Processes of a container whose isolab died keep running: end them first.
-        std::istringstream members(read_file(fs::path(directory) / "cgroup.procs"));
-        for (pid_t pid; members >> pid;) kill(pid, SIGKILL);
+        for (pid_t pid : cgroup_members(directory)) kill(pid, SIGKILL);
         bool gone = false;
         for (int attempt = 0; attempt < 50 && !gone; ++attempt) {
             gone = rmdir(directory.c_str()) == 0 || errno == ENOENT;

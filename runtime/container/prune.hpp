@@ -1,7 +1,9 @@
 #pragma once
 // Removing what containers left behind: records of stopped containers, and the mounts
 // and cgroups of containers whose isolab process died without cleaning up (SIGKILL,
-// power loss). A container whose process is still alive is left alone.
+// power loss). A container whose process is still alive is left alone, and so is the
+// cgroup of a container that has no folder under this state root, because it may be a
+// running container of another state root.
 #include <string>
 #include <vector>
 

@@ -1,10 +1,12 @@
 #include "runtime/container/ps_format.hpp"
 
+#include <chrono>
 #include <map>
 
 #include <nlohmann/json.hpp>
 
 #include "runtime/container/manage.hpp"
+#include "runtime/container/status.hpp"
 #include "runtime/core/error.hpp"
 
 namespace isolab::container {
@@ -27,15 +29,14 @@ std::string joined_command(const std::vector<std::string>& command) {
 }
 
 std::map<std::string, std::string> field_values(const StoredContainer& container) {
-    bool running = is_running(container);
     return {
         {"ID", container.config.id.substr(0, 12)},
         {"Names", container.config.name},
         {"Image", container.config.image},
         {"Command", joined_command(container.config.command)},
         {"CreatedAt", container.config.created},
-        {"Status", status_text(container)},
-        {"State", running ? "running" : container.state.exit_code ? "exited" : container.state.status},
+        {"Status", status_text(container, std::chrono::system_clock::now())},
+        {"State", observed_state(container).status},
     };
 }
 

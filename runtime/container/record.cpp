@@ -30,6 +30,7 @@ void to_json(nlohmann::json& json, const ContainerConfig& config) {
     json["memory_limit"] = config.memory_limit ? nlohmann::json(*config.memory_limit) : nlohmann::json(nullptr);
     json["request"] = config.request;
     json["mounts"] = config.mounts;
+    json["stop_signal"] = config.stop_signal;
 }
 
 void from_json(const nlohmann::json& json, ContainerConfig& config) {
@@ -48,11 +49,18 @@ void from_json(const nlohmann::json& json, ContainerConfig& config) {
     }
     if (json.contains("request")) config.request = json["request"].get<RunOptions>();
     config.mounts = json.value("mounts", std::vector<ContainerMount>{});
+    config.stop_signal = json.value("stop_signal", "");
 }
 
 void to_json(nlohmann::json& json, const ContainerState& state) {
     json = {{"status", state.status}, {"pid", state.pid}, {"started_at", state.started_at}, {"finished_at", state.finished_at}};
     json["exit_code"] = state.exit_code ? nlohmann::json(*state.exit_code) : nlohmann::json(nullptr);
+    json["pid_start_ticks"] = state.pid_start_ticks;
+    json["monitor_pid"] = state.monitor_pid;
+    json["monitor_start_ticks"] = state.monitor_start_ticks;
+    json["restart_count"] = state.restart_count;
+    json["oom_killed"] = state.oom_killed;
+    json["manually_stopped"] = state.manually_stopped;
 }
 
 void from_json(const nlohmann::json& json, ContainerState& state) {
@@ -61,6 +69,12 @@ void from_json(const nlohmann::json& json, ContainerState& state) {
     state.started_at = json.value("started_at", "");
     state.finished_at = json.value("finished_at", "");
     if (json.contains("exit_code") && json["exit_code"].is_number()) state.exit_code = json["exit_code"].get<int>();
+    state.pid_start_ticks = json.value("pid_start_ticks", std::uint64_t{0});
+    state.monitor_pid = json.value("monitor_pid", 0);
+    state.monitor_start_ticks = json.value("monitor_start_ticks", std::uint64_t{0});
+    state.restart_count = json.value("restart_count", 0);
+    state.oom_killed = json.value("oom_killed", false);
+    state.manually_stopped = json.value("manually_stopped", false);
 }
 
 std::string rfc3339_now() {

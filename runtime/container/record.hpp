@@ -32,14 +32,23 @@ struct ContainerConfig {
     std::string created;                // RFC 3339, UTC
     RunOptions request;                 // the options it was created with
     std::vector<ContainerMount> mounts; // volumes, binds and tmpfs mounts, resolved at creation
+    std::string stop_signal;            // the image's StopSignal; empty: SIGTERM
 };
 
 struct ContainerState {
-    std::string status = "created";     // created, running, exited
+    std::string status = "created";     // created, running, restarting, exited
     pid_t pid = 0;                      // host pid of the container's first process while running
     std::optional<int> exit_code;
     std::string started_at;
     std::string finished_at;
+    // Process start times (clock ticks after boot, /proc/PID/stat field 22), so that a
+    // pid reused by another process after the container ended is not taken for it.
+    std::uint64_t pid_start_ticks = 0;
+    pid_t monitor_pid = 0;              // the owner: the monitor, or `isolab run` in the foreground
+    std::uint64_t monitor_start_ticks = 0;
+    int restart_count = 0;              // restarts by the restart policy since the last start
+    bool oom_killed = false;            // the kernel killed a process of the last run for memory
+    bool manually_stopped = false;      // stop, kill or rm -f ended it: the restart policy stops
 };
 
 void to_json(nlohmann::json& json, const ContainerConfig& config);
@@ -58,6 +67,8 @@ struct ContainerPaths {
     std::filesystem::path upperdir() const { return directory / "upper"; }
     std::filesystem::path workdir() const { return directory / "work"; }
     std::filesystem::path rootfs() const { return directory / "rootfs"; }
+    // The output log, named <id>-json.log as Docker's json-file driver names it.
+    std::filesystem::path log() const { return directory / (directory.filename().string() + "-json.log"); }
 };
 
 ContainerPaths container_paths(const Paths& paths, const std::string& id);

@@ -16,12 +16,16 @@
 #include <thread>
 
 #include "runtime/container/launch.hpp"
-#include "runtime/container/namespace_modes.hpp"
+#include "runtime/container/logs.hpp"
 #include "runtime/container/mounts_plan.hpp"
+#include "runtime/container/namespace_modes.hpp"
 #include "runtime/container/options.hpp"
 #include "runtime/container/output.hpp"
 #include "runtime/container/record.hpp"
+#include "runtime/container/restart_policy.hpp"
+#include "runtime/container/setup.hpp"
 #include "runtime/container/signal_forwarding.hpp"
+#include "runtime/container/status.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
@@ -34,8 +38,6 @@
 namespace isolab::container {
 
 namespace fs = std::filesystem;
-
-namespace {
 
 void check_host_can_run() {
     if (geteuid() != 0) throw Error("running a container needs root", "run isolab as root (sudo isolab run ...)");
@@ -88,7 +90,13 @@ void check_options(const RunOptions& options) {
             throw Error("invalid environment variable '" + entry + "': the name is empty", "use -e NAME=value");
         }
     }
+    auto restart = parse_restart_policy(options.restart_policy);
+    if (options.remove && restart.kind != RestartPolicy::Kind::no) {
+        throw Error("conflicting options: --restart and --rm", "a container removed at exit cannot be restarted: drop one");
+    }
 }
+
+namespace {
 
 std::vector<std::string> workload_argv(const ImageRootfs& image, const RunOptions& options) {
     // As in Docker, --entrypoint also drops the image's Cmd unless a command is given.
@@ -116,6 +124,8 @@ std::vector<std::string> workload_env(const ImageRootfs& image, const RunOptions
     return env;
 }
 
+}  // namespace
+
 ContainerConfig make_config(const ImageRootfs& image, const RunOptions& options) {
     ContainerConfig config;
     config.id = random_hex_id();
@@ -132,6 +142,7 @@ ContainerConfig make_config(const ImageRootfs& image, const RunOptions& options)
     config.memory_limit = options.memory_limit;
     config.created = rfc3339_now();
     config.request = options;
+    config.stop_signal = image.config.stop_signal;
     return config;
 }
 
@@ -156,6 +167,8 @@ kernel::CgroupLimits cgroup_limits(const RunOptions& options) {
     return limits;
 }
 
+namespace {
+
 void apply_security_options(LaunchPlan& plan, const RunOptions& options) {
     plan.security = process_security(options);
     if (options.privileged) {
@@ -165,16 +178,19 @@ void apply_security_options(LaunchPlan& plan, const RunOptions& options) {
     }
 }
 
-LaunchPlan launch_plan(const ContainerRecord& record, const ImageRootfs& image, const RunOptions& options) {
+}  // namespace
+
+LaunchPlan launch_plan(const ContainerConfig& config, const ContainerPaths& paths, const ImageRootfs& image,
+                       const RunOptions& options) {
     LaunchPlan plan;
-    plan.hostname = record.config().hostname;
+    plan.hostname = config.hostname;
     plan.lowerdirs = image.lowerdirs;
-    plan.upperdir = record.paths().upperdir();
-    plan.workdir = record.paths().workdir();
-    plan.rootfs = record.paths().rootfs();
-    plan.argv = record.config().command;
-    plan.env = record.config().env;
-    plan.working_dir = record.config().working_dir;
+    plan.upperdir = paths.upperdir();
+    plan.workdir = paths.workdir();
+    plan.rootfs = paths.rootfs();
+    plan.argv = config.command;
+    plan.env = config.env;
+    plan.working_dir = config.working_dir;
     plan.read_only_rootfs = options.read_only;
     for (const auto& tmpfs : options.tmpfs) plan.tmpfs.push_back(kernel::parse_tmpfs(tmpfs));
     plan.mounts = record.config().mounts;
@@ -190,9 +206,15 @@ LaunchPlan launch_plan(const ContainerRecord& record, const ImageRootfs& image, 
     return plan;
 }
 
+namespace {
+
 void mark_running(ContainerRecord& record, pid_t pid) {
     record.state().status = "running";
     record.state().pid = pid;
+    record.state().pid_start_ticks = process_start_ticks(pid);
+    // This process owns the container, as a monitor owns a detached one.
+    record.state().monitor_pid = getpid();
+    record.state().monitor_start_ticks = process_start_ticks(getpid());
     record.state().started_at = rfc3339_now();
     record.save_state();
 }
@@ -226,10 +248,12 @@ RunResult run_image_rootfs(const Paths& paths, const ImageRootfs& image, const R
     result.name = record.config().name;
     result.phases.mark("create");
 
-    OutputCapture output(options.on_output_line);
+    LogWriter log(record.paths().log());
+    // Without a handler of the caller's, the output also goes to isolab's own stdout and stderr.
+    OutputCapture output(logging_handler(log, options.on_output_line), !options.on_output_line);
     std::unique_ptr<kernel::TerminalHandoff> terminal_handoff;
     std::unique_ptr<kernel::TerminalRelay> terminal;
-    auto plan = launch_plan(record, image, options);
+    auto plan = launch_plan(record.config(), record.paths(), image, options);
     if (options.tty) {
         terminal_handoff = std::make_unique<kernel::TerminalHandoff>();
         plan.terminal_socket = terminal_handoff->child_socket();
@@ -283,9 +307,12 @@ RunResult run_image_rootfs(const Paths& paths, const ImageRootfs& image, const R
 RunResult run(image::Store& store, const RunOptions& options) {
     check_options(options);
     check_host_can_run();
-    auto resolved = store.resolve(options.image);
-    ImageRootfs image{resolved.reference, resolved.config_digest, resolved.config, store.lowerdirs(resolved)};
-    return run_image_rootfs(store.paths(), image, options);
+    return run_image_rootfs(store.paths(), load_image_rootfs(store, options.image), options);
+}
+
+ImageRootfs load_image_rootfs(image::Store& store, const std::string& reference) {
+    auto resolved = store.resolve(reference);
+    return ImageRootfs{resolved.reference, resolved.config_digest, resolved.config, store.lowerdirs(resolved)};
 }
 
 }  // namespace isolab::container

@@ -45,7 +45,8 @@ void to_json(nlohmann::json& json, const RunOptions& options) {
             {"interactive", options.interactive},
             {"tty", options.tty},
             {"volumes", options.volumes},
-            {"mounts", options.mounts}};
+            {"mounts", options.mounts},
+            {"restart_policy", options.restart_policy}};
 }
 
 void from_json(const nlohmann::json& json, RunOptions& options) {
@@ -79,6 +80,7 @@ void from_json(const nlohmann::json& json, RunOptions& options) {
     options.tty = json.value("tty", defaults.tty);
     options.volumes = json.value("volumes", defaults.volumes);
     options.mounts = json.value("mounts", defaults.mounts);
+    options.restart_policy = json.value("restart_policy", defaults.restart_policy);
 }
 
 }  // namespace isolab::container

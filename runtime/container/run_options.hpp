@@ -51,6 +51,7 @@ struct RunOptions {
     bool tty = false;                       // -t: the workload gets a pseudo-terminal
     std::vector<std::string> volumes;       // -v values, as given
     std::vector<std::string> mounts;        // --mount values, as given
+    std::string restart_policy = "no";         // --restart no, on-failure[:N] or always; used by the monitor
 };
 
 // The stored form of a request; on_output_line is not stored. from_json accepts a
