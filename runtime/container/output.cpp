@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -60,6 +61,15 @@ void OutputCapture::finish() {
 }
 
 void OutputCapture::read_lines() {
+    // A reader of isolab's output that goes away (`isolab run ... | head -1`) must not kill
+    // isolab with SIGPIPE before it has cleaned up the container. Blocked in this thread
+    // only, the signal stays at its default for every process isolab starts, and a failed
+    // write just drops the echo; the log still gets every line.
+    sigset_t broken_pipe;
+    sigemptyset(&broken_pipe);
+    sigaddset(&broken_pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &broken_pipe, nullptr);
+
     pollfd descriptors[2] = {{stdout_pipe_[0], POLLIN, 0}, {stderr_pipe_[0], POLLIN, 0}};
     std::string pending[2];
     int open_streams = 2;

@@ -193,8 +193,8 @@ LaunchPlan launch_plan(const ContainerConfig& config, const ContainerPaths& path
     plan.working_dir = config.working_dir;
     plan.read_only_rootfs = options.read_only;
     for (const auto& tmpfs : options.tmpfs) plan.tmpfs.push_back(kernel::parse_tmpfs(tmpfs));
-    plan.mounts = record.config().mounts;
-    plan.user = record.config().user;
+    plan.mounts = config.mounts;
+    plan.user = config.user;
     plan.keep_stdin = options.interactive && !options.tty;
     plan.home_from_user = !find_env(image.config.env, "HOME") && !find_env(options.env, "HOME");
     apply_security_options(plan, options);

@@ -7,6 +7,7 @@
 
 #include "runtime/container/manage.hpp"
 #include "runtime/container/record.hpp"
+#include "runtime/container/status.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/image/listing.hpp"
 #include "runtime/image/reference.hpp"
@@ -116,7 +117,7 @@ SpaceReport measure_disk_space(image::Store& store) {
         space.name = container.config.name;
         space.created = container.config.created;
         space.running = is_running(container);
-        space.status = status_text(container);
+        space.status = status_text(container, std::chrono::system_clock::now());
         space.size = disk_usage(container.paths.upperdir());
         for (const auto& mount : container.config.mounts) {
             if (mount.type != MountType::volume) continue;

@@ -2,9 +2,12 @@
 // (125 isolab failed, 126 not executable, 127 not found, 128+n killed). Needs root.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "support/test_support.hpp"
 
@@ -95,6 +98,30 @@ TEST_F(ContainerCli, PidsLimitOutOfRangeRejected) {
         EXPECT_NE(result.err.find(std::string("invalid --pids-limit ") + limit), std::string::npos) << result.err;
         EXPECT_TRUE(no_containers());
     }
+}
+
+TEST_F(ContainerCli, ReaderLeavingEarlyLeavesNothing) {
+    // `| head -n 1` closes the pipe while the container still writes; isolab must still
+    // wait for it and remove its cgroup.
+    std::string command = "ISOLAB_ROOT='" + root_.paths().root.string() + "' ISOLAB_CACHE='" +
+                          root_.paths().cache.string() + "' '" + ISOLAB_BINARY +
+                          "' run --name piped busybox sh -c 'for i in 1 2 3 4 5; do echo $i; sleep 0.1; done' | head -n 1";
+    FILE* pipe = popen(command.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    char first[16] = {};
+    ASSERT_NE(std::fgets(first, sizeof first, pipe), nullptr);
+    pclose(pipe);
+
+    auto status = isolab({"ps", "-a", "--format", "{{.Names}} {{.Status}}"});
+    auto inspect = isolab({"inspect", "piped"});
+    ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+    std::string id = nlohmann::json::parse(inspect.out).at(0).at("Id");
+
+    EXPECT_EQ(std::string(first), "1\n");
+    EXPECT_EQ(status.out.rfind("piped Exited (0)", 0), 0U) << status.out << status.err;
+    ASSERT_EQ(id.size(), 64U) << inspect.out << inspect.err;
+    EXPECT_FALSE(fs::exists("/sys/fs/cgroup/memory/isolab-" + id));
+    EXPECT_FALSE(fs::exists("/sys/fs/cgroup/isolab-" + id));
 }
 
 TEST_F(ContainerCli, UnknownImageOneLine) {
