@@ -7,6 +7,7 @@
 #include "runtime/container/options.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
+#include "runtime/core/paths.hpp"
 #include "runtime/linux/users.hpp"
 
 namespace isolab::container {
@@ -33,6 +34,10 @@ ProcessSecurity process_security(const RunOptions& options) {
         security.seccomp.reset();
     } else if (!options.seccomp_profile.empty()) {
         security.seccomp = kernel::parse_seccomp_profile(options.seccomp_profile, "stored with the container");
+    }
+    if (security.seccomp) {
+        security.seccomp_program =
+            kernel::cached_seccomp_program(*security.seccomp, security.capabilities, Paths::from_environment().cache / "seccomp");
     }
     return security;
 }
@@ -74,7 +79,11 @@ void enter_process_security(const ProcessSecurity& security, const std::string& 
     kernel::set_capabilities(resolved.uid == 0 ? security.capabilities : std::vector<cap_value_t>{});
 
     if (security.no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw_errno("set no_new_privs");
-    if (security.seccomp) kernel::load_seccomp_profile(*security.seccomp, security.capabilities);
+    if (security.seccomp_program) {
+        kernel::load_seccomp_program(*security.seccomp_program);
+    } else if (security.seccomp) {
+        kernel::load_seccomp_profile(*security.seccomp, security.capabilities);
+    }
 }
 
 }  // namespace isolab::container

@@ -17,6 +17,9 @@ struct ProcessSecurity {
     std::vector<cap_value_t> capabilities = kernel::default_capabilities();
     bool no_new_privileges = true;
     std::optional<kernel::SeccompProfile> seccomp = kernel::default_seccomp_profile();  // nullopt: unconfined
+    // The profile compiled before the container's process starts, so the process only
+    // loads it; nullopt: the process compiles `seccomp` itself.
+    std::optional<kernel::SeccompProgram> seccomp_program;
 };
 
 // Derives the security settings from --privileged, --cap-add, --cap-drop and

@@ -1,16 +1,22 @@
 #include "runtime/linux/seccomp_profile.hpp"
 
+#include <linux/seccomp.h>
 #include <seccomp.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/core/digest.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
@@ -317,7 +323,9 @@ SeccompProfile read_seccomp_profile(const std::string& path) {
     return parse_seccomp_profile(read_file(path), path);
 }
 
-void load_seccomp_profile(const SeccompProfile& profile, const std::vector<cap_value_t>& capabilities) {
+namespace {
+
+std::set<std::string> held_capability_names(const std::vector<cap_value_t>& capabilities) {
     std::set<std::string> held;
     for (auto value : capabilities) {
         char* name = cap_to_name(value);
@@ -326,9 +334,13 @@ void load_seccomp_profile(const SeccompProfile& profile, const std::vector<cap_v
             cap_free(name);
         }
     }
+    return held;
+}
 
-    auto default_action = to_libseccomp_action(profile.default_action, profile.default_errno_ret);
-    FilterContext context(default_action);
+// Fills `context` with the profile's rules that apply to a process holding `capabilities`.
+void add_profile_rules(const FilterContext& context, std::uint32_t default_action, const SeccompProfile& profile,
+                       const std::vector<cap_value_t>& capabilities) {
+    auto held = held_capability_names(capabilities);
     add_architectures(context.get(), profile.architectures);
 
     size_t rules = 0;
@@ -347,9 +359,100 @@ void load_seccomp_profile(const SeccompProfile& profile, const std::vector<cap_v
             ++rules;
         }
     }
+    spdlog::debug("seccomp: filter built with {} rules, default action {}", rules, profile.default_action);
+}
+
+// The text the cache key is the digest of: everything that decides the compiled program,
+// which is the applicable rules, this kernel (rules may name a minimum kernel), the
+// architecture and the libseccomp version that compiles them.
+std::string program_cache_key(const SeccompProfile& profile, const std::vector<cap_value_t>& capabilities) {
+    auto held = held_capability_names(capabilities);
+    nlohmann::json key;
+    utsname host{};
+    uname(&host);
+    const scmp_version* version = seccomp_version();
+    key["kernel"] = std::string(host.release) + " " + host.machine;
+    key["libseccomp"] = fmt::format("{}.{}.{}", version->major, version->minor, version->micro);
+    key["default"] = {profile.default_action, profile.default_errno_ret.value_or(EPERM)};
+    key["architectures"] = profile.architectures;
+    key["rules"] = nlohmann::json::array();
+    for (const auto& rule : profile.syscalls) {
+        if (!rule_applies(rule, held)) continue;
+        nlohmann::json args = nlohmann::json::array();
+        for (const auto& argument : rule.args) {
+            args.push_back({argument.index, argument.value, argument.value_two, argument.op});
+        }
+        key["rules"].push_back({rule.names, rule.action, rule.errno_ret.value_or(EPERM), args});
+    }
+    return sha256_digest(key.dump()).substr(7);
+}
+
+SeccompProgram export_program(const FilterContext& context) {
+    int memory = memfd_create("isolab-seccomp", MFD_CLOEXEC);
+    if (memory < 0) throw_errno("seccomp: memfd_create");
+    std::string bytes;
+    try {
+        int result = seccomp_export_bpf(context.get(), memory);
+        if (result < 0) throw_errno(-result, "seccomp: export the filter");
+        bytes = read_file("/proc/self/fd/" + std::to_string(memory));
+    } catch (...) {
+        close(memory);
+        throw;
+    }
+    close(memory);
+    return program_from_bytes(bytes);
+}
+
+}  // namespace
+
+SeccompProgram program_from_bytes(std::string_view bytes) {
+    if (bytes.empty() || bytes.size() % sizeof(sock_filter) != 0 || bytes.size() / sizeof(sock_filter) > BPF_MAXINSNS) {
+        throw Error("invalid seccomp program of " + std::to_string(bytes.size()) + " bytes");
+    }
+    SeccompProgram program(bytes.size() / sizeof(sock_filter));
+    std::memcpy(program.data(), bytes.data(), bytes.size());
+    return program;
+}
+
+SeccompProgram compile_seccomp_profile(const SeccompProfile& profile, const std::vector<cap_value_t>& capabilities) {
+    auto default_action = to_libseccomp_action(profile.default_action, profile.default_errno_ret);
+    FilterContext context(default_action);
+    add_profile_rules(context, default_action, profile, capabilities);
+    return export_program(context);
+}
+
+SeccompProgram cached_seccomp_program(const SeccompProfile& profile, const std::vector<cap_value_t>& capabilities,
+                                      const std::filesystem::path& folder) {
+    auto file = folder / (program_cache_key(profile, capabilities) + ".bpf");
+    std::error_code error;
+    if (std::filesystem::is_regular_file(file, error)) {
+        try {
+            return program_from_bytes(read_file(file));
+        } catch (const Error& damaged) {
+            spdlog::warn("seccomp: ignoring cached program {}: {}", file.string(), damaged.what());
+        }
+    }
+    auto program = compile_seccomp_profile(profile, capabilities);
+    try {
+        std::filesystem::create_directories(folder);
+        write_file_atomic(file, std::string(reinterpret_cast<const char*>(program.data()), program.size() * sizeof(sock_filter)));
+    } catch (const std::exception& failure) {
+        spdlog::debug("seccomp: cannot cache the program in {}: {}", folder.string(), failure.what());
+    }
+    return program;
+}
+
+void load_seccomp_program(const SeccompProgram& program) {
+    sock_fprog header{static_cast<unsigned short>(program.size()), const_cast<sock_filter*>(program.data())};
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &header, 0, 0) != 0) throw_errno("seccomp: load the filter");
+}
+
+void load_seccomp_profile(const SeccompProfile& profile, const std::vector<cap_value_t>& capabilities) {
+    auto default_action = to_libseccomp_action(profile.default_action, profile.default_errno_ret);
+    FilterContext context(default_action);
+    add_profile_rules(context, default_action, profile, capabilities);
     int result = seccomp_load(context.get());
     if (result < 0) throw_errno(-result, "seccomp: load the filter");
-    spdlog::debug("seccomp: filter loaded with {} rules, default action {}", rules, profile.default_action);
 }
 
 }  // namespace isolab::kernel

@@ -2,9 +2,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "runtime/core/error.hpp"
+#include "runtime/core/files.hpp"
+#include "runtime/linux/capabilities.hpp"
 #include "runtime/linux/seccomp_profile.hpp"
 
 namespace isolab::kernel {
@@ -125,6 +129,53 @@ TEST(SeccompProfile, DefaultArgumentRules) {
     EXPECT_EQ(clone3->action, "SCMP_ACT_ERRNO");
     EXPECT_EQ(clone3->errno_ret, 38u);
     EXPECT_EQ(personalities, (std::vector<std::uint64_t>{0x0, 0x8, 0x20000, 0x20008, 0xffffffff}));
+}
+
+TEST(SeccompProgram, CacheReturnsTheCompiledProgram) {
+    TemporaryDirectory folder(std::filesystem::temp_directory_path(), "isolab-seccomp-");
+    const auto& profile = default_seccomp_profile();
+    auto capabilities = default_capabilities();
+
+    auto compiled = compile_seccomp_profile(profile, capabilities);
+    auto first = cached_seccomp_program(profile, capabilities, folder.path());
+    auto second = cached_seccomp_program(profile, capabilities, folder.path());
+
+    ASSERT_FALSE(compiled.empty());
+    ASSERT_EQ(first.size(), compiled.size());
+    EXPECT_EQ(std::memcmp(first.data(), compiled.data(), compiled.size() * sizeof(sock_filter)), 0);
+    ASSERT_EQ(second.size(), compiled.size());
+    EXPECT_EQ(std::memcmp(second.data(), compiled.data(), compiled.size() * sizeof(sock_filter)), 0);
+    EXPECT_EQ(std::distance(std::filesystem::directory_iterator(folder.path()), {}), 1);
+}
+
+TEST(SeccompProgram, CapabilitiesChangeTheKey) {
+    TemporaryDirectory folder(std::filesystem::temp_directory_path(), "isolab-seccomp-");
+    auto with_admin = default_capabilities();
+    with_admin.push_back(CAP_SYS_ADMIN);
+
+    auto plain = cached_seccomp_program(default_seccomp_profile(), default_capabilities(), folder.path());
+    auto admin = cached_seccomp_program(default_seccomp_profile(), with_admin, folder.path());
+
+    EXPECT_NE(plain.size(), admin.size()) << "CAP_SYS_ADMIN allows mount and unshare, so the program differs";
+    EXPECT_EQ(std::distance(std::filesystem::directory_iterator(folder.path()), {}), 2);
+}
+
+TEST(SeccompProgram, DamagedCacheFileIsCompiledAgain) {
+    TemporaryDirectory folder(std::filesystem::temp_directory_path(), "isolab-seccomp-");
+    auto good = cached_seccomp_program(default_seccomp_profile(), default_capabilities(), folder.path());
+    auto file = std::filesystem::directory_iterator(folder.path())->path();
+    write_file_atomic(file, "abc");
+
+    auto again = cached_seccomp_program(default_seccomp_profile(), default_capabilities(), folder.path());
+
+    EXPECT_EQ(again.size(), good.size());
+    EXPECT_EQ(std::filesystem::file_size(file), good.size() * sizeof(sock_filter));
+}
+
+TEST(SeccompProgram, BytesMustBeWholeInstructions) {
+    EXPECT_THROW(program_from_bytes(""), Error);
+    EXPECT_THROW(program_from_bytes("1234567"), Error);
+    EXPECT_EQ(program_from_bytes(std::string(16, '\0')).size(), 2U);
 }
 
 }  // namespace
