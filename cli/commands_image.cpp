@@ -1,8 +1,13 @@
 #include <cstdio>
 #include <iostream>
+#include <string>
 
+#include "cli/confirm.hpp"
 #include "cli/context.hpp"
+#include "runtime/core/error.hpp"
+#include "runtime/core/files.hpp"
 #include "runtime/image/listing.hpp"
+#include "runtime/image/prune.hpp"
 #include "runtime/image/transfer.hpp"
 
 namespace isolab::cli {
@@ -29,6 +34,24 @@ void register_images(CLI::App& app, Context& context) {
     });
 }
 
+void register_image_prune(CLI::App& group, Context& context) {
+    auto all = std::make_shared<bool>(false);
+    auto force = std::make_shared<bool>(false);
+    auto* command = group.add_subcommand("prune", "Remove images of unnamed builds (with -a: every image) no container uses");
+    command->add_flag("-a,--all", *all, "Remove every image no container uses, not only those of builds without -t");
+    command->add_flag("-f,--force", *force, "Do not ask for confirmation");
+    command->callback([all, force, &context] {
+        if (!*force) {
+            std::printf("This removes %s no container uses.\n", *all ? "every image" : "the images of builds without -t");
+            if (!confirm_continue("image prune")) return;
+        }
+        auto result = image::prune_images(context.store(), *all);
+        if (!result.lines.empty()) std::printf("Deleted Images:\n");
+        for (const auto& line : result.lines) std::printf("%s\n", line.c_str());
+        std::printf("Total reclaimed space: %s\n", human_size(result.reclaimed_bytes).c_str());
+    });
+}
+
 void register_inspect(CLI::App& app, Context& context) {
     auto* group = app.add_subcommand("image", "Manage images");
     group->require_subcommand(1);
@@ -38,6 +61,7 @@ void register_inspect(CLI::App& app, Context& context) {
     command->callback([reference, &context] {
         std::cout << image::inspect_json(context.store(), *reference).dump(2) << "\n";
     });
+    register_image_prune(*group, context);
 }
 
 void register_tag(CLI::App& app, Context& context) {

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "bench/doctor.hpp"
+#include "cli/confirm.hpp"
 #include "cli/context.hpp"
 #include "runtime/container/prune.hpp"
 #include "runtime/container/system_df.hpp"
@@ -41,14 +42,7 @@ bool confirm_prune(const container::PruneReport& found, bool volumes) {
     print_list("container", found.containers);
     print_list("mount", found.mounts);
     print_list("cgroup", found.cgroups);
-    if (!isatty(STDIN_FILENO)) {
-        throw Error("system prune needs confirmation", "run it with --force to remove without asking");
-    }
-    std::printf("Are you sure you want to continue? [y/N] ");
-    std::fflush(stdout);
-    std::string answer;
-    std::getline(std::cin, answer);
-    return answer == "y" || answer == "Y" || answer == "yes";
+    return confirm_continue("system prune");
 }
 
 void register_prune(CLI::App& system, Context& context) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/confirm.hpp"
 #include "cli/context.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
@@ -102,12 +103,7 @@ void register_rm(CLI::App& volume, Context& context) {
 
 bool confirm(const char* warning) {
     std::printf("%s\n", warning);
-    if (!isatty(STDIN_FILENO)) throw Error("volume prune needs confirmation", "run it with --force to remove without asking");
-    std::printf("Are you sure you want to continue? [y/N] ");
-    std::fflush(stdout);
-    std::string answer;
-    std::getline(std::cin, answer);
-    return answer == "y" || answer == "Y" || answer == "yes";
+    return confirm_continue("volume prune");
 }
 
 void register_prune(CLI::App& volume, Context& context) {

@@ -95,6 +95,37 @@ TEST(ImageCli, DamagedImageSkippedAndRemovable) {
     EXPECT_EQ(rebuilt.out, "back\n");
 }
 
+TEST(ImageCli, PruneRemovesUnusedUnnamedOrAll) {
+    if (!testing::running_as_root()) GTEST_SKIP() << "building and running images needs root";
+    testing::TestRoot root;
+    auto context = root.root() / "context";
+    fs::create_directories(context);
+    write_file_atomic(context / "Dockerfile", "FROM busybox\nRUN echo built > /built\n");
+    ASSERT_EQ(run_isolab(root.paths(), {"build", context.string()}).exit_code, 0);
+    ASSERT_EQ(run_isolab(root.paths(), {"build", "-t", "kept:1", "--no-cache", context.string()}).exit_code, 0);
+    ASSERT_EQ(run_isolab(root.paths(), {"tag", "busybox", "spare:1"}).exit_code, 0);
+    ASSERT_EQ(run_isolab(root.paths(), {"run", "--name", "user", "kept:1", "true"}).exit_code, 0);
+
+    auto unconfirmed = run_isolab(root.paths(), {"image", "prune"});
+    auto unnamed = run_isolab(root.paths(), {"image", "prune", "-f"});
+    auto after_unnamed = run_isolab(root.paths(), {"images", "--format", "json"});
+    auto everything = run_isolab(root.paths(), {"image", "prune", "-a", "-f"});
+    auto inspect_kept = run_isolab(root.paths(), {"image", "inspect", "kept:1"});
+    auto inspect_spare = run_isolab(root.paths(), {"image", "inspect", "spare:1"});
+
+    EXPECT_EQ(unconfirmed.exit_code, 125);
+    EXPECT_NE(unconfirmed.err.find("--force"), std::string::npos) << unconfirmed.err;
+    EXPECT_EQ(unnamed.exit_code, 0) << unnamed.err;
+    EXPECT_NE(unnamed.out.find("Untagged: isolab-build:"), std::string::npos) << unnamed.out;
+    EXPECT_EQ(after_unnamed.out.find("isolab-build"), std::string::npos) << after_unnamed.out;
+    EXPECT_NE(after_unnamed.out.find("spare"), std::string::npos) << "named images stay without -a";
+    EXPECT_EQ(everything.exit_code, 0) << everything.err;
+    EXPECT_NE(everything.out.find("Untagged: spare:1"), std::string::npos) << everything.out;
+    EXPECT_NE(everything.out.find("Total reclaimed space:"), std::string::npos) << everything.out;
+    EXPECT_EQ(inspect_kept.exit_code, 0) << "kept:1 is used by a container: " << inspect_kept.err;
+    EXPECT_NE(inspect_spare.exit_code, 0);
+}
+
 TEST(ImageCli, BadInputGivesOneLine) {
     testing::TestRoot root;
     for (const std::vector<std::string>& arguments :
