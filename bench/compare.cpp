@@ -71,24 +71,37 @@ Settings settings_for(const CompareOptions& options, const Workload& workload) {
     return settings;
 }
 
-std::string progress_line(int round, const CompareOptions& options, const PathResult& path, const RunSample& sample) {
+std::string progress_prefix(int round, const CompareOptions& options, const PathResult& path) {
     bool warmup = round < options.warmup;
     int number = warmup ? round + 1 : round - options.warmup + 1;
     int total = warmup ? options.warmup : options.runs;
-    return fmt::format("{} {}/{} {}: ready after {}", warmup ? "warm-up" : "run", number, total, path.name,
-                       format_figure(sample.figures.at(figure::startup), "ms"));
+    return fmt::format("{} {}/{} {}", warmup ? "warm-up" : "run", number, total, path.name);
 }
+
+std::string format_seconds(double milliseconds) { return fmt::format("{:.1f} s", milliseconds / 1000); }
 
 // One run of one path. Reference failures mark the path unavailable; isolab ones throw.
 void run_once(Runner& runner, PathResult& path, const Workload& workload, int round, const CompareOptions& options,
               const ProgressHandler& progress) {
+    auto prefix = progress_prefix(round, options, path);
+    if (progress) progress({prefix + ": running", false, false});
+    auto start = Clock::now();
     try {
         auto sample = runner.run(workload);
         sample.index = path.runs.size();
         sample.warmup = round < options.warmup;
-        if (progress) progress(progress_line(round, options, path, sample));
+        if (progress) {
+            progress({fmt::format("{}: {} (ready at {})", prefix, format_seconds(milliseconds_between(start, Clock::now())),
+                                  format_figure(sample.figures.at(figure::startup), "ms")),
+                      true, false});
+        }
         path.runs.push_back(std::move(sample));
     } catch (const Error& error) {
+        if (progress) {
+            progress({fmt::format("{}: {} (failed: {})", prefix, format_seconds(milliseconds_between(start, Clock::now())),
+                                  error.what()),
+                      true, true});
+        }
         if (path.role != "reference") throw;
         path.available = false;
         path.missing_reason = fmt::format("run {} failed: {}", path.runs.size() + 1, error.what());

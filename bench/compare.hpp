@@ -32,8 +32,15 @@ struct CompareOptions {
 // Throws Error for runs < 1, warmup < 0 or memory below 16 MiB.
 void validate_compare_options(const CompareOptions& options);
 
-// Progress lines for the user ("run 2/5 vm: 812.4 ms").
-using ProgressHandler = std::function<void(const std::string& line)>;
+// One progress report for the user. Every run sends a line when it starts
+// ("run 3/10 vm: running") and one when it ends ("run 3/10 vm: 61.2 s (ready at 812.4 ms)",
+// the wall time of the whole run and the startup figure).
+struct ProgressUpdate {
+    std::string line;
+    bool done = false;    // false while the run is under way
+    bool failed = false;  // the run threw; `line` names the error
+};
+using ProgressHandler = std::function<void(const ProgressUpdate& update)>;
 
 // Runs the compare with the given runners (isolab paths first, then references).
 // Throws Error when an isolab path fails; a failing reference is recorded as

@@ -4,6 +4,7 @@
 
 #include "bench/report.hpp"
 #include "bench/svg_chart.hpp"
+#include "bench/waterfall.hpp"
 #include "runtime/core/error.hpp"
 
 namespace isolab::bench {
@@ -134,6 +135,17 @@ std::string ratio_list(const Results& results) {
     return html + "</ul>\n";
 }
 
+std::string waterfall_section(const Results& results, const std::string& suffix) {
+    auto all = waterfalls(results);
+    if (all.empty()) return {};
+    std::string html = "<h3>Boot waterfalls</h3>\n<p>Each bar runs from the previous phase mark to the mark it is "
+                       "named after, at the median over counted runs. Guest clock phases are drawn in orange.</p>\n";
+    for (const auto& waterfall : all) {
+        html += render_waterfall_svg(waterfall, "waterfall-" + waterfall.path + "-" + suffix) + "\n";
+    }
+    return html;
+}
+
 std::string render_section(const Results& results, std::size_t number) {
     auto suffix = std::to_string(number + 1);
     std::string html = "<section id=\"results-" + suffix + "\">\n<h2>" + escape_html(source_name(results)) + "</h2>\n";
@@ -148,6 +160,7 @@ std::string render_section(const Results& results, std::size_t number) {
     html += render_bar_chart(startup_chart(results, "chart-startup-" + suffix)) + "\n";
     html += "<p>Each segment ends at the phase it is named after; \"ready\" ends when the readiness line "
             "arrived. Guest phases are placed on the host clock by anchoring the guest uptime at readiness.</p>\n";
+    html += waterfall_section(results, suffix);
     html += render_bar_chart(memory_chart(results, "chart-memory-" + suffix)) + "\n";
     html += render_bar_chart(disk_chart(results, "chart-disk-" + suffix)) + "\n";
 

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "bench/report.hpp"
+#include "bench/waterfall.hpp"
 
 namespace isolab::bench {
 
@@ -140,6 +141,15 @@ std::string markdown_host(const Results& results) {
     return text;
 }
 
+std::string markdown_waterfalls(const Results& results) {
+    auto all = waterfalls(results);
+    if (all.empty()) return {};
+    std::string text = "## Boot waterfalls\n\nEach phase runs from the previous mark to its own, at the median over "
+                       "counted runs; the timeline draws host clock phases with `#` and guest clock phases with `=`.\n\n";
+    for (const auto& waterfall : all) text += render_waterfall_markdown(waterfall) + "\n";
+    return text;
+}
+
 std::string markdown_definitions(const Results& results) {
     std::string text;
     for (const auto& path : results.paths) {
@@ -165,6 +175,7 @@ std::string render_markdown(const Results& results) {
     text += "## Figures\n\n" + markdown_table(figure_rows(results));
     text += missing_lines(results);
     text += "\nOutliers are run numbers (1 = first counted run); " + std::string(outlier_rule) + ".\n\n";
+    text += markdown_waterfalls(results);
     text += "## Kernels and accelerator\n\n" + markdown_table(fact_rows(results)) + "\n";
     for (const auto& path : results.paths) {
         if (!path.accelerator_reason().empty()) text += "- " + path.name + " accelerator: " + path.accelerator_reason() + "\n";

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "bench/compare.hpp"
+#include "bench/progress.hpp"
 #include "bench/report.hpp"
 #include "lessons/engine/class_report.hpp"
 #include "cli/context.hpp"
@@ -44,8 +45,12 @@ void compare(Context& context, CompareArguments& arguments) {
     arguments.options.references = arguments.no_references ? std::vector<std::string>{} : split_list(arguments.references);
     auto directory = arguments.output.empty() ? bench::default_results_directory() : std::filesystem::path(arguments.output);
 
-    auto results = bench::run_compare(context.store(), arguments.options,
-                                      [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
+    bench::Results results;
+    {
+        bench::ProgressPrinter progress(stderr, isatty(STDERR_FILENO) != 0);
+        results = bench::run_compare(context.store(), arguments.options,
+                                     [&progress](const bench::ProgressUpdate& update) { progress.print(update); });
+    }
     bench::write_results(results, directory);
 
     if (arguments.json) {

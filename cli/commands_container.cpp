@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/context.hpp"
+#include "cli/phase_table.hpp"
 #include "runtime/container/diff.hpp"
 #include "runtime/container/env_file.hpp"
 #include "runtime/container/lifecycle.hpp"
@@ -54,6 +55,7 @@ struct RunArguments {
     std::vector<std::string> mounts;
     bool detach = false;
     std::string restart_policy = "no";
+    bool phases = false;
 };
 
 container::RunOptions to_run_options(const RunArguments& arguments, const CLI::App& command) {
@@ -103,7 +105,10 @@ container::RunOptions to_run_options(const RunArguments& arguments, const CLI::A
 void register_run(CLI::App& app, Context& context, const std::string& name, const std::string& description) {
     auto arguments = std::make_shared<RunArguments>();
     auto* run = app.add_subcommand(name, description);
-    if (name == "run") run->add_flag("-d,--detach", arguments->detach, "Run in the background under a monitor and print the id");
+    if (name == "run") {
+        run->add_flag("-d,--detach", arguments->detach, "Run in the background under a monitor and print the id");
+        run->add_flag("--phases", arguments->phases, "Print the start-up phases on stderr after the workload exits");
+    }
     run->add_option("--restart", arguments->restart_policy,
                     "Restart policy of a detached container: no, on-failure[:N], always or unless-stopped");
     run->add_flag("--rm", arguments->remove, "Remove the container and its upper dir when it exits");
@@ -151,12 +156,18 @@ void register_run(CLI::App& app, Context& context, const std::string& name, cons
             throw Error("--restart needs -d: only the monitor of a detached container restarts it",
                         "add -d, e.g. isolab run -d --restart on-failure busybox ...");
         }
+        if (arguments->phases && arguments->detach) {
+            throw Error("--phases needs a foreground run: a detached container's phases are not printed",
+                        "drop -d, or drop --phases");
+        }
         if (name == "create") {
             std::printf("%s\n", container::create_container(context.store(), options).c_str());
         } else if (arguments->detach) {
             std::printf("%s\n", container::run_detached(context.store(), options).c_str());
         } else {
-            context.exit_code = container::run(context.store(), options).exit_code;
+            auto result = container::run(context.store(), options);
+            if (arguments->phases) print_phase_table(result.phases);
+            context.exit_code = result.exit_code;
         }
     });
 }

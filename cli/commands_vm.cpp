@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "cli/context.hpp"
+#include "cli/phase_table.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 #include "vmdriver/libvirt/domain_xml.hpp"
@@ -67,13 +68,8 @@ vm::VmOptions to_vm_options(const VmRunArguments& arguments) {
     return options;
 }
 
-void print_phase_table(const vm::VmResult& result) {
-    std::fprintf(stderr, "%-20s %10s %10s\n", "PHASE", "AT (ms)", "STEP (ms)");
-    double previous = 0;
-    for (const auto& mark : result.phases.marks()) {
-        std::fprintf(stderr, "%-20s %10.1f %10.1f\n", mark.name.c_str(), mark.at_ms, mark.at_ms - previous);
-        previous = mark.at_ms;
-    }
+void print_vm_phases(const vm::VmResult& result) {
+    print_phase_table(result.phases);
     std::fprintf(stderr, "domain %s, machine %s, guest kernel %s\n", result.name.c_str(), result.machine.c_str(),
                  result.guest_kernel.c_str());
     std::fprintf(stderr, "accelerator %s: %s\n", result.accelerator.used.c_str(), result.accelerator.reason.c_str());
@@ -114,7 +110,7 @@ void register_run(CLI::App& vm_group, Context& context) {
     run->callback([arguments, &context] {
         auto result = vm::run(context.store(), to_vm_options(*arguments));
         if (!result.init_error.empty()) std::fprintf(stderr, "isolab: guest init: %s\n", result.init_error.c_str());
-        if (arguments->phases) print_phase_table(result);
+        if (arguments->phases) print_vm_phases(result);
         context.exit_code = result.exit_code;
     });
 }

@@ -19,6 +19,16 @@ std::size_t count_of(const std::string& text, const std::string& part) {
     return count;
 }
 
+// Loads `html` in headless Chromium with a profile under the test root and returns the
+// parsed DOM it prints.
+auto dump_dom_in_chromium(const TestRoot& root, const fs::path& html) {
+    auto profile = root.root().parent_path() / "chromium-profile";
+    fs::create_directories(profile);
+    return run_command({"chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                        "--no-first-run", "--user-data-dir=" + profile.string(), "--dump-dom", "file://" + html.string()},
+                       {.timeout = std::chrono::seconds(120)});
+}
+
 TEST(CompareReport, MergesSeveralResults) {
     TestRoot root;
     auto html = root.root().parent_path() / "merged.html";
@@ -60,12 +70,7 @@ TEST(CompareReport, ChromiumRendersEveryChart) {
     auto result = run_isolab(root.paths(), {"report", fixture.string(), fixture.string(), "-o", html.string()});
     ASSERT_EQ(result.exit_code, 0) << result.err;
 
-    auto profile = root.root().parent_path() / "chromium-profile";
-    fs::create_directories(profile);
-    auto rendered = run_command({"chromium", "--headless", "--no-sandbox", "--disable-gpu",
-                                 "--disable-background-networking", "--no-first-run",
-                                 "--user-data-dir=" + profile.string(), "--dump-dom", "file://" + html.string()},
-                                {.timeout = std::chrono::seconds(120)});
+    auto rendered = dump_dom_in_chromium(root, html);
     ASSERT_EQ(rendered.exit_code, 0) << rendered.output;
 
     for (const char* id : {"chart-merged-startup", "chart-startup-1", "chart-memory-1", "chart-disk-1",
@@ -75,6 +80,30 @@ TEST(CompareReport, ChromiumRendersEveryChart) {
     // The parsed DOM keeps every bar segment the page declared.
     EXPECT_EQ(count_of(rendered.output, "class=\"segment\""), count_of(read_file(html), "class=\"segment\""));
     EXPECT_GT(count_of(rendered.output, "class=\"segment\""), 20U);
+}
+
+TEST(CompareReport, ChromiumRendersWaterfallPerPath) {
+    if (!program_available("chromium")) GTEST_SKIP() << "chromium is not installed (scripts/test installs it)";
+    TestRoot root;
+    auto html = root.root().parent_path() / "report.html";
+    auto result = run_isolab(root.paths(), {"report", fixture.string(), "-o", html.string()});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+
+    auto rendered = dump_dom_in_chromium(root, html);
+    ASSERT_EQ(rendered.exit_code, 0) << rendered.output;
+
+    // The fixture's container, vm and crun paths have phases; podman was not measured.
+    for (const char* id : {"waterfall-container-1", "waterfall-vm-1", "waterfall-crun-1"}) {
+        EXPECT_NE(rendered.output.find(std::string("id=\"") + id + "\""), std::string::npos) << id;
+    }
+    EXPECT_EQ(rendered.output.find("id=\"waterfall-podman-1\""), std::string::npos);
+    EXPECT_NE(rendered.output.find("vm boot waterfall (accelerator tcg)"), std::string::npos);
+
+    // Host and guest clock bars survive parsing with their own classes: the fixture's VM
+    // has three guest phases (kernel-start, init-start, workload-start).
+    EXPECT_EQ(count_of(rendered.output, "class=\"bar-guest\""), 3U);
+    EXPECT_EQ(count_of(rendered.output, "class=\"bar-host\""), count_of(read_file(html), "class=\"bar-host\""));
+    EXPECT_GT(count_of(rendered.output, "class=\"bar-host\""), 10U);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // paths are exercised by tests/integration/compare_cli_test.cpp.
 #include <gtest/gtest.h>
 
+#include <regex>
+
 #include "bench/compare.hpp"
 #include "runtime/core/error.hpp"
 
@@ -88,15 +90,36 @@ TEST(BenchCompare, WarmupRecordedNotCounted) {
 
 TEST(BenchCompare, ProgressLinePerRun) {
     std::vector<std::string> log;
-    std::vector<std::string> progress;
+    std::vector<ProgressUpdate> progress;
     std::vector<std::unique_ptr<Runner>> runners;
     runners.push_back(std::make_unique<FakeRunner>("vm", "isolab", log, 400));
 
     run_compare_with(std::move(runners), options_with(1, 1), find_workload("hello"),
-                     [&progress](const std::string& line) { progress.push_back(line); });
+                     [&progress](const ProgressUpdate& update) { progress.push_back(update); });
+    ASSERT_EQ(progress.size(), 4U);
+    EXPECT_EQ(progress[0].line, "warm-up 1/1 vm: running");
+    EXPECT_FALSE(progress[0].done);
+    EXPECT_TRUE(progress[1].done);
+    EXPECT_TRUE(std::regex_match(progress[1].line, std::regex(R"(warm-up 1/1 vm: \d+\.\d s \(ready at 400\.0 ms\))")))
+        << progress[1].line;
+    EXPECT_EQ(progress[2].line, "run 1/1 vm: running");
+    EXPECT_TRUE(std::regex_match(progress[3].line, std::regex(R"(run 1/1 vm: \d+\.\d s \(ready at 400\.0 ms\))")))
+        << progress[3].line;
+}
+
+TEST(BenchCompare, ProgressNamesFailure) {
+    std::vector<std::string> log;
+    std::vector<ProgressUpdate> progress;
+    std::vector<std::unique_ptr<Runner>> runners;
+    auto reference = std::make_unique<FakeRunner>("crun", "reference", log, 5);
+    reference->fail_on_call_ = 1;
+    runners.push_back(std::move(reference));
+
+    run_compare_with(std::move(runners), options_with(1, 0), find_workload("hello"),
+                     [&progress](const ProgressUpdate& update) { progress.push_back(update); });
     ASSERT_EQ(progress.size(), 2U);
-    EXPECT_EQ(progress[0], "warm-up 1/1 vm: ready after 400.0 ms");
-    EXPECT_EQ(progress[1], "run 1/1 vm: ready after 400.0 ms");
+    EXPECT_TRUE(progress[1].failed);
+    EXPECT_NE(progress[1].line.find("(failed: crun broke)"), std::string::npos) << progress[1].line;
 }
 
 TEST(BenchCompare, UnavailableReferenceRecorded) {

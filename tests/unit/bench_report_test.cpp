@@ -66,8 +66,9 @@ TEST(BenchReport, HtmlHasEveryChartAndNumber) {
     for (const char* id : {"chart-startup-1", "chart-memory-1", "chart-disk-1"}) {
         EXPECT_NE(html.find(std::string("id=\"") + id + "\""), std::string::npos) << id;
     }
-    EXPECT_EQ(count_of(html, "<svg "), 3U);
-    EXPECT_EQ(count_of(html, "</svg>"), 3U);
+    // Three bar charts and the waterfalls of container, vm and crun.
+    EXPECT_EQ(count_of(html, "<svg "), 6U);
+    EXPECT_EQ(count_of(html, "</svg>"), 6U);
     EXPECT_EQ(html.find("<script"), std::string::npos);
 
     // Startup bars: container 6 phases + ready, vm 5 phases + ready, crun ready only.
@@ -101,7 +102,8 @@ TEST(BenchReport, MergedHtmlComparesSources) {
     EXPECT_NE(html.find("id=\"chart-startup-2\""), std::string::npos);
     EXPECT_NE(html.find("<table class=\"comparison\">"), std::string::npos);
     EXPECT_NE(html.find("lab-host-2"), std::string::npos);
-    EXPECT_EQ(count_of(html, "<svg "), 7U);
+    // The merged startup chart and six charts per source (three bars, three waterfalls).
+    EXPECT_EQ(count_of(html, "<svg "), 13U);
     EXPECT_THROW(render_html({}), Error);
 }
 
