@@ -127,7 +127,7 @@ void register_exec(CLI::App& compose, Context& context, const Load& load) {
     exec->add_option("command", options->command, "Command and arguments")->required();
     exec->positionals_at_end();
     exec->callback([&context, load, options, service, no_tty] {
-        // docker compose exec is interactive, with a terminal unless -T or stdin is none.
+        // docker compose exec is interactive, with a terminal when stdin is one and -T is not given.
         options->interactive = !options->detach;
         options->tty = !*no_tty && !options->detach && isatty(STDIN_FILENO) == 1;
         options->container = compose::container_of(context.paths, compose::project_name_for(*load), *service);

@@ -135,9 +135,8 @@ std::string project_name_for(const LoadOptions& options) {
     std::string name = options.project_name;
     if (name.empty() && options.environment) name = options.environment("COMPOSE_PROJECT_NAME").value_or("");
     if (!name.empty()) {
-        auto normalized = normalize_project_name(name);
-        if (normalized.empty()) throw Error("project name \"" + name + "\" has no letter or digit", "give a name with -p", 15);
-        return normalized;
+        validate_project_name(name);
+        return name;
     }
     return load_with_warnings(options).name;
 }

@@ -28,7 +28,7 @@ std::string location(const std::string& file, const YAML::Node& node) {
 }
 
 [[noreturn]] void fail(const std::string& file, const YAML::Node& node, const std::string& key, const std::string& what) {
-    throw Error(location(file, node) + ": " + key + ": " + what, "fix the compose file", 15);
+    throw Error(location(file, node) + ": " + key + ": " + what, "fix the compose file", 1);
 }
 
 // Reads values of one service, interpolating every scalar it returns.
@@ -50,8 +50,8 @@ public:
         fail(file_, node, key, "expected true or false, got \"" + text + "\"");
     }
 
-    // A string or a list of strings; a string is split into words as a shell would,
-    // without expansions, as Compose does for command and entrypoint.
+    // A string or a list of strings. A string is split into words at spaces, with quotes and
+    // backslashes as in a shell but without expansions.
     std::vector<std::string> words(const YAML::Node& node, const std::string& key) const {
         if (node.IsSequence()) return list(node, key);
         return split_words(scalar(node, key), node, key);
@@ -134,8 +134,8 @@ private:
     const container::EnvironmentLookup& lookup_;
 };
 
-// Keys whose lists replace the earlier file's list when files are merged; other lists
-// are appended, and maps are merged key by key (Compose specification, "Merge").
+// Keys whose lists replace the earlier file's list when files are merged. Other lists
+// are appended, and maps are merged key by key.
 const std::set<std::string> replaced_lists = {"command", "entrypoint", "profiles"};
 
 void merge_node(YAML::Node base, const YAML::Node& override) {
@@ -346,7 +346,7 @@ Service read_service(const std::string& name, const YAML::Node& node, const Read
     if (service.image.empty() && !service.build) fail(reader.file(), node, "services." + name, "needs image or build");
     if (service.image.empty()) service.image = name;  // tagged by `build` as the service's name
 
-    // env_file entries first, then environment: values over them, as the spec orders them.
+    // env_file entries first, so values from environment: come later and win.
     for (const auto& env_file : env_files) {
         auto path = project_dir / env_file;
         if (!fs::exists(path)) fail(reader.file(), node["env_file"], "services." + name + ".env_file",
@@ -372,7 +372,7 @@ std::vector<Service> sort_by_dependencies(std::vector<Service> services, const S
         if (state[service.name] == 2) return;
         if (state[service.name] == 1) {
             throw Error(files.at(service.name) + ": services." + service.name + ".depends_on: dependency cycle",
-                        "remove one of the dependencies", 15);
+                        "remove one of the dependencies", 1);
         }
         state[service.name] = 1;
         for (const auto& dependency : service.depends_on) {
@@ -380,7 +380,7 @@ std::vector<Service> sort_by_dependencies(std::vector<Service> services, const S
             if (found == by_name.end()) {
                 throw Error(files.at(service.name) + ": services." + service.name + ".depends_on: service \"" +
                                 dependency.service + "\" is not defined",
-                            "add it under services: or remove the dependency", 15);
+                            "add it under services: or remove the dependency", 1);
             }
             visit(*found->second);
         }
@@ -396,7 +396,7 @@ fs::path find_default_file(const fs::path& directory) {
         if (fs::exists(directory / name)) return directory / name;
     }
     throw Error("no compose.yaml, compose.yml, docker-compose.yaml or docker-compose.yml in " + directory.string(),
-                "run in the project folder or name the file with -f", 14);
+                "run in the project folder or name the file with -f", 1);
 }
 
 }  // namespace
@@ -407,9 +407,16 @@ std::string normalize_project_name(const std::string& name) {
         char lower = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         if (std::isalnum(static_cast<unsigned char>(lower)) || lower == '_' || lower == '-') result += lower;
     }
-    // The specification requires a letter or digit first.
+    // A project name starts with a letter or digit.
     while (!result.empty() && !std::isalnum(static_cast<unsigned char>(result.front()))) result.erase(0, 1);
     return result;
+}
+
+void validate_project_name(const std::string& name) {
+    if (name.empty() || normalize_project_name(name) != name) {
+        throw Error("invalid project name \"" + name + "\"",
+                    "use lowercase letters, digits, '_' and '-', starting with a letter or digit", 1);
+    }
 }
 
 std::string interpolate(const std::string& text, const container::EnvironmentLookup& lookup, const std::string& where) {
@@ -428,7 +435,7 @@ std::string interpolate(const std::string& text, const container::EnvironmentLoo
             auto close = text.find('}', i + 2);
             if (close == std::string::npos) {
                 throw Error(where + ": invalid interpolation \"" + text.substr(i) + "\": missing '}'",
-                            "write $$ for a literal $", 15);
+                            "write $$ for a literal $", 1);
             }
             std::string inner = text.substr(i + 2, close - i - 2);
             size_t name_end = 0;
@@ -438,12 +445,13 @@ std::string interpolate(const std::string& text, const container::EnvironmentLoo
             std::string name = inner.substr(0, name_end);
             std::string modifier = inner.substr(name_end);
             if (name.empty()) {
-                throw Error(where + ": invalid interpolation \"${" + inner + "}\"", "write $$ for a literal $", 15);
+                throw Error(where + ": invalid interpolation \"${" + inner + "}\"", "write $$ for a literal $", 1);
             }
             auto value = lookup(name);
             bool colon = modifier.starts_with(":");
             std::string op = colon ? modifier.substr(1, 1) : modifier.substr(0, 1);
-            std::string argument = modifier.size() > (colon ? 2u : 1u) ? modifier.substr(colon ? 2 : 1) : "";
+            size_t argument_start = colon ? 2 : 1;
+            std::string argument = modifier.size() > argument_start ? modifier.substr(argument_start) : "";
             bool unset = !value || (colon && value->empty());
             if (modifier.empty()) {
                 result += value.value_or("");
@@ -453,13 +461,13 @@ std::string interpolate(const std::string& text, const container::EnvironmentLoo
                 if (unset) {
                     throw Error(where + ": required variable " + name + " is missing a value" +
                                     (argument.empty() ? "" : ": " + argument),
-                                "set " + name + " in the environment or in .env", 15);
+                                "set " + name + " in the environment or in .env", 1);
                 }
                 result += *value;
             } else if (op == "+") {
                 result += unset ? "" : interpolate(argument, lookup, where);
             } else {
-                throw Error(where + ": invalid interpolation \"${" + inner + "}\"", "write $$ for a literal $", 15);
+                throw Error(where + ": invalid interpolation \"${" + inner + "}\"", "write $$ for a literal $", 1);
             }
             i = close;
             continue;
@@ -481,12 +489,12 @@ Project load_project(const LoadOptions& options) {
     if (files.empty()) files.push_back(find_default_file(options.working_dir));
     for (auto& file : files) {
         if (file.is_relative()) file = options.working_dir / file;
-        if (!fs::exists(file)) throw Error("compose file " + file.string() + " not found", "check the -f path", 14);
+        if (!fs::exists(file)) throw Error("compose file " + file.string() + " not found", "check the -f path", 1);
     }
     Project project;
     project.directory = fs::weakly_canonical(files.front()).parent_path();
 
-    // Variables from the shell win over those in .env (Compose specification, "Interpolation").
+    // Variables from the shell win over those in .env.
     std::map<std::string, std::string> dotenv;
     auto dotenv_path = project.directory / ".env";
     if (fs::exists(dotenv_path)) {
@@ -513,7 +521,7 @@ Project load_project(const LoadOptions& options) {
             root = YAML::LoadFile(file.string());
         } catch (const YAML::Exception& error) {
             throw Error(display + ":" + std::to_string(error.mark.line + 1) + ": invalid YAML: " + error.msg,
-                        "fix the compose file", 15);
+                        "fix the compose file", 1);
         }
         if (root.IsNull()) continue;
         if (!root.IsMap()) fail(display, root, "(top level)", "expected a map with services:");
@@ -540,17 +548,23 @@ Project load_project(const LoadOptions& options) {
     }
 
     if (!merged["services"] || !merged["services"].IsMap() || merged["services"].size() == 0) {
-        throw Error(files.back().filename().string() + ": services: no services defined", "add a services: section", 15);
+        throw Error(files.back().filename().string() + ": services: no services defined", "add a services: section", 1);
     }
 
+    // -p, COMPOSE_PROJECT_NAME and name: must be valid as given. Only the folder's name is
+    // normalized, as docker compose 2.5.1 and later do (docs.docker.com/compose/project-name/).
     std::string name = options.project_name;
     if (name.empty()) name = options.environment("COMPOSE_PROJECT_NAME").value_or("");
     if (name.empty() && merged["name"]) name = Reader(last_file, lookup).scalar(merged["name"], "name");
-    if (name.empty()) name = project.directory.filename().string();
-    project.name = normalize_project_name(name);
-    if (project.name.empty()) {
-        throw Error("project name \"" + name + "\" has no letter or digit", "give a name with -p", 15);
+    if (name.empty()) {
+        auto folder = project.directory.filename().string();
+        name = normalize_project_name(folder);
+        if (name.empty()) {
+            throw Error("the folder name \"" + folder + "\" gives no valid project name", "give a name with -p", 1);
+        }
     }
+    validate_project_name(name);
+    project.name = name;
 
     std::set<std::string> declared_volumes;
     if (merged["volumes"] && merged["volumes"].IsMap()) {

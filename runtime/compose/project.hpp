@@ -1,7 +1,6 @@
 #pragma once
-// A compose project: compose.yaml (or docker-compose.yml) files read, interpolated and
-// merged as the Compose specification describes, then checked into services that
-// isolab can run as containers.
+// A compose project: compose.yaml (or docker-compose.yml) files that are read,
+// interpolated, merged and checked, giving the services that isolab runs as containers.
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -58,7 +57,7 @@ struct Project {
 struct LoadOptions {
     std::vector<std::filesystem::path> files;   // empty: compose.yaml ... in working_dir
     std::filesystem::path working_dir;
-    std::string project_name;                   // -p; empty: COMPOSE_PROJECT_NAME, else the folder
+    std::string project_name;                   // -p; empty: COMPOSE_PROJECT_NAME, else name:, else the folder
     container::EnvironmentLookup environment;   // the shell's environment
     std::vector<std::string> active_profiles;   // services with other profiles are left out
 };
@@ -67,9 +66,13 @@ struct LoadOptions {
 // key of the first problem.
 Project load_project(const LoadOptions& options);
 
-// Lowercases `name` and drops every character but a-z, 0-9, '_' and '-', as the Compose
-// specification requires of project names. The result may be empty.
+// Lowercases `name`, drops every character but a-z, 0-9, '_' and '-', and drops leading
+// '_' and '-', so the result is a valid project name or empty.
 std::string normalize_project_name(const std::string& name);
+
+// Throws Error unless `name` is a valid project name: lowercase letters, digits, '_' and
+// '-', starting with a letter or digit.
+void validate_project_name(const std::string& name);
 
 // Replaces ${VAR}, $VAR, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error},
 // ${VAR:+replacement} and $$ in `text`. `where` ("compose.yaml:3") goes into errors.

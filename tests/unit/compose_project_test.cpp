@@ -107,7 +107,8 @@ TEST(ComposeProjectName, FolderEnvironmentAndNameKey) {
     ProjectDir dir("My App");
     dir.write("compose.yaml", "services:\n  web:\n    image: busybox\n");
     EXPECT_EQ(dir.load().name, "myapp");
-    EXPECT_EQ(dir.load({{"COMPOSE_PROJECT_NAME", "Other"}}).name, "other");
+    EXPECT_EQ(dir.load({{"COMPOSE_PROJECT_NAME", "other"}}).name, "other");
+    EXPECT_THROW(dir.load({{"COMPOSE_PROJECT_NAME", "Other"}}), Error);
 
     dir.write("compose.yaml", "name: fromfile\nservices:\n  web:\n    image: busybox\n");
     EXPECT_EQ(dir.load().name, "fromfile");
