@@ -35,5 +35,6 @@ void register_vm_commands(CLI::App& app, Context& context);
 void register_bench_commands(CLI::App& app, Context& context);
 void register_lesson_commands(CLI::App& app, Context& context);
 void register_system_commands(CLI::App& app, Context& context);
+void register_compose_commands(CLI::App& app, Context& context);
 
 }  // namespace isolab::cli

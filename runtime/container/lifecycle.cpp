@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "runtime/container/monitor.hpp"
+#include "runtime/container/mounts_plan.hpp"
 #include "runtime/container/setup.hpp"
 #include "runtime/container/status.hpp"
 #include "runtime/core/error.hpp"
@@ -96,8 +97,14 @@ std::string create_container(image::Store& store, const RunOptions& options) {
     check_options(options);
     check_host_can_run();
     auto image = load_image_rootfs(store, options.image);
-    ContainerRecord record(store.paths(), make_config(image, options));
+    // The -v and --mount volumes are resolved now, as `run` does, so the monitor mounts them.
+    VolumeSetup volumes(store.paths(), image.config, options);
+    auto config = make_config(image, options);
+    config.mounts = volumes.mounts();
+    ContainerRecord record(store.paths(), std::move(config));
+    volumes.unlock();
     record.keep();
+    volumes.keep();
     return record.config().id;
 }
 

@@ -46,7 +46,8 @@ void to_json(nlohmann::json& json, const RunOptions& options) {
             {"tty", options.tty},
             {"volumes", options.volumes},
             {"mounts", options.mounts},
-            {"restart_policy", options.restart_policy}};
+            {"restart_policy", options.restart_policy},
+            {"labels", options.labels}};
 }
 
 void from_json(const nlohmann::json& json, RunOptions& options) {
@@ -81,6 +82,7 @@ void from_json(const nlohmann::json& json, RunOptions& options) {
     options.volumes = json.value("volumes", defaults.volumes);
     options.mounts = json.value("mounts", defaults.mounts);
     options.restart_policy = json.value("restart_policy", defaults.restart_policy);
+    options.labels = json.value("labels", defaults.labels);
 }
 
 }  // namespace isolab::container

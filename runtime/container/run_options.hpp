@@ -4,6 +4,7 @@
 // detached container can set the same container up again.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,6 +53,7 @@ struct RunOptions {
     std::vector<std::string> volumes;       // -v values, as given
     std::vector<std::string> mounts;        // --mount values, as given
     std::string restart_policy = "no";         // --restart no, on-failure[:N] or always; used by the monitor
+    std::map<std::string, std::string> labels;  // --label; compose stores its project and service here
 };
 
 // The stored form of a request; on_output_line is not stored. from_json accepts a

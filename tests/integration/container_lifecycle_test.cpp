@@ -517,5 +517,13 @@ TEST_F(ContainerLifecycle, PruneLeavesOtherStateRoots) {
     EXPECT_TRUE(cgroup_kept);
 }
 
+TEST_F(ContainerLifecycle, DetachedRunMountsVolume) {
+    auto id = run_detached({"-v", "kept:/data", "busybox", "sh", "-c", "echo written > /data/f"});
+    EXPECT_EQ(isolab({"wait", id}).out, "0\n");
+
+    auto read = isolab({"run", "--rm", "-v", "kept:/data", "busybox", "cat", "/data/f"});
+    EXPECT_EQ(read.out, "written\n") << read.err;
+}
+
 }  // namespace
 }  // namespace isolab::testing

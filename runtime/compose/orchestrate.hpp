@@ -1,0 +1,67 @@
+#pragma once
+// `isolab compose` commands over a loaded project: each service runs as one detached
+// container named PROJECT-SERVICE-1, labelled with the project, the service and a hash of
+// its settings, so later commands find it and `up` can tell when to recreate it.
+#include <string>
+#include <vector>
+
+#include "runtime/compose/project.hpp"
+#include "runtime/container/record.hpp"
+#include "runtime/image/store.hpp"
+
+namespace isolab::compose {
+
+// Label keys, as docker compose names them, so scripts that filter on them work alike.
+inline constexpr const char* project_label = "com.docker.compose.project";
+inline constexpr const char* service_label = "com.docker.compose.service";
+inline constexpr const char* config_hash_label = "com.docker.compose.config-hash";
+
+struct UpOptions {
+    bool detach = false;   // -d: return once the containers run; else follow their logs
+    bool build = false;    // --build: build images of services with build: first
+};
+
+// Loads the project and prints each warning to stderr as "isolab: warning: ...".
+Project load_with_warnings(const LoadOptions& options);
+
+// The project name: -p (or COMPOSE_PROJECT_NAME) when given, so `down` and `ps` work
+// without the file; else the name the loaded file gives.
+std::string project_name_for(const LoadOptions& options);
+
+// The `isolab run` request for a service, with the compose labels and the config hash.
+container::RunOptions run_options_for(const Project& project, const Service& service);
+
+// Creates the project's named volumes, then starts the services in dependency order.
+// A running container whose settings are unchanged is left alone; one with other
+// settings is replaced. Without `detach`, prints the containers' output until all exit.
+// Returns the exit code for the CLI.
+int up(image::Store& store, const Project& project, const UpOptions& options);
+
+// Stops and removes the project's containers, and with `remove_volumes` its named volumes.
+void down(const Paths& paths, const std::string& project_name, bool remove_volumes);
+
+// The project's containers, oldest first; only running ones unless `all`.
+std::vector<container::StoredContainer> project_containers(const Paths& paths, const std::string& project_name, bool all);
+
+// `compose ps`: a table, or with `json` one object per line with Name, Service, State,
+// Status, Project, ID, Image, Command, ExitCode, as docker compose prints them.
+std::string format_ps(const std::vector<container::StoredContainer>& containers, bool json);
+
+// Builds the images of services with build:, tagged with the service's image name.
+void build(image::Store& store, const Project& project, bool no_cache);
+
+// Builds the image of one service with build:.
+void build_service(image::Store& store, const Service& service, bool no_cache);
+
+// Stops, starts or restarts the project's containers.
+void stop(const Paths& paths, const std::string& project_name, int timeout_seconds);
+void start(const Paths& paths, const std::string& project_name);
+void restart(const Paths& paths, const std::string& project_name, int timeout_seconds);
+
+// Prints the output of the project's containers, each line prefixed with its service.
+void logs(const Paths& paths, const std::string& project_name, bool follow);
+
+// Finds the container of `service` (index 1). Throws Error when it does not exist.
+std::string container_of(const Paths& paths, const std::string& project_name, const std::string& service);
+
+}  // namespace isolab::compose

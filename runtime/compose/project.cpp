@@ -1,0 +1,656 @@
+#include "runtime/compose/project.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <functional>
+#include <set>
+
+#include <yaml-cpp/yaml.h>
+
+#include "runtime/container/env_file.hpp"
+#include "runtime/core/error.hpp"
+#include "runtime/core/files.hpp"
+
+namespace isolab::compose {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// A parsed file with its name, so every node can be named as FILE:LINE.
+struct SourceFile {
+    std::string name;
+    YAML::Node root;
+};
+
+std::string location(const std::string& file, const YAML::Node& node) {
+    return file + ":" + std::to_string(node.Mark().line + 1);
+}
+
+[[noreturn]] void fail(const std::string& file, const YAML::Node& node, const std::string& key, const std::string& what) {
+    throw Error(location(file, node) + ": " + key + ": " + what, "fix the compose file", 1);
+}
+
+// Reads values of one service, interpolating every scalar it returns.
+class Reader {
+public:
+    Reader(std::string file, const container::EnvironmentLookup& lookup) : file_(std::move(file)), lookup_(lookup) {}
+
+    const std::string& file() const { return file_; }
+
+    std::string scalar(const YAML::Node& node, const std::string& key) const {
+        if (!node.IsScalar()) fail(file_, node, key, "expected a single value");
+        return interpolate(node.Scalar(), lookup_, location(file_, node));
+    }
+
+    bool boolean(const YAML::Node& node, const std::string& key) const {
+        auto text = scalar(node, key);
+        if (text == "true" || text == "True" || text == "yes") return true;
+        if (text == "false" || text == "False" || text == "no") return false;
+        fail(file_, node, key, "expected true or false, got \"" + text + "\"");
+    }
+
+    // A string or a list of strings. A string is split into words at spaces, with quotes and
+    // backslashes as in a shell but without expansions.
+    std::vector<std::string> words(const YAML::Node& node, const std::string& key) const {
+        if (node.IsSequence()) return list(node, key);
+        return split_words(scalar(node, key), node, key);
+    }
+
+    std::vector<std::string> list(const YAML::Node& node, const std::string& key) const {
+        if (!node.IsSequence()) fail(file_, node, key, "expected a list");
+        std::vector<std::string> values;
+        for (const auto& item : node) values.push_back(scalar(item, key));
+        return values;
+    }
+
+    // A map, or a list of "NAME=value" (split on the first '=').
+    std::vector<std::pair<std::string, std::optional<std::string>>> pairs(const YAML::Node& node,
+                                                                          const std::string& key) const {
+        std::vector<std::pair<std::string, std::optional<std::string>>> result;
+        if (node.IsMap()) {
+            for (const auto& item : node) {
+                auto name = item.first.as<std::string>();
+                if (item.second.IsNull()) {
+                    result.emplace_back(name, std::nullopt);
+                } else {
+                    result.emplace_back(name, scalar(item.second, key + "." + name));
+                }
+            }
+        } else if (node.IsSequence()) {
+            for (const auto& item : node) {
+                auto text = scalar(item, key);
+                auto equals = text.find('=');
+                if (equals == 0 || text.empty()) fail(file_, item, key, "\"" + text + "\" has no name before '='");
+                if (equals == std::string::npos) {
+                    result.emplace_back(text, std::nullopt);
+                } else {
+                    result.emplace_back(text.substr(0, equals), text.substr(equals + 1));
+                }
+            }
+        } else {
+            fail(file_, node, key, "expected a map or a list of NAME=value");
+        }
+        return result;
+    }
+
+private:
+    std::vector<std::string> split_words(const std::string& text, const YAML::Node& node, const std::string& key) const {
+        std::vector<std::string> words;
+        std::string word;
+        bool in_word = false;
+        char quote = 0;
+        for (size_t i = 0; i < text.size(); ++i) {
+            char c = text[i];
+            if (quote != 0) {
+                if (c == quote) {
+                    quote = 0;
+                } else if (c == '\\' && quote == '"' && i + 1 < text.size()) {
+                    word += text[++i];
+                } else {
+                    word += c;
+                }
+            } else if (c == '\'' || c == '"') {
+                quote = c;
+                in_word = true;
+            } else if (c == '\\' && i + 1 < text.size()) {
+                word += text[++i];
+                in_word = true;
+            } else if (std::isspace(static_cast<unsigned char>(c))) {
+                if (in_word) words.push_back(word);
+                word.clear();
+                in_word = false;
+            } else {
+                word += c;
+                in_word = true;
+            }
+        }
+        if (quote != 0) fail(file_, node, key, "unclosed quote in \"" + text + "\"");
+        if (in_word) words.push_back(word);
+        return words;
+    }
+
+    std::string file_;
+    const container::EnvironmentLookup& lookup_;
+};
+
+// Keys whose lists replace the earlier file's list when files are merged. Other lists
+// are appended, and maps are merged key by key.
+const std::set<std::string> replaced_lists = {"command", "entrypoint", "profiles"};
+
+void merge_node(YAML::Node base, const YAML::Node& override) {
+    for (const auto& item : override) {
+        auto name = item.first.as<std::string>();
+        YAML::Node existing = base[name];
+        if (existing && existing.IsMap() && item.second.IsMap()) {
+            merge_node(existing, item.second);
+        } else if (existing && existing.IsSequence() && item.second.IsSequence() && !replaced_lists.count(name)) {
+            for (const auto& element : item.second) existing.push_back(element);
+        } else {
+            base[name] = item.second;
+        }
+    }
+}
+
+// The file that last defined each service, so errors in it name that file.
+using ServiceFiles = std::map<std::string, std::string>;
+
+bool valid_hostname(const std::string& name) {
+    if (name.empty() || name.size() > 64) return false;
+    for (char c : name) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') return false;
+    }
+    return name.front() != '-' && name.back() != '-' && name.front() != '.';
+}
+
+std::string volume_from_long_syntax(const Reader& reader, const YAML::Node& node, const fs::path& project_dir,
+                                    const std::string& project_name, const std::string& key) {
+    std::string type = node["type"] ? reader.scalar(node["type"], key + ".type") : "volume";
+    std::string source = node["source"] ? reader.scalar(node["source"], key + ".source") : "";
+    if (!node["target"]) fail(reader.file(), node, key, "a long-syntax volume needs a target");
+    std::string target = reader.scalar(node["target"], key + ".target");
+    bool read_only = node["read_only"] && reader.boolean(node["read_only"], key + ".read_only");
+    for (const auto& item : node) {
+        auto field = item.first.as<std::string>();
+        static const std::set<std::string> known = {"type", "source", "target", "read_only", "bind", "volume"};
+        if (!known.count(field)) fail(reader.file(), item.first, key + "." + field, "is not supported");
+    }
+    if (type == "bind") {
+        if (source.empty()) fail(reader.file(), node, key + ".source", "a bind mount needs a source");
+        source = fs::weakly_canonical(project_dir / source).string();
+    } else if (type != "volume") {
+        fail(reader.file(), node, key + ".type", "\"" + type + "\" is not supported (use volume or bind; tmpfs: key tmpfs)");
+    } else if (!source.empty()) {
+        source = project_name + "_" + source;
+    }
+    std::string spec = source.empty() ? target : source + ":" + target;
+    if (read_only) spec += ":ro";
+    return spec;
+}
+
+// Turns a short-syntax entry into `-v` form: relative binds become absolute, and named
+// volumes must be declared under the top-level volumes: key.
+std::string volume_from_short_syntax(const Reader& reader, const YAML::Node& node, const fs::path& project_dir,
+                                     const std::set<std::string>& declared, const std::string& project_name,
+                                     const std::string& key) {
+    auto text = reader.scalar(node, key);
+    auto colon = text.find(':');
+    if (colon == std::string::npos) return text;  // an anonymous volume
+    std::string source = text.substr(0, colon);
+    std::string rest = text.substr(colon);
+    if (source.starts_with(".") || source.starts_with("~")) {
+        if (source.starts_with("~")) fail(reader.file(), node, key, "\"~\" is not expanded; write the full path");
+        source = fs::weakly_canonical(project_dir / source).string();
+    } else if (!source.starts_with("/") && !declared.count(source)) {
+        fail(reader.file(), node, key,
+             "named volume \"" + source + "\" is not declared under the top-level volumes: key");
+    } else if (!source.starts_with("/")) {
+        source = project_name + "_" + source;  // named volumes belong to the project
+    }
+    return source + rest;
+}
+
+Service read_service(const std::string& name, const YAML::Node& node, const Reader& reader, const fs::path& project_dir,
+                     const std::string& project_name,
+                     const std::set<std::string>& declared_volumes, const container::EnvironmentLookup& lookup,
+                     std::vector<std::string>& warnings) {
+    if (!node.IsMap()) fail(reader.file(), node, "services." + name, "expected a map of settings");
+    Service service;
+    service.name = name;
+    std::vector<std::string> env_files;
+    std::vector<std::pair<std::string, std::optional<std::string>>> environment;
+    for (const auto& item : node) {
+        auto key = item.first.as<std::string>();
+        const auto& value = item.second;
+        auto full_key = "services." + name + "." + key;
+        if (key == "image") {
+            service.image = reader.scalar(value, full_key);
+        } else if (key == "build") {
+            BuildSpec build;
+            if (value.IsScalar()) {
+                build.context = fs::weakly_canonical(project_dir / reader.scalar(value, full_key));
+            } else if (value.IsMap()) {
+                build.context = project_dir;
+                for (const auto& field : value) {
+                    auto field_name = field.first.as<std::string>();
+                    auto field_key = full_key + "." + field_name;
+                    if (field_name == "context") {
+                        build.context = fs::weakly_canonical(project_dir / reader.scalar(field.second, field_key));
+                    } else if (field_name == "dockerfile") {
+                        build.dockerfile = reader.scalar(field.second, field_key);
+                    } else if (field_name == "target") {
+                        build.target = reader.scalar(field.second, field_key);
+                    } else if (field_name == "args") {
+                        for (auto& [arg, arg_value] : reader.pairs(field.second, field_key)) {
+                            auto found = arg_value ? arg_value : lookup(arg);
+                            if (found) build.args[arg] = *found;
+                        }
+                    } else {
+                        warnings.push_back(location(reader.file(), field.first) + ": " + field_key +
+                                           ": is not supported and ignored");
+                    }
+                }
+            } else {
+                fail(reader.file(), value, full_key, "expected a context path or a map");
+            }
+            service.build = build;
+        } else if (key == "command") {
+            service.command = reader.words(value, full_key);
+        } else if (key == "entrypoint") {
+            service.entrypoint = reader.words(value, full_key);
+        } else if (key == "environment") {
+            environment = reader.pairs(value, full_key);
+        } else if (key == "env_file") {
+            env_files = value.IsSequence() ? reader.list(value, full_key)
+                                           : std::vector<std::string>{reader.scalar(value, full_key)};
+        } else if (key == "volumes") {
+            if (!value.IsSequence()) fail(reader.file(), value, full_key, "expected a list");
+            for (const auto& entry : value) {
+                service.volumes.push_back(entry.IsMap() ? volume_from_long_syntax(reader, entry, project_dir, project_name, full_key)
+                                                        : volume_from_short_syntax(reader, entry, project_dir,
+                                                                                   declared_volumes, project_name, full_key));
+            }
+        } else if (key == "depends_on") {
+            if (value.IsSequence()) {
+                for (const auto& dependency : reader.list(value, full_key)) service.depends_on.push_back({dependency});
+            } else if (value.IsMap()) {
+                for (const auto& dependency : value) {
+                    Dependency parsed{dependency.first.as<std::string>()};
+                    if (dependency.second["condition"]) {
+                        parsed.condition = reader.scalar(dependency.second["condition"], full_key + ".condition");
+                    }
+                    if (parsed.condition == "service_healthy") {
+                        fail(reader.file(), dependency.second, full_key + "." + parsed.service + ".condition",
+                             "service_healthy is not supported because isolab runs no healthchecks; "
+                             "use service_started or service_completed_successfully");
+                    }
+                    if (parsed.condition != "service_started" && parsed.condition != "service_completed_successfully") {
+                        fail(reader.file(), dependency.second, full_key + "." + parsed.service + ".condition",
+                             "unknown condition \"" + parsed.condition + "\"");
+                    }
+                    service.depends_on.push_back(parsed);
+                }
+            } else {
+                fail(reader.file(), value, full_key, "expected a list or a map of services");
+            }
+        } else if (key == "restart") {
+            service.restart = reader.scalar(value, full_key);
+            if (service.restart != "no" && service.restart != "always" && service.restart != "unless-stopped" &&
+                !service.restart.starts_with("on-failure")) {
+                fail(reader.file(), value, full_key,
+                     "\"" + service.restart + "\" is not no, always, on-failure[:N] or unless-stopped");
+            }
+        } else if (key == "working_dir") {
+            service.working_dir = reader.scalar(value, full_key);
+        } else if (key == "user") {
+            service.user = reader.scalar(value, full_key);
+        } else if (key == "hostname") {
+            service.hostname = reader.scalar(value, full_key);
+            if (!valid_hostname(*service.hostname)) {
+                fail(reader.file(), value, full_key,
+                     "\"" + *service.hostname + "\" is not a valid hostname (letters, digits, '-' and '.', 64 at most)");
+            }
+        } else if (key == "init") {
+            service.init = reader.boolean(value, full_key);
+        } else if (key == "read_only") {
+            service.read_only = reader.boolean(value, full_key);
+        } else if (key == "tmpfs") {
+            service.tmpfs = value.IsSequence() ? reader.list(value, full_key)
+                                               : std::vector<std::string>{reader.scalar(value, full_key)};
+        } else if (key == "mem_limit") {
+            try {
+                service.mem_limit = container::parse_memory_limit(reader.scalar(value, full_key));
+            } catch (const Error& error) {
+                fail(reader.file(), value, full_key, error.what());
+            }
+        } else if (key == "cpus") {
+            auto text = reader.scalar(value, full_key);
+            try {
+                size_t used = 0;
+                service.cpus = std::stod(text, &used);
+                if (used != text.size() || *service.cpus <= 0) throw std::invalid_argument(text);
+            } catch (const std::exception&) {
+                fail(reader.file(), value, full_key, "\"" + text + "\" is not a positive number of CPUs");
+            }
+        } else if (key == "labels") {
+            for (auto& [label, label_value] : reader.pairs(value, full_key)) service.labels[label] = label_value.value_or("");
+        } else if (key == "profiles") {
+            service.profiles = reader.list(value, full_key);
+        } else if (key == "ports" || key == "networks" || key == "expose") {
+            warnings.push_back(location(reader.file(), item.first) + ": " + full_key +
+                               ": ignored because isolab has no bridge network yet");
+        } else {
+            warnings.push_back(location(reader.file(), item.first) + ": " + full_key + ": unknown key, ignored");
+        }
+    }
+    if (service.image.empty() && !service.build) fail(reader.file(), node, "services." + name, "needs image or build");
+    if (service.image.empty()) service.image = name;  // tagged by `build` as the service's name
+
+    // env_file entries first, so values from environment: come later and win.
+    for (const auto& env_file : env_files) {
+        auto path = project_dir / env_file;
+        if (!fs::exists(path)) fail(reader.file(), node["env_file"], "services." + name + ".env_file",
+                                    "file " + path.string() + " not found");
+        auto entries = container::read_env_file(path.string(), lookup);
+        service.environment.insert(service.environment.end(), entries.begin(), entries.end());
+    }
+    for (auto& [variable, value] : environment) {
+        auto found = value ? value : lookup(variable);
+        if (found) service.environment.push_back(variable + "=" + *found);
+    }
+    return service;
+}
+
+// Orders services so each comes after its dependencies. Throws Error on a cycle or an
+// unknown dependency.
+std::vector<Service> sort_by_dependencies(std::vector<Service> services, const ServiceFiles& files) {
+    std::map<std::string, const Service*> by_name;
+    for (const auto& service : services) by_name[service.name] = &service;
+    std::vector<Service> sorted;
+    std::map<std::string, int> state;  // 1: being visited, 2: done
+    std::function<void(const Service&)> visit = [&](const Service& service) {
+        if (state[service.name] == 2) return;
+        if (state[service.name] == 1) {
+            throw Error(files.at(service.name) + ": services." + service.name + ".depends_on: dependency cycle",
+                        "remove one of the dependencies", 1);
+        }
+        state[service.name] = 1;
+        for (const auto& dependency : service.depends_on) {
+            auto found = by_name.find(dependency.service);
+            if (found == by_name.end()) {
+                throw Error(files.at(service.name) + ": services." + service.name + ".depends_on: service \"" +
+                                dependency.service + "\" is not defined",
+                            "add it under services: or remove the dependency", 1);
+            }
+            visit(*found->second);
+        }
+        state[service.name] = 2;
+        sorted.push_back(service);
+    };
+    for (const auto& service : services) visit(service);
+    return sorted;
+}
+
+fs::path find_default_file(const fs::path& directory) {
+    for (const char* name : {"compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"}) {
+        if (fs::exists(directory / name)) return directory / name;
+    }
+    throw Error("no compose.yaml, compose.yml, docker-compose.yaml or docker-compose.yml in " + directory.string(),
+                "run in the project folder or name the file with -f", 1);
+}
+
+}  // namespace
+
+std::string normalize_project_name(const std::string& name) {
+    std::string result;
+    for (char c : name) {
+        char lower = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (std::isalnum(static_cast<unsigned char>(lower)) || lower == '_' || lower == '-') result += lower;
+    }
+    // A project name starts with a letter or digit.
+    while (!result.empty() && !std::isalnum(static_cast<unsigned char>(result.front()))) result.erase(0, 1);
+    return result;
+}
+
+void validate_project_name(const std::string& name) {
+    if (name.empty() || normalize_project_name(name) != name) {
+        throw Error("invalid project name \"" + name + "\"",
+                    "use lowercase letters, digits, '_' and '-', starting with a letter or digit", 1);
+    }
+}
+
+std::string interpolate(const std::string& text, const container::EnvironmentLookup& lookup, const std::string& where) {
+    std::string result;
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '$') {
+            result += text[i];
+            continue;
+        }
+        if (i + 1 < text.size() && text[i + 1] == '$') {
+            result += '$';
+            ++i;
+            continue;
+        }
+        if (i + 1 < text.size() && text[i + 1] == '{') {
+            auto close = text.find('}', i + 2);
+            if (close == std::string::npos) {
+                throw Error(where + ": invalid interpolation \"" + text.substr(i) + "\": missing '}'",
+                            "write $$ for a literal $", 1);
+            }
+            std::string inner = text.substr(i + 2, close - i - 2);
+            size_t name_end = 0;
+            while (name_end < inner.size() && (std::isalnum(static_cast<unsigned char>(inner[name_end])) || inner[name_end] == '_')) {
+                ++name_end;
+            }
+            std::string name = inner.substr(0, name_end);
+            std::string modifier = inner.substr(name_end);
+            if (name.empty()) {
+                throw Error(where + ": invalid interpolation \"${" + inner + "}\"", "write $$ for a literal $", 1);
+            }
+            auto value = lookup(name);
+            bool colon = modifier.starts_with(":");
+            std::string op = colon ? modifier.substr(1, 1) : modifier.substr(0, 1);
+            size_t argument_start = colon ? 2 : 1;
+            std::string argument = modifier.size() > argument_start ? modifier.substr(argument_start) : "";
+            bool unset = !value || (colon && value->empty());
+            if (modifier.empty()) {
+                result += value.value_or("");
+            } else if (op == "-") {
+                result += unset ? interpolate(argument, lookup, where) : *value;
+            } else if (op == "?") {
+                if (unset) {
+                    throw Error(where + ": required variable " + name + " is missing a value" +
+                                    (argument.empty() ? "" : ": " + argument),
+                                "set " + name + " in the environment or in .env", 1);
+                }
+                result += *value;
+            } else if (op == "+") {
+                result += unset ? "" : interpolate(argument, lookup, where);
+            } else {
+                throw Error(where + ": invalid interpolation \"${" + inner + "}\"", "write $$ for a literal $", 1);
+            }
+            i = close;
+            continue;
+        }
+        size_t end = i + 1;
+        while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_')) ++end;
+        if (end == i + 1) {
+            result += '$';  // a lone '$' stays, as Compose keeps it
+            continue;
+        }
+        result += lookup(text.substr(i + 1, end - i - 1)).value_or("");
+        i = end - 1;
+    }
+    return result;
+}
+
+Project load_project(const LoadOptions& options) {
+    std::vector<fs::path> files = options.files;
+    if (files.empty()) files.push_back(find_default_file(options.working_dir));
+    for (auto& file : files) {
+        if (file.is_relative()) file = options.working_dir / file;
+        if (!fs::exists(file)) throw Error("compose file " + file.string() + " not found", "check the -f path", 1);
+    }
+    Project project;
+    project.directory = fs::weakly_canonical(files.front()).parent_path();
+
+    // Variables from the shell win over those in .env.
+    std::map<std::string, std::string> dotenv;
+    auto dotenv_path = project.directory / ".env";
+    if (fs::exists(dotenv_path)) {
+        auto no_lookup = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+        for (const auto& entry : container::read_env_file(dotenv_path.string(), no_lookup)) {
+            auto equals = entry.find('=');
+            if (equals != std::string::npos) dotenv[entry.substr(0, equals)] = entry.substr(equals + 1);
+        }
+    }
+    container::EnvironmentLookup lookup = [&](const std::string& name) -> std::optional<std::string> {
+        if (auto value = options.environment(name)) return value;
+        auto found = dotenv.find(name);
+        if (found != dotenv.end()) return found->second;
+        return std::nullopt;
+    };
+
+    YAML::Node merged(YAML::NodeType::Map);
+    ServiceFiles service_files;
+    std::string last_file;
+    for (const auto& file : files) {
+        auto display = file.filename().string();
+        YAML::Node root;
+        try {
+            root = YAML::LoadFile(file.string());
+        } catch (const YAML::Exception& error) {
+            throw Error(display + ":" + std::to_string(error.mark.line + 1) + ": invalid YAML: " + error.msg,
+                        "fix the compose file", 1);
+        }
+        if (root.IsNull()) continue;
+        if (!root.IsMap()) fail(display, root, "(top level)", "expected a map with services:");
+        for (const auto& item : root) {
+            auto key = item.first.as<std::string>();
+            if (key == "services") {
+                if (!item.second.IsMap()) fail(display, item.second, "services", "expected a map of services");
+                for (const auto& service : item.second) service_files[service.first.as<std::string>()] = display;
+            } else if (key == "volumes") {
+                if (!item.second.IsMap() && !item.second.IsNull()) fail(display, item.second, "volumes", "expected a map");
+            } else if (key == "name") {
+                // read below
+            } else if (key == "networks") {
+                project.warnings.push_back(location(display, item.first) +
+                                           ": networks: ignored because isolab has no bridge network yet");
+            } else if (key == "version") {
+                project.warnings.push_back(location(display, item.first) + ": version: obsolete, ignored");
+            } else {
+                project.warnings.push_back(location(display, item.first) + ": " + key + ": unknown key, ignored");
+            }
+        }
+        merge_node(merged, root);
+        last_file = display;
+    }
+
+    if (!merged["services"] || !merged["services"].IsMap() || merged["services"].size() == 0) {
+        throw Error(files.back().filename().string() + ": services: no services defined", "add a services: section", 1);
+    }
+
+    // -p, COMPOSE_PROJECT_NAME and name: must be valid as given. Only the folder's name is
+    // normalized, as docker compose 2.5.1 and later do (docs.docker.com/compose/project-name/).
+    std::string name = options.project_name;
+    if (name.empty()) name = options.environment("COMPOSE_PROJECT_NAME").value_or("");
+    if (name.empty() && merged["name"]) name = Reader(last_file, lookup).scalar(merged["name"], "name");
+    if (name.empty()) {
+        auto folder = project.directory.filename().string();
+        name = normalize_project_name(folder);
+        if (name.empty()) {
+            throw Error("the folder name \"" + folder + "\" gives no valid project name", "give a name with -p", 1);
+        }
+    }
+    validate_project_name(name);
+    project.name = name;
+
+    std::set<std::string> declared_volumes;
+    if (merged["volumes"] && merged["volumes"].IsMap()) {
+        for (const auto& volume : merged["volumes"]) {
+            declared_volumes.insert(volume.first.as<std::string>());
+            project.volumes.push_back(volume.first.as<std::string>());
+        }
+    }
+
+    std::vector<Service> services;
+    for (const auto& item : merged["services"]) {
+        auto service_name = item.first.as<std::string>();
+        Reader reader(service_files[service_name], lookup);
+        auto service = read_service(service_name, item.second, reader, project.directory, project.name, declared_volumes, lookup,
+                                    project.warnings);
+        bool active = service.profiles.empty();
+        for (const auto& profile : service.profiles) {
+            if (std::find(options.active_profiles.begin(), options.active_profiles.end(), profile) !=
+                options.active_profiles.end()) {
+                active = true;
+            }
+        }
+        if (active) services.push_back(std::move(service));
+    }
+    project.services = sort_by_dependencies(std::move(services), service_files);
+    return project;
+}
+
+std::string project_to_yaml(const Project& project) {
+    YAML::Emitter out;
+    out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << project.name;
+    out << YAML::Key << "services" << YAML::Value << YAML::BeginMap;
+    for (const auto& service : project.services) {
+        out << YAML::Key << service.name << YAML::Value << YAML::BeginMap;
+        if (service.build) {
+            out << YAML::Key << "build" << YAML::Value << YAML::BeginMap;
+            out << YAML::Key << "context" << YAML::Value << service.build->context.string();
+            if (!service.build->dockerfile.empty()) out << YAML::Key << "dockerfile" << YAML::Value << service.build->dockerfile;
+            if (!service.build->target.empty()) out << YAML::Key << "target" << YAML::Value << service.build->target;
+            if (!service.build->args.empty()) out << YAML::Key << "args" << YAML::Value << service.build->args;
+            out << YAML::EndMap;
+        }
+        if (service.command) out << YAML::Key << "command" << YAML::Value << YAML::Flow << *service.command;
+        if (!service.depends_on.empty()) {
+            out << YAML::Key << "depends_on" << YAML::Value << YAML::BeginMap;
+            for (const auto& dependency : service.depends_on) {
+                out << YAML::Key << dependency.service << YAML::Value << YAML::BeginMap << YAML::Key << "condition"
+                    << YAML::Value << dependency.condition << YAML::EndMap;
+            }
+            out << YAML::EndMap;
+        }
+        if (service.entrypoint) out << YAML::Key << "entrypoint" << YAML::Value << YAML::Flow << *service.entrypoint;
+        if (!service.environment.empty()) {
+            out << YAML::Key << "environment" << YAML::Value << YAML::BeginMap;
+            for (const auto& entry : service.environment) {
+                auto equals = entry.find('=');
+                out << YAML::Key << entry.substr(0, equals) << YAML::Value << entry.substr(equals + 1);
+            }
+            out << YAML::EndMap;
+        }
+        if (service.hostname) out << YAML::Key << "hostname" << YAML::Value << *service.hostname;
+        out << YAML::Key << "image" << YAML::Value << service.image;
+        if (service.init) out << YAML::Key << "init" << YAML::Value << true;
+        if (!service.labels.empty()) out << YAML::Key << "labels" << YAML::Value << service.labels;
+        if (service.mem_limit) out << YAML::Key << "mem_limit" << YAML::Value << std::to_string(*service.mem_limit);
+        if (service.cpus) out << YAML::Key << "cpus" << YAML::Value << *service.cpus;
+        if (!service.profiles.empty()) out << YAML::Key << "profiles" << YAML::Value << service.profiles;
+        if (service.read_only) out << YAML::Key << "read_only" << YAML::Value << true;
+        if (service.restart != "no") out << YAML::Key << "restart" << YAML::Value << service.restart;
+        if (!service.tmpfs.empty()) out << YAML::Key << "tmpfs" << YAML::Value << service.tmpfs;
+        if (!service.user.empty()) out << YAML::Key << "user" << YAML::Value << service.user;
+        if (!service.volumes.empty()) out << YAML::Key << "volumes" << YAML::Value << service.volumes;
+        if (!service.working_dir.empty()) out << YAML::Key << "working_dir" << YAML::Value << service.working_dir;
+        out << YAML::EndMap;
+    }
+    out << YAML::EndMap;
+    if (!project.volumes.empty()) {
+        out << YAML::Key << "volumes" << YAML::Value << YAML::BeginMap;
+        for (const auto& volume : project.volumes) {
+            out << YAML::Key << volume << YAML::Value << YAML::BeginMap << YAML::Key << "name" << YAML::Value
+                << project.name + "_" + volume << YAML::EndMap;
+        }
+        out << YAML::EndMap;
+    }
+    out << YAML::EndMap;
+    return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace isolab::compose

@@ -1,0 +1,220 @@
+// `isolab compose` with real containers, driven through the isolab binary: up -d, ps,
+// down, environment values, named volumes, depends_on order, recreation, config and bad
+// files. Needs root.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "runtime/container/manage.hpp"
+#include "runtime/container/record.hpp"
+#include "runtime/core/error.hpp"
+#include "runtime/core/files.hpp"
+#include "runtime/volume/volume.hpp"
+#include "support/test_support.hpp"
+
+namespace isolab::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+class ComposeCli : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!running_as_root()) GTEST_SKIP() << "running containers needs root";
+        project_dir_ = root_.root() / "project";
+        fs::create_directories(project_dir_);
+    }
+
+    void TearDown() override {
+        if (!running_as_root()) return;
+        for (const auto& stored : container::list_containers(root_.paths())) {
+            try {
+                container::remove_container(root_.paths(), stored.config.id, true);
+            } catch (const Error& error) {
+                ADD_FAILURE() << "cleanup of " << stored.config.id << ": " << error.what();
+            }
+        }
+    }
+
+    void write_compose(const std::string& text) { std::ofstream(project_dir_ / "compose.yaml") << text; }
+
+    // Runs `isolab compose -f PROJECT/compose.yaml -p demo ARGUMENTS`.
+    CliResult compose(const std::vector<std::string>& arguments) {
+        std::vector<std::string> full = {"compose", "-f", (project_dir_ / "compose.yaml").string(), "-p", "demo"};
+        full.insert(full.end(), arguments.begin(), arguments.end());
+        return run_isolab(root_.paths(), full);
+    }
+
+    std::vector<json> ps_json(bool all) {
+        auto result = compose(all ? std::vector<std::string>{"ps", "-a", "--format", "json"}
+                                  : std::vector<std::string>{"ps", "--format", "json"});
+        EXPECT_EQ(result.exit_code, 0) << result.err;
+        std::vector<json> objects;
+        std::string line;
+        std::istringstream lines(result.out);
+        while (std::getline(lines, line)) {
+            if (!line.empty()) objects.push_back(json::parse(line));
+        }
+        return objects;
+    }
+
+    std::string container_id(const std::string& name) {
+        auto found = container::find_container(root_.paths(), name);
+        return found ? found->config.id : "";
+    }
+
+    TestRoot root_;
+    fs::path project_dir_;
+};
+
+TEST_F(ComposeCli, UpPsDown) {
+    write_compose("services:\n  greeter:\n    image: busybox\n    mem_limit: 64m\n"
+                  "    environment:\n      GREETING: hello\n"
+                  "    command: [\"sh\", \"-c\", \"echo \\\"$$GREETING\\\"; sleep 1234\"]\n");
+
+    auto up = compose({"up", "-d"});
+    ASSERT_EQ(up.exit_code, 0) << up.err;
+
+    auto running = ps_json(false);
+    ASSERT_EQ(running.size(), 1u);
+    EXPECT_EQ(running[0]["Name"], "demo-greeter-1");
+    EXPECT_EQ(running[0]["Service"], "greeter");
+    EXPECT_EQ(running[0]["State"], "running");
+    EXPECT_EQ(running[0]["Project"], "demo");
+    EXPECT_EQ(running[0]["Status"].get<std::string>().substr(0, 3), "Up ");
+
+    auto logs = compose({"logs"});
+    EXPECT_EQ(logs.exit_code, 0) << logs.err;
+    EXPECT_NE(logs.out.find("demo-greeter-1 | hello"), std::string::npos) << logs.out;
+
+    auto down = compose({"down"});
+    ASSERT_EQ(down.exit_code, 0) << down.err;
+    EXPECT_TRUE(ps_json(true).empty());
+    EXPECT_TRUE(container::list_containers(root_.paths()).empty());
+}
+
+TEST_F(ComposeCli, EnvironmentKeepsEqualsInValues) {
+    write_compose("services:\n  env:\n    image: busybox\n    environment:\n"
+                  "      - URL=http://host/?a=b&c=d\n      - EMPTY=\n    command: [\"env\"]\n");
+
+    ASSERT_EQ(compose({"up", "-d"}).exit_code, 0);
+    ASSERT_EQ(run_isolab(root_.paths(), {"wait", "demo-env-1"}).exit_code, 0);
+    auto logs = run_isolab(root_.paths(), {"logs", "demo-env-1"});
+
+    EXPECT_NE(logs.out.find("URL=http://host/?a=b&c=d\n"), std::string::npos) << logs.out;
+    EXPECT_NE(logs.out.find("EMPTY=\n"), std::string::npos) << logs.out;
+}
+
+TEST_F(ComposeCli, NamedVolumeSurvivesDownButNotDownV) {
+    write_compose("services:\n  writer:\n    image: busybox\n    volumes: [\"data:/data\"]\n"
+                  "    command: [\"sh\", \"-c\", \"echo run >> /data/runs; sleep 1234\"]\n"
+                  "volumes:\n  data:\n");
+
+    ASSERT_EQ(compose({"up", "-d"}).exit_code, 0);
+    ASSERT_EQ(compose({"down"}).exit_code, 0);
+    ASSERT_TRUE(volume::find_volume(root_.paths(), "demo_data"));
+
+    ASSERT_EQ(compose({"up", "-d"}).exit_code, 0);
+    auto runs = run_isolab(root_.paths(), {"exec", "demo-writer-1", "cat", "/data/runs"});
+    EXPECT_EQ(runs.out, "run\nrun\n");
+
+    ASSERT_EQ(compose({"down", "-v"}).exit_code, 0);
+    EXPECT_FALSE(volume::find_volume(root_.paths(), "demo_data"));
+}
+
+TEST_F(ComposeCli, DependsOnStartsDependencyFirst) {
+    // setup must finish writing before app reads; app is listed first in the file.
+    write_compose("services:\n"
+                  "  app:\n    image: busybox\n    volumes: [\"shared:/s\"]\n"
+                  "    depends_on:\n      setup:\n        condition: service_completed_successfully\n"
+                  "    command: [\"sh\", \"-c\", \"cat /s/ready; sleep 1234\"]\n"
+                  "  setup:\n    image: busybox\n    volumes: [\"shared:/s\"]\n"
+                  "    command: [\"sh\", \"-c\", \"sleep 1; echo ready > /s/ready\"]\n"
+                  "volumes:\n  shared:\n");
+
+    auto up = compose({"up", "-d"});
+    ASSERT_EQ(up.exit_code, 0) << up.err;
+    auto logs = run_isolab(root_.paths(), {"logs", "demo-app-1"});
+
+    EXPECT_EQ(logs.out, "ready\n") << logs.err;
+    EXPECT_LT(up.err.find("demo-setup-1"), up.err.find("demo-app-1")) << up.err;
+}
+
+TEST_F(ComposeCli, FailedDependencyStopsUp) {
+    write_compose("services:\n  app:\n    image: busybox\n    depends_on:\n      setup:\n"
+                  "        condition: service_completed_successfully\n    command: [\"true\"]\n"
+                  "  setup:\n    image: busybox\n    command: [\"sh\", \"-c\", \"exit 3\"]\n");
+
+    auto up = compose({"up", "-d"});
+
+    EXPECT_NE(up.exit_code, 0);
+    EXPECT_NE(up.err.find("service setup exited with code 3"), std::string::npos) << up.err;
+    EXPECT_FALSE(container::find_container(root_.paths(), "demo-app-1"));
+}
+
+TEST_F(ComposeCli, UpLeavesUnchangedAndRecreatesChanged) {
+    write_compose("services:\n  web:\n    image: busybox\n    environment: [V=1]\n    command: [sleep, \"1234\"]\n");
+    ASSERT_EQ(compose({"up", "-d"}).exit_code, 0);
+    auto first = container_id("demo-web-1");
+
+    ASSERT_EQ(compose({"up", "-d"}).exit_code, 0);
+    EXPECT_EQ(container_id("demo-web-1"), first);
+
+    write_compose("services:\n  web:\n    image: busybox\n    environment: [V=2]\n    command: [sleep, \"1234\"]\n");
+    auto up = compose({"up", "-d"});
+    ASSERT_EQ(up.exit_code, 0) << up.err;
+    auto second = container_id("demo-web-1");
+    EXPECT_NE(second, first);
+    EXPECT_EQ(container::list_containers(root_.paths()).size(), 1u);
+}
+
+TEST_F(ComposeCli, UpAttachedPrintsOutputUntilExit) {
+    write_compose("services:\n  once:\n    image: busybox\n    command: [echo, done here]\n");
+
+    auto up = compose({"up"});
+
+    EXPECT_EQ(up.exit_code, 0) << up.err;
+    EXPECT_NE(up.out.find("demo-once-1 | done here"), std::string::npos) << up.out;
+}
+
+TEST_F(ComposeCli, ConfigPrintsMergedAndInterpolated) {
+    write_compose("services:\n  web:\n    image: busybox:${TAG:-latest}\n    command: echo $$HOME\n");
+    std::ofstream(project_dir_ / "override.yaml") << "services:\n  web:\n    environment: [A=b=c]\n";
+
+    auto config = run_isolab(root_.paths(), {"compose", "-f", (project_dir_ / "compose.yaml").string(), "-f",
+                                             (project_dir_ / "override.yaml").string(), "-p", "demo", "config"});
+
+    ASSERT_EQ(config.exit_code, 0) << config.err;
+    EXPECT_NE(config.out.find("image: busybox:latest"), std::string::npos) << config.out;
+    EXPECT_NE(config.out.find("[echo, $HOME]"), std::string::npos) << config.out;
+    EXPECT_NE(config.out.find("A: b=c"), std::string::npos) << config.out;
+}
+
+TEST_F(ComposeCli, BadFileGivesOneLine) {
+    write_compose("services:\n  web:\n    image: busybox\n    cpus: many\n");
+
+    auto up = compose({"up", "-d"});
+
+    EXPECT_NE(up.exit_code, 0);
+    EXPECT_EQ(up.err.find('\n'), up.err.size() - 1) << up.err;
+    EXPECT_NE(up.err.find("compose.yaml:4: services.web.cpus:"), std::string::npos) << up.err;
+    EXPECT_TRUE(container::list_containers(root_.paths()).empty());
+}
+
+TEST_F(ComposeCli, PortsWarnButDoNotFail) {
+    write_compose("services:\n  web:\n    image: busybox\n    ports: [\"8080:80\"]\n    command: [\"true\"]\n");
+
+    auto config = compose({"config"});
+
+    EXPECT_EQ(config.exit_code, 0) << config.err;
+    EXPECT_NE(config.err.find("warning: compose.yaml:4: services.web.ports: ignored"), std::string::npos) << config.err;
+}
+
+}  // namespace
+}  // namespace isolab::testing

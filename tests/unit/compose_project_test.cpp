@@ -1,0 +1,339 @@
+// Compose file loading: interpolation, the service keys, merging of -f files, project
+// names, and errors that name the file, line and key.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include "runtime/compose/project.hpp"
+#include "runtime/core/error.hpp"
+#include "runtime/core/files.hpp"
+
+namespace isolab::compose {
+namespace {
+
+namespace fs = std::filesystem;
+
+container::EnvironmentLookup lookup_from(std::map<std::string, std::string> values) {
+    return [values](const std::string& name) -> std::optional<std::string> {
+        auto found = values.find(name);
+        if (found == values.end()) return std::nullopt;
+        return found->second;
+    };
+}
+
+// A project folder under /tmp named `name`, removed by the destructor.
+class ProjectDir {
+public:
+    explicit ProjectDir(const std::string& name = "My_App") {
+        base_ = fs::temp_directory_path() / ("isolab-compose-test-" + random_hex_id().substr(0, 8));
+        path_ = base_ / name;
+        fs::create_directories(path_);
+    }
+    ~ProjectDir() { fs::remove_all(base_); }
+
+    void write(const std::string& file, const std::string& text) const { std::ofstream(path_ / file) << text; }
+    const fs::path& path() const { return path_; }
+
+    Project load(std::map<std::string, std::string> environment = {}, std::vector<fs::path> files = {}) const {
+        LoadOptions options;
+        options.files = std::move(files);
+        options.working_dir = path_;
+        options.environment = lookup_from(std::move(environment));
+        return load_project(options);
+    }
+
+    // The message of the Error that loading throws; fails the test when none is thrown.
+    std::string load_error(std::map<std::string, std::string> environment = {}) const {
+        try {
+            load(std::move(environment));
+        } catch (const Error& error) {
+            return error.what();
+        }
+        ADD_FAILURE() << "loading was expected to fail";
+        return "";
+    }
+
+private:
+    fs::path base_;
+    fs::path path_;
+};
+
+TEST(ComposeInterpolate, PlainAndBraced) {
+    auto lookup = lookup_from({{"A", "1"}, {"B_2", "two"}});
+
+    EXPECT_EQ(interpolate("$A-${B_2}", lookup, "f:1"), "1-two");
+    EXPECT_EQ(interpolate("${MISSING}x", lookup, "f:1"), "x");
+}
+
+TEST(ComposeInterpolate, DoubleDollarIsLiteral) {
+    EXPECT_EQ(interpolate("echo $$HOME $$", lookup_from({{"HOME", "/root"}}), "f:1"), "echo $HOME $");
+}
+
+TEST(ComposeInterpolate, Defaults) {
+    auto lookup = lookup_from({{"EMPTY", ""}, {"SET", "v"}});
+
+    EXPECT_EQ(interpolate("${EMPTY:-d}", lookup, "f:1"), "d");
+    EXPECT_EQ(interpolate("${EMPTY-d}", lookup, "f:1"), "");
+    EXPECT_EQ(interpolate("${UNSET-d}", lookup, "f:1"), "d");
+    EXPECT_EQ(interpolate("${SET:-d}", lookup, "f:1"), "v");
+    EXPECT_EQ(interpolate("${SET:+r}", lookup, "f:1"), "r");
+    EXPECT_EQ(interpolate("${UNSET:+r}", lookup, "f:1"), "");
+}
+
+TEST(ComposeInterpolate, RequiredVariableMissing) {
+    try {
+        interpolate("${TOKEN:?set a token}", lookup_from({}), "compose.yaml:7");
+        FAIL() << "a missing required variable must be rejected";
+    } catch (const Error& error) {
+        EXPECT_EQ(std::string(error.what()), "compose.yaml:7: required variable TOKEN is missing a value: set a token");
+    }
+}
+
+TEST(ComposeInterpolate, UnclosedBraceRejected) {
+    EXPECT_THROW(interpolate("${A", lookup_from({}), "f:1"), Error);
+    EXPECT_THROW(interpolate("${}", lookup_from({}), "f:1"), Error);
+}
+
+TEST(ComposeProjectName, Normalized) {
+    EXPECT_EQ(normalize_project_name("My_App.v2"), "my_appv2");
+    EXPECT_EQ(normalize_project_name("-_x"), "x");
+    EXPECT_EQ(normalize_project_name("..."), "");
+}
+
+TEST(ComposeProjectName, FolderEnvironmentAndNameKey) {
+    ProjectDir dir("My App");
+    dir.write("compose.yaml", "services:\n  web:\n    image: busybox\n");
+    EXPECT_EQ(dir.load().name, "myapp");
+    EXPECT_EQ(dir.load({{"COMPOSE_PROJECT_NAME", "other"}}).name, "other");
+    EXPECT_THROW(dir.load({{"COMPOSE_PROJECT_NAME", "Other"}}), Error);
+
+    dir.write("compose.yaml", "name: fromfile\nservices:\n  web:\n    image: busybox\n");
+    EXPECT_EQ(dir.load().name, "fromfile");
+}
+
+TEST(ComposeService, CommandStringAndList) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n"
+                              "  a:\n    image: busybox\n    command: sh -c 'echo \"hi there\"'\n"
+                              "  b:\n    image: busybox\n    command: [\"echo\", \"$$X\"]\n    entrypoint: /bin/sh -c\n");
+    auto project = dir.load();
+
+    ASSERT_EQ(project.services.size(), 2u);
+    EXPECT_EQ(*project.services[0].command, (std::vector<std::string>{"sh", "-c", "echo \"hi there\""}));
+    EXPECT_EQ(*project.services[1].command, (std::vector<std::string>{"echo", "$X"}));
+    EXPECT_EQ(*project.services[1].entrypoint, (std::vector<std::string>{"/bin/sh", "-c"}));
+}
+
+TEST(ComposeService, EnvironmentListSplitsAtFirstEquals) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  a:\n    image: busybox\n    environment:\n"
+                              "      - URL=http://x/?a=b\n      - FROM_SHELL\n      - NOT_SET\n");
+    auto project = dir.load({{"FROM_SHELL", "yes"}});
+
+    EXPECT_EQ(project.services[0].environment, (std::vector<std::string>{"URL=http://x/?a=b", "FROM_SHELL=yes"}));
+}
+
+TEST(ComposeService, EnvironmentMapAndEnvFile) {
+    ProjectDir dir;
+    dir.write("vars.env", "A=from file\nB=from file\n");
+    dir.write("compose.yaml", "services:\n  a:\n    image: busybox\n    env_file: vars.env\n"
+                              "    environment:\n      B: from map\n      C: ${C:-default}\n");
+    auto project = dir.load();
+
+    EXPECT_EQ(project.services[0].environment,
+              (std::vector<std::string>{"A=from file", "B=from file", "B=from map", "C=default"}));
+}
+
+TEST(ComposeService, DotEnvFeedsInterpolationAndShellWins) {
+    ProjectDir dir;
+    dir.write(".env", "TAG=fromdotenv\nOTHER=fromdotenv\n");
+    dir.write("compose.yaml", "services:\n  a:\n    image: busybox:${TAG}\n    hostname: h-${OTHER}\n");
+    auto project = dir.load({{"OTHER", "shell"}});
+
+    EXPECT_EQ(project.services[0].image, "busybox:fromdotenv");
+    EXPECT_EQ(*project.services[0].hostname, "h-shell");
+}
+
+TEST(ComposeService, VolumesShortAndLong) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  a:\n    image: busybox\n    volumes:\n"
+                              "      - data:/data\n      - ./src:/src:ro\n      - /abs:/abs\n      - /anon\n"
+                              "      - type: bind\n        source: ./conf\n        target: /conf\n        read_only: true\n"
+                              "      - type: volume\n        source: data\n        target: /more\n"
+                              "volumes:\n  data:\n");
+    auto project = dir.load();
+    auto root = fs::weakly_canonical(dir.path()).string();
+    auto expected_prefix = project.name + "_";
+
+    EXPECT_EQ(project.volumes, std::vector<std::string>{"data"});
+    EXPECT_EQ(project.services[0].volumes,
+              (std::vector<std::string>{expected_prefix + "data:/data", root + "/src:/src:ro", "/abs:/abs", "/anon",
+                                        root + "/conf:/conf:ro", expected_prefix + "data:/more"}));
+}
+
+TEST(ComposeService, UndeclaredNamedVolumeRejected) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  a:\n    image: busybox\n    volumes:\n      - data:/data\n");
+
+    EXPECT_EQ(dir.load_error(),
+              "compose.yaml:5: services.a.volumes: named volume \"data\" is not declared under the top-level volumes: key");
+}
+
+TEST(ComposeService, ScalarSettings) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  a:\n    image: busybox\n    mem_limit: 64m\n    cpus: 0.5\n"
+                              "    init: true\n    read_only: true\n    user: 1000:1000\n    working_dir: /w\n"
+                              "    restart: on-failure:3\n    tmpfs: /run\n    labels:\n      - a=b=c\n");
+    auto service = dir.load().services[0];
+
+    EXPECT_EQ(*service.mem_limit, 64u * 1024 * 1024);
+    EXPECT_DOUBLE_EQ(*service.cpus, 0.5);
+    EXPECT_TRUE(service.init);
+    EXPECT_TRUE(service.read_only);
+    EXPECT_EQ(service.user, "1000:1000");
+    EXPECT_EQ(service.working_dir, "/w");
+    EXPECT_EQ(service.restart, "on-failure:3");
+    EXPECT_EQ(service.tmpfs, std::vector<std::string>{"/run"});
+    EXPECT_EQ(service.labels.at("a"), "b=c");
+}
+
+TEST(ComposeService, BuildWithoutImageTakesServiceName) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  web:\n    build:\n      context: ./app\n      dockerfile: Dockerfile.dev\n"
+                              "      target: dev\n      args:\n        - VERSION=1.2\n");
+    auto service = dir.load().services[0];
+
+    ASSERT_TRUE(service.build);
+    EXPECT_EQ(service.image, "web");
+    EXPECT_EQ(service.build->context, fs::weakly_canonical(dir.path() / "app"));
+    EXPECT_EQ(service.build->dockerfile, "Dockerfile.dev");
+    EXPECT_EQ(service.build->target, "dev");
+    EXPECT_EQ(service.build->args.at("VERSION"), "1.2");
+}
+
+TEST(ComposeService, DependsOnOrdersServices) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n"
+                              "  web:\n    image: busybox\n    depends_on: [api]\n"
+                              "  api:\n    image: busybox\n    depends_on:\n      db:\n"
+                              "        condition: service_completed_successfully\n"
+                              "  db:\n    image: busybox\n");
+    auto project = dir.load();
+
+    ASSERT_EQ(project.services.size(), 3u);
+    EXPECT_EQ(project.services[0].name, "db");
+    EXPECT_EQ(project.services[1].name, "api");
+    EXPECT_EQ(project.services[2].name, "web");
+    EXPECT_EQ(project.services[1].depends_on[0].condition, "service_completed_successfully");
+}
+
+TEST(ComposeService, DependencyCycleRejected) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  a:\n    image: busybox\n    depends_on: [b]\n"
+                              "  b:\n    image: busybox\n    depends_on: [a]\n");
+
+    EXPECT_NE(dir.load_error().find("dependency cycle"), std::string::npos);
+}
+
+TEST(ComposeService, UnknownDependencyRejected) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  a:\n    image: busybox\n    depends_on: [nothere]\n");
+
+    EXPECT_EQ(dir.load_error(), "compose.yaml: services.a.depends_on: service \"nothere\" is not defined");
+}
+
+TEST(ComposeService, ServiceHealthyRejected) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  a:\n    image: busybox\n  b:\n    image: busybox\n"
+                              "    depends_on:\n      a:\n        condition: service_healthy\n");
+
+    EXPECT_NE(dir.load_error().find("compose.yaml:8: services.b.depends_on.a.condition: service_healthy is not supported"),
+              std::string::npos);
+}
+
+TEST(ComposeService, UnknownKeysAndNetworksWarn) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  a:\n    image: busybox\n    ports: [\"80:80\"]\n    colour: red\n"
+                              "networks:\n  default:\n");
+    auto warnings = dir.load().warnings;
+
+    ASSERT_EQ(warnings.size(), 3u);
+    EXPECT_EQ(warnings[0], "compose.yaml:6: networks: ignored because isolab has no bridge network yet");
+    EXPECT_EQ(warnings[1], "compose.yaml:4: services.a.ports: ignored because isolab has no bridge network yet");
+    EXPECT_EQ(warnings[2], "compose.yaml:5: services.a.colour: unknown key, ignored");
+}
+
+TEST(ComposeService, ProfilesLeaveServicesOut) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  a:\n    image: busybox\n  debug:\n    image: busybox\n    profiles: [dev]\n");
+    LoadOptions options;
+    options.working_dir = dir.path();
+    options.environment = lookup_from({});
+
+    EXPECT_EQ(load_project(options).services.size(), 1u);
+    options.active_profiles = {"dev"};
+    EXPECT_EQ(load_project(options).services.size(), 2u);
+}
+
+TEST(ComposeErrors, NameFileLineAndKey) {
+    ProjectDir dir;
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"services:\n  a:\n    image: busybox\n    hostname: bad_name!\n",
+         "compose.yaml:4: services.a.hostname: \"bad_name!\" is not a valid hostname"},
+        {"services:\n  a:\n    image: busybox\n    hostname: " + std::string(65, 'h') + "\n",
+         "compose.yaml:4: services.a.hostname:"},
+        {"services:\n  a:\n    image: busybox\n    mem_limit: lots\n", "compose.yaml:4: services.a.mem_limit:"},
+        {"services:\n  a:\n    image: busybox\n    cpus: -1\n", "compose.yaml:4: services.a.cpus: \"-1\" is not a positive"},
+        {"services:\n  a:\n    image: busybox\n    init: maybe\n", "compose.yaml:4: services.a.init: expected true or false"},
+        {"services:\n  a:\n    image: busybox\n    restart: sometimes\n", "compose.yaml:4: services.a.restart:"},
+        {"services:\n  a:\n    command: echo\n", "compose.yaml:3: services.a: needs image or build"},
+        {"services:\n  a:\n    image: [1, 2]\n", "compose.yaml:3: services.a.image: expected a single value"},
+        {"services:\n  a:\n    image: busybox\n    environment: 5\n", "compose.yaml:4: services.a.environment: expected a map"},
+        {"services:\n  a:\n    image: ${REQUIRED:?is needed}\n", "compose.yaml:3: required variable REQUIRED"},
+        {"services:\n  a: [\n", "compose.yaml:3: invalid YAML"},
+        {"services: {}\n", "compose.yaml: services: no services defined"},
+        {"- a\n", "compose.yaml:1: (top level): expected a map"},
+    };
+    for (const auto& [text, expected] : cases) {
+        dir.write("compose.yaml", text);
+        auto message = dir.load_error();
+        EXPECT_EQ(message.substr(0, expected.size()), expected) << "for file:\n" << text;
+    }
+}
+
+TEST(ComposeErrors, MissingFile) {
+    ProjectDir dir;
+    EXPECT_NE(dir.load_error().find("no compose.yaml"), std::string::npos);
+}
+
+TEST(ComposeMerge, LaterFileOverrides) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  a:\n    image: busybox\n    command: [sleep, \"1\"]\n"
+                              "    environment:\n      A: base\n      B: base\n    volumes: [/one]\n");
+    dir.write("override.yaml", "services:\n  a:\n    command: [sleep, \"2\"]\n    environment:\n      B: override\n"
+                               "    volumes: [/two]\n  b:\n    image: busybox\n");
+    auto project = dir.load({}, {"compose.yaml", "override.yaml"});
+
+    ASSERT_EQ(project.services.size(), 2u);
+    const auto& a = project.services[0];
+    EXPECT_EQ(*a.command, (std::vector<std::string>{"sleep", "2"}));
+    EXPECT_EQ(a.environment, (std::vector<std::string>{"A=base", "B=override"}));
+    EXPECT_EQ(a.volumes, (std::vector<std::string>{"/one", "/two"}));
+}
+
+TEST(ComposeConfig, PrintsInterpolatedYaml) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  a:\n    image: busybox:${TAG:-1}\n    environment: [X=a=b]\n"
+                              "volumes:\n  data:\n");
+    auto text = project_to_yaml(dir.load());
+
+    EXPECT_NE(text.find("image: busybox:1"), std::string::npos) << text;
+    EXPECT_NE(text.find("X: a=b"), std::string::npos) << text;
+    EXPECT_NE(text.find("name: my_app_data"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace isolab::compose
