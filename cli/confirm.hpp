@@ -1,6 +1,6 @@
 #pragma once
-// The "Are you sure?" question of the commands that delete (system, image and volume
-// prune), asked as Docker asks it.
+// The "Are you sure?" confirmation of the commands that delete (system, image and volume
+// prune), in the words Docker uses.
 #include <string>
 
 namespace isolab::cli {

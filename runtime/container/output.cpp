@@ -62,9 +62,9 @@ void OutputCapture::finish() {
 
 void OutputCapture::read_lines() {
     // A reader of isolab's output that goes away (`isolab run ... | head -1`) must not kill
-    // isolab with SIGPIPE before it has cleaned up the container. Blocked in this thread
-    // only, the signal stays at its default for every process isolab starts, and a failed
-    // write just drops the echo; the log still gets every line.
+    // isolab with SIGPIPE before it has cleaned up the container. The signal is blocked in
+    // this thread only, so every process isolab starts keeps the default. A failed write
+    // drops only the echo, because the log still receives every line.
     sigset_t broken_pipe;
     sigemptyset(&broken_pipe);
     sigaddset(&broken_pipe, SIGPIPE);

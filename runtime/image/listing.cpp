@@ -34,8 +34,8 @@ std::string short_id(const Image& image) {
 }
 
 // Images sorted newest first, each with its layers unpacked so sizes are known.
-// A damaged image is left out with a warning that says how to remove it, so one bad
-// image never hides the others.
+// A damaged image is left out with a warning that names the command to remove it, so
+// one bad image never hides the others.
 std::vector<Image> listed_images(Store& store) {
     try {
         store.ensure_busybox();
