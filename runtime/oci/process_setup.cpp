@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <map>
 #include <memory>
 
@@ -132,9 +133,11 @@ void set_capability_sets(const OciCapabilities& capabilities) {
     set_capability_flag(state.get(), CAP_PERMITTED, capabilities.permitted);
     set_capability_flag(state.get(), CAP_INHERITABLE, capabilities.inheritable);
     if (cap_set_proc(state.get()) != 0) throw_errno("cannot set the capabilities " + kernel::capability_names(capabilities.permitted));
+    // As runc, a capability that cannot become ambient (it is not inheritable and
+    // permitted) is skipped: `runc spec` lists ambient capabilities without inheritable ones.
     for (auto capability : capabilities.ambient) {
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, capability, 0, 0) != 0) {
-            throw_errno("cannot raise the ambient capability " + kernel::capability_names({capability}));
+            spdlog::debug("capabilities: {} not raised as ambient: {}", kernel::capability_names({capability}), strerror(errno));
         }
     }
 }

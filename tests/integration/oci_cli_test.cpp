@@ -219,13 +219,13 @@ TEST_F(OciCli, WritableRootKeepsWrites) {
 }
 
 TEST_F(OciCli, MaskedPathsAreHidden) {
-    config_["linux"]["maskedPaths"] = {"/proc/kcore", "/etc/motd-masked", "/sys/firmware"};
+    config_["linux"]["maskedPaths"] = {"/proc/keys", "/etc/motd-masked", "/sys/firmware"};
     fs::create_directories(bundle_ / "rootfs/etc");
     write_file_atomic(bundle_ / "rootfs/etc/motd-masked", "secret\n");
-    set_command({"sh", "-c", "cat /etc/motd-masked; echo end; test -c /proc/kcore && echo kcore masked; ls -A /sys/firmware | wc -l"});
+    set_command({"sh", "-c", "cat /etc/motd-masked; echo end; test -c /proc/keys && echo keys masked; ls -A /sys/firmware | wc -l"});
     auto result = run("masked");
     EXPECT_EQ(result.exit_code, 0) << result.err;
-    EXPECT_EQ(result.out, "end\nkcore masked\n0\n");
+    EXPECT_EQ(result.out, "end\nkeys masked\n0\n");
 }
 
 TEST_F(OciCli, ReadonlyPathsRejectWrites) {
