@@ -41,6 +41,7 @@ protected:
         bundle_ = root_.root().parent_path() / "bundle";
         fs::create_directories(bundle_);
         fs::copy(layers.front(), bundle_ / "rootfs", fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+        fs::create_directories(bundle_ / "rootfs/tmp");
         run_checked({"runc", "spec", "--bundle", bundle_.string()});
         config_ = json::parse(read_file(bundle_ / "config.json"));
         config_["process"]["terminal"] = false;
@@ -315,6 +316,44 @@ TEST_F(OciCli, DuplicateIdIsRejected) {
     EXPECT_EQ(second.exit_code, 125);
     EXPECT_NE(second.err.find("container twice already exists"), std::string::npos) << second.err;
     EXPECT_EQ(state("twice")["status"], "created");
+}
+
+TEST_F(OciCli, NamespacePathIsJoined) {
+    config_["hostname"] = "first-box";
+    set_command({"sleep", "100"});
+    ASSERT_EQ(create("first").exit_code, 0);
+    int first_pid = state("first")["pid"];
+
+    config_.erase("hostname");
+    for (auto& entry : config_["linux"]["namespaces"]) {
+        if (entry["type"] == "uts") entry["path"] = "/proc/" + std::to_string(first_pid) + "/ns/uts";
+    }
+    set_command({"hostname"});
+    auto joined = run("second");
+    EXPECT_EQ(joined.exit_code, 0) << joined.err;
+    EXPECT_EQ(joined.out, "first-box\n");
+}
+
+TEST_F(OciCli, SeccompDeniesListedCalls) {
+    config_["linux"]["seccomp"] = {
+        {"defaultAction", "SCMP_ACT_ALLOW"},
+        {"syscalls", json::array({{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 1}}})}};
+    set_command({"sh", "-c", "mkdir /tmp/denied 2>&1; echo status $?"});
+    auto result = run("seccomp");
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_NE(result.out.find("Operation not permitted"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("status 1"), std::string::npos) << result.out;
+}
+
+TEST_F(OciCli, CapabilitiesLimitTheProcess) {
+    // runc spec keeps AUDIT_WRITE, KILL and NET_BIND_SERVICE: without CHOWN, root cannot
+    // give a file away.
+    set_command({"sh", "-c", "touch /tmp/owned; chown 1000 /tmp/owned 2>&1; echo status $?; grep CapEff /proc/self/status"});
+    auto result = run("capabilities");
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_NE(result.out.find("status 1"), std::string::npos) << result.out;
+    // AUDIT_WRITE (29), KILL (5) and NET_BIND_SERVICE (10).
+    EXPECT_NE(result.out.find("CapEff:\t0000000020000420"), std::string::npos) << result.out;
 }
 
 TEST_F(OciCli, SameOutputAsRunc) {
