@@ -68,12 +68,19 @@ struct Container {
     pid_t pid() const { return record.value("pid", 0); }
 };
 
-Container load_container(const fs::path& root, const std::string& id) {
-    Container container{id, container_folder(root, id), nullptr, "creating"};
+// The folder of an existing container. Throws Error when there is none.
+fs::path existing_folder(const fs::path& root, const std::string& id) {
+    auto folder = container_folder(root, id);
     std::error_code error;
-    if (!fs::is_directory(container.folder, error)) {
-        throw Error("container " + id + " does not exist", "root " + root.string());
+    if (!fs::is_directory(folder, error)) {
+        throw Error("container " + id + " does not exist in " + root.string(), "check the id and the --root option");
     }
+    return folder;
+}
+
+Container load_container(const fs::path& root, const std::string& id) {
+    Container container{id, existing_folder(root, id), nullptr, "creating"};
+    std::error_code error;
     if (!fs::exists(container.folder / state_file, error)) return container;
     container.record = json::parse(read_file(container.folder / state_file));
     bool alive = container::process_alive(container.pid(), container.record.value("pid_start", std::uint64_t{0}));
@@ -375,9 +382,7 @@ void create_container(const fs::path& root, const std::string& id, const fs::pat
 }
 
 void start_container(const fs::path& root, const std::string& id) {
-    auto folder = container_folder(root, id);
-    std::error_code error;
-    if (!fs::is_directory(folder, error)) throw Error("container " + id + " does not exist", "root " + root.string());
+    auto folder = existing_folder(root, id);
     FileLock lock(folder / lock_file);
     auto container = load_container(root, id);
     if (container.status != "created") {
@@ -387,6 +392,7 @@ void start_container(const fs::path& root, const std::string& id) {
     Descriptor fifo(open(fifo_path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
     if (fifo.get() < 0) throw_errno("cannot signal container " + id + " to start through " + fifo_path.string());
     if (write(fifo.get(), "1", 1) != 1) throw_errno("cannot signal container " + id + " to start");
+    std::error_code error;
     fs::remove(fifo_path, error);
 
     container.status = "running";
@@ -408,9 +414,7 @@ void kill_container(const fs::path& root, const std::string& id, const std::stri
 }
 
 void delete_container(const fs::path& root, const std::string& id, bool force) {
-    auto folder = container_folder(root, id);
-    std::error_code error;
-    if (!fs::is_directory(folder, error)) throw Error("container " + id + " does not exist", "root " + root.string());
+    auto folder = existing_folder(root, id);
     FileLock lock(folder / lock_file);
     auto container = load_container(root, id);
     if (container.status == "creating" && !force) {
@@ -430,6 +434,7 @@ void delete_container(const fs::path& root, const std::string& id, bool force) {
     if (!container.record.is_null()) spec = read_stored_spec(container);
     container.status = "stopped";
     auto stopped = state_json(container).dump();
+    std::error_code error;
     fs::remove_all(container.folder, error);
     if (error) throw Error("cannot remove " + container.folder.string() + ": " + error.message());
     if (spec) run_hooks_warning(spec->hooks.poststop, "poststop", stopped);
