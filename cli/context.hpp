@@ -36,5 +36,6 @@ void register_bench_commands(CLI::App& app, Context& context);
 void register_lesson_commands(CLI::App& app, Context& context);
 void register_system_commands(CLI::App& app, Context& context);
 void register_compose_commands(CLI::App& app, Context& context);
+void register_oci_commands(CLI::App& app, Context& context);
 
 }  // namespace isolab::cli

@@ -92,6 +92,7 @@ int main(int argc, char** argv) {
     isolab::cli::register_lesson_commands(app, context);
     isolab::cli::register_system_commands(app, context);
     isolab::cli::register_compose_commands(app, context);
+    isolab::cli::register_oci_commands(app, context);
 
     // Logging must be ready before any subcommand callback runs.
     app.parse_complete_callback([&] {

@@ -87,9 +87,13 @@ int container_main(const LaunchPlan& plan, int sync_fd, int status_fd, int stdou
         wait_for_parent(sync_fd);
         // Entered after the parent moved this process into its cgroup, so that cgroup is
         // the root of what the workload sees in /proc/self/cgroup.
-        if (unshare(CLONE_NEWCGROUP) != 0) throw_errno("unshare the cgroup namespace");
-        kernel::set_hostname(plan.hostname);
-        build_rootfs(plan);
+        if (plan.own_cgroup_namespace && unshare(CLONE_NEWCGROUP) != 0) throw_errno("unshare the cgroup namespace");
+        if (!plan.hostname.empty()) kernel::set_hostname(plan.hostname);
+        if (plan.build_rootfs) {
+            plan.build_rootfs(plan);
+        } else {
+            build_rootfs(plan);
+        }
         report_phase(status_fd, "mounts");
 
         kernel::pivot_root_into(plan.rootfs);
@@ -101,7 +105,12 @@ int container_main(const LaunchPlan& plan, int sync_fd, int status_fd, int stdou
         // The working directory is created as root, like Docker creates a missing WorkingDir.
         enter_working_dir(plan.working_dir);
         auto env = plan.env;
-        enter_process_security(plan.security, plan.user, plan.home_from_user, env);
+        if (plan.enter_security) {
+            plan.enter_security();
+        } else {
+            enter_process_security(plan.security, plan.user, plan.home_from_user, env);
+        }
+        if (plan.before_exec) plan.before_exec(status_fd);
         exec_workload(plan, env, status_fd);
     } catch (const Error& error) {
         report_failure(status_fd, error);
@@ -178,30 +187,46 @@ Launch::~Launch() {
     if (status_read_ >= 0) close(status_read_);
 }
 
-bool Launch::start(PhaseRecorder& phases) {
+bool Launch::start(PhaseRecorder& phases, const std::string& pause_phase) {
     if (write(sync_write_, "1", 1) != 1) throw_errno("cannot signal the container process to start");
     close(sync_write_);
     sync_write_ = -1;
+    return read_status(phases, pause_phase);
+}
 
-    auto messages = read_status_messages(status_read_);
-    close(status_read_);
-    status_read_ = -1;
+bool Launch::resume(PhaseRecorder& phases) { return read_status(phases, {}); }
 
-    std::istringstream lines(messages);
-    std::string line;
-    bool executed = false;
-    while (std::getline(lines, line)) {
+// Reads status lines until end of file, or until the process reports `pause_phase`.
+bool Launch::read_status(PhaseRecorder& phases, const std::string& pause_phase) {
+    std::string buffer;
+    char chunk[512];
+    while (true) {
+        auto newline = buffer.find('\n');
+        if (newline == std::string::npos) {
+            ssize_t count = read(status_read_, chunk, sizeof chunk);
+            if (count < 0 && errno == EINTR) continue;
+            if (count <= 0) break;
+            buffer.append(chunk, static_cast<size_t>(count));
+            continue;
+        }
+        auto line = buffer.substr(0, newline);
+        buffer.erase(0, newline + 1);
         if (line.rfind("phase ", 0) == 0) {
             auto space = line.find(' ', 6);
             auto name = line.substr(6, space - 6);
             phases.mark_at(name, time_from_nanoseconds(line.substr(space + 1)));
-            executed = executed || name == "exec";
+            executed_ = executed_ || name == "exec";
+            if (!pause_phase.empty() && name == pause_phase) return true;
         } else if (line.rfind("error ", 0) == 0) {
             failure_.emplace(parse_failure(line));
+            close(status_read_);
+            status_read_ = -1;
             return false;
         }
     }
-    if (!executed) {
+    close(status_read_);
+    status_read_ = -1;
+    if (!executed_) {
         failure_.emplace("the container process ended before it could start the workload");
         return false;
     }

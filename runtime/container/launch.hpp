@@ -4,6 +4,7 @@
 // workload. A status pipe carries each phase (with its time) and any failure back to the
 // parent; exec closes the pipe, which tells the parent the workload started.
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,6 +44,13 @@ struct LaunchPlan {
     int terminal_socket = -1;                // -t: where to send the terminal opened in the container's devpts
     std::optional<winsize> terminal_size;    // the caller's window size for that terminal
     bool keep_stdin = false;                 // -i: stdin is this process's, not /dev/null
+    bool own_cgroup_namespace = true;        // false: the process stays in the caller's cgroup namespace
+
+    // Replacements for `isolab oci`, whose config.json describes the rootfs and the
+    // process's security in its own terms. Each runs in the container's first process.
+    std::function<void(const LaunchPlan&)> build_rootfs;  // replaces the overlay, kernel filesystems and mounts
+    std::function<void()> enter_security;                 // replaces enter_process_security
+    std::function<void(int status_fd)> before_exec;       // runs last before exec, e.g. waits for `start`
 };
 
 // Where --init puts isolab-init inside the container.
@@ -64,15 +72,24 @@ public:
 
     // Lets the process continue and records its phases (mounts, pivot_root, exec) in
     // `phases`. Returns true once the workload was executed, false when the process
-    // reported a failure, which failure() then holds.
-    bool start(PhaseRecorder& phases);
+    // reported a failure, which failure() then holds. With `pause_phase`, returns true
+    // as soon as the process reports that phase; resume() then reads on until the exec.
+    bool start(PhaseRecorder& phases, const std::string& pause_phase = {});
+    bool resume(PhaseRecorder& phases);
     const Error& failure() const { return *failure_; }
+
+    // Leaves the process running when this object is destroyed; it is no longer reaped
+    // here. Returns its pid.
+    pid_t release() { return child_.release(); }
 
 private:
     kernel::ChildProcess child_;
     int sync_write_ = -1;    // parent -> child: one byte when the cgroup is ready
     int status_read_ = -1;   // child -> parent: phases and failures
     std::optional<Error> failure_;
+    bool executed_ = false;
+
+    bool read_status(PhaseRecorder& phases, const std::string& pause_phase);
 };
 
 // Finds the executable for argv[0] by PATH from `env` as execvp would. Returns the path,

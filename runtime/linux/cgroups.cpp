@@ -217,7 +217,9 @@ void Cgroup::add_process(pid_t pid) {
     for (const auto& directory : directories_) write_cgroup_file(directory / "cgroup.procs", std::to_string(pid));
 }
 
-void Cgroup::kill_members(const fs::path& directory) {
+namespace {
+
+void kill_cgroup_members(const fs::path& directory) {
     std::ifstream procs(directory / "cgroup.procs");
     pid_t pid = 0;
     while (procs >> pid) {
@@ -225,12 +227,12 @@ void Cgroup::kill_members(const fs::path& directory) {
     }
 }
 
-void Cgroup::remove() {
-    if (removed_) return;
-    removed_ = true;
+}  // namespace
+
+void remove_cgroup_directories(const std::vector<fs::path>& directories) {
     // Processes of a finished PID namespace may still be exiting: rmdir fails with EBUSY
     // until the kernel has released them.
-    for (auto it = directories_.rbegin(); it != directories_.rend(); ++it) {
+    for (auto it = directories.rbegin(); it != directories.rend(); ++it) {
         std::error_code error;
         if (!fs::exists(*it, error)) continue;
         bool removed = false;
@@ -240,7 +242,7 @@ void Cgroup::remove() {
                 break;
             }
             if (errno != EBUSY) break;
-            kill_members(*it);
+            kill_cgroup_members(*it);
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
         if (removed) {
@@ -249,6 +251,12 @@ void Cgroup::remove() {
             spdlog::warn("cannot remove cgroup {}: {}", it->string(), std::strerror(errno));
         }
     }
+}
+
+void Cgroup::remove() {
+    if (removed_) return;
+    removed_ = true;
+    remove_cgroup_directories(directories_);
 }
 
 namespace {

@@ -100,6 +100,9 @@ public:
     virtual std::uint64_t oom_kills() { return 0; }
     // Kills every process in the cgroup and removes the folders. Safe to call twice.
     void remove();
+    // Leaves the folders and their processes in place: another owner removes them later
+    // with remove_cgroup_directories(), as `isolab oci delete` does after `oci create`.
+    void keep() { removed_ = true; }
 
 protected:
     explicit Cgroup(std::vector<std::filesystem::path> directories);
@@ -107,12 +110,15 @@ protected:
     std::vector<std::filesystem::path> directories_;
 
 private:
-    void kill_members(const std::filesystem::path& directory);
     bool removed_ = false;
 };
 
 // Creates the cgroup `name` (e.g. "isolab-<id>") in the detected hierarchies.
 std::unique_ptr<Cgroup> create_cgroup(const CgroupHost& host, const std::string& name);
+
+// Kills every process in each folder and removes the folders, children first (the last
+// of `directories` first). Missing folders are skipped; failures are logged.
+void remove_cgroup_directories(const std::vector<std::filesystem::path>& directories);
 
 // Reads the first number in a control file; nullopt when missing or "max".
 std::optional<std::uint64_t> read_cgroup_number(const std::filesystem::path& file);

@@ -264,11 +264,7 @@ void mount_dev(const fs::path& rootfs) {
         mount_or_throw("tmpfs", dev.proc_path(), "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k",
                        "tmpfs on /dev");
     }
-    for (const char* device : {"null", "zero", "full", "random", "urandom", "tty"}) {
-        auto target = resolve_in_root(rootfs, fs::path("/dev") / device, PathKind::file);
-        auto source = std::string("/dev/") + device;
-        mount_or_throw(source.c_str(), target.proc_path(), nullptr, MS_BIND, "", "bind " + source + " on /dev/" + device);
-    }
+    bind_default_devices(rootfs);
     {
         auto pts = resolve_in_root(rootfs, "/dev/pts");
         mount_or_throw("devpts", pts.proc_path(), "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5",
@@ -283,8 +279,21 @@ void mount_dev(const fs::path& rootfs) {
         auto mqueue = resolve_in_root(rootfs, "/dev/mqueue");
         mount_or_throw("mqueue", mqueue.proc_path(), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, "", "mqueue on /dev/mqueue");
     }
+    link_default_dev_entries(rootfs);
+    spdlog::debug("mount: /dev has null, zero, full, random, urandom, tty, pts, ptmx, shm, mqueue");
+}
 
-    // /dev is a fresh tmpfs, so these names are free.
+}  // namespace
+
+void bind_default_devices(const fs::path& rootfs) {
+    for (const char* device : {"null", "zero", "full", "random", "urandom", "tty"}) {
+        auto target = resolve_in_root(rootfs, fs::path("/dev") / device, PathKind::file);
+        auto source = std::string("/dev/") + device;
+        mount_or_throw(source.c_str(), target.proc_path(), nullptr, MS_BIND, "", "bind " + source + " on /dev/" + device);
+    }
+}
+
+void link_default_dev_entries(const fs::path& rootfs) {
     auto dev = resolve_in_root(rootfs, "/dev");
     const std::pair<const char*, const char*> links[] = {{"pts/ptmx", "ptmx"},
                                                           {"/proc/self/fd", "fd"},
@@ -293,12 +302,9 @@ void mount_dev(const fs::path& rootfs) {
                                                           {"/proc/self/fd/2", "stderr"}};
     Descriptor directory(openat(dev.fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     for (const auto& [target, name] : links) {
-        if (symlinkat(target, directory.get(), name) != 0) throw_errno(std::string("symlink /dev/") + name);
+        if (symlinkat(target, directory.get(), name) != 0 && errno != EEXIST) throw_errno(std::string("symlink /dev/") + name);
     }
-    spdlog::debug("mount: /dev has null, zero, full, random, urandom, tty, pts, ptmx, shm, mqueue");
 }
-
-}  // namespace
 
 void mount_kernel_filesystems(const fs::path& rootfs, bool sys_read_only) {
     {

@@ -70,6 +70,13 @@ TmpfsMount parse_tmpfs(std::string_view text);
 // urandom and tty bound from the host, devpts with ptmx, shm and mqueue) inside `rootfs`.
 void mount_kernel_filesystems(const std::filesystem::path& rootfs, bool sys_read_only = true);
 
+// Binds the host's null, zero, full, random, urandom and tty at /dev/NAME inside `rootfs`.
+void bind_default_devices(const std::filesystem::path& rootfs);
+
+// Creates /dev/ptmx (to pts/ptmx), fd, stdin, stdout and stderr as symbolic links inside
+// `rootfs`, keeping entries that exist.
+void link_default_dev_entries(const std::filesystem::path& rootfs);
+
 // Mounts a tmpfs inside `rootfs` at a target resolved inside it.
 void mount_tmpfs(const std::filesystem::path& rootfs, const TmpfsMount& mount);
 

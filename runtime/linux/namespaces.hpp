@@ -32,6 +32,11 @@ public:
     // Returns the exit code when the process has ended, or -1 while it still runs.
     int try_wait();
     bool reaped() const { return reaped_; }
+    // Gives the process up: the destructor no longer kills or reaps it. Returns its pid.
+    pid_t release() {
+        reaped_ = true;
+        return pid_;
+    }
 
 private:
     pid_t pid_ = -1;
