@@ -325,6 +325,7 @@ std::string format_ps(const std::vector<container::StoredContainer>& containers,
                                      {"Project", label_of(container, project_label)},
                                      {"Service", service},
                                      {"State", state.status},
+                                     {"Health", state.status == "running" && state.health ? state.health->status : ""},
                                      {"Status", status},
                                      {"ExitCode", state.exit_code.value_or(0)},
                                      {"CreatedAt", container.config.created}};

@@ -242,12 +242,6 @@ image::Healthcheck read_healthcheck(const Reader& reader, const YAML::Node& node
                 if (type != "NONE" && healthcheck.test.size() < 2) {
                     fail(reader.file(), value, field_key, "\"" + type + "\" needs a command after it");
                 }
-                if (type == "CMD-SHELL" && healthcheck.test.size() > 2) {
-                    // As docker compose does, the words after CMD-SHELL form one shell command.
-                    std::string command;
-                    for (size_t i = 1; i < healthcheck.test.size(); ++i) command += (i > 1 ? " " : "") + healthcheck.test[i];
-                    healthcheck.test = {"CMD-SHELL", command};
-                }
             } else {
                 auto command = reader.scalar(value, field_key);
                 if (command.empty()) fail(reader.file(), value, field_key, "the command is empty");

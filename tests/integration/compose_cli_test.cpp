@@ -237,11 +237,17 @@ TEST_F(ComposeCli, UpWaitsForHealthyDependency) {
 
     ASSERT_EQ(result.exit_code, 0) << result.err;
     EXPECT_NE(result.err.find("Container demo-db-1  Healthy"), std::string::npos) << result.err;
+    bool db_listed_healthy = false;
+    for (const auto& object : ps_json(false)) {
+        if (object.at("Service") == "db") db_listed_healthy = object.at("Health") == "healthy";
+    }
+    EXPECT_TRUE(db_listed_healthy);
     auto db = inspect_container(root_, "demo-db-1").at("State");
     auto web = inspect_container(root_, "demo-web-1").at("State");
     auto web_started = container::parse_rfc3339(web.at("StartedAt"));
     auto db_started = container::parse_rfc3339(db.at("StartedAt"));
-    ASSERT_TRUE(web_started && db_started);
+    ASSERT_TRUE(web_started);
+    ASSERT_TRUE(db_started);
     EXPECT_GE(*web_started - *db_started, std::chrono::seconds(1));
     // The first passing check ended before the dependent started.
     bool passed_before = false;

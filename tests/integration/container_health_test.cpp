@@ -145,7 +145,8 @@ TEST_F(ContainerHealth, TimeoutKillsCheck) {
     EXPECT_EQ(entry.at("Output"), "Health check exceeded timeout (300ms)");
     auto start = container::parse_rfc3339(entry.at("Start"));
     auto end = container::parse_rfc3339(entry.at("End"));
-    ASSERT_TRUE(start && end);
+    ASSERT_TRUE(start);
+    ASSERT_TRUE(end);
     EXPECT_LT(*end - *start, 2s);
     ASSERT_EQ(processes.exit_code, 0) << processes.err;
     EXPECT_EQ(processes.out.find("sleep 30"), std::string::npos) << processes.out;
@@ -239,7 +240,7 @@ TEST_F(ContainerHealth, NoHealthcheckConflictsWithCmd) {
 }
 
 TEST_F(ContainerHealth, ForegroundRunKeepsHealth) {
-    auto result = isolab({"run", "--name", "fg", "--health-cmd", "true", "--health-interval", "100ms", "busybox", "sleep", "1"});
+    auto result = isolab({"run", "--name", "fg", "--health-cmd", "true", "--health-interval", "100ms", "busybox", "sleep", "2"});
     ASSERT_EQ(result.exit_code, 0) << result.err;
 
     auto state = inspect("fg").at("State");

@@ -287,17 +287,6 @@ TEST(ComposeHealthcheck, StringTestIsShellCommand) {
     EXPECT_EQ(healthcheck->interval, 0);
 }
 
-TEST(ComposeHealthcheck, CmdShellWordsJoined) {
-    ProjectDir dir;
-    dir.write("compose.yaml", "services:\n  db:\n    image: busybox\n    healthcheck:\n"
-                              "      test: [\"CMD-SHELL\", \"test\", \"-f /ready\"]\n");
-
-    auto healthcheck = dir.load().services.at(0).healthcheck;
-
-    ASSERT_TRUE(healthcheck);
-    EXPECT_EQ(healthcheck->test, (std::vector<std::string>{"CMD-SHELL", "test -f /ready"}));
-}
-
 TEST(ComposeHealthcheck, DisableIsNone) {
     ProjectDir dir;
     dir.write("compose.yaml", "services:\n  db:\n    image: busybox\n    healthcheck:\n      disable: true\n");
