@@ -53,7 +53,8 @@ void HealthChecker::run(std::stop_token stop) {
             if (stop.stop_requested()) return;
             auto recorded = update_state_if(paths_, [&](ContainerState& state) {
                 // Nothing is recorded once the first process ended, even before its owner
-                // recorded the exit: a check killed as the container stops is no result.
+                // recorded the exit. NOTE: a check that fails while the first process is
+                // still shutting down is recorded as a failure, as Docker records it.
                 if (state.status != "running" || state.pid != pid_ || !process_alive(pid_, pid_start_ticks)) return false;
                 if (!state.health) state.health = Health{};
                 apply_health_result(*state.health, result, schedule.retries, within_start_period);
