@@ -107,7 +107,8 @@ std::int64_t healthcheck_duration(const Instruction& instruction, const char* na
 std::string apply_healthcheck(StageState& stage, const Instruction& instruction) {
     const auto& arguments = instruction.arguments;
     size_t space = arguments.find_first_of(" \t");
-    std::string type = upper(arguments.substr(0, space));
+    std::string word = arguments.substr(0, space);
+    std::string type = upper(word);
     std::string rest = space == std::string::npos ? "" : arguments.substr(space);
     rest.erase(0, rest.find_first_not_of(" \t"));
     if (type == "NONE") {
@@ -116,7 +117,7 @@ std::string apply_healthcheck(StageState& stage, const Instruction& instruction)
         return "HEALTHCHECK NONE";
     }
     if (type != "CMD") {
-        throw Error("HEALTHCHECK needs NONE or CMD COMMAND, not '" + type + "'",
+        throw Error("HEALTHCHECK needs NONE or CMD COMMAND, not '" + word + "'",
                     "e.g. HEALTHCHECK --interval=30s CMD wget -q -O- localhost");
     }
     if (rest.empty()) throw Error("missing command after HEALTHCHECK CMD", "e.g. HEALTHCHECK CMD wget -q -O- localhost");

@@ -673,7 +673,12 @@ void emit_healthcheck(YAML::Emitter& out, const image::Healthcheck& healthcheck)
     if (healthcheck.retries != 0) out << YAML::Key << "retries" << YAML::Value << healthcheck.retries;
     duration("start_interval", healthcheck.start_interval);
     duration("start_period", healthcheck.start_period);
-    if (!healthcheck.test.empty()) out << YAML::Key << "test" << YAML::Value << YAML::Flow << healthcheck.test;
+    if (!healthcheck.test.empty()) {
+        // Quoted, so a word such as true stays a string for every YAML reader.
+        out << YAML::Key << "test" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+        for (const auto& word : healthcheck.test) out << YAML::DoubleQuoted << word;
+        out << YAML::EndSeq;
+    }
     duration("timeout", healthcheck.timeout);
     out << YAML::EndMap;
 }

@@ -85,7 +85,7 @@ TEST(BuildStage, Healthcheck) {
     stage = apply_all("HEALTHCHECK NONE\n");
     EXPECT_EQ(stage.config.healthcheck->test, std::vector<std::string>{"NONE"});
     EXPECT_EQ(apply_error("HEALTHCHECK --interval=soon CMD x\n"), "Dockerfile:2: invalid duration 'soon': a number is missing");
-    EXPECT_EQ(apply_error("HEALTHCHECK wget x\n"), "Dockerfile:2: HEALTHCHECK needs NONE or CMD COMMAND");
+    EXPECT_EQ(apply_error("HEALTHCHECK wget x\n"), "Dockerfile:2: HEALTHCHECK needs NONE or CMD COMMAND, not 'wget'");
 }
 
 TEST(BuildStage, OnbuildRecordedAndChecked) {

@@ -306,7 +306,7 @@ TEST(ComposeHealthcheck, ConfigPrintsGoDurations) {
     auto yaml = project_to_yaml(dir.load());
 
     EXPECT_NE(yaml.find("interval: 1m30s"), std::string::npos) << yaml;
-    EXPECT_NE(yaml.find("test: [CMD, \"true\"]"), std::string::npos) << yaml;
+    EXPECT_NE(yaml.find("test: [\"CMD\", \"true\"]"), std::string::npos) << yaml;
 }
 
 TEST(ComposeHealthcheck, InvalidSettingsNamed) {
@@ -324,7 +324,7 @@ TEST(ComposeHealthcheck, InvalidSettingsNamed) {
 
     dir.write("compose.yaml", "services:\n  db:\n    image: busybox\n    healthcheck:\n"
                               "      test: [\"CMD\", \"true\"]\n      disable: true\n");
-    EXPECT_EQ(dir.load_error(), "compose.yaml:4: services.db.healthcheck.disable: cannot be combined with a test command");
+    EXPECT_EQ(dir.load_error(), "compose.yaml:5: services.db.healthcheck.disable: cannot be combined with a test command");
 
     dir.write("compose.yaml", "services:\n  db:\n    image: busybox\n    healthcheck:\n      intervall: 1s\n");
     EXPECT_EQ(dir.load_error(), "compose.yaml:5: services.db.healthcheck.intervall: is not a healthcheck setting");
