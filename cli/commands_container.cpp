@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/context.hpp"
+#include "cli/health_options.hpp"
 #include "cli/phase_table.hpp"
 #include "runtime/container/diff.hpp"
 #include "runtime/container/env_file.hpp"
@@ -56,6 +57,7 @@ struct RunArguments {
     bool detach = false;
     std::string restart_policy = "no";
     bool phases = false;
+    HealthArguments health;
 };
 
 container::RunOptions to_run_options(const RunArguments& arguments, const CLI::App& command) {
@@ -90,6 +92,7 @@ container::RunOptions to_run_options(const RunArguments& arguments, const CLI::A
     options.interactive = arguments.interactive;
     options.tty = arguments.tty;
     options.restart_policy = arguments.restart_policy;
+    options.healthcheck = requested_healthcheck(arguments.health, command);
     auto lookup = container::process_environment();
     // As in Docker, -e values override those from --env-file.
     for (const auto& file : arguments.env_files) {
@@ -145,6 +148,7 @@ void register_run(CLI::App& app, Context& context, const std::string& name, cons
     run->add_option("--mount", arguments->mounts,
                     "Mount type=volume|bind|tmpfs,source=...,target=...[,readonly] (repeatable)")
         ->allow_extra_args(false);
+    add_health_options(*run, arguments->health);
     run->add_option("image", arguments->image, "Image reference or id prefix")->required();
     run->add_option("command", arguments->command, "Command and arguments (default: the image's Entrypoint and Cmd)");
     // Everything after IMAGE belongs to the command, including words starting with '-'.

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/container/health.hpp"
 #include "runtime/core/error.hpp"
 
 namespace isolab::build {
@@ -98,31 +99,49 @@ void add_sorted(std::vector<std::string>& list, const std::vector<std::string>& 
     list.assign(all.begin(), all.end());
 }
 
+std::int64_t healthcheck_duration(const Instruction& instruction, const char* name) {
+    auto value = instruction.flag(name);
+    return value ? container::parse_health_duration(*value, "--" + std::string(name)) : 0;
+}
+
 std::string apply_healthcheck(StageState& stage, const Instruction& instruction) {
-    if (upper(instruction.arguments) == "NONE") {
+    const auto& arguments = instruction.arguments;
+    size_t space = arguments.find_first_of(" \t");
+    std::string word = arguments.substr(0, space);
+    std::string type = upper(word);
+    std::string rest = space == std::string::npos ? "" : arguments.substr(space);
+    rest.erase(0, rest.find_first_not_of(" \t"));
+    if (type == "NONE") {
+        if (!rest.empty()) throw Error("HEALTHCHECK NONE takes no arguments", "write HEALTHCHECK NONE alone");
         stage.config.healthcheck = image::Healthcheck{{"NONE"}};
         return "HEALTHCHECK NONE";
     }
-    size_t space = instruction.arguments.find_first_of(" \t");
-    if (upper(instruction.arguments.substr(0, space)) != "CMD" || space == std::string::npos) {
-        throw Error("HEALTHCHECK needs NONE or CMD COMMAND", "e.g. HEALTHCHECK --interval=30s CMD wget -q -O- localhost");
+    if (type != "CMD") {
+        throw Error("HEALTHCHECK needs NONE or CMD COMMAND, not '" + word + "'",
+                    "e.g. HEALTHCHECK --interval=30s CMD wget -q -O- localhost");
     }
-    std::string command = instruction.arguments.substr(instruction.arguments.find_first_not_of(" \t", space));
+    if (rest.empty()) throw Error("missing command after HEALTHCHECK CMD", "e.g. HEALTHCHECK CMD wget -q -O- localhost");
+
     image::Healthcheck healthcheck;
-    auto exec_form = command.front() == '[' ? nlohmann::json::parse(command, nullptr, false) : nlohmann::json();
-    if (exec_form.is_array()) {
+    // As in Docker, a JSON array of strings is the exec form and anything else a shell command.
+    auto exec_form = rest.front() == '[' ? nlohmann::json::parse(rest, nullptr, false) : nlohmann::json();
+    bool all_strings = exec_form.is_array() && std::all_of(exec_form.begin(), exec_form.end(),
+                                                            [](const nlohmann::json& word) { return word.is_string(); });
+    if (all_strings && exec_form.empty()) throw Error("missing command after HEALTHCHECK CMD", "e.g. HEALTHCHECK CMD [\"/bin/check\"]");
+    if (all_strings) {
         healthcheck.test = {"CMD"};
-        for (const auto& word : exec_form) healthcheck.test.push_back(word.is_string() ? word.get<std::string>() : word.dump());
+        for (const auto& word : exec_form) healthcheck.test.push_back(word.get<std::string>());
     } else {
-        healthcheck.test = {"CMD-SHELL", command};
+        healthcheck.test = {"CMD-SHELL", rest};
     }
-    if (auto value = instruction.flag("interval")) healthcheck.interval = parse_duration(*value);
-    if (auto value = instruction.flag("timeout")) healthcheck.timeout = parse_duration(*value);
-    if (auto value = instruction.flag("start-period")) healthcheck.start_period = parse_duration(*value);
-    if (auto value = instruction.flag("start-interval")) healthcheck.start_interval = parse_duration(*value);
+    healthcheck.interval = healthcheck_duration(instruction, "interval");
+    healthcheck.timeout = healthcheck_duration(instruction, "timeout");
+    healthcheck.start_period = healthcheck_duration(instruction, "start-period");
+    healthcheck.start_interval = healthcheck_duration(instruction, "start-interval");
     if (auto value = instruction.flag("retries")) {
+        // 0 means the default (3), as in Docker.
         bool digits = !value->empty() && value->size() < 9 && value->find_first_not_of("0123456789") == std::string::npos;
-        if (!digits || std::stoi(*value) < 1) throw Error("invalid --retries '" + *value + "'", "give a whole number from 1");
+        if (!digits) throw Error("invalid --retries '" + *value + "'", "give a whole number, 0 or more");
         healthcheck.retries = std::stoi(*value);
     }
     stage.config.healthcheck = healthcheck;
@@ -238,28 +257,6 @@ std::string apply_config_instruction(StageState& stage, const Instruction& instr
         if (message.rfind(file + ":", 0) == 0) throw;
         throw Error(at_line(file, instruction.line, message), error.hint());
     }
-}
-
-std::int64_t parse_duration(const std::string& text) {
-    static const std::pair<const char*, std::int64_t> units[] = {
-        {"ns", 1}, {"us", 1000}, {"ms", 1000000}, {"s", 1000000000LL}, {"m", 60000000000LL}, {"h", 3600000000000LL}};
-    std::int64_t total = 0;
-    size_t position = 0;
-    if (text.empty()) throw Error("invalid duration ''", "give a duration such as 30s or 1m30s");
-    while (position < text.size()) {
-        size_t digits_end = text.find_first_not_of("0123456789", position);
-        if (digits_end == position || digits_end == std::string::npos || digits_end - position > 9) {
-            throw Error("invalid duration '" + text + "'", "give a duration such as 30s or 1m30s");
-        }
-        std::int64_t value = std::stoll(text.substr(position, digits_end - position));
-        size_t unit_end = text.find_first_of("0123456789", digits_end);
-        std::string unit = text.substr(digits_end, unit_end == std::string::npos ? std::string::npos : unit_end - digits_end);
-        auto found = std::find_if(std::begin(units), std::end(units), [&](const auto& item) { return unit == item.first; });
-        if (found == std::end(units)) throw Error("invalid duration '" + text + "'", "use the units ns, us, ms, s, m or h");
-        total += value * found->second;
-        position = unit_end == std::string::npos ? text.size() : unit_end;
-    }
-    return total;
 }
 
 }  // namespace isolab::build

@@ -34,8 +34,4 @@ struct StageState {
 std::string apply_config_instruction(StageState& stage, const Instruction& instruction, char escape,
                                      const std::string& file);
 
-// Parses a Docker duration such as "30s", "1m30s", "500ms" or "2h" into nanoseconds.
-// Throws Error for anything else.
-std::int64_t parse_duration(const std::string& text);
-
 }  // namespace isolab::build

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/build/builder.hpp"
+#include "runtime/container/health.hpp"
 #include "runtime/container/lifecycle.hpp"
 #include "runtime/container/logs.hpp"
 #include "runtime/container/manage.hpp"
@@ -110,10 +111,46 @@ void ensure_volumes(const Paths& paths, const Project& project) {
     }
 }
 
+// Polling period of a wait for a dependency's health.
+constexpr auto health_poll = std::chrono::milliseconds(50);
+
+// Waits until the dependency's container reports healthy, as docker compose does for
+// service_healthy. Throws Error naming both services when it has no health check, becomes
+// unhealthy, or exits first.
+void wait_until_healthy(const Paths& paths, const std::string& name, const Service& service, const Dependency& dependency) {
+    auto failure = [&](const std::string& what) {
+        return Error("dependency failed to start: service " + dependency.service + " " + what + ", so " + service.name +
+                         " (depends_on: service_healthy) was not started",
+                     "see isolab compose logs " + dependency.service + " and isolab inspect " + name, 1);
+    };
+    std::fprintf(stderr, "Container %s  Waiting\n", name.c_str());
+    while (true) {
+        auto container = container::find_container(paths, name);
+        if (!container) throw failure("has no container");
+        if (!container::healthcheck_enabled(container->config.healthcheck)) throw failure("has no healthcheck");
+        auto state = container::observed_state(*container);
+        if (state.status == "exited") {
+            throw failure("exited with code " + std::to_string(state.exit_code.value_or(0)) + " before it became healthy");
+        }
+        if (state.status == "running" && state.health) {
+            if (state.health->status == "healthy") {
+                std::fprintf(stderr, "Container %s  Healthy\n", name.c_str());
+                return;
+            }
+            if (state.health->status == "unhealthy") throw failure("is unhealthy");
+        }
+        std::this_thread::sleep_for(health_poll);
+    }
+}
+
 void wait_for_dependencies(const Paths& paths, const Project& project, const Service& service) {
     for (const auto& dependency : service.depends_on) {
-        if (dependency.condition != "service_completed_successfully") continue;
         auto name = container_name(project.name, dependency.service);
+        if (dependency.condition == "service_healthy") {
+            wait_until_healthy(paths, name, service, dependency);
+            continue;
+        }
+        if (dependency.condition != "service_completed_successfully") continue;
         int exit_code = container::wait_container(paths, name);
         if (exit_code != 0) {
             throw Error("service " + dependency.service + " exited with code " + std::to_string(exit_code) +
@@ -167,6 +204,7 @@ container::RunOptions run_options_for(const Project& project, const Service& ser
     options.working_dir = service.working_dir;
     options.volumes = service.volumes;
     options.restart_policy = service.restart;
+    options.healthcheck = service.healthcheck;
     options.labels = service.labels;
     options.labels[project_label] = project.name;
     options.labels[service_label] = service.name;
@@ -287,6 +325,7 @@ std::string format_ps(const std::vector<container::StoredContainer>& containers,
                                      {"Project", label_of(container, project_label)},
                                      {"Service", service},
                                      {"State", state.status},
+                                     {"Health", state.status == "running" && state.health ? state.health->status : ""},
                                      {"Status", status},
                                      {"ExitCode", state.exit_code.value_or(0)},
                                      {"CreatedAt", container.config.created}};

@@ -8,6 +8,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include "runtime/container/env_file.hpp"
+#include "runtime/container/health.hpp"
+#include "runtime/core/duration.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 
@@ -210,6 +212,69 @@ std::string volume_from_short_syntax(const Reader& reader, const YAML::Node& nod
     return source + rest;
 }
 
+// The healthcheck: key of a service, in Docker's Healthcheck form. `test` is a string (run
+// by the shell, as CMD-SHELL) or a list starting with NONE, CMD or CMD-SHELL; `disable:
+// true` is ["NONE"].
+image::Healthcheck read_healthcheck(const Reader& reader, const YAML::Node& node, const std::string& key) {
+    if (!node.IsMap()) fail(reader.file(), node, key, "expected a map of settings");
+    image::Healthcheck healthcheck;
+    bool disabled = false;
+    auto duration = [&](const YAML::Node& value, const std::string& field_key) {
+        try {
+            return container::parse_health_duration(reader.scalar(value, field_key), "duration");
+        } catch (const Error& error) {
+            fail(reader.file(), value, field_key, error.what());
+        }
+    };
+    for (const auto& item : node) {
+        auto field = item.first.as<std::string>();
+        auto field_key = key + "." + field;
+        const auto& value = item.second;
+        if (field == "test") {
+            if (value.IsSequence()) {
+                healthcheck.test = reader.list(value, field_key);
+                if (healthcheck.test.empty()) fail(reader.file(), value, field_key, "the list is empty");
+                const auto& type = healthcheck.test.front();
+                if (type != "NONE" && type != "CMD" && type != "CMD-SHELL") {
+                    fail(reader.file(), value, field_key,
+                         "the list must start with \"CMD\", \"CMD-SHELL\" or \"NONE\", not \"" + type + "\"");
+                }
+                if (type != "NONE" && healthcheck.test.size() < 2) {
+                    fail(reader.file(), value, field_key, "\"" + type + "\" needs a command after it");
+                }
+            } else {
+                auto command = reader.scalar(value, field_key);
+                if (command.empty()) fail(reader.file(), value, field_key, "the command is empty");
+                healthcheck.test = {"CMD-SHELL", command};
+            }
+        } else if (field == "interval") {
+            healthcheck.interval = duration(value, field_key);
+        } else if (field == "timeout") {
+            healthcheck.timeout = duration(value, field_key);
+        } else if (field == "start_period") {
+            healthcheck.start_period = duration(value, field_key);
+        } else if (field == "start_interval") {
+            healthcheck.start_interval = duration(value, field_key);
+        } else if (field == "retries") {
+            auto text = reader.scalar(value, field_key);
+            bool digits = !text.empty() && text.size() < 9 && text.find_first_not_of("0123456789") == std::string::npos;
+            if (!digits) fail(reader.file(), value, field_key, "\"" + text + "\" is not a whole number, 0 or more");
+            healthcheck.retries = std::stoi(text);
+        } else if (field == "disable") {
+            disabled = reader.boolean(value, field_key);
+        } else {
+            fail(reader.file(), item.first, field_key, "is not a healthcheck setting");
+        }
+    }
+    if (disabled) {
+        if (!healthcheck.test.empty() && healthcheck.test.front() != "NONE") {
+            fail(reader.file(), node, key + ".disable", "cannot be combined with a test command");
+        }
+        healthcheck.test = {"NONE"};
+    }
+    return healthcheck;
+}
+
 Service read_service(const std::string& name, const YAML::Node& node, const Reader& reader, const fs::path& project_dir,
                      const std::string& project_name,
                      const std::set<std::string>& declared_volumes, const container::EnvironmentLookup& lookup,
@@ -279,12 +344,8 @@ Service read_service(const std::string& name, const YAML::Node& node, const Read
                     if (dependency.second["condition"]) {
                         parsed.condition = reader.scalar(dependency.second["condition"], full_key + ".condition");
                     }
-                    if (parsed.condition == "service_healthy") {
-                        fail(reader.file(), dependency.second, full_key + "." + parsed.service + ".condition",
-                             "service_healthy is not supported because isolab runs no healthchecks; "
-                             "use service_started or service_completed_successfully");
-                    }
-                    if (parsed.condition != "service_started" && parsed.condition != "service_completed_successfully") {
+                    if (parsed.condition != "service_started" && parsed.condition != "service_healthy" &&
+                        parsed.condition != "service_completed_successfully") {
                         fail(reader.file(), dependency.second, full_key + "." + parsed.service + ".condition",
                              "unknown condition \"" + parsed.condition + "\"");
                     }
@@ -293,6 +354,8 @@ Service read_service(const std::string& name, const YAML::Node& node, const Read
             } else {
                 fail(reader.file(), value, full_key, "expected a list or a map of services");
             }
+        } else if (key == "healthcheck") {
+            service.healthcheck = read_healthcheck(reader, value, full_key);
         } else if (key == "restart") {
             service.restart = reader.scalar(value, full_key);
             if (service.restart != "no" && service.restart != "always" && service.restart != "unless-stopped" &&
@@ -593,6 +656,35 @@ Project load_project(const LoadOptions& options) {
     return project;
 }
 
+namespace {
+
+// The healthcheck: key as `docker compose config` prints it: test as a list, durations
+// as Go prints them.
+void emit_healthcheck(YAML::Emitter& out, const image::Healthcheck& healthcheck) {
+    out << YAML::Key << "healthcheck" << YAML::Value << YAML::BeginMap;
+    if (!healthcheck.test.empty() && healthcheck.test.front() == "NONE") {
+        out << YAML::Key << "disable" << YAML::Value << true << YAML::EndMap;
+        return;
+    }
+    auto duration = [&](const char* key, std::int64_t nanoseconds) {
+        if (nanoseconds != 0) out << YAML::Key << key << YAML::Value << format_duration(nanoseconds);
+    };
+    duration("interval", healthcheck.interval);
+    if (healthcheck.retries != 0) out << YAML::Key << "retries" << YAML::Value << healthcheck.retries;
+    duration("start_interval", healthcheck.start_interval);
+    duration("start_period", healthcheck.start_period);
+    if (!healthcheck.test.empty()) {
+        // Quoted, so a word such as true stays a string for every YAML reader.
+        out << YAML::Key << "test" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+        for (const auto& word : healthcheck.test) out << YAML::DoubleQuoted << word;
+        out << YAML::EndSeq;
+    }
+    duration("timeout", healthcheck.timeout);
+    out << YAML::EndMap;
+}
+
+}  // namespace
+
 std::string project_to_yaml(const Project& project) {
     YAML::Emitter out;
     out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << project.name;
@@ -625,6 +717,7 @@ std::string project_to_yaml(const Project& project) {
             }
             out << YAML::EndMap;
         }
+        if (service.healthcheck) emit_healthcheck(out, *service.healthcheck);
         if (service.hostname) out << YAML::Key << "hostname" << YAML::Value << *service.hostname;
         out << YAML::Key << "image" << YAML::Value << service.image;
         if (service.init) out << YAML::Key << "init" << YAML::Value << true;

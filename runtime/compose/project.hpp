@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runtime/container/options.hpp"
+#include "runtime/image/store.hpp"
 
 namespace isolab::compose {
 
@@ -21,7 +22,7 @@ struct BuildSpec {
 
 struct Dependency {
     std::string service;
-    std::string condition = "service_started";  // or service_completed_successfully
+    std::string condition = "service_started";  // or service_healthy, service_completed_successfully
 };
 
 struct Service {
@@ -44,6 +45,7 @@ struct Service {
     std::optional<double> cpus;
     std::map<std::string, std::string> labels;
     std::vector<std::string> profiles;
+    std::optional<image::Healthcheck> healthcheck;  // healthcheck:; unset: the image's
 };
 
 struct Project {

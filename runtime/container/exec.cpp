@@ -2,17 +2,21 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <poll.h>
+#include <signal.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include "runtime/container/launch.hpp"
 #include "runtime/container/options.hpp"
@@ -73,6 +77,8 @@ struct ExecPlan {
     std::string working_dir;
     ProcessSecurity security;
     int terminal_fd = -1;
+    int output_fd = -1;                           // >= 0: stdout and stderr go here, stdin is /dev/null
+    bool own_process_group = false;               // the command leads a process group, killed as one
     bool interactive = false;
     bool detach = false;
 };
@@ -135,6 +141,13 @@ void set_exec_stdio(const ExecPlan& plan) {
     }
     int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null_fd < 0) throw_errno("cannot open /dev/null in the container");
+    if (plan.output_fd >= 0) {
+        if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(plan.output_fd, STDOUT_FILENO) < 0 ||
+            dup2(plan.output_fd, STDERR_FILENO) < 0) {
+            throw_errno("cannot set stdin, stdout and stderr");
+        }
+        return;
+    }
     if (!plan.interactive && dup2(null_fd, STDIN_FILENO) < 0) throw_errno("cannot set stdin");
     if (plan.detach && (dup2(null_fd, STDOUT_FILENO) < 0 || dup2(null_fd, STDERR_FILENO) < 0)) {
         throw_errno("cannot set stdout and stderr");
@@ -144,6 +157,7 @@ void set_exec_stdio(const ExecPlan& plan) {
 // The command's process, already inside every namespace: sets up and executes the command.
 [[noreturn]] void command_main(const ExecPlan& plan, int status_fd) {
     try {
+        if (plan.own_process_group && setpgid(0, 0) != 0) throw_errno("cannot start a process group");
         set_exec_stdio(plan);
         if (chdir(plan.working_dir.c_str()) != 0) {
             throw Error("cannot enter the working directory " + plan.working_dir + ": " + std::strerror(errno), {}, 126);
@@ -208,6 +222,52 @@ std::optional<Error> read_status(int status_fd, pid_t& command) {
     return std::nullopt;
 }
 
+// The helper process and the host pid of the command it runs.
+struct StartedExec {
+    kernel::ChildProcess helper;
+    pid_t command = -1;
+};
+
+// Forks the helper for `plan` and waits until the command runs. Throws the failure the
+// helper or the command reported.
+StartedExec start_exec(const ExecPlan& plan) {
+    int status_pipe[2];
+    if (pipe2(status_pipe, O_CLOEXEC) != 0) throw_errno("cannot create the exec status pipe");
+    FileDescriptor status_read(status_pipe[0]);
+    FileDescriptor status_write(status_pipe[1]);
+
+    pid_t helper_pid = fork();
+    if (helper_pid < 0) throw_errno("cannot fork the exec helper");
+    if (helper_pid == 0) {
+        status_read.reset();
+        helper_main(plan, status_write.get());
+    }
+    StartedExec started{kernel::ChildProcess(helper_pid)};
+    status_write.reset();
+
+    auto failure = read_status(status_read.get(), started.command);
+    if (failure) {
+        started.helper.wait();
+        throw *failure;
+    }
+    return started;
+}
+
+// Appends what `fd` has to `output`, keeping at most `max_output` bytes. Returns false at
+// end of file or on an error other than EINTR and EAGAIN.
+bool read_available(int fd, std::string& output, std::size_t max_output, bool& truncated) {
+    char buffer[4096];
+    while (true) {
+        ssize_t count = read(fd, buffer, sizeof buffer);
+        if (count < 0 && errno == EINTR) continue;
+        if (count < 0) return errno == EAGAIN;
+        if (count == 0) return false;
+        auto kept = std::min(static_cast<std::size_t>(count), max_output - std::min(max_output, output.size()));
+        output.append(buffer, kept);
+        if (kept < static_cast<std::size_t>(count)) truncated = true;
+    }
+}
+
 }  // namespace
 
 int exec(const Paths& paths, const ExecOptions& options) {
@@ -222,36 +282,64 @@ int exec(const Paths& paths, const ExecOptions& options) {
         plan.terminal_fd = terminal->slave();
     }
 
-    int status_pipe[2];
-    if (pipe2(status_pipe, O_CLOEXEC) != 0) throw_errno("cannot create the exec status pipe");
-    FileDescriptor status_read(status_pipe[0]);
-    FileDescriptor status_write(status_pipe[1]);
-
-    pid_t helper_pid = fork();
-    if (helper_pid < 0) throw_errno("cannot fork the exec helper");
-    if (helper_pid == 0) {
-        status_read.reset();
-        helper_main(plan, status_write.get());
-    }
-    kernel::ChildProcess helper(helper_pid);
-    status_write.reset();
+    auto started = start_exec(plan);
     if (terminal) terminal->close_slave();
-
-    pid_t command = -1;
-    auto failure = read_status(status_read.get(), command);
-    if (failure) {
-        helper.wait();
-        throw *failure;
-    }
-    spdlog::debug("exec: {} runs as host pid {} in container {}", options.command.front(), command, container.config.id);
+    spdlog::debug("exec: {} runs as host pid {} in container {}", options.command.front(), started.command,
+                  container.config.id);
     if (options.detach) {
-        helper.wait();
+        started.helper.wait();
         return 0;
     }
 
-    SignalForwarding forwarding(command);
-    if (terminal) return terminal->relay([&] { return helper.try_wait(); });
-    return helper.wait();
+    SignalForwarding forwarding(started.command);
+    if (terminal) return terminal->relay([&] { return started.helper.try_wait(); });
+    return started.helper.wait();
+}
+
+ProbeResult exec_probe(const StoredContainer& container, const std::vector<std::string>& command,
+                       std::chrono::nanoseconds timeout, std::size_t max_output, std::stop_token stop) {
+    ExecOptions options;
+    options.container = container.config.name;
+    options.command = command;
+    auto plan = make_plan(container, options);
+
+    int output_pipe[2];
+    if (pipe2(output_pipe, O_CLOEXEC) != 0) throw_errno("cannot create the output pipe of the check");
+    FileDescriptor output_read(output_pipe[0]);
+    FileDescriptor output_write(output_pipe[1]);
+    plan.output_fd = output_write.get();
+    plan.own_process_group = true;
+    auto started = start_exec(plan);
+    output_write.reset();
+    fcntl(output_read.get(), F_SETFL, O_NONBLOCK);
+
+    ProbeResult result;
+    bool open = true;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+        if (open) {
+            pollfd ready{output_read.get(), POLLIN, 0};
+            if (poll(&ready, 1, 20) > 0) open = read_available(output_read.get(), result.output, max_output, result.truncated);
+        } else {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        int code = started.helper.try_wait();
+        if (code >= 0) {
+            // Output written just before the exit is still in the pipe.
+            if (open) read_available(output_read.get(), result.output, max_output, result.truncated);
+            result.exit_code = code;
+            return result;
+        }
+        result.cancelled = stop.stop_requested();
+        result.timed_out = !result.cancelled && std::chrono::steady_clock::now() >= deadline;
+        if (result.cancelled || result.timed_out) {
+            // The command leads its own process group, so its children die with it.
+            kill(-started.command, SIGKILL);
+            kill(started.command, SIGKILL);
+            result.exit_code = started.helper.wait();
+            return result;
+        }
+    }
 }
 
 }  // namespace isolab::container

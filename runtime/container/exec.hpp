@@ -5,8 +5,13 @@
 // The command gets the same capabilities, no_new_privs and seccomp profile as the
 // container's first process, its environment plus -e, and its user and working dir
 // unless -u or -w say otherwise.
+#include <chrono>
+#include <cstddef>
+#include <stop_token>
 #include <string>
 #include <vector>
+
+#include "runtime/container/record.hpp"
 
 #include "runtime/core/paths.hpp"
 
@@ -29,5 +34,22 @@ struct ExecOptions {
 // and 127 when it is not found. A failure affects only the helper processes, never the
 // container.
 int exec(const Paths& paths, const ExecOptions& options);
+
+// The outcome of a command run by exec_probe.
+struct ProbeResult {
+    int exit_code = -1;         // the command's, or 128 + signal
+    std::string output;         // stdout and stderr in the order written, cut at the maximum
+    bool truncated = false;     // the command wrote more than the maximum
+    bool timed_out = false;     // killed because it ran longer than the timeout
+    bool cancelled = false;     // killed because a stop was requested
+};
+
+// Runs `command` in the running container as exec does (same namespaces, cgroup, user
+// and security), with stdin from /dev/null and stdout and stderr captured together, as
+// Docker runs a health check. Kills the command and its process group with SIGKILL when
+// it runs longer than `timeout` or `stop` is requested. Throws Error as exec does when
+// the container is not running or the command cannot be executed.
+ProbeResult exec_probe(const StoredContainer& container, const std::vector<std::string>& command,
+                       std::chrono::nanoseconds timeout, std::size_t max_output, std::stop_token stop);
 
 }  // namespace isolab::container

@@ -36,7 +36,7 @@ std::pair<std::vector<std::string>, std::vector<std::string>> split_command(cons
 }
 
 nlohmann::json state_json(const ContainerState& state) {
-    return {{"Status", state.status},
+    nlohmann::json object = {{"Status", state.status},
             {"Running", state.status == "running"},
             {"Paused", false},
             {"Restarting", state.status == "restarting"},
@@ -47,6 +47,9 @@ nlohmann::json state_json(const ContainerState& state) {
             {"Error", ""},
             {"StartedAt", time_or_zero(state.started_at)},
             {"FinishedAt", time_or_zero(state.finished_at)}};
+    // Docker shows Health only for a container with a health check.
+    if (state.health) object["Health"] = *state.health;
+    return object;
 }
 
 nlohmann::json host_config_json(const RunOptions& request) {
@@ -101,6 +104,7 @@ nlohmann::json inspect_container(const StoredContainer& container, const image::
                         {"WorkingDir", config.working_dir},
                         {"Entrypoint", null_if_empty(entrypoint)},
                         {"StopSignal", config.stop_signal.empty() ? nlohmann::json(nullptr) : nlohmann::json(config.stop_signal)}};
+    if (config.healthcheck) object["Config"]["Healthcheck"] = *config.healthcheck;
     return object;
 }
 

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/container/health_checker.hpp"
 #include "runtime/container/logs.hpp"
 #include "runtime/container/output.hpp"
 #include "runtime/container/restart_policy.hpp"
@@ -227,7 +228,11 @@ private:
             ready_.started();
             spdlog::info("container {} started: pid {}", config.id, launch.pid());
         }
+        std::optional<HealthChecker> health;
+        if (started) health.emplace(config, container_.paths, launch.pid());
         int exit_code = started ? wait_for_exit(launch.child(), *cgroup) : launch.child().wait();
+        // Stopped before the exit is recorded, so no check result lands after it.
+        health.reset();
         output.finish();
         bool oom_killed = cgroup->oom_kills() > 0;
         cgroup->remove();
@@ -249,6 +254,7 @@ private:
             state.started_at = rfc3339_now();
             state.exit_code.reset();
             state.oom_killed = false;
+            reset_health(state, container_.config);
         });
     }
 

@@ -31,6 +31,8 @@ void to_json(nlohmann::json& json, const ContainerConfig& config) {
     json["request"] = config.request;
     json["mounts"] = config.mounts;
     json["stop_signal"] = config.stop_signal;
+    if (config.healthcheck) json["healthcheck"] = *config.healthcheck;
+    json["shell"] = config.shell;
 }
 
 void from_json(const nlohmann::json& json, ContainerConfig& config) {
@@ -50,6 +52,8 @@ void from_json(const nlohmann::json& json, ContainerConfig& config) {
     if (json.contains("request")) config.request = json["request"].get<RunOptions>();
     config.mounts = json.value("mounts", std::vector<ContainerMount>{});
     config.stop_signal = json.value("stop_signal", "");
+    if (json.contains("healthcheck")) config.healthcheck = json["healthcheck"].get<image::Healthcheck>();
+    config.shell = json.value("shell", std::vector<std::string>{});
 }
 
 void to_json(nlohmann::json& json, const ContainerState& state) {
@@ -61,6 +65,7 @@ void to_json(nlohmann::json& json, const ContainerState& state) {
     json["restart_count"] = state.restart_count;
     json["oom_killed"] = state.oom_killed;
     json["manually_stopped"] = state.manually_stopped;
+    if (state.health) json["health"] = *state.health;
 }
 
 void from_json(const nlohmann::json& json, ContainerState& state) {
@@ -75,6 +80,7 @@ void from_json(const nlohmann::json& json, ContainerState& state) {
     state.restart_count = json.value("restart_count", 0);
     state.oom_killed = json.value("oom_killed", false);
     state.manually_stopped = json.value("manually_stopped", false);
+    if (json.contains("health")) state.health = json["health"].get<Health>();
 }
 
 std::string rfc3339_now() {

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/container/health.hpp"
 #include "runtime/container/mount_spec.hpp"
 #include "runtime/container/run_options.hpp"
 #include "runtime/core/paths.hpp"
@@ -33,6 +34,8 @@ struct ContainerConfig {
     RunOptions request;                 // the options it was created with
     std::vector<ContainerMount> mounts; // volumes, binds and tmpfs mounts, resolved at creation
     std::string stop_signal;            // the image's StopSignal; empty: SIGTERM
+    std::optional<image::Healthcheck> healthcheck;  // the image's, overridden by the request
+    std::vector<std::string> shell;     // the image's Shell, which runs CMD-SHELL checks; empty: /bin/sh -c
 };
 
 struct ContainerState {
@@ -49,6 +52,7 @@ struct ContainerState {
     int restart_count = 0;              // restarts by the restart policy since the last start
     bool oom_killed = false;            // the kernel killed a process of the last run for memory
     bool manually_stopped = false;      // stop, kill or rm -f ended it: the restart policy stops
+    std::optional<Health> health;       // set while a health check is configured; kept after the exit
 };
 
 void to_json(nlohmann::json& json, const ContainerConfig& config);

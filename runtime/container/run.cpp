@@ -15,6 +15,7 @@
 #include <cstring>
 #include <thread>
 
+#include "runtime/container/health_checker.hpp"
 #include "runtime/container/launch.hpp"
 #include "runtime/container/logs.hpp"
 #include "runtime/container/mounts_plan.hpp"
@@ -143,6 +144,8 @@ ContainerConfig make_config(const ImageRootfs& image, const RunOptions& options)
     config.created = rfc3339_now();
     config.request = options;
     config.stop_signal = image.config.stop_signal;
+    config.healthcheck = merge_healthcheck(image.config.healthcheck, options.healthcheck);
+    config.shell = image.config.shell;
     return config;
 }
 
@@ -216,6 +219,7 @@ void mark_running(ContainerRecord& record, pid_t pid) {
     record.state().monitor_pid = getpid();
     record.state().monitor_start_ticks = process_start_ticks(getpid());
     record.state().started_at = rfc3339_now();
+    reset_health(record.state(), record.config());
     record.save_state();
 }
 
@@ -275,6 +279,8 @@ RunResult run_image_rootfs(const Paths& paths, const ImageRootfs& image, const R
     if (terminal_handoff) terminal_handoff->close_child_socket();
     // The workload was executed only after its process had sent the terminal.
     if (started && terminal_handoff) terminal = std::make_unique<kernel::TerminalRelay>(options.interactive, terminal_handoff->receive_master());
+    std::optional<HealthChecker> health;
+    if (started) health.emplace(record.config(), record.paths(), launch.pid());
     int exit_code = !started  ? launch.child().wait()
                     : terminal ? terminal->relay([&] {
                                      cgroup->sample_memory();
@@ -282,6 +288,10 @@ RunResult run_image_rootfs(const Paths& paths, const ImageRootfs& image, const R
                                  })
                                : wait_for_exit(launch.child(), *cgroup);
     result.phases.mark("exit");
+    // Stopped before the exit is recorded, so no check result lands after it. The checks
+    // wrote state.json under its lock; the record keeps their health for the exit.
+    health.reset();
+    record.state().health = read_state(record.paths()).health;
     output.finish();
 
     result.memory_peak_bytes = cgroup->memory_peak();

@@ -47,7 +47,8 @@ void to_json(nlohmann::json& json, const RunOptions& options) {
             {"volumes", options.volumes},
             {"mounts", options.mounts},
             {"restart_policy", options.restart_policy},
-            {"labels", options.labels}};
+            {"labels", options.labels},
+            {"healthcheck", optional_to_json(options.healthcheck)}};
 }
 
 void from_json(const nlohmann::json& json, RunOptions& options) {
@@ -83,6 +84,7 @@ void from_json(const nlohmann::json& json, RunOptions& options) {
     options.mounts = json.value("mounts", defaults.mounts);
     options.restart_policy = json.value("restart_policy", defaults.restart_policy);
     options.labels = json.value("labels", defaults.labels);
+    optional_from_json(json, "healthcheck", options.healthcheck);
 }
 
 }  // namespace isolab::container

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/core/clock.hpp"
+#include "runtime/image/store.hpp"
 
 namespace isolab::container {
 
@@ -54,6 +55,7 @@ struct RunOptions {
     std::vector<std::string> mounts;        // --mount values, as given
     std::string restart_policy = "no";         // --restart no, on-failure[:N] or always; used by the monitor
     std::map<std::string, std::string> labels;  // --label; compose stores its project and service here
+    std::optional<image::Healthcheck> healthcheck;  // --health-* or --no-healthcheck; unset: the image's
 };
 
 // The stored form of a request; on_output_line is not stored. from_json accepts a

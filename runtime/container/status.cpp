@@ -74,11 +74,21 @@ ContainerState read_state(const ContainerPaths& paths) {
 }
 
 ContainerState update_state(const ContainerPaths& paths, const std::function<void(ContainerState&)>& change) {
+    ContainerState result;
+    update_state_if(paths, [&](ContainerState& state) {
+        change(state);
+        result = state;
+        return true;
+    });
+    return result;
+}
+
+bool update_state_if(const ContainerPaths& paths, const std::function<bool(ContainerState&)>& change) {
     FileLock lock(paths.directory / "state.lock");
     auto state = read_state(paths);
-    change(state);
+    if (!change(state)) return false;
     write_file_atomic(paths.state(), nlohmann::json(state).dump(2) + "\n");
-    return state;
+    return true;
 }
 
 StoredContainer require_container(const Paths& paths, const std::string& name_or_id) {
@@ -136,7 +146,12 @@ std::string status_text(const StoredContainer& container, std::chrono::system_cl
         auto when = parse_rfc3339(rfc3339);
         return when ? " " + human_duration(now - *when) : std::string();
     };
-    if (state.status == "running") return "Up" + since(state.started_at);
+    if (state.status == "running") {
+        auto up = "Up" + since(state.started_at);
+        return state.health && healthcheck_enabled(container.config.healthcheck)
+                   ? up + " (" + health_status_text(*state.health) + ")"
+                   : up;
+    }
     if (state.status == "restarting") {
         auto ago = since(state.finished_at);
         return fmt::format("Restarting ({}){}", state.exit_code.value_or(0), ago.empty() ? "" : ago + " ago");

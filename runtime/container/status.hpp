@@ -37,6 +37,9 @@ bool is_active(const StoredContainer& container);
 // container's state lock. Returns the new state.
 ContainerState update_state(const ContainerPaths& paths, const std::function<void(ContainerState&)>& change);
 
+// Like update_state, but writes only when `change` returns true. Returns what it returned.
+bool update_state_if(const ContainerPaths& paths, const std::function<bool(ContainerState&)>& change);
+
 // Reads the container's state.json again.
 ContainerState read_state(const ContainerPaths& paths);
 

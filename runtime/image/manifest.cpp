@@ -44,27 +44,6 @@ std::vector<std::string> object_keys(const json& object, const char* key) {
     return keys;
 }
 
-json healthcheck_to_json(const Healthcheck& healthcheck) {
-    json object{{"Test", healthcheck.test}};
-    if (healthcheck.interval) object["Interval"] = healthcheck.interval;
-    if (healthcheck.timeout) object["Timeout"] = healthcheck.timeout;
-    if (healthcheck.start_period) object["StartPeriod"] = healthcheck.start_period;
-    if (healthcheck.start_interval) object["StartInterval"] = healthcheck.start_interval;
-    if (healthcheck.retries) object["Retries"] = healthcheck.retries;
-    return object;
-}
-
-Healthcheck healthcheck_from_json(const json& object) {
-    Healthcheck healthcheck;
-    healthcheck.test = string_list(object, "Test");
-    healthcheck.interval = object.value("Interval", std::int64_t{0});
-    healthcheck.timeout = object.value("Timeout", std::int64_t{0});
-    healthcheck.start_period = object.value("StartPeriod", std::int64_t{0});
-    healthcheck.start_interval = object.value("StartInterval", std::int64_t{0});
-    healthcheck.retries = object.value("Retries", 0);
-    return healthcheck;
-}
-
 std::vector<HistoryEntry> history_from_json(const json& config) {
     std::vector<HistoryEntry> history;
     if (!config.contains("history") || !config["history"].is_array()) return history;
@@ -99,6 +78,26 @@ std::vector<Layer> layers_from_json(const json& manifest, const json& config, co
 }
 
 }  // namespace
+
+void to_json(json& object, const Healthcheck& healthcheck) {
+    object = json{{"Test", healthcheck.test}};
+    if (healthcheck.interval) object["Interval"] = healthcheck.interval;
+    if (healthcheck.timeout) object["Timeout"] = healthcheck.timeout;
+    if (healthcheck.start_period) object["StartPeriod"] = healthcheck.start_period;
+    if (healthcheck.start_interval) object["StartInterval"] = healthcheck.start_interval;
+    if (healthcheck.retries) object["Retries"] = healthcheck.retries;
+}
+
+void from_json(const json& object, Healthcheck& healthcheck) {
+    healthcheck = Healthcheck{};
+    healthcheck.test = string_list(object, "Test");
+    healthcheck.interval = object.value("Interval", std::int64_t{0});
+    healthcheck.timeout = object.value("Timeout", std::int64_t{0});
+    healthcheck.start_period = object.value("StartPeriod", std::int64_t{0});
+    healthcheck.start_interval = object.value("StartInterval", std::int64_t{0});
+    healthcheck.retries = object.value("Retries", 0);
+}
+
 
 Image read_image(const OciLayout& layout, const Descriptor& manifest_descriptor, const std::string& reference) {
     std::string manifest_text = layout.read_blob_verified(manifest_descriptor.digest);
@@ -136,7 +135,7 @@ json run_config_to_json(const RunConfig& config) {
     if (!config.labels.empty()) object["Labels"] = config.labels;
     if (!config.exposed_ports.empty()) object["ExposedPorts"] = empty_object_set(config.exposed_ports);
     if (!config.volumes.empty()) object["Volumes"] = empty_object_set(config.volumes);
-    if (config.healthcheck) object["Healthcheck"] = healthcheck_to_json(*config.healthcheck);
+    if (config.healthcheck) object["Healthcheck"] = *config.healthcheck;
     if (!config.shell.empty()) object["Shell"] = config.shell;
     if (!config.on_build.empty()) object["OnBuild"] = config.on_build;
     return object;
@@ -158,7 +157,7 @@ RunConfig run_config_from_json(const json& object) {
     config.exposed_ports = object_keys(object, "ExposedPorts");
     config.volumes = object_keys(object, "Volumes");
     if (object.contains("Healthcheck") && object["Healthcheck"].is_object()) {
-        config.healthcheck = healthcheck_from_json(object["Healthcheck"]);
+        config.healthcheck = object["Healthcheck"].get<Healthcheck>();
     }
     config.shell = string_list(object, "Shell");
     config.on_build = string_list(object, "OnBuild");

@@ -27,6 +27,11 @@ struct Healthcheck {
     int retries = 0;
 };
 
+// Healthcheck in the JSON of an image config: Test, Interval, Timeout, StartPeriod,
+// StartInterval and Retries, with the zero values left out.
+void to_json(nlohmann::json& json, const Healthcheck& healthcheck);
+void from_json(const nlohmann::json& json, Healthcheck& healthcheck);
+
 // The parts of an OCI image config that say how to run the image.
 struct RunConfig {
     std::vector<std::string> env;         // "NAME=value"

@@ -1,6 +1,6 @@
 // `isolab compose` with real containers, driven through the isolab binary: up -d, ps,
-// down, environment values, named volumes, depends_on order, recreation, config and bad
-// files. Needs root.
+// down, environment values, named volumes, depends_on order and conditions, health
+// checks, recreation, config and bad files. Needs root.
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -12,6 +12,7 @@
 
 #include "runtime/container/manage.hpp"
 #include "runtime/container/record.hpp"
+#include "runtime/container/status.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/volume/volume.hpp"
@@ -214,6 +215,108 @@ TEST_F(ComposeCli, PortsWarnButDoNotFail) {
 
     EXPECT_EQ(config.exit_code, 0) << config.err;
     EXPECT_NE(config.err.find("warning: compose.yaml:4: services.web.ports: ignored"), std::string::npos) << config.err;
+}
+
+// The `isolab inspect` object of one container.
+json inspect_container(const TestRoot& root, const std::string& name) {
+    auto result = run_isolab(root.paths(), {"inspect", name});
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    return result.exit_code == 0 ? json::parse(result.out).at(0) : json::object();
+}
+
+TEST_F(ComposeCli, UpWaitsForHealthyDependency) {
+    write_compose("services:\n"
+                  "  db:\n    image: busybox\n"
+                  "    command: [\"sh\", \"-c\", \"sleep 1; touch /tmp/ready; sleep 600\"]\n"
+                  "    healthcheck:\n      test: [\"CMD\", \"test\", \"-f\", \"/tmp/ready\"]\n"
+                  "      interval: 200ms\n      retries: 30\n"
+                  "  web:\n    image: busybox\n    command: [\"sleep\", \"600\"]\n"
+                  "    depends_on:\n      db:\n        condition: service_healthy\n");
+
+    auto result = compose({"up", "-d"});
+
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_NE(result.err.find("Container demo-db-1  Healthy"), std::string::npos) << result.err;
+    bool db_listed_healthy = false;
+    for (const auto& object : ps_json(false)) {
+        if (object.at("Service") == "db") db_listed_healthy = object.at("Health") == "healthy";
+    }
+    EXPECT_TRUE(db_listed_healthy);
+    auto db = inspect_container(root_, "demo-db-1").at("State");
+    auto web = inspect_container(root_, "demo-web-1").at("State");
+    auto web_started = container::parse_rfc3339(web.at("StartedAt"));
+    auto db_started = container::parse_rfc3339(db.at("StartedAt"));
+    ASSERT_TRUE(web_started);
+    ASSERT_TRUE(db_started);
+    EXPECT_GE(*web_started - *db_started, std::chrono::seconds(1));
+    // The first passing check ended before the dependent started.
+    bool passed_before = false;
+    for (const auto& entry : db.at("Health").at("Log")) {
+        auto end = container::parse_rfc3339(entry.at("End"));
+        if (entry.at("ExitCode") == 0 && end && *end <= *web_started) passed_before = true;
+    }
+    EXPECT_TRUE(passed_before) << db.dump();
+}
+
+TEST_F(ComposeCli, UnhealthyDependencyFailsUp) {
+    write_compose("services:\n"
+                  "  db:\n    image: busybox\n    command: [\"sleep\", \"600\"]\n"
+                  "    healthcheck:\n      test: exit 1\n      interval: 100ms\n      retries: 2\n"
+                  "  web:\n    image: busybox\n    command: [\"sleep\", \"600\"]\n"
+                  "    depends_on:\n      db:\n        condition: service_healthy\n");
+
+    auto result = compose({"up", "-d"});
+
+    EXPECT_EQ(result.exit_code, 1);
+    auto last_line = result.err.substr(result.err.rfind('\n', result.err.size() - 2) + 1);
+    EXPECT_EQ(last_line.rfind("isolab: dependency failed to start: service db is unhealthy, so web "
+                              "(depends_on: service_healthy) was not started", 0),
+              0U)
+        << result.err;
+    EXPECT_FALSE(container::find_container(root_.paths(), "demo-web-1"));
+}
+
+TEST_F(ComposeCli, ExitedDependencyFailsUp) {
+    write_compose("services:\n"
+                  "  db:\n    image: busybox\n    command: [\"true\"]\n"
+                  "    healthcheck:\n      test: [\"CMD\", \"true\"]\n      interval: 1m\n"
+                  "  web:\n    image: busybox\n    command: [\"sleep\", \"600\"]\n"
+                  "    depends_on:\n      db:\n        condition: service_healthy\n");
+
+    auto result = compose({"up", "-d"});
+
+    EXPECT_EQ(result.exit_code, 1);
+    EXPECT_NE(result.err.find("isolab: dependency failed to start: service db exited with code 0 before it became "
+                              "healthy, so web (depends_on: service_healthy) was not started"),
+              std::string::npos)
+        << result.err;
+    EXPECT_FALSE(container::find_container(root_.paths(), "demo-web-1"));
+}
+
+TEST_F(ComposeCli, DependencyWithoutHealthcheckFailsUp) {
+    write_compose("services:\n"
+                  "  db:\n    image: busybox\n    command: [\"sleep\", \"600\"]\n"
+                  "  web:\n    image: busybox\n    command: [\"sleep\", \"600\"]\n"
+                  "    depends_on:\n      db:\n        condition: service_healthy\n");
+
+    auto result = compose({"up", "-d"});
+
+    EXPECT_EQ(result.exit_code, 1);
+    EXPECT_NE(result.err.find("isolab: dependency failed to start: service db has no healthcheck"), std::string::npos)
+        << result.err;
+}
+
+TEST_F(ComposeCli, DisableOverridesImageCheck) {
+    std::ofstream(project_dir_ / "Dockerfile") << "FROM busybox\nHEALTHCHECK --interval=100ms CMD true\n";
+    write_compose("services:\n"
+                  "  app:\n    build: .\n    command: [\"sleep\", \"600\"]\n    healthcheck:\n      disable: true\n");
+
+    auto result = compose({"up", "-d", "--build"});
+
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    auto object = inspect_container(root_, "demo-app-1");
+    EXPECT_EQ(object.at("Config").at("Healthcheck").at("Test"), json::array({"NONE"}));
+    EXPECT_FALSE(object.at("State").contains("Health")) << object.at("State");
 }
 
 }  // namespace

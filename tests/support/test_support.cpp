@@ -7,6 +7,9 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "runtime/container/manage.hpp"
+#include "runtime/container/record.hpp"
+#include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 
 namespace isolab::testing {
@@ -84,5 +87,17 @@ CliResult run_isolab(const Paths& paths, const std::vector<std::string>& argumen
 }
 
 bool running_as_root() { return geteuid() == 0; }
+
+std::vector<std::string> remove_all_containers(const Paths& paths) {
+    std::vector<std::string> failures;
+    for (const auto& stored : container::list_containers(paths)) {
+        try {
+            container::remove_container(paths, stored.config.id, true);
+        } catch (const Error& error) {
+            failures.push_back(stored.config.id + ": " + error.what());
+        }
+    }
+    return failures;
+}
 
 }  // namespace isolab::testing

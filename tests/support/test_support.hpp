@@ -38,4 +38,8 @@ CliResult run_isolab(const Paths& paths, const std::vector<std::string>& argumen
 // True when the tests run as root (integration tests skip otherwise).
 bool running_as_root();
 
+// Removes every container under `paths` as `rm -f` does. Returns one message per
+// container that could not be removed.
+std::vector<std::string> remove_all_containers(const Paths& paths);
+
 }  // namespace isolab::testing

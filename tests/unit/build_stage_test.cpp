@@ -84,8 +84,8 @@ TEST(BuildStage, Healthcheck) {
     EXPECT_EQ(stage.config.healthcheck->retries, 3);
     stage = apply_all("HEALTHCHECK NONE\n");
     EXPECT_EQ(stage.config.healthcheck->test, std::vector<std::string>{"NONE"});
-    EXPECT_EQ(apply_error("HEALTHCHECK --interval=soon CMD x\n"), "Dockerfile:2: invalid duration 'soon'");
-    EXPECT_EQ(apply_error("HEALTHCHECK wget x\n"), "Dockerfile:2: HEALTHCHECK needs NONE or CMD COMMAND");
+    EXPECT_EQ(apply_error("HEALTHCHECK --interval=soon CMD x\n"), "Dockerfile:2: invalid duration 'soon': a number is missing");
+    EXPECT_EQ(apply_error("HEALTHCHECK wget x\n"), "Dockerfile:2: HEALTHCHECK needs NONE or CMD COMMAND, not 'wget'");
 }
 
 TEST(BuildStage, OnbuildRecordedAndChecked) {
@@ -94,11 +94,25 @@ TEST(BuildStage, OnbuildRecordedAndChecked) {
     EXPECT_EQ(apply_error("ONBUILD FROM x\n"), "Dockerfile:2: FROM is not allowed in ONBUILD");
 }
 
-TEST(BuildStage, DurationParsing) {
-    EXPECT_EQ(parse_duration("500ms"), 500'000'000LL);
-    EXPECT_EQ(parse_duration("2h"), 7'200'000'000'000LL);
-    EXPECT_THROW(parse_duration("10"), Error);
-    EXPECT_THROW(parse_duration("1d"), Error);
+TEST(BuildStage, HealthcheckShellFormAndDefaults) {
+    auto stage = apply_all("HEALTHCHECK --retries=0 --start-period=1.5s --start-interval=200ms CMD wget -q localhost || exit 1\n");
+    ASSERT_TRUE(stage.config.healthcheck);
+    EXPECT_EQ(stage.config.healthcheck->test, (std::vector<std::string>{"CMD-SHELL", "wget -q localhost || exit 1"}));
+    EXPECT_EQ(stage.config.healthcheck->retries, 0);
+    EXPECT_EQ(stage.config.healthcheck->interval, 0);
+    EXPECT_EQ(stage.config.healthcheck->start_period, 1'500'000'000LL);
+    EXPECT_EQ(stage.config.healthcheck->start_interval, 200'000'000LL);
+}
+
+TEST(BuildStage, HealthcheckRejectsBadArguments) {
+    EXPECT_EQ(apply_error("HEALTHCHECK --interval=500us CMD true\n"),
+              "Dockerfile:2: invalid --interval '500us': it must be 0 or at least 1ms");
+    EXPECT_EQ(apply_error("HEALTHCHECK --timeout=-1s CMD true\n"),
+              "Dockerfile:2: invalid --timeout '-1s': it must be 0 or at least 1ms");
+    EXPECT_EQ(apply_error("HEALTHCHECK --retries=-1 CMD true\n"), "Dockerfile:2: invalid --retries '-1'");
+    EXPECT_EQ(apply_error("HEALTHCHECK CMD\n"), "Dockerfile:2: missing command after HEALTHCHECK CMD");
+    EXPECT_EQ(apply_error("HEALTHCHECK NONE x\n"), "Dockerfile:2: HEALTHCHECK NONE takes no arguments");
+    EXPECT_EQ(apply_error("HEALTHCHECK RUN true\n"), "Dockerfile:2: HEALTHCHECK needs NONE or CMD COMMAND, not 'RUN'");
 }
 
 }  // namespace

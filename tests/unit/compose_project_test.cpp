@@ -245,13 +245,89 @@ TEST(ComposeService, UnknownDependencyRejected) {
     EXPECT_EQ(dir.load_error(), "compose.yaml: services.a.depends_on: service \"nothere\" is not defined");
 }
 
-TEST(ComposeService, ServiceHealthyRejected) {
+TEST(ComposeService, ServiceHealthyAccepted) {
     ProjectDir dir;
     dir.write("compose.yaml", "services:\n  a:\n    image: busybox\n  b:\n    image: busybox\n"
                               "    depends_on:\n      a:\n        condition: service_healthy\n");
 
-    EXPECT_NE(dir.load_error().find("compose.yaml:8: services.b.depends_on.a.condition: service_healthy is not supported"),
-              std::string::npos);
+    auto project = dir.load();
+
+    ASSERT_EQ(project.services.size(), 2U);
+    ASSERT_EQ(project.services[1].depends_on.size(), 1U);
+    EXPECT_EQ(project.services[1].depends_on[0].condition, "service_healthy");
+}
+
+TEST(ComposeHealthcheck, ListTestAndDurations) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  db:\n    image: busybox\n    healthcheck:\n"
+                              "      test: [\"CMD\", \"test\", \"-f\", \"/ready\"]\n"
+                              "      interval: 200ms\n      timeout: 1m30s\n      retries: 5\n"
+                              "      start_period: 2s\n      start_interval: 100ms\n");
+
+    auto healthcheck = dir.load().services.at(0).healthcheck;
+
+    ASSERT_TRUE(healthcheck);
+    EXPECT_EQ(healthcheck->test, (std::vector<std::string>{"CMD", "test", "-f", "/ready"}));
+    EXPECT_EQ(healthcheck->interval, 200'000'000LL);
+    EXPECT_EQ(healthcheck->timeout, 90'000'000'000LL);
+    EXPECT_EQ(healthcheck->retries, 5);
+    EXPECT_EQ(healthcheck->start_period, 2'000'000'000LL);
+    EXPECT_EQ(healthcheck->start_interval, 100'000'000LL);
+}
+
+TEST(ComposeHealthcheck, StringTestIsShellCommand) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  db:\n    image: busybox\n    healthcheck:\n"
+                              "      test: test -f /ready || exit 1\n");
+
+    auto healthcheck = dir.load().services.at(0).healthcheck;
+
+    ASSERT_TRUE(healthcheck);
+    EXPECT_EQ(healthcheck->test, (std::vector<std::string>{"CMD-SHELL", "test -f /ready || exit 1"}));
+    EXPECT_EQ(healthcheck->interval, 0);
+}
+
+TEST(ComposeHealthcheck, DisableIsNone) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  db:\n    image: busybox\n    healthcheck:\n      disable: true\n");
+
+    auto project = dir.load();
+
+    ASSERT_TRUE(project.services.at(0).healthcheck);
+    EXPECT_EQ(project.services.at(0).healthcheck->test, std::vector<std::string>{"NONE"});
+    EXPECT_NE(project_to_yaml(project).find("healthcheck:\n      disable: true"), std::string::npos) << project_to_yaml(project);
+}
+
+TEST(ComposeHealthcheck, ConfigPrintsGoDurations) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  db:\n    image: busybox\n    healthcheck:\n"
+                              "      test: [\"CMD\", \"true\"]\n      interval: 90s\n");
+
+    auto yaml = project_to_yaml(dir.load());
+
+    EXPECT_NE(yaml.find("interval: 1m30s"), std::string::npos) << yaml;
+    EXPECT_NE(yaml.find("test: [\"CMD\", \"true\"]"), std::string::npos) << yaml;
+}
+
+TEST(ComposeHealthcheck, InvalidSettingsNamed) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  db:\n    image: busybox\n    healthcheck:\n      test: [\"RUN\", \"x\"]\n");
+    EXPECT_EQ(dir.load_error(),
+              "compose.yaml:5: services.db.healthcheck.test: the list must start with \"CMD\", \"CMD-SHELL\" or \"NONE\", not \"RUN\"");
+
+    dir.write("compose.yaml", "services:\n  db:\n    image: busybox\n    healthcheck:\n      interval: 500us\n");
+    EXPECT_EQ(dir.load_error(),
+              "compose.yaml:5: services.db.healthcheck.interval: invalid duration '500us': it must be 0 or at least 1ms");
+
+    dir.write("compose.yaml", "services:\n  db:\n    image: busybox\n    healthcheck:\n      retries: -1\n");
+    EXPECT_EQ(dir.load_error(), "compose.yaml:5: services.db.healthcheck.retries: \"-1\" is not a whole number, 0 or more");
+
+    dir.write("compose.yaml", "services:\n  db:\n    image: busybox\n    healthcheck:\n"
+                              "      test: [\"CMD\", \"true\"]\n      disable: true\n");
+    EXPECT_EQ(dir.load_error(), "compose.yaml:5: services.db.healthcheck.disable: cannot be combined with a test command");
+
+    dir.write("compose.yaml", "services:\n  db:\n    image: busybox\n    healthcheck:\n      intervall: 1s\n");
+    EXPECT_EQ(dir.load_error(), "compose.yaml:5: services.db.healthcheck.intervall: is not a healthcheck setting");
 }
 
 TEST(ComposeService, UnknownKeysAndNetworksWarn) {
