@@ -9,16 +9,9 @@ namespace isolab::bench {
 
 namespace {
 
-constexpr int chart_width = 760;
-constexpr int label_width = 170;
 constexpr int bar_area_width = 460;
 constexpr int row_height = 26;
-constexpr int title_height = 28;
 constexpr int legend_row_height = 18;
-
-// Colour-blind safe palette (Okabe and Ito).
-constexpr const char* palette[] = {"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9",
-                                   "#D55E00", "#F0E442", "#999999", "#000000"};
 
 double row_total(const BarRow& row) {
     double total = 0;
@@ -38,8 +31,7 @@ std::vector<std::string> legend_names(const BarChart& chart) {
 
 std::string render_row(const BarRow& row, int y, double scale, const std::map<std::string, std::string>& colours,
                        const BarChart& chart) {
-    std::string svg = fmt::format(R"(<text x="{}" y="{}" text-anchor="end" class="label">{}</text>)", label_width - 8,
-                                  y + 17, escape_html(row.label));
+    std::string svg = row_label(y + 17, row.label);
     double x = label_width;
     for (const auto& segment : row.segments) {
         double width = std::max(0.0, segment.value) * scale;
@@ -67,8 +59,7 @@ std::string render_legend(const std::vector<std::string>& names, const std::map<
             x = label_width;
             y += legend_row_height;
         }
-        svg += fmt::format(R"(<rect x="{}" y="{}" width="12" height="12" fill="{}"/>)", x, y, colours.at(name));
-        svg += fmt::format(R"(<text x="{}" y="{}" class="legend">{}</text>)", x + 16, y + 11, escape_html(name));
+        svg += legend_entry(x, y, colours.at(name), name);
         x += width;
     }
     return svg;
@@ -105,10 +96,30 @@ std::string escape_html(const std::string& text) {
     return escaped;
 }
 
+std::string open_chart_svg(const std::string& id, const std::string& classes, const std::string& extra_attributes,
+                           int height, const std::string& title) {
+    std::string svg = fmt::format(
+        R"(<svg xmlns="http://www.w3.org/2000/svg" id="{}" class="{}"{} width="{}" height="{}" viewBox="0 0 {} {}" role="img" aria-label="{}">)",
+        escape_html(id), classes, extra_attributes, chart_width, height, chart_width, height, escape_html(title));
+    svg += fmt::format(R"(<text x="0" y="18" class="title">{}</text>)", escape_html(title));
+    return svg;
+}
+
+std::string row_label(int y, const std::string& text) {
+    return fmt::format(R"(<text x="{}" y="{}" text-anchor="end" class="label">{}</text>)", label_width - 8, y,
+                       escape_html(text));
+}
+
+std::string legend_entry(int x, int y, const std::string& colour, const std::string& text) {
+    std::string svg = fmt::format(R"(<rect x="{}" y="{}" width="12" height="12" fill="{}"/>)", x, y, colour);
+    svg += fmt::format(R"(<text x="{}" y="{}" class="legend">{}</text>)", x + 16, y + 11, escape_html(text));
+    return svg;
+}
+
 std::string render_bar_chart(const BarChart& chart) {
     auto names = legend_names(chart);
     std::map<std::string, std::string> colours;
-    for (std::size_t i = 0; i < names.size(); ++i) colours[names[i]] = palette[i % std::size(palette)];
+    for (std::size_t i = 0; i < names.size(); ++i) colours[names[i]] = chart_palette[i % std::size(chart_palette)];
 
     double largest = 0;
     for (const auto& row : chart.rows) largest = std::max(largest, row_total(row));
@@ -117,10 +128,7 @@ std::string render_bar_chart(const BarChart& chart) {
     int legend_top = title_height + static_cast<int>(chart.rows.size()) * row_height + 6;
     int height = legend_top + legend_height(names);
 
-    std::string svg = fmt::format(
-        R"(<svg xmlns="http://www.w3.org/2000/svg" id="{}" class="chart" width="{}" height="{}" viewBox="0 0 {} {}" role="img" aria-label="{}">)",
-        escape_html(chart.id), chart_width, height, chart_width, height, escape_html(chart.title));
-    svg += fmt::format(R"(<text x="0" y="18" class="title">{}</text>)", escape_html(chart.title));
+    std::string svg = open_chart_svg(chart.id, "chart", "", height, chart.title);
     for (std::size_t i = 0; i < chart.rows.size(); ++i) {
         svg += render_row(chart.rows[i], title_height + static_cast<int>(i) * row_height, scale, colours, chart);
     }

@@ -13,18 +13,14 @@ namespace isolab::bench {
 
 namespace {
 
-constexpr int chart_width = 760;
-constexpr int label_width = 170;
 constexpr int bar_area_width = 500;
 constexpr int row_height = 22;
-constexpr int title_height = 28;
 constexpr int axis_height = 30;
 constexpr int legend_height = 24;
 constexpr int text_bar_width = 40;
 
-// Okabe and Ito colours, as in the bar charts: blue for the host clock, orange for the guest.
-constexpr const char* host_colour = "#0072B2";
-constexpr const char* guest_colour = "#E69F00";
+constexpr const char* host_colour = chart_palette[0];
+constexpr const char* guest_colour = chart_palette[1];
 
 std::size_t counted_runs(const PathResult& path) {
     return static_cast<std::size_t>(
@@ -74,8 +70,7 @@ std::string render_legend(int y) {
     int x = label_width;
     for (auto [colour, text] : {std::pair{host_colour, "host clock"},
                                 std::pair{guest_colour, "guest clock, placed on the host clock"}}) {
-        svg += fmt::format(R"(<rect x="{}" y="{}" width="12" height="12" fill="{}"/>)", x, y, colour);
-        svg += fmt::format(R"(<text x="{}" y="{}" class="legend">{}</text>)", x + 16, y + 11, text);
+        svg += legend_entry(x, y, colour, text);
         x += 120;
     }
     return svg;
@@ -116,11 +111,8 @@ std::string render_waterfall_svg(const Waterfall& waterfall, const std::string& 
     int axis_top = title_height + static_cast<int>(waterfall.bars.size()) * row_height + 4;
     int height = axis_top + axis_height + legend_height;
 
-    std::string svg = fmt::format(
-        R"(<svg xmlns="http://www.w3.org/2000/svg" id="{}" class="chart waterfall" data-path="{}" width="{}" height="{}" viewBox="0 0 {} {}" role="img" aria-label="{}">)",
-        escape_html(id), escape_html(waterfall.path), chart_width, height, chart_width, height,
-        escape_html(waterfall.title));
-    svg += fmt::format(R"(<text x="0" y="18" class="title">{}</text>)", escape_html(waterfall.title));
+    std::string data_path = fmt::format(R"( data-path="{}")", escape_html(waterfall.path));
+    std::string svg = open_chart_svg(id, "chart waterfall", data_path, height, waterfall.title);
 
     for (std::size_t i = 0; i < waterfall.bars.size(); ++i) {
         const auto& bar = waterfall.bars[i];
@@ -128,8 +120,7 @@ std::string render_waterfall_svg(const Waterfall& waterfall, const std::string& 
         double x = label_width + bar.start_ms * scale;
         double width = std::max(1.0, (bar.end_ms - bar.start_ms) * scale);  // keep instant phases visible
         bool guest = bar.clock == "guest";
-        svg += fmt::format(R"(<text x="{}" y="{}" text-anchor="end" class="label">{}</text>)", label_width - 8, y + 15,
-                           escape_html(bar.name));
+        svg += row_label(y + 15, bar.name);
         svg += fmt::format(
             R"(<rect class="{}" x="{:.2f}" y="{}" width="{:.2f}" height="{}" fill="{}"><title>{} ({} clock): {} to {}</title></rect>)",
             guest ? "bar-guest" : "bar-host", x, y + 3, width, row_height - 6, guest ? guest_colour : host_colour,

@@ -105,7 +105,16 @@ std::optional<StoredContainer> load_container(const fs::path& directory) {
         container.config = nlohmann::json::parse(read_file(paths.config())).get<ContainerConfig>();
         std::error_code error;
         if (fs::exists(paths.state(), error)) {
-            container.state = nlohmann::json::parse(read_file(paths.state())).get<ContainerState>();
+            try {
+                container.state = nlohmann::json::parse(read_file(paths.state())).get<ContainerState>();
+            } catch (const std::exception& state_error) {
+                // A --rm container's state.json is written without fsync and may be empty
+                // after a host crash. Its record reads as created, so `rm` and `system
+                // prune` find it.
+                if (!container.config.request.remove) throw;
+                spdlog::debug("{}: unreadable state of a --rm container, read as created: {}", directory.string(),
+                              state_error.what());
+            }
         }
         return container;
     } catch (const std::exception& error) {
@@ -152,7 +161,13 @@ ContainerRecord::~ContainerRecord() {
     }
 }
 
-void ContainerRecord::save_state() { write_file_atomic(paths_.state(), nlohmann::json(state_).dump(2) + "\n"); }
+// The state of a --rm container is written without fsync: its folder is removed when the
+// container exits, and after a host crash load_container reads a lost state.json as a
+// created container, which `rm` and `system prune` remove. config.json stays crash-safe.
+void ContainerRecord::save_state() {
+    auto durability = config_.request.remove ? Durability::rename_only : Durability::crash_safe;
+    write_file_atomic(paths_.state(), nlohmann::json(state_).dump(2) + "\n", 0644, durability);
+}
 
 std::vector<StoredContainer> list_containers(const Paths& paths) {
     std::vector<StoredContainer> containers;

@@ -31,7 +31,7 @@ std::string read_file(const fs::path& path) {
     return content.str();
 }
 
-void write_file_atomic(const fs::path& path, std::string_view content, unsigned mode) {
+void write_file_atomic(const fs::path& path, std::string_view content, unsigned mode, Durability durability) {
     // rename() would replace whatever is at `path`: a device such as /dev/full, a FIFO or a
     // symbolic link. Only a regular file (or nothing) may be replaced.
     struct stat existing {};
@@ -57,7 +57,8 @@ void write_file_atomic(const fs::path& path, std::string_view content, unsigned 
         }
         written += static_cast<size_t>(count);
     }
-    if (fsync(fd) != 0 || close(fd) != 0) {
+    bool flush = durability == Durability::crash_safe;
+    if ((flush && fsync(fd) != 0) || close(fd) != 0) {
         int saved = errno;
         unlink(temporary.c_str());
         throw_errno(saved, "cannot flush " + temporary.string());
@@ -67,6 +68,7 @@ void write_file_atomic(const fs::path& path, std::string_view content, unsigned 
         unlink(temporary.c_str());
         throw_errno(saved, "cannot rename " + temporary.string() + " to " + path.string());
     }
+    if (!flush) return;
     int folder = open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (folder >= 0) {
         fsync(folder);

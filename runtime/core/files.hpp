@@ -10,11 +10,24 @@ namespace isolab {
 // Reads a whole file. Throws Error naming the path when it cannot.
 std::string read_file(const std::filesystem::path& path);
 
-// Writes `content` to a temporary file beside `path`, fsyncs it, renames it over `path`
-// and fsyncs the folder, so a reader sees the old or the new content, never a torn one.
-// Throws Error when `path` exists and is not a regular file (a device, FIFO, folder or
-// symbolic link), because the rename would replace it.
-void write_file_atomic(const std::filesystem::path& path, std::string_view content, unsigned mode = 0644);
+// What write_file_atomic guarantees about a crash of the host (power loss, kernel panic).
+// Other processes see the old or the new content with either value.
+enum class Durability {
+    // fsync of the file and its folder: after a host crash the file has the old or the
+    // new content.
+    crash_safe,
+    // No fsync, which saves a disk flush per write. After a host crash the file may be
+    // missing, empty or old. For files whose loss a reader tolerates.
+    rename_only,
+};
+
+// Writes `content` to a temporary file beside `path` and renames it over `path`, so a
+// reader sees the old or the new content, never a torn one. With Durability::crash_safe
+// it fsyncs the file before the rename and the folder after it. Throws Error when `path`
+// exists and is not a regular file (a device, FIFO, folder or symbolic link), because the
+// rename would replace it.
+void write_file_atomic(const std::filesystem::path& path, std::string_view content, unsigned mode = 0644,
+                       Durability durability = Durability::crash_safe);
 
 // Bytes allocated on disk by everything under `path` (st_blocks * 512), counting each
 // hard-linked inode once. Follows no symbolic links. Missing path: 0.

@@ -9,32 +9,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "support/test_support.hpp"
+#include "support/root_cli_test.hpp"
 
 namespace isolab::testing {
 namespace {
 
 namespace fs = std::filesystem;
 
-class ContainerCli : public ::testing::Test {
-protected:
-    void SetUp() override {
-        if (!running_as_root()) GTEST_SKIP() << "running containers needs root";
-    }
-
-    CliResult isolab(const std::vector<std::string>& arguments) { return run_isolab(root_.paths(), arguments); }
-
-    // True when no container folder exists (the .lock file of the containers folder stays).
-    bool no_containers() const {
-        std::error_code error;
-        for (const auto& entry : fs::directory_iterator(root_.paths().containers(), error)) {
-            if (entry.path().filename().string().front() != '.') return false;
-        }
-        return true;
-    }
-
-    TestRoot root_;
-};
+class ContainerCli : public RootCliTest {};
 
 size_t line_count(const std::string& text) {
     size_t lines = 0;

@@ -18,25 +18,14 @@
 #include "runtime/container/record.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/linux/cgroups.hpp"
-#include "runtime/image/store.hpp"
-#include "support/test_support.hpp"
+#include "support/root_cli_test.hpp"
 
 namespace isolab::testing {
 namespace {
 
 namespace fs = std::filesystem;
 
-class ContainerExec : public ::testing::Test {
-protected:
-    void SetUp() override {
-        if (!running_as_root()) GTEST_SKIP() << "running containers needs root";
-        image::Store(root_.paths()).ensure_busybox();
-    }
-
-    CliResult isolab(const std::vector<std::string>& arguments) { return run_isolab(root_.paths(), arguments); }
-
-    TestRoot root_;
-};
+class ContainerExec : public BusyboxCliTest {};
 
 // The inode of a namespace link such as "net:[4026531840]".
 std::string namespace_link(pid_t pid, const std::string& name) {

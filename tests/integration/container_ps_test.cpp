@@ -7,24 +7,22 @@
 
 #include <nlohmann/json.hpp>
 
-#include "support/test_support.hpp"
+#include "support/root_cli_test.hpp"
 
 namespace isolab::testing {
 namespace {
 
-class ContainerPs : public ::testing::Test {
+class ContainerPs : public RootCliTest {
 protected:
     void SetUp() override {
-        if (!running_as_root()) GTEST_SKIP() << "running containers needs root";
+        RootCliTest::SetUp();
+        if (IsSkipped()) return;
         auto first = isolab({"run", "--name", "first", "busybox", "true"});
         auto second = isolab({"run", "--name", "second", "busybox", "sh", "-c", "exit 3"});
         ASSERT_EQ(first.exit_code, 0) << first.err;
         ASSERT_EQ(second.exit_code, 3) << second.err;
     }
 
-    CliResult isolab(const std::vector<std::string>& arguments) { return run_isolab(root_.paths(), arguments); }
-
-    TestRoot root_;
 };
 
 TEST_F(ContainerPs, TemplateFieldsOneLineEach) {

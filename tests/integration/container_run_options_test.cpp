@@ -8,28 +8,20 @@
 #include <string>
 #include <vector>
 
-#include "support/test_support.hpp"
+#include "support/root_cli_test.hpp"
 
 namespace isolab::testing {
 namespace {
 
 namespace fs = std::filesystem;
 
-class ContainerRunOptions : public ::testing::Test {
+class ContainerRunOptions : public RootCliTest {
 protected:
-    void SetUp() override {
-        if (!running_as_root()) GTEST_SKIP() << "running containers needs root";
-    }
-
-    CliResult isolab(const std::vector<std::string>& arguments) { return run_isolab(root_.paths(), arguments); }
-
     std::string write_file(const std::string& name, const std::string& content) {
         auto path = root_.root().parent_path() / name;
         std::ofstream(path) << content;
         return path.string();
     }
-
-    TestRoot root_;
 };
 
 std::string host_namespace(const std::string& name) { return fs::read_symlink("/proc/self/ns/" + name).string(); }

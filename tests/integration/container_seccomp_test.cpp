@@ -9,37 +9,20 @@
 #include <vector>
 
 #include "runtime/core/files.hpp"
-#include "support/test_support.hpp"
+#include "support/root_cli_test.hpp"
 
 namespace isolab::testing {
 namespace {
 
 namespace fs = std::filesystem;
 
-class ContainerSeccomp : public ::testing::Test {
+class ContainerSeccomp : public RootCliTest {
 protected:
-    void SetUp() override {
-        if (!running_as_root()) GTEST_SKIP() << "running containers needs root";
-    }
-
-    CliResult isolab(const std::vector<std::string>& arguments) { return run_isolab(root_.paths(), arguments); }
-
     std::string write_profile(const std::string& name, const std::string& json) {
         auto path = root_.root().parent_path() / name;
         std::ofstream(path) << json;
         return path.string();
     }
-
-    // True when no container folder exists (the .lock file of the containers folder stays).
-    bool no_containers() const {
-        std::error_code error;
-        for (const auto& entry : fs::directory_iterator(root_.paths().containers(), error)) {
-            if (entry.path().filename().string().front() != '.') return false;
-        }
-        return true;
-    }
-
-    TestRoot root_;
 };
 
 // A profile that allows everything but mkdir and mkdirat, which fail with EACCES (13).

@@ -9,23 +9,12 @@
 
 #include "integration/running_container.hpp"
 #include "runtime/container/stats.hpp"
-#include "runtime/image/store.hpp"
-#include "support/test_support.hpp"
+#include "support/root_cli_test.hpp"
 
 namespace isolab::testing {
 namespace {
 
-class ContainerStatsCli : public ::testing::Test {
-protected:
-    void SetUp() override {
-        if (!running_as_root()) GTEST_SKIP() << "running containers needs root";
-        image::Store(root_.paths()).ensure_busybox();
-    }
-
-    CliResult isolab(const std::vector<std::string>& arguments) { return run_isolab(root_.paths(), arguments); }
-
-    TestRoot root_;
-};
+class ContainerStatsCli : public BusyboxCliTest {};
 
 std::vector<std::string> lines_of(const std::string& text) {
     std::istringstream stream(text);

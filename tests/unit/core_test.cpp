@@ -43,6 +43,19 @@ TEST(AtomicWrite, ReplacesContent) {
     EXPECT_EQ(entries, 1) << "no temporary file may remain";
 }
 
+TEST(AtomicWrite, RenameOnlyReplacesContent) {
+    TemporaryDirectory folder(std::filesystem::temp_directory_path(), "isolab-core-");
+    auto file = folder.path() / "state.json";
+    write_file_atomic(file, "one", 0600, Durability::rename_only);
+    write_file_atomic(file, "two", 0600, Durability::rename_only);
+    EXPECT_EQ(read_file(file), "two");
+    EXPECT_EQ(std::filesystem::status(file).permissions(),
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    int entries = 0;
+    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(folder.path())) ++entries;
+    EXPECT_EQ(entries, 1) << "no temporary file may remain";
+}
+
 TEST(AtomicWrite, RejectsNonRegularTargets) {
     TemporaryDirectory folder(std::filesystem::temp_directory_path(), "isolab-core-");
     auto target = folder.path() / "target";

@@ -1,0 +1,110 @@
+// The libvirt functions isolab calls, defined here as forwarders to libvirt.so.0, which
+// is loaded with dlopen() at the first call. The isolab executable therefore does not
+// link libvirt: container commands start without loading libvirt and the ~50 shared
+// libraries it needs (GnuTLS, GLib, libxml2, libcurl, Kerberos, ...), which cost about
+// 10 ms of dynamic linking on every start.
+//
+// Each forwarder has the signature that <libvirt/libvirt.h> declares, so the compiler
+// checks it. A function used anywhere in isolab must get a forwarder here, or linking
+// fails with an undefined reference. The executable does not export these definitions
+// (nothing it links to refers to them), so libvirt's own calls never reach them.
+#include <dlfcn.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include <mutex>
+#include <string>
+
+#include "runtime/core/error.hpp"
+
+namespace isolab::vm::libvirt {
+
+namespace {
+
+// The soname of the libvirt 1.x and later ABI, the one Debian's libvirt0 package ships.
+constexpr const char* library_name = "libvirt.so.0";
+
+void* load_library() {
+    static std::once_flag once;
+    static void* handle = nullptr;
+    static std::string failure;
+    std::call_once(once, [] {
+        handle = dlopen(library_name, RTLD_NOW | RTLD_LOCAL);
+        if (handle == nullptr) failure = dlerror();
+    });
+    if (handle == nullptr) {
+        throw Error(std::string("cannot load libvirt (") + library_name + "): " + failure,
+                    "install libvirt with 'apt-get install libvirt0'");
+    }
+    return handle;
+}
+
+template <typename Function>
+Function resolve(const char* name) {
+    void* address = dlsym(load_library(), name);
+    if (address == nullptr) {
+        throw Error(std::string("libvirt has no function ") + name + ": " + dlerror(),
+                    "update libvirt with 'apt-get install libvirt0'");
+    }
+    return reinterpret_cast<Function>(address);
+}
+
+}  // namespace
+
+}  // namespace isolab::vm::libvirt
+
+// Defines `name` to call the function of the same name in libvirt.so.0, resolved once.
+#define ISOLAB_LIBVIRT_FORWARD(result, name, parameters, arguments)                                         \
+    extern "C" result name parameters {                                                                     \
+        static const auto function = isolab::vm::libvirt::resolve<decltype(&name)>(#name);                 \
+        return function arguments;                                                                          \
+    }
+
+ISOLAB_LIBVIRT_FORWARD(int, virInitialize, (void), ())
+ISOLAB_LIBVIRT_FORWARD(int, virGetVersion, (unsigned long* libVer, const char* type, unsigned long* typeVer),
+                       (libVer, type, typeVer))
+ISOLAB_LIBVIRT_FORWARD(void, virResetLastError, (void), ())
+ISOLAB_LIBVIRT_FORWARD(virErrorPtr, virGetLastError, (void), ())
+ISOLAB_LIBVIRT_FORWARD(void, virSetErrorFunc, (void* userData, virErrorFunc handler), (userData, handler))
+ISOLAB_LIBVIRT_FORWARD(int, virEventRegisterDefaultImpl, (void), ())
+ISOLAB_LIBVIRT_FORWARD(int, virEventRunDefaultImpl, (void), ())
+
+ISOLAB_LIBVIRT_FORWARD(virConnectPtr, virConnectOpen, (const char* name), (name))
+ISOLAB_LIBVIRT_FORWARD(int, virConnectClose, (virConnectPtr conn), (conn))
+ISOLAB_LIBVIRT_FORWARD(int, virConnectGetVersion, (virConnectPtr conn, unsigned long* hvVer), (conn, hvVer))
+ISOLAB_LIBVIRT_FORWARD(int, virConnectGetLibVersion, (virConnectPtr conn, unsigned long* libVer), (conn, libVer))
+ISOLAB_LIBVIRT_FORWARD(char*, virConnectGetCapabilities, (virConnectPtr conn), (conn))
+ISOLAB_LIBVIRT_FORWARD(int, virConnectListAllDomains, (virConnectPtr conn, virDomainPtr** domains, unsigned int flags),
+                       (conn, domains, flags))
+ISOLAB_LIBVIRT_FORWARD(int, virConnectDomainEventRegisterAny,
+                       (virConnectPtr conn, virDomainPtr dom, int eventID, virConnectDomainEventGenericCallback cb,
+                        void* opaque, virFreeCallback freecb),
+                       (conn, dom, eventID, cb, opaque, freecb))
+ISOLAB_LIBVIRT_FORWARD(int, virConnectDomainEventDeregisterAny, (virConnectPtr conn, int callbackID),
+                       (conn, callbackID))
+
+ISOLAB_LIBVIRT_FORWARD(virDomainPtr, virDomainCreateXML, (virConnectPtr conn, const char* xmlDesc, unsigned int flags),
+                       (conn, xmlDesc, flags))
+ISOLAB_LIBVIRT_FORWARD(virDomainPtr, virDomainDefineXML, (virConnectPtr conn, const char* xml), (conn, xml))
+ISOLAB_LIBVIRT_FORWARD(virDomainPtr, virDomainLookupByName, (virConnectPtr conn, const char* name), (conn, name))
+ISOLAB_LIBVIRT_FORWARD(int, virDomainFree, (virDomainPtr domain), (domain))
+ISOLAB_LIBVIRT_FORWARD(int, virDomainUndefine, (virDomainPtr domain), (domain))
+ISOLAB_LIBVIRT_FORWARD(int, virDomainDestroy, (virDomainPtr domain), (domain))
+ISOLAB_LIBVIRT_FORWARD(int, virDomainResume, (virDomainPtr domain), (domain))
+ISOLAB_LIBVIRT_FORWARD(int, virDomainIsActive, (virDomainPtr dom), (dom))
+ISOLAB_LIBVIRT_FORWARD(int, virDomainIsPersistent, (virDomainPtr dom), (dom))
+ISOLAB_LIBVIRT_FORWARD(const char*, virDomainGetName, (virDomainPtr domain), (domain))
+ISOLAB_LIBVIRT_FORWARD(int, virDomainGetInfo, (virDomainPtr domain, virDomainInfoPtr info), (domain, info))
+ISOLAB_LIBVIRT_FORWARD(char*, virDomainGetXMLDesc, (virDomainPtr domain, unsigned int flags), (domain, flags))
+ISOLAB_LIBVIRT_FORWARD(int, virDomainOpenConsole,
+                       (virDomainPtr dom, const char* dev_name, virStreamPtr st, unsigned int flags),
+                       (dom, dev_name, st, flags))
+
+ISOLAB_LIBVIRT_FORWARD(virStreamPtr, virStreamNew, (virConnectPtr conn, unsigned int flags), (conn, flags))
+ISOLAB_LIBVIRT_FORWARD(int, virStreamRecv, (virStreamPtr st, char* data, size_t nbytes), (st, data, nbytes))
+ISOLAB_LIBVIRT_FORWARD(int, virStreamAbort, (virStreamPtr st), (st))
+ISOLAB_LIBVIRT_FORWARD(int, virStreamFree, (virStreamPtr st), (st))
+ISOLAB_LIBVIRT_FORWARD(int, virStreamEventAddCallback,
+                       (virStreamPtr stream, int events, virStreamEventCallback cb, void* opaque, virFreeCallback ff),
+                       (stream, events, cb, opaque, ff))
+ISOLAB_LIBVIRT_FORWARD(int, virStreamEventRemoveCallback, (virStreamPtr stream), (stream))
