@@ -47,7 +47,9 @@ void to_json(nlohmann::json& json, const RunOptions& options) {
             {"volumes", options.volumes},
             {"mounts", options.mounts},
             {"restart_policy", options.restart_policy},
-            {"labels", options.labels}};
+            {"labels", options.labels},
+            {"publish", options.publish},
+            {"publish_all", options.publish_all}};
 }
 
 void from_json(const nlohmann::json& json, RunOptions& options) {
@@ -83,6 +85,8 @@ void from_json(const nlohmann::json& json, RunOptions& options) {
     options.mounts = json.value("mounts", defaults.mounts);
     options.restart_policy = json.value("restart_policy", defaults.restart_policy);
     options.labels = json.value("labels", defaults.labels);
+    options.publish = json.value("publish", defaults.publish);
+    options.publish_all = json.value("publish_all", defaults.publish_all);
 }
 
 }  // namespace isolab::container
