@@ -95,13 +95,17 @@ void add_address(const RouteSocket& socket, int index, const Ipv4Address& addres
           "cannot add address " + to_string(address.value) + "/" + std::to_string(address.prefix) + " to " + device);
 }
 
-void set_up(const RouteSocket& socket, const std::string& name, int master = 0) {
+// Sets the device up, and with a non-zero `master` makes it a port of that bridge, and
+// with an `alias` sets IFLA_IFALIAS, which the kernel ignores in a request that creates a
+// device.
+void set_up(const RouteSocket& socket, const std::string& name, int master = 0, const std::string& alias = {}) {
     rtnl_link* found = nullptr;
     check(rtnl_link_get_kernel(socket.get(), 0, name.c_str(), &found), "cannot find network device " + name);
     Link current(found);
     Link change(rtnl_link_alloc());
     rtnl_link_set_flags(change.get(), IFF_UP);
     if (master != 0) rtnl_link_set_master(change.get(), master);
+    if (!alias.empty()) rtnl_link_set_ifalias(change.get(), alias.c_str());
     check(rtnl_link_change(socket.get(), current.get(), change.get(), 0), "cannot set up network device " + name);
 }
 
@@ -181,11 +185,10 @@ void create_bridge(const std::string& name, const Ipv4Address& gateway, const st
     RouteSocket socket;
     Link bridge(rtnl_link_bridge_alloc());
     rtnl_link_set_name(bridge.get(), name.c_str());
-    rtnl_link_set_ifalias(bridge.get(), alias.c_str());
     check(rtnl_link_add(socket.get(), bridge.get(), NLM_F_CREATE | NLM_F_EXCL), "cannot create bridge " + name);
     try {
         add_address(socket, link_index(socket, name), gateway, name);
-        set_up(socket, name);
+        set_up(socket, name, 0, alias);
     } catch (...) {
         delete_link(name);
         throw;
