@@ -86,7 +86,7 @@ container::RunOptions to_run_options(const RunArguments& arguments, const CLI::A
         options.memory_swap = arguments.memory_swap == "-1" ? -1 : static_cast<std::int64_t>(parse_size(arguments.memory_swap));
     }
     if (command.count("--entrypoint") > 0) options.entrypoint = arguments.entrypoint;
-    // As in Docker, a container joins the default bridge network unless --network says otherwise.
+    // As in Docker, a container joins the default bridge network unless --network names another.
     options.network = arguments.network.empty() ? "bridge" : arguments.network;
     options.publish = arguments.publish;
     options.publish_all = arguments.publish_all;

@@ -27,8 +27,8 @@ namespace fs = std::filesystem;
 bool is_running(const StoredContainer& container) { return observed_state(container).status == "running"; }
 
 std::vector<StoredContainer> containers_for_ps(const Paths& paths, bool all) {
-    // Like the cgroup, the address of a container whose owner was killed stays until
-    // its processes are gone; `ps` is the first to notice.
+    // Like the cgroup, the address of a container whose owner was killed stays until its
+    // processes are gone, and `ps` is often the first command to run after that.
     try {
         network::release_stale_leases(paths);
     } catch (const Error& error) {
@@ -117,7 +117,7 @@ void remove_container(const Paths& paths, const std::string& name_or_id, bool fo
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
     }
-    // The address and veth of a container whose owner was killed.
+    // Releases the address and veth of a container whose owner was killed.
     network::release_stale_leases(paths);
     std::error_code error;
     fs::remove_all(container.paths.directory, error);

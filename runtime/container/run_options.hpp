@@ -45,7 +45,7 @@ struct RunOptions {
     std::optional<std::uint64_t> cpu_shares;   // --cpu-shares
     std::optional<std::int64_t> memory_swap;   // --memory-swap bytes (memory plus swap); -1: unlimited
     std::optional<std::string> entrypoint;  // --entrypoint: replaces the image's Entrypoint ("" removes it)
-    std::string network;                    // --network: "bridge" joins isolab's bridge; "host" shares the host's; "none" or empty: only lo
+    std::string network;                    // --network: "bridge" or a user-defined network's name; "host" shares the host's; "none" or empty: only lo
     std::string pid_mode;                   // --pid: "host" shares the host's pid namespace; empty: own
     std::string ipc_mode;                   // --ipc: "host" shares the host's ipc namespace; empty: own
     bool interactive = false;               // -i: the workload reads this process's stdin
