@@ -1,4 +1,4 @@
-// Network commands: network create, ls, inspect, rm, prune.
+// Network commands: network create, ls, inspect, rm, connect, disconnect, prune.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -74,6 +74,20 @@ void register_rm(CLI::App& network, Context& context) {
     });
 }
 
+void register_connect(CLI::App& network, Context& context) {
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto* connect = network.add_subcommand("connect", "Connect a running container to a user-defined network");
+    connect->add_option("names", *names, "NETWORK CONTAINER")->required()->expected(2);
+    connect->callback([names, &context] { network::connect_container(context.paths, (*names)[0], (*names)[1]); });
+
+    auto disconnect_names = std::make_shared<std::vector<std::string>>();
+    auto* disconnect = network.add_subcommand("disconnect", "Disconnect a container that 'network connect' connected");
+    disconnect->add_option("names", *disconnect_names, "NETWORK CONTAINER")->required()->expected(2);
+    disconnect->callback([disconnect_names, &context] {
+        network::disconnect_container(context.paths, (*disconnect_names)[0], (*disconnect_names)[1]);
+    });
+}
+
 void register_prune(CLI::App& network, Context& context) {
     auto force = std::make_shared<bool>(false);
     auto* prune = network.add_subcommand("prune", "Remove user-defined networks that no container uses");
@@ -98,6 +112,7 @@ void register_network_commands(CLI::App& app, Context& context) {
     register_ls(*network, context);
     register_inspect(*network, context);
     register_rm(*network, context);
+    register_connect(*network, context);
     register_prune(*network, context);
 }
 

@@ -206,25 +206,27 @@ void delete_link(const std::string& name) {
     spdlog::debug("net: deleted {}", name);
 }
 
-void create_veth(const std::string& host_name, const std::string& bridge, pid_t pid) {
+void create_veth(const std::string& host_name, const std::string& bridge, pid_t pid, const std::string& peer_name) {
     RouteSocket socket;
     int bridge_index = link_index(socket, bridge);
-    check(rtnl_link_veth_add(socket.get(), host_name.c_str(), "eth0", pid), "cannot create veth pair " + host_name);
+    check(rtnl_link_veth_add(socket.get(), host_name.c_str(), peer_name.c_str(), pid), "cannot create veth pair " + host_name);
     try {
         set_up(socket, host_name, bridge_index);
     } catch (...) {
         delete_link(host_name);
         throw;
     }
-    spdlog::debug("net: veth {} on {} with eth0 in the namespace of pid {}", host_name, bridge, pid);
+    spdlog::debug("net: veth {} on {} with {} in the namespace of pid {}", host_name, bridge, peer_name, pid);
 }
 
-void configure_container_interface(pid_t pid, const Ipv4Address& address, std::uint32_t gateway) {
+void configure_container_interface(pid_t pid, const Ipv4Address& address, std::uint32_t gateway,
+                                   const std::string& interface, bool default_route) {
     in_network_namespace(pid, [&] {
         RouteSocket socket;
-        int index = link_index(socket, "eth0");
-        set_up(socket, "eth0");
-        add_address(socket, index, address, "eth0");
+        int index = link_index(socket, interface);
+        set_up(socket, interface);
+        add_address(socket, index, address, interface);
+        if (!default_route) return;
 
         Owned<rtnl_route, rtnl_route_put> route(rtnl_route_alloc());
         rtnl_route_set_family(route.get(), AF_INET);
@@ -238,7 +240,7 @@ void configure_container_interface(pid_t pid, const Ipv4Address& address, std::u
         rtnl_route_add_nexthop(route.get(), hop);  // the route owns the hop from here
         check(rtnl_route_add(socket.get(), route.get(), NLM_F_CREATE), "cannot add the default route via " + to_string(gateway));
     });
-    spdlog::debug("net: eth0 of pid {} has {}/{} via {}", pid, to_string(address.value), address.prefix, to_string(gateway));
+    spdlog::debug("net: {} of pid {} has {}/{}", interface, pid, to_string(address.value), address.prefix);
 }
 
 }  // namespace isolab::network

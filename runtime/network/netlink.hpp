@@ -44,11 +44,12 @@ void create_bridge(const std::string& name, const Ipv4Address& gateway, const st
 void delete_link(const std::string& name);
 
 // Creates a veth pair: `host_name` stays here as a port of `bridge` and is set up, and
-// its peer is created as eth0 in the network namespace of `pid`.
-void create_veth(const std::string& host_name, const std::string& bridge, pid_t pid);
+// its peer is created as `peer_name` in the network namespace of `pid`.
+void create_veth(const std::string& host_name, const std::string& bridge, pid_t pid, const std::string& peer_name = "eth0");
 
-// Inside the network namespace of `pid`: gives eth0 `address`, sets it up and adds the
-// default route via `gateway`.
-void configure_container_interface(pid_t pid, const Ipv4Address& address, std::uint32_t gateway);
+// Inside the network namespace of `pid`: gives `interface` its `address` and sets it up,
+// and with `default_route` adds the default route via `gateway`.
+void configure_container_interface(pid_t pid, const Ipv4Address& address, std::uint32_t gateway,
+                                   const std::string& interface = "eth0", bool default_route = true);
 
 }  // namespace isolab::network

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "runtime/container/record.hpp"
+#include "runtime/container/status.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
@@ -152,6 +153,72 @@ void remove_network(const Paths& paths, const std::string& name) {
     remove_bridge(paths, found->second);
     state.networks.erase(found);
     save_ipam(paths, state);
+}
+
+void connect_container(const Paths& paths, const std::string& name, const std::string& container) {
+    auto stored = container::require_container(paths, container);
+    auto state_now = container::observed_state(stored);
+    if (state_now.status != "running" || state_now.pid <= 0) {
+        throw Error("container " + stored.config.name + " is not running", "start it first", 1);
+    }
+    const auto& id = stored.config.id;
+
+    IpamLock lock(paths);
+    auto state = load_ipam(paths);
+    drop_stale_leases(paths, state);
+    auto found = state.networks.find(name);
+    if (found == state.networks.end() || !found->second.user_defined) {
+        throw Error("network " + name + " not found", "connect takes a network made by 'isolab network create'", 1);
+    }
+    auto& network = found->second;
+    if (network.leases.count(id)) throw Error("container " + stored.config.name + " is already on network " + name, {}, 1);
+    int interfaces = 0;
+    for (const auto& [other_name, other] : state.networks) interfaces += static_cast<int>(other.leases.count(id));
+    ensure_bridge(paths, network);
+
+    Lease lease;
+    lease.address = allocate_address(network);
+    // "isolab", 8 digits of the id and a letter after f fill the 15 characters, so the
+    // name never equals that of the first veth, which ends in a ninth hex digit.
+    lease.device = "isolab" + id.substr(0, 8) + static_cast<char>('g' + interfaces % 20);
+    // The container's owner keeps the lease in use, as it keeps the first one.
+    lease.owner_pid = state_now.monitor_pid;
+    lease.owner_start_ticks = state_now.monitor_start_ticks;
+    lease.pid = state_now.pid;
+    lease.pid_start_ticks = state_now.pid_start_ticks;
+    lease.name = stored.config.name;
+    lease.hostname = stored.config.hostname;
+
+    auto interface = "eth" + std::to_string(interfaces);
+    delete_device(lease.device);
+    create_veth(lease.device, network.bridge, state_now.pid, interface);
+    try {
+        configure_container_interface(state_now.pid, {parse_ipv4(lease.address).value, parse_ipv4(network.subnet).prefix},
+                                      parse_ipv4(network.gateway).value, interface, false);
+        network.leases[id] = lease;
+        save_ipam(paths, state);
+    } catch (...) {
+        delete_device(lease.device);
+        throw;
+    }
+    refresh_hosts_files(paths, network);
+}
+
+void disconnect_container(const Paths& paths, const std::string& name, const std::string& container) {
+    auto stored = container::require_container(paths, container);
+    IpamLock lock(paths);
+    auto state = load_ipam(paths);
+    auto found = state.networks.find(name);
+    if (found == state.networks.end()) throw Error("network " + name + " not found", {}, 1);
+    auto lease = found->second.leases.find(stored.config.id);
+    if (lease == found->second.leases.end() || lease->second.device == veth_name(stored.config.id)) {
+        throw Error("container " + stored.config.name + " is not connected to network " + name + " by 'network connect'",
+                    "a container started with --network leaves it when it stops", 1);
+    }
+    delete_device(lease->second.device);
+    found->second.leases.erase(lease);
+    save_ipam(paths, state);
+    refresh_hosts_files(paths, found->second);
 }
 
 std::vector<std::string> prune_networks(const Paths& paths) {

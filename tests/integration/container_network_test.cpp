@@ -382,5 +382,26 @@ TEST_F(ContainerNetwork, UserNetworkErrors) {
     EXPECT_NE(subnet.err.find("host bits are set"), std::string::npos) << subnet.err;
 }
 
+TEST_F(ContainerNetwork, ConnectAndDisconnect) {
+    ASSERT_EQ(isolab({"network", "create", "--subnet", "10.89.233.0/24", "extra"}).exit_code, 0);
+    ASSERT_EQ(isolab({"run", "-d", "--name", "joiner", "busybox", "sleep", "60"}).exit_code, 0);
+
+    auto connected = isolab({"network", "connect", "extra", "joiner"});
+    auto address = isolab({"exec", "joiner", "sh", "-c", "ip -4 -o addr show eth1 | awk '{print $4}'"});
+    auto by_name = isolab({"run", "--rm", "--network", "extra", "busybox", "ping", "-c", "1", "-W", "2", "joiner"});
+    auto disconnected = isolab({"network", "disconnect", "extra", "joiner"});
+    auto devices = isolab({"exec", "joiner", "ls", "/sys/class/net"});
+    isolab({"rm", "-f", "joiner"});
+    auto removed = isolab({"network", "rm", "extra"});
+
+    EXPECT_EQ(connected.exit_code, 0) << connected.err;
+    EXPECT_EQ(address.out.rfind("10.89.233.", 0), 0u) << address.out << address.err;
+    EXPECT_EQ(by_name.exit_code, 0) << by_name.out << by_name.err;
+    EXPECT_EQ(disconnected.exit_code, 0) << disconnected.err;
+    EXPECT_EQ(devices.out, "eth0\nlo\n") << devices.err;
+    EXPECT_EQ(removed.exit_code, 0) << removed.err;
+    EXPECT_EQ(ipam_text().find("joiner"), std::string::npos) << ipam_text();
+}
+
 }  // namespace
 }  // namespace isolab::testing
