@@ -58,6 +58,8 @@ struct RunArguments {
     std::string restart_policy = "no";
     bool phases = false;
     HealthArguments health;
+    std::vector<std::string> publish;
+    bool publish_all = false;
 };
 
 container::RunOptions to_run_options(const RunArguments& arguments, const CLI::App& command) {
@@ -86,7 +88,10 @@ container::RunOptions to_run_options(const RunArguments& arguments, const CLI::A
         options.memory_swap = arguments.memory_swap == "-1" ? -1 : static_cast<std::int64_t>(parse_size(arguments.memory_swap));
     }
     if (command.count("--entrypoint") > 0) options.entrypoint = arguments.entrypoint;
-    options.network = arguments.network;
+    // As in Docker, a container joins the default bridge network unless --network names another.
+    options.network = arguments.network.empty() ? "bridge" : arguments.network;
+    options.publish = arguments.publish;
+    options.publish_all = arguments.publish_all;
     options.pid_mode = arguments.pid_mode;
     options.ipc_mode = arguments.ipc_mode;
     options.interactive = arguments.interactive;
@@ -137,7 +142,10 @@ void register_run(CLI::App& app, Context& context, const std::string& name, cons
     run->add_option("--memory-swap", arguments->memory_swap, "Memory plus swap limit, e.g. 128m, or -1 for unlimited swap");
     run->add_option("--env-file", arguments->env_files, "Read NAME=value lines from a file (repeatable)")->allow_extra_args(false);
     run->add_option("--entrypoint", arguments->entrypoint, "Replace the image's Entrypoint (and its Cmd unless a command is given)");
-    run->add_option("--network", arguments->network, "none (default: a network namespace with only lo) or host");
+    run->add_option("--network", arguments->network, "bridge (default: an address on isolab's bridge), none (only lo) or host");
+    run->add_option("-p,--publish", arguments->publish, "Publish a port: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp] (repeatable)")
+        ->allow_extra_args(false);
+    run->add_flag("-P,--publish-all", arguments->publish_all, "Publish each port the image exposes on a free host port");
     run->add_option("--pid", arguments->pid_mode, "host: share the host's pid namespace");
     run->add_option("--ipc", arguments->ipc_mode, "host: share the host's ipc namespace");
     run->add_flag("-i,--interactive", arguments->interactive, "Keep stdin open and pass it to the workload");

@@ -36,7 +36,8 @@ void print_list(const char* what, const std::vector<std::string>& items) {
 }
 
 bool confirm_prune(const container::PruneReport& found, bool volumes) {
-    std::printf("This removes stopped containers, mounts and cgroups left by crashed runs, %sand every "
+    std::printf("This removes stopped containers, mounts, cgroups, addresses, bridges and iptables rules left by "
+                "crashed runs, %sand every "
                 "libvirt domain named isolab-*.\n",
                 volumes ? "anonymous volumes no container uses, " : "");
     print_list("container", found.containers);
@@ -61,6 +62,9 @@ void register_prune(CLI::App& system, Context& context) {
         print_list("removed container", removed.containers);
         print_list("unmounted", removed.mounts);
         print_list("removed cgroup", removed.cgroups);
+        print_list("released address of", removed.leases);
+        print_list("removed bridge", removed.bridges);
+        print_list("removed iptables rule", removed.rules);
         // After the containers, so the volumes of the pruned containers are unused.
         if (*volumes) print_list("removed volume", volume::prune_volumes(context.paths, false).names);
         try {

@@ -30,6 +30,7 @@ void register_build_commands(CLI::App& app, Context& context);
 void register_container_commands(CLI::App& app, Context& context);
 void register_exec_commands(CLI::App& app, Context& context);
 void register_volume_commands(CLI::App& app, Context& context);
+void register_network_commands(CLI::App& app, Context& context);
 void register_lifecycle_commands(CLI::App& app, Context& context);
 void register_vm_commands(CLI::App& app, Context& context);
 void register_bench_commands(CLI::App& app, Context& context);

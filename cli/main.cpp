@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
     isolab::cli::register_container_commands(app, context);
     isolab::cli::register_exec_commands(app, context);
     isolab::cli::register_volume_commands(app, context);
+    isolab::cli::register_network_commands(app, context);
     isolab::cli::register_lifecycle_commands(app, context);
     isolab::cli::register_vm_commands(app, context);
     isolab::cli::register_bench_commands(app, context);

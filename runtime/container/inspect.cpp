@@ -4,6 +4,7 @@
 
 #include "runtime/container/restart_policy.hpp"
 #include "runtime/container/status.hpp"
+#include "runtime/network/attachment.hpp"
 
 namespace isolab::container {
 
@@ -95,6 +96,7 @@ nlohmann::json inspect_container(const StoredContainer& container, const image::
         {"RestartCount", state.restart_count},
         {"Driver", "overlay"},
         {"HostConfig", host_config_json(config.request)},
+        {"NetworkSettings", network::network_settings(Paths{container.paths.directory.parent_path().parent_path(), {}}, config.id)},
     };
     object["Config"] = {{"Hostname", config.hostname},
                         {"User", config.request.user},

@@ -17,6 +17,7 @@
 #include "runtime/core/error.hpp"
 #include "runtime/core/log.hpp"
 #include "runtime/linux/cgroups.hpp"
+#include "runtime/network/attachment.hpp"
 #include "runtime/volume/volume.hpp"
 
 namespace isolab::container {
@@ -26,6 +27,13 @@ namespace fs = std::filesystem;
 bool is_running(const StoredContainer& container) { return observed_state(container).status == "running"; }
 
 std::vector<StoredContainer> containers_for_ps(const Paths& paths, bool all) {
+    // Like the cgroup, the address of a container whose owner was killed stays until its
+    // processes are gone, and `ps` is often the first command to run after that.
+    try {
+        network::release_stale_leases(paths);
+    } catch (const Error& error) {
+        spdlog::warn("ps: stale network leases not released: {}", error.one_line());
+    }
     std::vector<StoredContainer> selected;
     for (auto& container : list_containers(paths)) {
         if (all || is_active(container)) selected.push_back(std::move(container));
@@ -109,6 +117,8 @@ void remove_container(const Paths& paths, const std::string& name_or_id, bool fo
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
     }
+    // Releases the address and veth of a container whose owner was killed.
+    network::release_stale_leases(paths);
     std::error_code error;
     fs::remove_all(container.paths.directory, error);
     if (error) throw Error("cannot remove " + container.paths.directory.string() + ": " + error.message());

@@ -211,11 +211,15 @@ private:
         const auto& config = container_.config;
         auto cgroup_host = kernel::detect_cgroups();
         // Declared in this order so that on any failure the process dies first, then its
-        // cgroup goes, then the reader thread ends.
+        // network goes, then its cgroup, then the reader thread ends.
         OutputCapture output(logging_handler(log_, {}));
         std::unique_ptr<kernel::Cgroup> cgroup;
-        Launch launch(launch_plan(config, container_.paths, image, config.request), output.child_stdout(),
-                      output.child_stderr());
+        auto plan = launch_plan(config, container_.paths, image, config.request);
+        auto container_network = network::attach_network(paths_, config.request, image.config.exposed_ports, config.id,
+                                                         config.name, config.hostname, container_.paths.directory);
+        if (container_network) add_network_mounts(plan, *container_network);
+        Launch launch(plan, output.child_stdout(), output.child_stderr());
+        if (container_network) container_network->connect(launch.pid());
         cgroup = kernel::create_cgroup(cgroup_host, "isolab-" + config.id);
         cgroup->apply(cgroup_limits(config.request));
         cgroup->add_process(launch.pid());
@@ -237,6 +241,9 @@ private:
         bool oom_killed = cgroup->oom_kills() > 0;
         cgroup->remove();
         if (!started) throw launch.failure();
+        // Released before the exit is recorded, so `stop` and `wait` return with the
+        // address, the veth and the published ports free.
+        container_network.reset();
 
         auto state = record_exit(exit_code, oom_killed, true);
         spdlog::info("container {} exited with {}", config.id, exit_code);

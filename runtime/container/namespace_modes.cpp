@@ -3,13 +3,19 @@
 #include <sched.h>
 
 #include "runtime/core/error.hpp"
+#include "runtime/network/attachment.hpp"
 
 namespace isolab::container {
 
 void check_namespace_modes(const RunOptions& options) {
-    if (!options.network.empty() && options.network != "none" && options.network != "host") {
-        throw Error("unsupported --network '" + options.network + "'",
-                    "use none (the default: only lo) or host; isolab has no bridge network");
+    const auto& mode = options.network;
+    if (!mode.empty() && mode != "none" && mode != "host" && !network::uses_bridge(mode)) {
+        throw Error("unsupported --network '" + mode + "'", "use bridge (the default), none or host");
+    }
+    for (const auto& text : options.publish) network::parse_port_mapping(text);
+    if ((!options.publish.empty() || options.publish_all) && !network::uses_bridge(mode)) {
+        throw Error("published ports need a bridge network, not --network " + (mode.empty() ? "none" : mode),
+                    "drop -p and -P, or use --network bridge");
     }
     if (!options.pid_mode.empty() && options.pid_mode != "host") {
         throw Error("unsupported --pid '" + options.pid_mode + "'", "use host, or leave --pid out for a pid namespace of its own");

@@ -5,7 +5,7 @@
 
 namespace isolab::container {
 
-// Checks the values: --network host|none, --pid host, --ipc host|private, each or unset. Throws Error.
+// Checks the values: --network bridge|default|host|none, -p (only with a bridge network), --pid host, --ipc host|private, each or unset. Throws Error.
 void check_namespace_modes(const RunOptions& options);
 
 // Leaves the shared namespaces out of the plan's clone flags. With --network host there

@@ -18,6 +18,7 @@
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
 #include "runtime/linux/cgroups.hpp"
+#include "runtime/network/attachment.hpp"
 
 namespace isolab::container {
 
@@ -131,6 +132,16 @@ PruneReport prune_containers(const Paths& paths) {
         } else {
             spdlog::warn("prune: cannot remove cgroup {}: {}", directory, std::strerror(errno));
         }
+    }
+
+    // After the cgroups, whose processes kept their addresses in use.
+    try {
+        auto network = network::prune_network_leftovers(paths);
+        removed.leases = std::move(network.leases);
+        removed.bridges = std::move(network.bridges);
+        removed.rules = std::move(network.rules);
+    } catch (const Error& error) {
+        spdlog::warn("prune: networks not checked: {}", error.one_line());
     }
 
     for (const auto& id : found.containers) {

@@ -15,6 +15,9 @@ struct PruneReport {
     std::vector<std::string> containers;  // ids of removed container records
     std::vector<std::string> mounts;      // mount points unmounted
     std::vector<std::string> cgroups;     // cgroup folders removed
+    std::vector<std::string> leases;      // ids of containers whose network address was released
+    std::vector<std::string> bridges;     // isolab bridges deleted
+    std::vector<std::string> rules;       // iptables rules of deleted bridges
 };
 
 // Finds the leftovers without changing anything.

@@ -35,6 +35,7 @@
 #include "runtime/linux/mounts.hpp"
 #include "runtime/linux/namespaces.hpp"
 #include "runtime/linux/pty.hpp"
+#include "runtime/network/attachment.hpp"
 
 namespace isolab::container {
 
@@ -149,6 +150,10 @@ ContainerConfig make_config(const ImageRootfs& image, const RunOptions& options)
     return config;
 }
 
+void add_network_mounts(LaunchPlan& plan, const network::ContainerNetwork& network) {
+    for (auto& mount : network.etc_mounts()) plan.mounts.push_back(std::move(mount));
+}
+
 int wait_for_exit(kernel::ChildProcess& child, kernel::Cgroup& cgroup) {
     if (!cgroup.needs_sampling()) return child.wait();
     while (true) {
@@ -258,6 +263,9 @@ RunResult run_image_rootfs(const Paths& paths, const ImageRootfs& image, const R
     std::unique_ptr<kernel::TerminalHandoff> terminal_handoff;
     std::unique_ptr<kernel::TerminalRelay> terminal;
     auto plan = launch_plan(record.config(), record.paths(), image, options);
+    auto container_network = network::attach_network(paths, options, image.config.exposed_ports, result.id, result.name,
+                                                     record.config().hostname, record.paths().directory);
+    if (container_network) add_network_mounts(plan, *container_network);
     if (options.tty) {
         terminal_handoff = std::make_unique<kernel::TerminalHandoff>();
         plan.terminal_socket = terminal_handoff->child_socket();
@@ -266,6 +274,10 @@ RunResult run_image_rootfs(const Paths& paths, const ImageRootfs& image, const R
     std::unique_ptr<kernel::Cgroup> cgroup;
     Launch launch(plan, output.child_stdout(), output.child_stderr());
     result.phases.mark("namespaces");
+    if (container_network) {
+        container_network->connect(launch.pid());
+        result.phases.mark("network");
+    }
 
     cgroup = kernel::create_cgroup(cgroup_host, "isolab-" + result.id);
     cgroup->apply(cgroup_limits(options));
@@ -296,6 +308,8 @@ RunResult run_image_rootfs(const Paths& paths, const ImageRootfs& image, const R
 
     result.memory_peak_bytes = cgroup->memory_peak();
     cgroup->remove();
+    // As the monitor does: the network is free before the exit is recorded.
+    container_network.reset();
     result.upper_dir_bytes = disk_usage(record.paths().upperdir());
 
     // A workload that could not be executed (126, 127) still makes an exited container,

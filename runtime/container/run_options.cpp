@@ -48,7 +48,9 @@ void to_json(nlohmann::json& json, const RunOptions& options) {
             {"mounts", options.mounts},
             {"restart_policy", options.restart_policy},
             {"labels", options.labels},
-            {"healthcheck", optional_to_json(options.healthcheck)}};
+            {"healthcheck", optional_to_json(options.healthcheck)},
+            {"publish", options.publish},
+            {"publish_all", options.publish_all}};
 }
 
 void from_json(const nlohmann::json& json, RunOptions& options) {
@@ -85,6 +87,8 @@ void from_json(const nlohmann::json& json, RunOptions& options) {
     options.restart_policy = json.value("restart_policy", defaults.restart_policy);
     options.labels = json.value("labels", defaults.labels);
     optional_from_json(json, "healthcheck", options.healthcheck);
+    options.publish = json.value("publish", defaults.publish);
+    options.publish_all = json.value("publish_all", defaults.publish_all);
 }
 
 }  // namespace isolab::container

@@ -46,7 +46,7 @@ struct RunOptions {
     std::optional<std::uint64_t> cpu_shares;   // --cpu-shares
     std::optional<std::int64_t> memory_swap;   // --memory-swap bytes (memory plus swap); -1: unlimited
     std::optional<std::string> entrypoint;  // --entrypoint: replaces the image's Entrypoint ("" removes it)
-    std::string network;                    // --network: "host" shares the host's; "none" or empty: own, only lo
+    std::string network;                    // --network: "bridge" or a user-defined network's name; "host" shares the host's; "none" or empty: only lo
     std::string pid_mode;                   // --pid: "host" shares the host's pid namespace; empty: own
     std::string ipc_mode;                   // --ipc: "host" shares the host's ipc namespace; empty: own
     bool interactive = false;               // -i: the workload reads this process's stdin
@@ -56,6 +56,8 @@ struct RunOptions {
     std::string restart_policy = "no";         // --restart no, on-failure[:N] or always; used by the monitor
     std::map<std::string, std::string> labels;  // --label; compose stores its project and service here
     std::optional<image::Healthcheck> healthcheck;  // --health-* or --no-healthcheck; unset: the image's
+    std::vector<std::string> publish;       // -p [IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL] values, as given
+    bool publish_all = false;               // -P: each of the image's exposed ports on a free host port
 };
 
 // The stored form of a request; on_output_line is not stored. from_json accepts a

@@ -8,6 +8,7 @@
 #include "runtime/container/run.hpp"
 #include "runtime/linux/cgroups.hpp"
 #include "runtime/linux/namespaces.hpp"
+#include "runtime/network/attachment.hpp"
 
 namespace isolab::container {
 
@@ -26,6 +27,10 @@ ContainerConfig make_config(const ImageRootfs& image, const RunOptions& options)
 // What the first process of the container needs to build its rootfs and exec the workload.
 LaunchPlan launch_plan(const ContainerConfig& config, const ContainerPaths& paths, const ImageRootfs& image,
                        const RunOptions& options);
+
+// Adds the bind mounts of /etc/hosts, /etc/hostname and /etc/resolv.conf of a container
+// on a bridge network.
+void add_network_mounts(LaunchPlan& plan, const network::ContainerNetwork& network);
 
 kernel::CgroupLimits cgroup_limits(const RunOptions& options);
 

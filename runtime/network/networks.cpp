@@ -1,0 +1,242 @@
+#include "runtime/network/networks.hpp"
+
+#include <regex>
+
+#include <fmt/format.h>
+
+#include "runtime/container/record.hpp"
+#include "runtime/container/status.hpp"
+#include "runtime/core/error.hpp"
+#include "runtime/core/files.hpp"
+#include "runtime/core/log.hpp"
+#include "runtime/network/attachment.hpp"
+#include "runtime/network/bridge.hpp"
+#include "runtime/network/netlink.hpp"
+
+namespace isolab::network {
+
+namespace {
+
+void validate_network_name(const std::string& name) {
+    static const std::regex pattern("[a-zA-Z0-9][a-zA-Z0-9_.-]*");
+    if (name.size() > 64 || !std::regex_match(name, pattern)) {
+        throw Error("invalid network name '" + name + "'",
+                    "use letters, digits, '_', '.' and '-', starting with a letter or digit");
+    }
+    if (name == default_network || name == "default" || name == "host" || name == "none") {
+        throw Error("network name '" + name + "' is reserved", "choose another name");
+    }
+}
+
+// Checks a --subnet value and returns it in canonical form ("10.90.0.0/24").
+std::string checked_subnet(const std::string& text, const IpamState& state) {
+    auto subnet = parse_ipv4(text);
+    if (subnet.prefix < 8 || subnet.prefix > 29) {
+        throw Error("invalid --subnet " + text + ": the prefix length must be 8 to 29", "e.g. --subnet 10.90.0.0/24");
+    }
+    std::uint32_t mask = ~0U << (32 - subnet.prefix);
+    auto canonical = to_string(subnet.value & mask) + "/" + std::to_string(subnet.prefix);
+    if ((subnet.value & mask) != subnet.value) {
+        throw Error("invalid --subnet " + text + ": host bits are set", "use " + canonical);
+    }
+    for (const auto& [name, network] : state.networks) {
+        if (network.subnet.empty()) continue;
+        auto other = parse_ipv4(network.subnet);
+        int prefix = std::min(other.prefix, subnet.prefix);
+        std::uint32_t common = ~0U << (32 - prefix);
+        if ((other.value & common) == (subnet.value & common)) {
+            throw Error("subnet " + canonical + " overlaps network " + name + " (" + network.subnet + ")", "choose another subnet");
+        }
+    }
+    if (subnet_in_use(canonical)) {
+        throw Error("subnet " + canonical + " overlaps a route of this host", "choose another subnet, e.g. in 10.89.0.0/16");
+    }
+    return canonical;
+}
+
+// A bridge name of 15 characters at most, as the kernel allows.
+std::string bridge_name_for(const std::string& id) { return "isolab-" + id.substr(0, 8); }
+
+NetworkRecord default_record() {
+    NetworkRecord network;
+    network.name = default_network;
+    return network;
+}
+
+}  // namespace
+
+NetworkRecord create_network(const Paths& paths, const std::string& name, const std::string& subnet) {
+    validate_network_name(name);
+    IpamLock lock(paths);
+    auto state = load_ipam(paths);
+    if (state.networks.count(name)) throw Error("network " + name + " already exists", "remove it first with 'isolab network rm " + name + "'");
+
+    NetworkRecord network;
+    network.name = name;
+    network.user_defined = true;
+    network.created = container::rfc3339_now();
+    // The subnet of the default network stays recorded while its bridge is down.
+    std::vector<std::string> taken;
+    for (const auto& [other_name, other] : state.networks) taken.push_back(other.subnet);
+    network.subnet = subnet.empty() ? choose_subnet("10.89.1.0/24", taken) : checked_subnet(subnet, state);
+    network.gateway = to_string(parse_ipv4(network.subnet).value + 1);
+    network.bridge = bridge_name_for(random_hex_id());
+    ensure_bridge(paths, network);
+    state.networks[name] = network;
+    try {
+        save_ipam(paths, state);
+    } catch (...) {
+        remove_bridge(paths, network);
+        throw;
+    }
+    spdlog::debug("net: created network {} on {} ({})", name, network.bridge, network.subnet);
+    return network;
+}
+
+std::vector<NetworkRecord> list_networks(const Paths& paths) {
+    auto state = load_ipam(paths);
+    std::vector<NetworkRecord> networks;
+    networks.push_back(state.networks.count(default_network) ? state.networks.at(default_network) : default_record());
+    for (const auto& [name, network] : state.networks) {
+        if (name != default_network) networks.push_back(network);
+    }
+    return networks;
+}
+
+std::string networks_table(const std::vector<NetworkRecord>& networks, bool quiet) {
+    std::string table = quiet ? "" : fmt::format("{:<20} {:<8} {:<16} {:<18} {}\n", "NAME", "DRIVER", "BRIDGE", "SUBNET", "CONTAINERS");
+    for (const auto& network : networks) {
+        if (quiet) {
+            table += network.name + "\n";
+            continue;
+        }
+        table += fmt::format("{:<20} {:<8} {:<16} {:<18} {}\n", network.name, "bridge", network.bridge.empty() ? "-" : network.bridge,
+                             network.subnet.empty() ? "-" : network.subnet, network.leases.size());
+    }
+    return table;
+}
+
+nlohmann::json inspect_network(const Paths& paths, const std::string& name) {
+    auto state = load_ipam(paths);
+    auto wanted = network_name(name);
+    auto found = state.networks.find(wanted);
+    if (found == state.networks.end() && wanted != default_network) throw Error("network " + name + " not found", {}, 1);
+    auto network = found == state.networks.end() ? default_record() : found->second;
+
+    nlohmann::json containers = nlohmann::json::object();
+    for (const auto& [id, lease] : network.leases) {
+        int prefix = parse_ipv4(network.subnet).prefix;
+        containers[id] = {{"Name", lease.name}, {"IPv4Address", lease.address + "/" + std::to_string(prefix)}};
+    }
+    nlohmann::json config = nlohmann::json::array();
+    if (!network.subnet.empty()) config.push_back({{"Subnet", network.subnet}, {"Gateway", network.gateway}});
+    return {{"Name", network.name},
+            {"Created", network.created},
+            {"Driver", "bridge"},
+            {"IPAM", {{"Driver", "default"}, {"Config", config}}},
+            {"Containers", containers},
+            {"Options", {{"com.docker.network.bridge.name", network.bridge}}}};
+}
+
+void remove_network(const Paths& paths, const std::string& name) {
+    if (network_name(name) == default_network) throw Error("the default network " + name + " cannot be removed", {}, 1);
+    IpamLock lock(paths);
+    auto state = load_ipam(paths);
+    drop_stale_leases(paths, state);
+    auto found = state.networks.find(name);
+    if (found == state.networks.end()) throw Error("network " + name + " not found", {}, 1);
+    if (!found->second.leases.empty()) {
+        std::string names;
+        for (const auto& [id, lease] : found->second.leases) names += (names.empty() ? "" : ", ") + lease.name;
+        throw Error("network " + name + " is used by container " + names, "stop or remove those containers first", 1);
+    }
+    remove_bridge(paths, found->second);
+    state.networks.erase(found);
+    save_ipam(paths, state);
+}
+
+void connect_container(const Paths& paths, const std::string& name, const std::string& container) {
+    auto stored = container::require_container(paths, container);
+    auto state_now = container::observed_state(stored);
+    if (state_now.status != "running" || state_now.pid <= 0) {
+        throw Error("container " + stored.config.name + " is not running", "start it first", 1);
+    }
+    const auto& id = stored.config.id;
+
+    IpamLock lock(paths);
+    auto state = load_ipam(paths);
+    drop_stale_leases(paths, state);
+    auto found = state.networks.find(name);
+    if (found == state.networks.end() || !found->second.user_defined) {
+        throw Error("network " + name + " not found", "connect takes a network made by 'isolab network create'", 1);
+    }
+    auto& network = found->second;
+    if (network.leases.count(id)) throw Error("container " + stored.config.name + " is already on network " + name, {}, 1);
+    int interfaces = 0;
+    for (const auto& [other_name, other] : state.networks) interfaces += static_cast<int>(other.leases.count(id));
+    ensure_bridge(paths, network);
+
+    Lease lease;
+    lease.address = allocate_address(network);
+    // "isolab", 8 digits of the id and a letter after f fill the 15 characters, so the
+    // name never equals that of the first veth, which ends in a ninth hex digit.
+    lease.device = "isolab" + id.substr(0, 8) + static_cast<char>('g' + interfaces % 20);
+    // The container's owner keeps the lease in use, as it keeps the first one.
+    lease.owner_pid = state_now.monitor_pid;
+    lease.owner_start_ticks = state_now.monitor_start_ticks;
+    lease.pid = state_now.pid;
+    lease.pid_start_ticks = state_now.pid_start_ticks;
+    lease.name = stored.config.name;
+    lease.hostname = stored.config.hostname;
+
+    auto interface = "eth" + std::to_string(interfaces);
+    delete_device(lease.device);
+    create_veth(lease.device, network.bridge, state_now.pid, interface);
+    try {
+        configure_container_interface(state_now.pid, {parse_ipv4(lease.address).value, parse_ipv4(network.subnet).prefix},
+                                      parse_ipv4(network.gateway).value, interface, false);
+        network.leases[id] = lease;
+        save_ipam(paths, state);
+    } catch (...) {
+        delete_device(lease.device);
+        throw;
+    }
+    refresh_hosts_files(paths, network);
+}
+
+void disconnect_container(const Paths& paths, const std::string& name, const std::string& container) {
+    auto stored = container::require_container(paths, container);
+    IpamLock lock(paths);
+    auto state = load_ipam(paths);
+    auto found = state.networks.find(name);
+    if (found == state.networks.end()) throw Error("network " + name + " not found", {}, 1);
+    auto lease = found->second.leases.find(stored.config.id);
+    if (lease == found->second.leases.end() || lease->second.device == veth_name(stored.config.id)) {
+        throw Error("container " + stored.config.name + " is not connected to network " + name + " by 'network connect'",
+                    "a container started with --network leaves it when it stops", 1);
+    }
+    delete_device(lease->second.device);
+    found->second.leases.erase(lease);
+    save_ipam(paths, state);
+    refresh_hosts_files(paths, found->second);
+}
+
+std::vector<std::string> prune_networks(const Paths& paths) {
+    std::vector<std::string> removed;
+    IpamLock lock(paths);
+    auto state = load_ipam(paths);
+    drop_stale_leases(paths, state);
+    for (auto network = state.networks.begin(); network != state.networks.end();) {
+        if (!network->second.user_defined || !network->second.leases.empty()) {
+            ++network;
+            continue;
+        }
+        remove_bridge(paths, network->second);
+        removed.push_back(network->first);
+        network = state.networks.erase(network);
+    }
+    save_ipam(paths, state);
+    return removed;
+}
+
+}  // namespace isolab::network

@@ -1,0 +1,51 @@
+#pragma once
+// User-defined networks (`isolab network create|ls|inspect|rm|prune`). Each is a bridge of
+// its own with a subnet of its own, kept while the network exists. Containers on one
+// resolve each other's names through /etc/hosts entries, which isolab rewrites in every
+// member whenever one joins or leaves; a file needs no server in the container, which is
+// why isolab does not run a DNS server as Docker's embedded one.
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/core/paths.hpp"
+#include "runtime/network/ipam.hpp"
+
+namespace isolab::network {
+
+// Creates the network `name` with its bridge. `subnet` empty: a free /24 of
+// 10.89.0.0/16. Throws Error when the name is invalid or taken, or the subnet is invalid
+// or overlaps a route of the host.
+NetworkRecord create_network(const Paths& paths, const std::string& name, const std::string& subnet);
+
+// The default network and the user-defined ones, by name.
+std::vector<NetworkRecord> list_networks(const Paths& paths);
+
+// The table of `network ls`: NAME, DRIVER, BRIDGE, SUBNET and CONTAINERS (a count).
+// With `quiet`, only the names.
+std::string networks_table(const std::vector<NetworkRecord>& networks, bool quiet);
+
+// Docker's `network inspect` object of one network. Throws Error when it does not exist.
+nlohmann::json inspect_network(const Paths& paths, const std::string& name);
+
+// Removes a user-defined network and its bridge. Throws Error for the default network, an
+// unknown one, or one that containers still use.
+void remove_network(const Paths& paths, const std::string& name);
+
+// Connects the running container `container` (name or id) to the user-defined network
+// `name`: a second veth pair, ethN inside with an address of that network and no route
+// change, and /etc/hosts entries on both sides. Throws Error when either is missing, the
+// container does not run or is on that network already.
+// NOTE: the connection lasts until the container's processes end; a restart by the
+// restart policy does not connect it again.
+void connect_container(const Paths& paths, const std::string& name, const std::string& container);
+
+// Disconnects a container that `connect_container` connected. Throws Error when it is not
+// connected to that network that way.
+void disconnect_container(const Paths& paths, const std::string& name, const std::string& container);
+
+// Removes the user-defined networks that no container uses. Returns their names.
+std::vector<std::string> prune_networks(const Paths& paths);
+
+}  // namespace isolab::network

@@ -1,0 +1,407 @@
+// The default bridge network: a container gets eth0 with an address on isolab's bridge,
+// reaches the gateway and other containers, and leaves no veth, lease, iptables rule or
+// bridge behind after rm, rm -f, or a killed monitor and `system prune`. Needs root.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/container/record.hpp"
+#include "runtime/container/status.hpp"
+#include "runtime/core/files.hpp"
+#include "runtime/core/process.hpp"
+#include "runtime/network/netlink.hpp"
+#include "support/test_support.hpp"
+
+namespace isolab::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A TCP port of 127.0.0.1 that nothing listens on right now.
+std::uint16_t free_port() {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    socklen_t length = sizeof address;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    close(fd);
+    return ntohs(address.sin_port);
+}
+
+// Sends an HTTP/1.0 GET for / to `ip`:`port` and returns the whole response, retrying for
+// up to 5 seconds while the server starts. Empty when no response came.
+std::string http_get(const std::string& ip, std::uint16_t port) {
+    for (int attempt = 0; attempt < 50; ++attempt) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(port);
+        inet_pton(AF_INET, ip.c_str(), &address.sin_addr);
+        std::string response;
+        if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+            std::string request = "GET / HTTP/1.0\r\n\r\n";
+            send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+            char buffer[4096];
+            for (ssize_t count; (count = recv(fd, buffer, sizeof buffer, 0)) > 0;) response.append(buffer, static_cast<size_t>(count));
+        }
+        close(fd);
+        if (!response.empty()) return response;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return {};
+}
+
+// busybox httpd serving one page that names `text`.
+std::vector<std::string> web_server(const std::string& text) {
+    return {"busybox", "sh", "-c", "mkdir -p /www && echo " + text + " > /www/index.html && exec httpd -f -p 80 -h /www"};
+}
+
+// What the network of one container is, read from `inspect` while it runs.
+struct Attachment {
+    std::string id;
+    std::string address;
+    std::string gateway;
+    std::string bridge;
+    std::string veth() const { return "isolab" + id.substr(0, 9); }
+};
+
+class ContainerNetwork : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!running_as_root()) GTEST_SKIP() << "running containers needs root";
+    }
+
+    CliResult isolab(const std::vector<std::string>& arguments) { return run_isolab(root_.paths(), arguments); }
+
+    // Starts a detached web server named `name` that publishes `publish` (a -p value).
+    CliResult run_web(const std::string& name, const std::string& publish, const std::string& text) {
+        std::vector<std::string> arguments = {"run", "-d", "--name", name, "-p", publish};
+        auto server = web_server(text);
+        arguments.insert(arguments.end(), server.begin(), server.end());
+        return isolab(arguments);
+    }
+
+    Attachment inspect(const std::string& name) {
+        auto result = isolab({"inspect", name});
+        auto json = nlohmann::json::parse(result.out, nullptr, false);
+        Attachment attachment;
+        if (json.is_discarded() || !json.is_array() || json.empty()) {
+            ADD_FAILURE() << "inspect " << name << ": " << result.out << result.err;
+            return attachment;
+        }
+        const auto& settings = json[0]["NetworkSettings"];
+        attachment.id = json[0]["Id"].get<std::string>();
+        attachment.address = settings.value("IPAddress", "");
+        attachment.gateway = settings.value("Gateway", "");
+        attachment.bridge = settings.value("Bridge", "");
+        return attachment;
+    }
+
+    std::string ipam_text() {
+        auto file = root_.root() / "network" / "ipam.json";
+        return fs::exists(file) ? read_file(file) : "";
+    }
+
+    // Checks that nothing of the container's network is left on the host.
+    void expect_released(const Attachment& attachment) {
+        EXPECT_FALSE(network::link_exists(attachment.veth())) << attachment.veth();
+        EXPECT_EQ(ipam_text().find(attachment.id), std::string::npos) << ipam_text();
+        // This state root's bridge had only this container, so it went too.
+        EXPECT_FALSE(network::link_exists(attachment.bridge)) << attachment.bridge;
+        auto rules = run_command({"iptables", "-w", "5", "-S"}).output + run_command({"iptables", "-w", "5", "-t", "nat", "-S"}).output;
+        EXPECT_EQ(rules.find(" " + attachment.bridge + " "), std::string::npos) << rules;
+        EXPECT_EQ(rules.find(" " + attachment.bridge + "\n"), std::string::npos) << rules;
+    }
+
+    // Kills the monitor of a detached container and then the container, as a host crash
+    // of isolab would leave them.
+    void kill_monitor_and_container(const std::string& name) {
+        auto container = container::find_container(root_.paths(), name);
+        ASSERT_TRUE(container);
+        ASSERT_GT(container->state.monitor_pid, 0);
+        ASSERT_GT(container->state.pid, 0);
+        ASSERT_EQ(kill(container->state.monitor_pid, SIGKILL), 0);
+        ASSERT_EQ(kill(container->state.pid, SIGKILL), 0);
+        for (int attempt = 0; attempt < 200; ++attempt) {
+            if (!container::process_alive(container->state.pid, container->state.pid_start_ticks) &&
+                !container::process_alive(container->state.monitor_pid, container->state.monitor_start_ticks)) {
+                return;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        FAIL() << "the monitor or the container of " << name << " did not end";
+    }
+
+    TestRoot root_;
+};
+
+TEST_F(ContainerNetwork, AddressAndGatewayReachable) {
+    auto result = isolab({"run", "--rm", "busybox", "sh", "-c",
+                          "ip -4 -o addr show eth0 | awk '{print $4}'; "
+                          "gateway=$(ip route | awk '/^default/ {print $3}'); echo $gateway; "
+                          "ping -c 1 -W 2 $gateway >/dev/null && echo ping-ok"});
+
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_NE(result.out.find("/24\n"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("ping-ok"), std::string::npos) << result.out;
+}
+
+TEST_F(ContainerNetwork, EtcFilesWritten) {
+    auto result = isolab({"run", "--rm", "--hostname", "web1", "busybox", "sh", "-c",
+                          "cat /etc/hostname; grep -c web1 /etc/hosts; grep -c '^nameserver 127' /etc/resolv.conf"});
+
+    EXPECT_EQ(result.out, "web1\n1\n0\n") << result.err;
+}
+
+TEST_F(ContainerNetwork, ContainersReachEachOther) {
+    auto started = isolab({"run", "-d", "--name", "server", "busybox", "sleep", "60"});
+    ASSERT_EQ(started.exit_code, 0) << started.err;
+    auto server = inspect("server");
+    ASSERT_FALSE(server.address.empty());
+
+    auto client = isolab({"run", "--rm", "busybox", "ping", "-c", "1", "-W", "2", server.address});
+    auto own = isolab({"run", "--rm", "busybox", "sh", "-c", "ip -4 -o addr show eth0"});
+
+    EXPECT_EQ(client.exit_code, 0) << client.out << client.err;
+    EXPECT_EQ(own.out.find(server.address + "/"), std::string::npos) << "two containers got the same address";
+    isolab({"rm", "-f", "server"});
+}
+
+TEST_F(ContainerNetwork, NetworkNoneHasOnlyLoopback) {
+    auto result = isolab({"run", "--rm", "--network", "none", "busybox", "ls", "/sys/class/net"});
+
+    EXPECT_EQ(result.out, "lo\n") << result.err;
+}
+
+TEST_F(ContainerNetwork, NothingLeftAfterRm) {
+    auto started = isolab({"run", "-d", "--name", "short", "busybox", "sleep", "60"});
+    ASSERT_EQ(started.exit_code, 0) << started.err;
+    auto attachment = inspect("short");
+    ASSERT_TRUE(network::link_exists(attachment.veth()));
+    ASSERT_TRUE(network::link_exists(attachment.bridge));
+
+    ASSERT_EQ(isolab({"stop", "-t", "1", "short"}).exit_code, 0);
+    EXPECT_FALSE(network::link_exists(attachment.veth())) << "stop releases the address";
+    auto removed = isolab({"rm", "short"});
+
+    EXPECT_EQ(removed.exit_code, 0) << removed.err;
+    expect_released(attachment);
+}
+
+TEST_F(ContainerNetwork, NothingLeftAfterRmForce) {
+    auto started = isolab({"run", "-d", "--name", "busy", "busybox", "sleep", "60"});
+    ASSERT_EQ(started.exit_code, 0) << started.err;
+    auto attachment = inspect("busy");
+    ASSERT_FALSE(attachment.address.empty());
+
+    auto removed = isolab({"rm", "-f", "busy"});
+
+    EXPECT_EQ(removed.exit_code, 0) << removed.err;
+    expect_released(attachment);
+}
+
+TEST_F(ContainerNetwork, KilledMonitorLeftoversPruned) {
+    auto started = isolab({"run", "-d", "--name", "orphan", "busybox", "sleep", "60"});
+    ASSERT_EQ(started.exit_code, 0) << started.err;
+    auto attachment = inspect("orphan");
+    ASSERT_FALSE(attachment.address.empty());
+
+    kill_monitor_and_container("orphan");
+    EXPECT_NE(ipam_text().find(attachment.id), std::string::npos) << "the lease outlives its killed owner";
+    auto pruned = isolab({"system", "prune", "--force", "--connect", "test:///default"});
+
+    EXPECT_EQ(pruned.exit_code, 0) << pruned.err;
+    EXPECT_NE(pruned.out.find("released address of " + attachment.id), std::string::npos) << pruned.out;
+    expect_released(attachment);
+}
+
+TEST_F(ContainerNetwork, KilledMonitorLeftoversGoWithRmForce) {
+    auto started = isolab({"run", "-d", "--name", "orphan", "busybox", "sleep", "60"});
+    ASSERT_EQ(started.exit_code, 0) << started.err;
+    auto attachment = inspect("orphan");
+    auto container = container::find_container(root_.paths(), "orphan");
+    ASSERT_TRUE(container);
+    ASSERT_EQ(kill(container->state.monitor_pid, SIGKILL), 0);
+
+    auto removed = isolab({"rm", "-f", "orphan"});
+
+    EXPECT_EQ(removed.exit_code, 0) << removed.err;
+    expect_released(attachment);
+}
+
+TEST_F(ContainerNetwork, KilledMonitorLeftoversReleasedByPs) {
+    auto started = isolab({"run", "-d", "--name", "orphan", "busybox", "sleep", "60"});
+    ASSERT_EQ(started.exit_code, 0) << started.err;
+    auto attachment = inspect("orphan");
+
+    kill_monitor_and_container("orphan");
+    auto listing = isolab({"ps", "-a"});
+
+    EXPECT_EQ(listing.exit_code, 0) << listing.err;
+    expect_released(attachment);
+    isolab({"rm", "orphan"});
+}
+
+TEST_F(ContainerNetwork, PublishedPortServesLoopback) {
+    auto port = free_port();
+    auto started = run_web("web", std::to_string(port) + ":80", "served-by-web");
+    ASSERT_EQ(started.exit_code, 0) << started.err;
+
+    auto response = http_get("127.0.0.1", port);
+    auto result = isolab({"inspect", "web"});
+
+    EXPECT_NE(response.find("served-by-web"), std::string::npos) << response;
+    EXPECT_NE(result.out.find("0.0.0.0:" + std::to_string(port) + "->80/tcp"), std::string::npos) << result.out;
+    isolab({"rm", "-f", "web"});
+}
+
+TEST_F(ContainerNetwork, PublishedPortOnGivenAddress) {
+    auto port = free_port();
+    auto started = run_web("local", "127.0.0.1:" + std::to_string(port) + ":80", "loopback-only");
+    ASSERT_EQ(started.exit_code, 0) << started.err;
+
+    auto response = http_get("127.0.0.1", port);
+
+    EXPECT_NE(response.find("loopback-only"), std::string::npos) << response;
+    isolab({"rm", "-f", "local"});
+}
+
+TEST_F(ContainerNetwork, PortFreeAgainAfterRmForce) {
+    auto port = std::to_string(free_port());
+    ASSERT_EQ(run_web("a", port + ":80", "first").exit_code, 0);
+    ASSERT_EQ(isolab({"rm", "-f", "a"}).exit_code, 0);
+
+    auto again = run_web("a", port + ":80", "second");
+
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_NE(http_get("127.0.0.1", static_cast<std::uint16_t>(std::stoi(port))).find("second"), std::string::npos);
+    isolab({"rm", "-f", "a"});
+}
+
+TEST_F(ContainerNetwork, PortFreeAgainAfterMonitorKilled) {
+    auto port = std::to_string(free_port());
+    ASSERT_EQ(run_web("a", port + ":80", "first").exit_code, 0);
+    auto container = container::find_container(root_.paths(), "a");
+    ASSERT_TRUE(container);
+    ASSERT_EQ(kill(container->state.monitor_pid, SIGKILL), 0);
+    for (int attempt = 0; attempt < 100 && container::process_alive(container->state.monitor_pid, container->state.monitor_start_ticks); ++attempt) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+
+    auto again = run_web("b", port + ":80", "second");
+
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_NE(http_get("127.0.0.1", static_cast<std::uint16_t>(std::stoi(port))).find("second"), std::string::npos);
+    isolab({"rm", "-f", "a", "b"});
+}
+
+TEST_F(ContainerNetwork, PortConflictNamesHolder) {
+    auto port = std::to_string(free_port());
+    ASSERT_EQ(run_web("holder", port + ":80", "first").exit_code, 0);
+
+    auto second = run_web("second", port + ":80", "second");
+
+    EXPECT_EQ(second.exit_code, 125);
+    EXPECT_NE(second.err.find("port " + port + "/tcp is already in use by container holder"), std::string::npos) << second.err;
+    isolab({"rm", "-f", "holder", "second"});
+}
+
+TEST_F(ContainerNetwork, InvalidPublishRejected) {
+    auto port = isolab({"run", "--rm", "-p", "8080:99999", "busybox", "true"});
+    auto mode = isolab({"run", "--rm", "--network", "none", "-p", "8080:80", "busybox", "true"});
+
+    EXPECT_EQ(port.exit_code, 125);
+    EXPECT_NE(port.err.find("invalid port '99999' in '8080:99999'"), std::string::npos) << port.err;
+    EXPECT_EQ(mode.exit_code, 125);
+    EXPECT_NE(mode.err.find("published ports need a bridge network"), std::string::npos) << mode.err;
+}
+
+TEST_F(ContainerNetwork, UserNetworkResolvesNames) {
+    ASSERT_EQ(isolab({"network", "create", "appnet"}).exit_code, 0);
+    ASSERT_EQ(isolab({"run", "-d", "--network", "appnet", "--name", "db", "busybox", "sleep", "60"}).exit_code, 0);
+    ASSERT_EQ(isolab({"run", "-d", "--network", "appnet", "--name", "web", "busybox", "sleep", "60"}).exit_code, 0);
+
+    auto by_name = isolab({"exec", "web", "ping", "-c", "1", "-W", "2", "db"});
+    // db started first: its /etc/hosts was rewritten when web joined.
+    auto updated = isolab({"exec", "db", "cat", "/etc/hosts"});
+    auto default_network = isolab({"run", "--rm", "busybox", "grep", "-c", "db", "/etc/hosts"});
+
+    EXPECT_EQ(by_name.exit_code, 0) << by_name.out << by_name.err;
+    EXPECT_NE(updated.out.find("\tweb"), std::string::npos) << updated.out;
+    EXPECT_EQ(default_network.out, "0\n") << "names resolve on user-defined networks only";
+    isolab({"rm", "-f", "db", "web"});
+    isolab({"network", "rm", "appnet"});
+}
+
+TEST_F(ContainerNetwork, UserNetworkLifecycle) {
+    auto created = isolab({"network", "create", "--subnet", "10.89.231.0/24", "lab"});
+    ASSERT_EQ(created.exit_code, 0) << created.err;
+    auto inspected = nlohmann::json::parse(isolab({"network", "inspect", "lab"}).out);
+    auto bridge = inspected[0]["Options"]["com.docker.network.bridge.name"].get<std::string>();
+    ASSERT_TRUE(network::link_exists(bridge)) << bridge;
+    ASSERT_EQ(isolab({"run", "-d", "--network", "lab", "--name", "member", "busybox", "sleep", "60"}).exit_code, 0);
+
+    auto listing = isolab({"network", "ls"});
+    auto address = inspect("member").address;
+    auto busy = isolab({"network", "rm", "lab"});
+    isolab({"rm", "-f", "member"});
+    auto removed = isolab({"network", "rm", "lab"});
+
+    EXPECT_NE(listing.out.find("10.89.231.0/24"), std::string::npos) << listing.out;
+    EXPECT_EQ(address.rfind("10.89.231.", 0), 0u) << address;
+    EXPECT_NE(busy.exit_code, 0);
+    EXPECT_NE(busy.err.find("network lab is used by container member"), std::string::npos) << busy.err;
+    EXPECT_EQ(removed.exit_code, 0) << removed.err;
+    EXPECT_FALSE(network::link_exists(bridge));
+    auto rules = run_command({"iptables", "-w", "5", "-S"}).output + run_command({"iptables", "-w", "5", "-t", "nat", "-S"}).output;
+    EXPECT_EQ(rules.find(bridge), std::string::npos) << rules;
+}
+
+TEST_F(ContainerNetwork, UserNetworkErrors) {
+    auto unknown = isolab({"run", "--rm", "--network", "missing", "busybox", "true"});
+    auto reserved = isolab({"network", "create", "host"});
+    auto subnet = isolab({"network", "create", "--subnet", "10.89.232.1/24", "odd"});
+
+    EXPECT_EQ(unknown.exit_code, 125);
+    EXPECT_NE(unknown.err.find("network missing not found"), std::string::npos) << unknown.err;
+    EXPECT_NE(reserved.err.find("network name 'host' is reserved"), std::string::npos) << reserved.err;
+    EXPECT_NE(subnet.err.find("host bits are set"), std::string::npos) << subnet.err;
+}
+
+TEST_F(ContainerNetwork, ConnectAndDisconnect) {
+    ASSERT_EQ(isolab({"network", "create", "--subnet", "10.89.233.0/24", "extra"}).exit_code, 0);
+    ASSERT_EQ(isolab({"run", "-d", "--name", "joiner", "busybox", "sleep", "60"}).exit_code, 0);
+
+    auto connected = isolab({"network", "connect", "extra", "joiner"});
+    auto address = isolab({"exec", "joiner", "sh", "-c", "ip -4 -o addr show eth1 | awk '{print $4}'"});
+    auto by_name = isolab({"run", "--rm", "--network", "extra", "busybox", "ping", "-c", "1", "-W", "2", "joiner"});
+    auto disconnected = isolab({"network", "disconnect", "extra", "joiner"});
+    auto devices = isolab({"exec", "joiner", "ls", "/sys/class/net"});
+    isolab({"rm", "-f", "joiner"});
+    auto removed = isolab({"network", "rm", "extra"});
+
+    EXPECT_EQ(connected.exit_code, 0) << connected.err;
+    EXPECT_EQ(address.out.rfind("10.89.233.", 0), 0u) << address.out << address.err;
+    EXPECT_EQ(by_name.exit_code, 0) << by_name.out << by_name.err;
+    EXPECT_EQ(disconnected.exit_code, 0) << disconnected.err;
+    EXPECT_EQ(devices.out, "eth0\nlo\n") << devices.err;
+    EXPECT_EQ(removed.exit_code, 0) << removed.err;
+    EXPECT_EQ(ipam_text().find("joiner"), std::string::npos) << ipam_text();
+}
+
+}  // namespace
+}  // namespace isolab::testing
