@@ -26,6 +26,7 @@
 #include "runtime/core/digest.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
+#include "runtime/image/bootstrap.hpp"
 #include "runtime/image/layer_unpack.hpp"
 #include "runtime/image/layout.hpp"
 #include "runtime/image/manifest.hpp"
@@ -341,6 +342,7 @@ private:
         try {
             return store_.resolve(reference);
         } catch (const Error& error) {
+            if (auto hint = image::bootstrap_hint(reference)) throw Error(error_at(instruction, error.what()), *hint);
             throw Error(error_at(instruction, error.what()),
                         "isolab builds offline and never pulls from a registry: load the image with `isolab load -i FILE` "
                         "or create it with `isolab import ROOTFS.tar " + reference + "`");
