@@ -145,6 +145,17 @@ TEST(ImageInterop, PodmanRunsIsolabBuiltImage) {
         EXPECT_EQ(podman_output.output, isolab_run.out) << name;
         run_checked(podman(folder, {"rmi", "-f", "localhost/interop/built:latest"}));
     }
+
+    // The same image with zstd layers: oci-archive keeps them compressed as they are.
+    auto zstd_built = testing::run_isolab(root.paths(), {"build", "--compression", "zstd", "-t", "interop/zstd", context.string()});
+    ASSERT_EQ(zstd_built.exit_code, 0) << zstd_built.err;
+    fs::path zstd_saved = folder / "zstd.tar";
+    save_image(store, "interop/zstd", zstd_saved, ArchiveFormat::oci_archive);
+    run_checked(podman(folder, {"load", "-i", zstd_saved.string()}));
+    auto zstd_output = run_command(podman(folder, podman_run("localhost/interop/zstd:latest")));
+    EXPECT_EQ(zstd_output.exit_code, 0) << zstd_output.output;
+    EXPECT_EQ(zstd_output.output, isolab_run.out);
+    run_checked(podman(folder, {"rmi", "-f", "localhost/interop/zstd:latest"}));
     EXPECT_EQ(read_file("/proc/self/mountinfo").find(folder.string()), std::string::npos) << "podman left a mount";
 }
 
