@@ -39,6 +39,7 @@ void register_build_commands(CLI::App& app, Context& context) {
         std::vector<std::string> build_args;
         std::string target;
         bool no_cache = false;
+        std::string compression = "gzip";
         std::string progress = "plain";
         bool quiet = false;
         std::string context;
@@ -51,6 +52,9 @@ void register_build_commands(CLI::App& app, Context& context) {
     command->add_option("--build-arg", options->build_args, "Value of an ARG: NAME=value, or NAME to take it from the environment");
     command->add_option("--target", options->target, "Build up to this stage (FROM ... AS NAME)");
     command->add_flag("--no-cache", options->no_cache, "Run every step, ignoring the layer cache");
+    command->add_option("--compression", options->compression, "Compression of the new layers: gzip or zstd")
+        ->check(CLI::IsMember({"gzip", "zstd"}))
+        ->capture_default_str();
     command->add_option("--progress", options->progress, "Progress output: plain or tty (both print one line per event)")
         ->check(CLI::IsMember({"plain", "tty", "auto"}))
         ->capture_default_str();
@@ -65,6 +69,7 @@ void register_build_commands(CLI::App& app, Context& context) {
         build.build_args = parse_build_args(options->build_args);
         build.target = options->target;
         build.no_cache = options->no_cache;
+        build.compression = image::parse_compression(options->compression);
         build.source_date_epoch = build::source_date_epoch_from_environment();
 
         // With -q the progress is kept and printed only when the build fails, so the

@@ -6,6 +6,7 @@
 #include "cli/context.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
+#include "runtime/image/bootstrap.hpp"
 #include "runtime/image/listing.hpp"
 #include "runtime/image/prune.hpp"
 #include "runtime/image/transfer.hpp"
@@ -52,6 +53,22 @@ void register_image_prune(CLI::App& group, Context& context) {
     });
 }
 
+void register_image_bootstrap(CLI::App& group, Context& context) {
+    auto options = std::make_shared<image::BootstrapOptions>();
+    auto* command = group.add_subcommand(
+        "bootstrap", "Create a Debian image (debian:SUITE) with debootstrap --variant=minbase from a Debian mirror");
+    command->add_option("IMAGE", options->reference, "debian:SUITE, for example debian:bookworm")->required();
+    command->add_option("--mirror", options->mirror, "Debian mirror URL (default: the host's apt source for SUITE)");
+    command->add_flag("--refresh", options->refresh, "Download the packages again instead of using the cached ones");
+    command->callback([options, &context] {
+        options->progress = [](const std::string& line) {
+            std::fprintf(stderr, "%s\n", line.c_str());
+            std::fflush(stderr);
+        };
+        std::cout << image::bootstrap_debian(context.store(), *options).config_digest << "\n";
+    });
+}
+
 void register_inspect(CLI::App& app, Context& context) {
     auto* group = app.add_subcommand("image", "Manage images");
     group->require_subcommand(1);
@@ -62,6 +79,7 @@ void register_inspect(CLI::App& app, Context& context) {
         std::cout << image::inspect_json(context.store(), *reference).dump(2) << "\n";
     });
     register_image_prune(*group, context);
+    register_image_bootstrap(*group, context);
 }
 
 void register_tag(CLI::App& app, Context& context) {

@@ -26,6 +26,7 @@
 #include "runtime/core/digest.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
+#include "runtime/image/bootstrap.hpp"
 #include "runtime/image/layer_unpack.hpp"
 #include "runtime/image/layout.hpp"
 #include "runtime/image/manifest.hpp"
@@ -341,6 +342,7 @@ private:
         try {
             return store_.resolve(reference);
         } catch (const Error& error) {
+            if (auto hint = image::bootstrap_hint(reference)) throw Error(error_at(instruction, error.what()), *hint);
             throw Error(error_at(instruction, error.what()),
                         "isolab builds offline and never pulls from a registry: load the image with `isolab load -i FILE` "
                         "or create it with `isolab import ROOTFS.tar " + reference + "`");
@@ -381,10 +383,16 @@ private:
 
     std::time_t layer_mtime() const { return options_.source_date_epoch.value_or(0); }
 
+    // The cache entry of a layer step. A zstd build has its own entries, so it never
+    // reuses a gzip layer; gzip keeps the step key, and with it the existing entries.
+    std::string layer_cache_key(const std::string& key) const {
+        return options_.compression == image::Compression::gzip ? key : step_key(key, "compression zstd");
+    }
+
     // Looks the step up in the cache; on a hit applies its layer and returns true.
     bool use_cache(StageState& stage, const std::string& key, const std::string& created_by) {
         if (options_.no_cache) return false;
-        auto cached = cache_.find(key, store_);
+        auto cached = cache_.find(layer_cache_key(key), store_);
         if (!cached) return false;
         finish_layer_step(stage, key, created_by, cached->layer);
         end_step(true);
@@ -407,8 +415,8 @@ private:
                         std::vector<TarEntry> entries) {
         std::optional<image::Layer> layer;
         ++layer_steps_run_;
-        if (!entries.empty()) layer = image::write_layer(layout_, std::move(entries), layer_mtime());
-        cache_.store(key, CachedStep{layer});
+        if (!entries.empty()) layer = image::write_layer(layout_, std::move(entries), layer_mtime(), options_.compression);
+        cache_.store(layer_cache_key(key), CachedStep{layer});
         finish_layer_step(stage, key, created_by, layer);
         end_step(false);
     }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/image/archive_io.hpp"
 #include "runtime/image/store.hpp"
 
 namespace isolab::build {
@@ -25,6 +26,8 @@ struct BuildOptions {
     std::map<std::string, std::string> build_args;
     std::string target;                          // stage name; empty: the last stage
     bool no_cache = false;
+    // Compression of the layers the build writes. Layers of the FROM image keep theirs.
+    image::Compression compression = image::Compression::gzip;
     // Seconds since the epoch given to every file in the new layers and to the image's
     // timestamps. Unset, files get 0 (1970-01-01) and timestamps the current time.
     std::optional<std::time_t> source_date_epoch;

@@ -10,6 +10,7 @@
 
 #include "runtime/core/digest.hpp"
 #include "runtime/core/error.hpp"
+#include "runtime/image/layout.hpp"
 
 namespace isolab::image {
 
@@ -108,7 +109,17 @@ void DecompressingReader::finish() {
     uncompressed_digest_ = "sha256:" + state_->uncompressed.finish_hex();
 }
 
-struct GzipWriter::State {
+Compression parse_compression(const std::string& name) {
+    if (name == "gzip") return Compression::gzip;
+    if (name == "zstd") return Compression::zstd;
+    throw Error("invalid compression '" + name + "'", "use gzip or zstd");
+}
+
+const char* layer_media_type(Compression compression) {
+    return compression == Compression::zstd ? media_type::layer_zstd : media_type::layer_gzip;
+}
+
+struct CompressingWriter::State {
     fs::path path;
     UniqueFd fd;
     Sha256 compressed;
@@ -134,20 +145,27 @@ struct GzipWriter::State {
     }
 };
 
-GzipWriter::GzipWriter(const fs::path& output) : state_(std::make_unique<State>()) {
+CompressingWriter::CompressingWriter(const fs::path& output, Compression compression) : state_(std::make_unique<State>()) {
     state_->path = output;
     state_->fd = UniqueFd(open(output.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
     if (!state_->fd) throw_errno("cannot create " + output.string());
 
     state_->handle.reset(archive_write_new());
     archive* handle = state_->handle.get();
-    archive_write_add_filter_gzip(handle);
+    const char* filter = compression == Compression::zstd ? "zstd" : "gzip";
+    // ARCHIVE_WARN means libarchive was built without zlib or libzstd and would run an
+    // external program. Debian's libarchive13 links both.
+    int added = compression == Compression::zstd ? archive_write_add_filter_zstd(handle) : archive_write_add_filter_gzip(handle);
+    if (added != ARCHIVE_OK) {
+        throw Error(std::string("cannot start a ") + filter + " stream: " + archive_error_text(handle),
+                    "install a libarchive built with zlib and libzstd");
+    }
     archive_write_set_format_raw(handle);
     // "!timestamp" leaves the gzip header's MTIME at 0, so equal input gives equal bytes.
-    archive_write_set_filter_option(handle, "gzip", "timestamp", nullptr);
+    if (compression == Compression::gzip) archive_write_set_filter_option(handle, "gzip", "timestamp", nullptr);
     archive_write_set_bytes_per_block(handle, 0);
     if (archive_write_open(handle, state_.get(), nullptr, State::write_blob, nullptr) != ARCHIVE_OK) {
-        throw Error("cannot start gzip stream " + output.string() + ": " + archive_error_text(handle));
+        throw Error(std::string("cannot start ") + filter + " stream " + output.string() + ": " + archive_error_text(handle));
     }
 
     archive_entry* entry = archive_entry_new();
@@ -155,12 +173,12 @@ GzipWriter::GzipWriter(const fs::path& output) : state_(std::make_unique<State>(
     archive_entry_set_filetype(entry, AE_IFREG);
     int status = archive_write_header(handle, entry);
     archive_entry_free(entry);
-    if (status != ARCHIVE_OK) throw Error("cannot start gzip stream " + output.string() + ": " + archive_error_text(handle));
+    if (status != ARCHIVE_OK) throw Error(std::string("cannot start ") + filter + " stream " + output.string() + ": " + archive_error_text(handle));
 }
 
-GzipWriter::~GzipWriter() = default;
+CompressingWriter::~CompressingWriter() = default;
 
-void GzipWriter::write(const void* data, size_t size) {
+void CompressingWriter::write(const void* data, size_t size) {
     state_->uncompressed.update(data, size);
     const char* bytes = static_cast<const char*>(data);
     while (size > 0) {
@@ -171,7 +189,7 @@ void GzipWriter::write(const void* data, size_t size) {
     }
 }
 
-void GzipWriter::finish() {
+void CompressingWriter::finish() {
     if (archive_write_close(state_->handle.get()) != ARCHIVE_OK) {
         throw Error("cannot finish " + state_->path.string() + ": " + archive_error_text(state_->handle.get()));
     }

@@ -67,15 +67,23 @@ private:
     std::string uncompressed_digest_;
 };
 
-// Writes an uncompressed tar stream into a gzip file, hashing the uncompressed and the
-// compressed bytes. The output is deterministic for the same input (no timestamp or
-// file name in the gzip header).
-class GzipWriter {
+// The compression of a layer blob that isolab writes.
+enum class Compression { gzip, zstd };
+
+// Parses "gzip" or "zstd". Throws Error for another name.
+Compression parse_compression(const std::string& name);
+// The OCI layer media type of a tar compressed this way.
+const char* layer_media_type(Compression compression);
+
+// Writes an uncompressed tar stream into a gzip or zstd file, hashing the uncompressed
+// and the compressed bytes. The output is deterministic for the same input (no timestamp
+// or file name in the gzip header, and zstd has neither).
+class CompressingWriter {
 public:
-    explicit GzipWriter(const std::filesystem::path& output);
-    ~GzipWriter();
-    GzipWriter(const GzipWriter&) = delete;
-    GzipWriter& operator=(const GzipWriter&) = delete;
+    CompressingWriter(const std::filesystem::path& output, Compression compression);
+    ~CompressingWriter();
+    CompressingWriter(const CompressingWriter&) = delete;
+    CompressingWriter& operator=(const CompressingWriter&) = delete;
 
     void write(const void* data, size_t size);
     // Flushes and closes the file.

@@ -23,16 +23,16 @@ struct EntryDeleter {
     void operator()(archive_entry* entry) const { archive_entry_free(entry); }
 };
 
-// Passes the tar writer's output to the gzip stream; exceptions are kept and rethrown
+// Passes the tar writer's output to the compressed stream. Exceptions are kept and rethrown
 // because they must not cross libarchive's C frames.
 struct TarSink {
-    GzipWriter* gzip;
+    CompressingWriter* output;
     std::exception_ptr failure;
 
     static la_ssize_t write(archive* handle, void* client, const void* data, size_t size) {
         auto* sink = static_cast<TarSink*>(client);
         try {
-            sink->gzip->write(data, size);
+            sink->output->write(data, size);
             return static_cast<la_ssize_t>(size);
         } catch (const std::exception& error) {
             sink->failure = std::current_exception();
@@ -91,16 +91,17 @@ void write_entry_data(archive* tar, const TarEntry& entry) {
     }
 }
 
-// Moves a finished gzip file into the blob store and describes it as a layer.
-Layer adopt_layer(OciLayout& layout, const fs::path& file, const GzipWriter& gzip) {
-    Layer layer{gzip.compressed_digest(), gzip.uncompressed_digest(), media_type::layer_gzip, gzip.compressed_size()};
+// Moves a finished compressed file into the blob store and describes it as a layer.
+Layer adopt_layer(OciLayout& layout, const fs::path& file, const CompressingWriter& output, Compression compression) {
+    Layer layer{output.compressed_digest(), output.uncompressed_digest(), layer_media_type(compression),
+                output.compressed_size()};
     layout.adopt_blob_file(file, layer.digest);
     spdlog::debug("stored layer {} (diff_id {}, {} bytes)", layer.digest, layer.diff_id, layer.size);
     return layer;
 }
 
 fs::path scratch_file(const OciLayout& layout) {
-    return layout.scratch() / ("layer-" + random_hex_id().substr(0, 16) + ".tar.gz");
+    return layout.scratch() / ("layer-" + random_hex_id().substr(0, 16) + ".tar.compressed");
 }
 
 // Removes a scratch file unless it was moved into the blob store.
@@ -114,12 +115,12 @@ struct ScratchFile {
 
 }  // namespace
 
-Layer write_layer(OciLayout& layout, std::vector<TarEntry> entries, std::time_t mtime) {
+Layer write_layer(OciLayout& layout, std::vector<TarEntry> entries, std::time_t mtime, Compression compression) {
     std::sort(entries.begin(), entries.end(), [](const TarEntry& a, const TarEntry& b) { return a.path < b.path; });
 
     ScratchFile file{scratch_file(layout)};
-    GzipWriter gzip(file.path);
-    TarSink sink{&gzip, nullptr};
+    CompressingWriter output(file.path, compression);
+    TarSink sink{&output, nullptr};
     WriteArchive tar(archive_write_new());
     archive_write_set_format_pax_restricted(tar.get());
     if (archive_write_open(tar.get(), &sink, nullptr, TarSink::write, nullptr) != ARCHIVE_OK) {
@@ -138,19 +139,19 @@ Layer write_layer(OciLayout& layout, std::vector<TarEntry> entries, std::time_t 
         if (sink.failure) std::rethrow_exception(sink.failure);
         throw Error("cannot finish the layer tar: " + archive_error_text(tar.get()));
     }
-    gzip.finish();
-    return adopt_layer(layout, file.path, gzip);
+    output.finish();
+    return adopt_layer(layout, file.path, output, compression);
 }
 
 Layer import_layer(OciLayout& layout, const fs::path& tar) {
     DecompressingReader reader(tar);
     ScratchFile file{scratch_file(layout)};
-    GzipWriter gzip(file.path);
+    CompressingWriter output(file.path, Compression::gzip);
     std::vector<char> buffer(1 << 16);
     size_t count;
-    while ((count = reader.read(buffer.data(), buffer.size())) > 0) gzip.write(buffer.data(), count);
-    gzip.finish();
-    return adopt_layer(layout, file.path, gzip);
+    while ((count = reader.read(buffer.data(), buffer.size())) > 0) output.write(buffer.data(), count);
+    output.finish();
+    return adopt_layer(layout, file.path, output, Compression::gzip);
 }
 
 }  // namespace isolab::image

@@ -1,6 +1,7 @@
 #pragma once
 // Building layer blobs: a deterministic tar of entries described in memory (for the
-// built-in images), or an existing tar recompressed as a gzip layer (for import).
+// built-in images and build steps), or an existing tar recompressed as a gzip layer
+// (for import).
 #include <sys/types.h>
 
 #include <ctime>
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/image/archive_io.hpp"
 #include "runtime/image/layout.hpp"
 #include "runtime/image/store.hpp"
 
@@ -25,10 +27,11 @@ struct TarEntry {
     std::string link_target;           // symlink or hard link target
 };
 
-// Writes `entries` as a gzip-compressed POSIX tar layer into the layout. Entries are
-// sorted by path and all get `mtime`, and owner names are left out, so the same entries
-// always give the same digest.
-Layer write_layer(OciLayout& layout, std::vector<TarEntry> entries, std::time_t mtime);
+// Writes `entries` as a gzip- or zstd-compressed POSIX tar layer into the layout.
+// Entries are sorted by path and all get `mtime`, and owner names are left out, so the
+// same entries and compression always give the same digest.
+Layer write_layer(OciLayout& layout, std::vector<TarEntry> entries, std::time_t mtime,
+                  Compression compression = Compression::gzip);
 
 // Stores a tar (plain, gzip, zstd, xz or bzip2) as a gzip layer and returns it.
 Layer import_layer(OciLayout& layout, const std::filesystem::path& tar);

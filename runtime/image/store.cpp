@@ -12,6 +12,7 @@
 
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
+#include "runtime/image/bootstrap.hpp"
 #include "runtime/image/busybox.hpp"
 #include "runtime/image/layer_pack.hpp"
 #include "runtime/image/layer_unpack.hpp"
@@ -168,7 +169,7 @@ std::optional<Image> Store::find(const std::string& reference) const {
 Image Store::resolve(const std::string& reference) const {
     if (auto image = find(reference)) return *image;
     if (normalize_reference(reference) == busybox_reference) return Store(paths_).ensure_busybox();
-    throw Error("image '" + reference + "' not found", not_found_hint);
+    throw Error("image '" + reference + "' not found", bootstrap_hint(reference).value_or(not_found_hint));
 }
 
 std::vector<Image> Store::list() const {
@@ -322,6 +323,13 @@ std::vector<std::string> Store::remove(const std::string& reference, bool force)
 }
 
 Image Store::import_rootfs(const fs::path& tar, const std::string& reference) {
+    RunConfig run_config;
+    run_config.env = {default_path_env};
+    return import_rootfs(tar, reference, run_config, "isolab import " + tar.filename().string());
+}
+
+Image Store::import_rootfs(const fs::path& tar, const std::string& reference, const RunConfig& run_config,
+                           const std::string& created_by) {
     std::string normalized = normalize_reference(reference);
     if (!fs::is_regular_file(tar)) throw Error("rootfs archive " + tar.string() + " not found", "give the path of a tar file");
 
@@ -336,9 +344,7 @@ Image Store::import_rootfs(const fs::path& tar, const std::string& reference) {
     }
 
     std::string created = format_rfc3339(std::time(nullptr));
-    RunConfig run_config;
-    run_config.env = {default_path_env};
-    std::vector<HistoryEntry> history{{created, "isolab import " + tar.filename().string(), {}, false}};
+    std::vector<HistoryEntry> history{{created, created_by, {}, false}};
     return add_image(normalized, make_image_config(run_config, created, history, {layer}), {layer});
 }
 

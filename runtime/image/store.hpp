@@ -125,6 +125,9 @@ public:
     // Creates a one-layer image from a rootfs tar (plain or compressed). The tar is
     // unpacked once to check it, so an unsafe tar is rejected here.
     Image import_rootfs(const std::filesystem::path& tar, const std::string& reference);
+    // The same with the run config and the history line (`created_by`) of the new image.
+    Image import_rootfs(const std::filesystem::path& tar, const std::string& reference, const RunConfig& run_config,
+                        const std::string& created_by);
 
     // Stores an image made of `layers` (already in the blob store) and `config` (a full
     // OCI image config) under `reference`, replacing the tag if it exists. The string
