@@ -33,7 +33,6 @@ constexpr milliseconds kPollInterval{200};
 constexpr int kDestroyedExitCode = 137;
 constexpr int kVanishedExitCode = 255;
 
-// One libvirt connection per URI, opened when first needed.
 // The modification time of `file` as RFC 3339 UTC, or now when it does not exist. The
 // console log is written until the guest stops, so its time is about when it stopped.
 std::string modification_time(const fs::path& file) {
@@ -192,6 +191,8 @@ StopOutcome stop_vm(const Paths& paths, const std::string& name, std::chrono::se
 
     Clock::time_point start = Clock::now();
     set_stopped_by(paths, view.record.name, "stop");
+    // NOTE: a press before isolab-init watches the input devices (early in the boot) is
+    // lost, and the guest is then destroyed after `timeout`.
     libvirt::request_shutdown(connection, view.record.uuid);
     spdlog::debug("pressed the ACPI power button of {}; waiting up to {} s", view.record.name, timeout.count());
     while (domain_active(connection, view.record.uuid)) {

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
@@ -194,9 +195,15 @@ TEST_F(VmLifecycle, StopDestroysAfterTimeout) {
                            kBootDeadline);
     ASSERT_TRUE(marker) << "the workload never started";
 
+    // `logs -f` follows until the domain is gone, so stop ends it.
+    auto follower = std::async(std::launch::async, [&] { return run_isolab(paths, {"vm", "logs", "-f", name}); });
     auto before = std::chrono::steady_clock::now();
     CliResult stop = run_isolab(paths, {"vm", "stop", "-t", "3", name});
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - before).count();
+    ASSERT_EQ(follower.wait_for(std::chrono::seconds(30)), std::future_status::ready) << "logs -f outlived the VM";
+    CliResult followed = follower.get();
+    EXPECT_EQ(followed.exit_code, 0) << followed.err;
+    EXPECT_TRUE(contains(followed.out, "started-marker\n")) << followed.out;
     EXPECT_EQ(stop.exit_code, 0) << stop.err;
     EXPECT_TRUE(contains(stop.err, "did not power off within 3 s; destroyed it")) << stop.err;
     EXPECT_GE(seconds, 3.0) << "stop destroyed the VM before its timeout";
