@@ -20,8 +20,8 @@ namespace {
 // "Exited (0) 2 seconds ago", "Created".
 std::string vm_status_text(const vm::VmRecord& record, std::chrono::system_clock::time_point now) {
     if (record.status == "running") {
-        auto created = container::parse_rfc3339(record.created);
-        return "Up " + (created ? container::human_duration(now - *created) : std::string("(unknown time)"));
+        auto started = container::parse_rfc3339(record.started.empty() ? record.created : record.started);
+        return "Up " + (started ? container::human_duration(now - *started) : std::string("(unknown time)"));
     }
     if (record.status == "exited") {
         auto finished = container::parse_rfc3339(record.finished);

@@ -290,6 +290,7 @@ std::string inspect_vm(const Paths& paths, const std::string& name) {
         {"Name", record.name},
         {"Id", record.uuid},
         {"Created", record.created},
+        {"StartedAt", record.started},
         {"Image", record.image},
         {"Command", record.command},
         {"Form", record.form},

@@ -37,6 +37,7 @@ std::string record_to_json(const VmRecord& record) {
         {"detached", record.detached},
         {"auto_remove", record.auto_remove},
         {"created", record.created},
+        {"started", record.started},
         {"status", record.status},
         {"exit_code", record.exit_code ? json(*record.exit_code) : json(nullptr)},
         {"finished", record.finished},
@@ -62,6 +63,7 @@ VmRecord record_from_json(const std::string& text) {
     record.detached = document.value("detached", false);
     record.auto_remove = document.value("auto_remove", false);
     record.created = document.value("created", "");
+    record.started = document.value("started", "");
     record.status = document.value("status", "created");
     if (document.contains("exit_code") && document["exit_code"].is_number_integer()) {
         record.exit_code = document["exit_code"].get<int>();

@@ -31,6 +31,7 @@ struct VmRecord {
     bool detached = false;
     bool auto_remove = false;     // --rm
     std::string created;          // RFC 3339 UTC, to the second
+    std::string started;          // RFC 3339 UTC, when libvirt had started the domain; empty before
     std::string status = "created";  // "created", "running" or "exited", as last recorded
     std::optional<int> exit_code;    // the workload's, when isolab-init reported it
     std::string finished;         // RFC 3339 UTC; empty while running

@@ -410,6 +410,7 @@ VmRecord run_detached(image::Store& store, const VmOptions& options) {
 
     FileLock lock = lock_vm_records(paths);
     record.uuid = libvirt::start_detached(connection, spec);
+    record.started = utc_timestamp();
     record.status = "running";
     write_record(vm, record);
     if (files.overlay) files.overlay->release();

@@ -32,6 +32,7 @@ VmRecord sample_record() {
     record.detached = true;
     record.auto_remove = true;
     record.created = "2026-12-05T01:02:03Z";
+    record.started = "2026-12-05T01:02:50Z";
     record.status = "exited";
     record.exit_code = 3;
     record.finished = "2026-12-05T01:03:04Z";
@@ -54,6 +55,8 @@ TEST(VmRecord, JsonRoundTripKeepsEveryField) {
     EXPECT_EQ(read.status, "exited");
     ASSERT_TRUE(read.exit_code.has_value());
     EXPECT_EQ(*read.exit_code, 3);
+    EXPECT_EQ(read.created, expected.created);
+    EXPECT_EQ(read.started, expected.started);
     EXPECT_EQ(read.finished, expected.finished);
     EXPECT_EQ(read.stopped_by, "stop-timeout");
 }
