@@ -37,8 +37,8 @@ void print_list(const char* what, const std::vector<std::string>& items) {
 
 bool confirm_prune(const container::PruneReport& found, bool volumes) {
     std::printf("This removes stopped containers, mounts, cgroups, addresses, bridges and iptables rules left by "
-                "crashed runs, %sand every "
-                "libvirt domain named isolab-*.\n",
+                "crashed runs, %sand every libvirt domain named isolab-* but those of running VMs (vm run -d), "
+                "and exited VMs.\n",
                 volumes ? "anonymous volumes no container uses, " : "");
     print_list("container", found.containers);
     print_list("mount", found.mounts);
@@ -68,7 +68,8 @@ void register_prune(CLI::App& system, Context& context) {
         // After the containers, so the volumes of the pruned containers are unused.
         if (*volumes) print_list("removed volume", volume::prune_volumes(context.paths, false).names);
         try {
-            print_list("destroyed domain", vm::prune_domains(*uri));
+            print_list("destroyed domain", vm::prune_domains(*uri, context.paths));
+            print_list("removed VM", vm::prune_vms(context.paths));
         } catch (const Error& error) {
             std::fprintf(stderr, "isolab: libvirt domains not pruned: %s\n", error.one_line().c_str());
             context.exit_code = 1;

@@ -1,4 +1,4 @@
-// VM commands: run, kernel, ps.
+// VM commands: run and kernel; the lifecycle commands are in commands_vm_lifecycle.cpp.
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -20,6 +20,7 @@ namespace {
 
 struct VmRunArguments {
     bool remove = false;
+    bool detach = false;
     std::string memory = "256M";
     unsigned cpus = 1;
     std::string accelerator = "auto";
@@ -65,6 +66,7 @@ vm::VmOptions to_vm_options(const VmRunArguments& arguments) {
     options.connect_uri = arguments.connect_uri;
     options.form = parse_form(arguments.form);
     options.timeout = std::chrono::seconds(arguments.timeout_seconds);
+    options.auto_remove = arguments.remove;
     return options;
 }
 
@@ -85,8 +87,10 @@ void print_vm_phases(const vm::VmResult& result) {
 void register_run(CLI::App& vm_group, Context& context) {
     auto arguments = std::make_shared<VmRunArguments>();
     auto* run = vm_group.add_subcommand("run", "Boot IMAGE as a virtual machine, run COMMAND in it, return its exit code");
+    run->add_flag("-d,--detach", arguments->detach,
+                  "Leave the VM running in the background and print its name; its console goes to a log for `vm logs`");
     run->add_flag("--rm", arguments->remove,
-                  "Remove the VM when it exits (always done: the domain is transient and its files are deleted)");
+                  "Remove the VM's record and files once it exits (a foreground VM keeps none in any case)");
     run->add_option("-m,--memory", arguments->memory, "Guest RAM, a whole number of MiB, e.g. 256M or 1G (at least 64M)")
         ->capture_default_str();
     run->add_option("--cpus", arguments->cpus, "Number of virtual CPUs")->capture_default_str();
@@ -98,7 +102,7 @@ void register_run(CLI::App& vm_group, Context& context) {
     run->add_option("--name", arguments->name, "Domain name, prefixed with isolab- (default: isolab-<12 hex>)");
     run->add_option("--form", arguments->form, "Root filesystem form: initramfs or disk")->capture_default_str();
     run->add_flag("--phases", arguments->phases, "Print the start-up phases and footprint on stderr");
-    run->add_option("--timeout", arguments->timeout_seconds, "Destroy the VM after this many seconds")
+    run->add_option("--timeout", arguments->timeout_seconds, "Destroy a foreground VM after this many seconds")
         ->capture_default_str();
     run->add_option("-e,--env", arguments->env, "Set NAME=value, or pass NAME from this environment (repeatable)")
         ->allow_extra_args(false);
@@ -108,6 +112,11 @@ void register_run(CLI::App& vm_group, Context& context) {
     run->positionals_at_end();
 
     run->callback([arguments, &context] {
+        if (arguments->detach) {
+            if (arguments->phases) throw Error("--phases needs a foreground run: a detached VM is not watched", "drop -d or --phases");
+            std::printf("%s\n", vm::run_detached(context.store(), to_vm_options(*arguments)).name.c_str());
+            return;
+        }
         auto result = vm::run(context.store(), to_vm_options(*arguments));
         if (!result.init_error.empty()) std::fprintf(stderr, "isolab: guest init: %s\n", result.init_error.c_str());
         if (arguments->phases) print_vm_phases(result);
@@ -128,20 +137,6 @@ void register_kernel(CLI::App& vm_group, Context& context) {
     });
 }
 
-void register_ps(CLI::App& vm_group) {
-    auto connect_uri = std::make_shared<std::string>();
-    auto* ps = vm_group.add_subcommand("ps", "List the isolab domains libvirt knows");
-    ps->add_option("--connect", *connect_uri, "libvirt URI (default: ISOLAB_LIBVIRT_URI, else qemu:///system)");
-    ps->callback([connect_uri] {
-        auto domains = vm::list_domains(*connect_uri);
-        std::printf("%-32s %-12s %10s %5s\n", "NAME", "STATE", "MEMORY", "CPUS");
-        for (const auto& domain : domains) {
-            std::printf("%-32s %-12s %10s %5u\n", domain.name.c_str(), domain.state.c_str(),
-                        human_size(domain.memory_bytes).c_str(), domain.vcpus);
-        }
-    });
-}
-
 }  // namespace
 
 void register_vm_commands(CLI::App& app, Context& context) {
@@ -149,7 +144,7 @@ void register_vm_commands(CLI::App& app, Context& context) {
     vm_group->require_subcommand(1);
     register_run(*vm_group, context);
     register_kernel(*vm_group, context);
-    register_ps(*vm_group);
+    register_vm_lifecycle_commands(*vm_group, context);
 }
 
 }  // namespace isolab::cli

@@ -33,6 +33,8 @@ void register_volume_commands(CLI::App& app, Context& context);
 void register_network_commands(CLI::App& app, Context& context);
 void register_lifecycle_commands(CLI::App& app, Context& context);
 void register_vm_commands(CLI::App& app, Context& context);
+// `vm ps`, `vm stop`, ...: added to the `vm` group by register_vm_commands.
+void register_vm_lifecycle_commands(CLI::App& vm_group, Context& context);
 void register_bench_commands(CLI::App& app, Context& context);
 void register_lesson_commands(CLI::App& app, Context& context);
 void register_system_commands(CLI::App& app, Context& context);

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/input.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -32,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/reboot.h>
@@ -296,9 +298,10 @@ static void mount_runtime_filesystems(void) {
 
 /* ---- VM mode: disk form -------------------------------------------------------------- */
 
-/* Loads each module listed (one absolute path a line) in /.isolab/modules, in order. */
-static bool load_modules(void) {
-    char *list = read_whole_file(CONFIG_DIR "/modules", NULL);
+/* Loads each module listed (one absolute path a line) in the file `list_path`, in order.
+ * A missing list loads nothing and counts as success. */
+static bool load_module_list(const char *list_path) {
+    char *list = read_whole_file(list_path, NULL);
     if (list == NULL) return errno == ENOENT;
     bool loaded_all = true;
     for (char *line = strtok(list, "\n"); line != NULL; line = strtok(NULL, "\n")) {
@@ -420,7 +423,7 @@ static bool mount_disk_root(void) {
     }
     trim_trailing_whitespace(device);
 
-    bool ok = load_modules();
+    bool ok = load_module_list(CONFIG_DIR "/modules");
     if (ok && !wait_for_device(device)) {
         protocol_line("error root device %s did not appear within %d ms", device, DEVICE_WAIT_MS);
         ok = false;
@@ -434,6 +437,50 @@ static bool mount_disk_root(void) {
     }
     free(device);
     return ok && copy_workload_config() && switch_to_new_root();
+}
+
+/* ---- VM mode: the ACPI power button ---------------------------------------------------- */
+
+#define MAX_INPUT_DEVICES 4
+
+/* Opens up to MAX_INPUT_DEVICES /dev/input/event* devices that report KEY_POWER (the ACPI
+ * power button, once button.ko and evdev.ko from /.isolab/early-modules are loaded).
+ * Returns how many were opened into `fds`. */
+static int open_power_buttons(int fds[MAX_INPUT_DEVICES]) {
+    int count = 0;
+    DIR *folder = opendir("/dev/input");
+    if (folder == NULL) return 0;
+    struct dirent *entry;
+    while ((entry = readdir(folder)) != NULL && count < MAX_INPUT_DEVICES) {
+        if (strncmp(entry->d_name, "event", 5) != 0) continue;
+        char path[300];
+        snprintf(path, sizeof path, "/dev/input/%s", entry->d_name);
+        int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0) continue;
+        unsigned char keys[KEY_MAX / 8 + 1];
+        memset(keys, 0, sizeof keys);
+        bool has_power = ioctl(fd, EVIOCGBIT(EV_KEY, sizeof keys), keys) >= 0 && (keys[KEY_POWER / 8] & (1 << (KEY_POWER % 8)));
+        if (has_power) {
+            fds[count++] = fd;
+        } else {
+            close(fd);
+        }
+    }
+    closedir(folder);
+    return count;
+}
+
+/* Reads the pending events of an input device; true when the power button was pressed. */
+static bool power_button_pressed(int fd) {
+    struct input_event events[16];
+    bool pressed = false;
+    ssize_t count;
+    while ((count = read(fd, events, sizeof events)) > 0) {
+        for (size_t i = 0; i < (size_t)count / sizeof events[0]; ++i) {
+            if (events[i].type == EV_KEY && events[i].code == KEY_POWER && events[i].value == 1) pressed = true;
+        }
+    }
+    return pressed;
 }
 
 /* ---- VM mode: the workload ------------------------------------------------------------ */
@@ -537,7 +584,9 @@ static bool relay_output(int fd) {
 /*
  * Forks the workload with stdout and stderr on a pipe the init copies to the console,
  * which lets the init know whether the output ended mid-line. Reaps every other child
- * while waiting. Returns the workload's exit code.
+ * while waiting. A press of the ACPI power button sends SIGTERM to the workload's process
+ * group, as `docker stop` does; the guest powers off when the workload has exited.
+ * Returns the workload's exit code.
  */
 static int run_workload(const struct workload *workload) {
     sigset_t child_signals;
@@ -565,10 +614,18 @@ static int run_workload(const struct workload *workload) {
     close(output[1]);
     fcntl(output[0], F_SETFL, O_NONBLOCK);
 
-    struct pollfd watched[2] = {{child_events, POLLIN, 0}, {output[0], POLLIN, 0}};
+    struct pollfd watched[2 + MAX_INPUT_DEVICES] = {{child_events, POLLIN, 0}, {output[0], POLLIN, 0}};
+    int buttons[MAX_INPUT_DEVICES];
+    int button_count = open_power_buttons(buttons);
+    for (int i = 0; i < button_count; ++i) watched[2 + i] = (struct pollfd){buttons[i], POLLIN, 0};
     while (true) {
-        if (poll(watched, 2, -1) < 0) continue;
+        if (poll(watched, (nfds_t)(2 + button_count), -1) < 0) continue;
         if (watched[1].revents != 0 && !relay_output(output[0])) watched[1].fd = -1;
+        for (int i = 0; i < button_count; ++i) {
+            if (watched[2 + i].revents == 0 || !power_button_pressed(buttons[i])) continue;
+            protocol_line("phase power-button uptime_ms=%lld", uptime_ms());
+            if (kill(-child, SIGTERM) != 0) kill(child, SIGTERM); /* before its setsid() */
+        }
         if (watched[0].revents == 0) continue;
 
         struct signalfd_siginfo info;
@@ -599,6 +656,9 @@ static void power_off(int exit_code) {
 static void vm_mode(void) {
     mount_kernel_filesystems();
     protocol_line("phase init-start uptime_ms=%lld", uptime_ms());
+    /* Failures only leave the power button unseen: `vm stop` then destroys the guest
+     * after its timeout. */
+    load_module_list(CONFIG_DIR "/early-modules.list");
 
     if (access(CONFIG_DIR "/root-device", F_OK) == 0 && !mount_disk_root()) power_off(127);
     mount_runtime_filesystems();

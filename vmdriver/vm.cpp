@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -21,6 +22,8 @@
 #include "vmdriver/libvirt/connection.hpp"
 #include "vmdriver/libvirt/domain.hpp"
 #include "vmdriver/libvirt/domain_xml.hpp"
+#include "vmdriver/libvirt/running.hpp"
+#include "vmdriver/record.hpp"
 
 namespace isolab::vm {
 
@@ -66,8 +69,9 @@ private:
 // Files one guest boots from, removed with the per-VM folder.
 struct GuestFiles {
     guest::GuestKernel kernel;
-    std::unique_ptr<TemporaryDirectory> folder;  // <state root>/vms/<domain name>-<random>
-    std::unique_ptr<guest::DiskOverlay> overlay;  // disk form only, inside `folder`
+    std::unique_ptr<TemporaryDirectory> temporary;  // foreground runs: <state root>/vms/<domain name>-<random>
+    fs::path folder;                                // the VM's folder: `temporary`, or vms/<name> for -d
+    std::unique_ptr<guest::DiskOverlay> overlay;    // disk form only, inside `folder`
     fs::path initramfs;
     std::uint64_t initramfs_bytes = 0;
     std::string cmdline;
@@ -130,7 +134,7 @@ void apply_environment(std::vector<std::string>& env, const std::vector<std::str
 void prepare_disk(GuestFiles& files, const Paths& paths, const image::Image& image,
                   const std::vector<fs::path>& lowerdirs, const guest::Workload& workload, const QemuIds& qemu) {
     auto base = guest::ensure_disk_base(paths, image.config_digest, lowerdirs);
-    files.overlay = std::make_unique<guest::DiskOverlay>(base.path, files.folder->path() / "disk.qcow2");
+    files.overlay = std::make_unique<guest::DiskOverlay>(base.path, files.folder / "disk.qcow2");
     if (chown(files.overlay->path().c_str(), qemu.uid, qemu.gid) != 0) {
         throw_errno("cannot hand the disk overlay " + files.overlay->path().string() + " to the QEMU user");
     }
@@ -141,8 +145,8 @@ void prepare_disk(GuestFiles& files, const Paths& paths, const image::Image& ima
 }
 
 GuestFiles prepare_guest(image::Store& store, const std::string& reference, const std::vector<std::string>& command,
-                         const std::vector<std::string>& env, const std::string& name, guest::RootForm form,
-                         const QemuIds& qemu = {}) {
+                         const std::vector<std::string>& env, const fs::path& folder, guest::RootForm form,
+                         bool power_button, const QemuIds& qemu = {}) {
     const Paths& paths = store.paths();
     GuestFiles files;
     files.kernel = guest::ensure_kernel(paths);
@@ -151,11 +155,14 @@ GuestFiles prepare_guest(image::Store& store, const std::string& reference, cons
     auto lowerdirs = store.lowerdirs(image);
     guest::Workload workload = guest::workload_for_image(image, command, lowerdirs);
     apply_environment(workload.env, env);
+    // Only detached VMs get `vm stop`, which presses the power button; the modules would
+    // only lengthen every other boot.
+    if (power_button) workload.early_modules = guest::power_button_modules(files.kernel);
 
-    files.folder = std::make_unique<TemporaryDirectory>(make_vm_parent(paths), name + "-");
-    fs::permissions(files.folder->path(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+    files.folder = folder;
+    fs::permissions(files.folder, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                                               fs::perms::others_read | fs::perms::others_exec);
-    files.initramfs = files.folder->path() / "initramfs.cpio";
+    files.initramfs = files.folder / "initramfs.cpio";
     if (form == guest::RootForm::disk) {
         prepare_disk(files, paths, image, lowerdirs, workload, qemu);
     } else {
@@ -221,7 +228,10 @@ void print_line(const std::string& line) {
 std::string probe_kvm(image::Store& store, libvirt::Connection& connection) {
     std::string name = libvirt::make_domain_name("kvm-probe-" + random_hex_id().substr(0, 8));
     try {
-        GuestFiles files = prepare_guest(store, "busybox", {"true"}, {}, name, guest::RootForm::initramfs);
+        auto temporary = std::make_unique<TemporaryDirectory>(make_vm_parent(store.paths()), name + "-");
+        GuestFiles files = prepare_guest(store, "busybox", {"true"}, {}, temporary->path(), guest::RootForm::initramfs,
+                                         false);
+        files.temporary = std::move(temporary);
         libvirt::BootRequest request;
         request.spec = domain_spec(name, files, "kvm", 256 * kMib, 1);
         request.timeout = kKvmProbeDeadline;
@@ -257,6 +267,59 @@ void check_options(const VmOptions& options) {
     }
 }
 
+// vms/<name> of a detached VM, removed with its content unless keep() was called.
+class RecordFolder {
+public:
+    explicit RecordFolder(fs::path path) : path_(std::move(path)) {}
+    ~RecordFolder() {
+        if (keep_) return;
+        std::error_code error;
+        fs::remove_all(path_, error);
+        if (error) spdlog::warn("cannot remove {}: {}", path_.string(), error.message());
+    }
+    RecordFolder(const RecordFolder&) = delete;
+    RecordFolder& operator=(const RecordFolder&) = delete;
+
+    const fs::path& path() const { return path_; }
+    void keep() { keep_ = true; }
+
+private:
+    fs::path path_;
+    bool keep_ = false;
+};
+
+// Throws Error when `name` belongs to a VM record in this state root or to a libvirt
+// domain, saying which one and how to remove it.
+void check_name_free(const Paths& paths, libvirt::Connection& connection, const std::string& name) {
+    VmPaths vm = vm_paths(paths, name);
+    if (fs::exists(vm.record())) {
+        VmRecord existing = read_record(vm);
+        throw Error(fmt::format("cannot create VM {}: the name is in use by a VM of this state root ({}, created {})",
+                                name, existing.status, existing.created),
+                    fmt::format("remove it with `isolab vm rm -f {}`, or choose another --name", name));
+    }
+    if (auto leftover = libvirt::describe_domain(connection, name)) {
+        throw Error(fmt::format("cannot create VM {}: a leftover libvirt domain of that name exists ({}) and no VM "
+                                "record in {} describes it",
+                                name, *leftover, paths.vms().string()),
+                    fmt::format("remove it with `virsh -c {} destroy {}` (and `virsh undefine` if it is persistent) "
+                                "or `isolab system prune --connect {}`",
+                                connection.uri(), name, connection.uri()));
+    }
+}
+
+// Claims `name` under the records lock: checks that it is free and creates vms/<name>
+// with a record in status "created", so a second `vm run -d` with the same name fails.
+std::unique_ptr<RecordFolder> claim_name(const Paths& paths, libvirt::Connection& connection, VmRecord& record) {
+    FileLock lock = lock_vm_records(paths);
+    check_name_free(paths, connection, record.name);
+    VmPaths vm = vm_paths(paths, record.name);
+    fs::create_directory(vm.folder);
+    auto folder = std::make_unique<RecordFolder>(vm.folder);
+    write_record(vm, record);
+    return folder;
+}
+
 }  // namespace
 
 Accelerator parse_accelerator(std::string_view text) {
@@ -275,6 +338,7 @@ VmResult run(image::Store& store, const VmOptions& options) {
     result.pss_definition = kPssDefinition;
 
     libvirt::Connection connection(libvirt::resolve_uri(options.connect_uri));
+    if (fs::exists(vm_paths(store.paths(), result.name).record())) check_name_free(store.paths(), connection, result.name);
     HostKey key = current_host_key(qemu_version(connection));
     result.accelerator = choose_accelerator(options.accelerator, store.paths(), key,
                                             [&] { return probe_kvm(store, connection); });
@@ -282,8 +346,10 @@ VmResult run(image::Store& store, const VmOptions& options) {
     spdlog::debug("accelerator for {}: {} ({})", result.name, result.accelerator.used, result.accelerator.reason);
 
     QemuIds qemu = options.form == guest::RootForm::disk ? read_qemu_ids(connection) : QemuIds{};
+    auto temporary = std::make_unique<TemporaryDirectory>(make_vm_parent(store.paths()), result.name + "-");
     GuestFiles files =
-        prepare_guest(store, options.image, options.command, options.env, result.name, options.form, qemu);
+        prepare_guest(store, options.image, options.command, options.env, temporary->path(), options.form, false, qemu);
+    files.temporary = std::move(temporary);
     result.phases.mark("prepare");
     result.kernel_bytes = files.kernel.boot_image_bytes;
     result.initramfs_bytes = files.initramfs_bytes;
@@ -311,6 +377,48 @@ VmResult run(image::Store& store, const VmOptions& options) {
     return result;
 }
 
+VmRecord run_detached(image::Store& store, const VmOptions& options) {
+    check_options(options);
+    const Paths& paths = store.paths();
+    VmRecord record;
+    record.name = libvirt::make_domain_name(options.name);
+    record.image = options.image;
+    record.command = options.command;
+    record.form = options.form == guest::RootForm::disk ? "disk" : "initramfs";
+    record.memory_bytes = options.memory_bytes;
+    record.cpus = options.cpus;
+    record.detached = true;
+    record.auto_remove = options.auto_remove;
+    record.created = utc_timestamp();
+
+    libvirt::Connection connection(libvirt::resolve_uri(options.connect_uri));
+    record.connect_uri = connection.uri();
+    make_vm_parent(paths);
+    auto folder = claim_name(paths, connection, record);
+    VmPaths vm = vm_paths(paths, record.name);
+
+    HostKey key = current_host_key(qemu_version(connection));
+    AcceleratorVerdict verdict =
+        choose_accelerator(options.accelerator, paths, key, [&] { return probe_kvm(store, connection); });
+    record.accelerator = verdict.used;
+    record.accelerator_reason = verdict.reason;
+
+    QemuIds qemu = options.form == guest::RootForm::disk ? read_qemu_ids(connection) : QemuIds{};
+    GuestFiles files = prepare_guest(store, options.image, options.command, options.env, vm.folder, options.form, true, qemu);
+    libvirt::DomainSpec spec = domain_spec(record.name, files, verdict.used, options.memory_bytes, options.cpus);
+    spec.console_log = vm.console_log();
+
+    FileLock lock = lock_vm_records(paths);
+    record.uuid = libvirt::start_detached(connection, spec);
+    record.started = utc_timestamp();
+    record.status = "running";
+    write_record(vm, record);
+    if (files.overlay) files.overlay->release();
+    folder->keep();
+    spdlog::debug("started detached VM {} ({})", record.name, record.uuid);
+    return record;
+}
+
 guest::GuestKernel guest_kernel(const Paths& paths) { return guest::ensure_kernel(paths); }
 
 std::vector<DomainListing> list_domains(const std::string& connect_uri) {
@@ -322,9 +430,14 @@ std::vector<DomainListing> list_domains(const std::string& connect_uri) {
     return listings;
 }
 
-std::vector<std::string> prune_domains(const std::string& connect_uri) {
+std::vector<std::string> prune_domains(const std::string& connect_uri, const Paths& paths) {
     libvirt::Connection connection(libvirt::resolve_uri(connect_uri));
-    return libvirt::remove_isolab_domains(connection);
+    std::set<std::string> running;
+    for (const auto& record : read_all_records(paths)) {
+        if (record.status != "exited" && record.connect_uri == connection.uri()) running.insert(record.name);
+    }
+    return libvirt::remove_isolab_domains(
+        connection, [&](const libvirt::DomainSummary& domain) { return running.contains(domain.name); });
 }
 
 }  // namespace isolab::vm

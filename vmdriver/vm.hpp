@@ -14,6 +14,7 @@
 #include "runtime/image/store.hpp"
 #include "vmdriver/guest/cmdline.hpp"
 #include "vmdriver/guest/kernel.hpp"
+#include "vmdriver/record.hpp"
 
 namespace isolab::vm {
 
@@ -42,6 +43,7 @@ struct VmOptions {
     guest::RootForm form = guest::RootForm::initramfs;
     std::chrono::seconds timeout{300};  // the guest is destroyed after this long
     ConsoleLineHandler on_console_line; // unset: workload output goes to stdout
+    bool auto_remove = false;           // run_detached: remove the record once the VM has exited
 };
 
 struct VmResult {
@@ -64,6 +66,13 @@ struct VmResult {
 // Throws Error when the VM cannot be started (libvirtd not reachable, no kernel, ...).
 VmResult run(image::Store& store, const VmOptions& options);
 
+// Boots the image as a detached VM: the domain keeps running after this call returns and
+// virtlogd writes its serial console to vms/<name>/console.log. Writes the VM's record
+// (see record.hpp) and returns it. `timeout` and `on_console_line` are not used.
+// Throws Error when the name is taken (by a record or a leftover domain) or the VM
+// cannot start; nothing is left behind then.
+VmRecord run_detached(image::Store& store, const VmOptions& options);
+
 // The kernel `run` boots (downloaded into the cache on first use) and which file QEMU loads.
 guest::GuestKernel guest_kernel(const Paths& paths);
 
@@ -79,7 +88,11 @@ struct DomainListing {
 std::vector<DomainListing> list_domains(const std::string& connect_uri);
 
 // Destroys every leftover "isolab-" domain (and undefines persistent ones); returns their
-// names. For `isolab system prune`.
-std::vector<std::string> prune_domains(const std::string& connect_uri);
+// names. For `isolab system prune`. The domains of VMs that `paths` records as running
+// are no leftovers and are kept.
+std::vector<std::string> prune_domains(const std::string& connect_uri, const Paths& paths);
+
+// Removes the records and files of exited VMs; returns their names. For `isolab system prune`.
+std::vector<std::string> prune_vms(const Paths& paths);
 
 }  // namespace isolab::vm

@@ -120,6 +120,15 @@ void add_workload_files(archive* writer, const Workload& workload) {
     add_memory_file(writer, ".isolab/env", join_nul(workload.env), 0644);
     add_memory_file(writer, ".isolab/workdir", workload.workdir, 0644);
     add_memory_file(writer, ".isolab/user", workload.user, 0644);
+    if (workload.early_modules.empty()) return;
+    add_memory_folder(writer, ".isolab/early-modules", 0755);
+    std::string list;
+    for (const auto& [name, content] : workload.early_modules) {
+        std::string path = ".isolab/early-modules/" + name;
+        add_memory_file(writer, path, content, 0644);
+        list += "/" + path + "\n";
+    }
+    add_memory_file(writer, ".isolab/early-modules.list", list, 0644);
 }
 
 }  // namespace isolab::vm::guest::cpio

@@ -161,6 +161,16 @@ std::vector<std::string> resolve_module_order(const std::string& modules_dep, co
     return order;
 }
 
+std::vector<std::pair<std::string, std::string>> power_button_modules(const GuestKernel& kernel) {
+    std::vector<std::pair<std::string, std::string>> modules;
+    if (kernel.modules_dir.empty()) return modules;
+    for (const auto& module : resolve_module_order(read_file(kernel.modules_dir / "modules.dep"), {"button", "evdev"})) {
+        std::string name = fs::path(module).filename().string();
+        modules.emplace_back(name.substr(0, name.find(".ko") + 3), read_module(kernel.modules_dir / module));
+    }
+    return modules;
+}
+
 std::uint64_t write_disk_initramfs(const GuestKernel& kernel, const Workload& workload, const std::string& root_device,
                                    const fs::path& destination) {
     if (kernel.modules_dir.empty()) {

@@ -54,6 +54,12 @@ std::vector<std::string> disk_module_names();
 std::vector<std::string> resolve_module_order(const std::string& modules_dep,
                                               const std::vector<std::string>& names);
 
+// Returns the modules that let the guest see the ACPI power button (button, and evdev,
+// through which isolab-init reads its key events), with their dependencies in load
+// order, as Workload::early_modules. Empty when `kernel` has no modules (a custom
+// ISOLAB_KERNEL); that guest ignores the power button.
+std::vector<std::pair<std::string, std::string>> power_button_modules(const GuestKernel& kernel);
+
 // Writes the disk-form initramfs to `destination`: /init, the modules of
 // disk_module_names() with their dependencies under /lib/modules/ (decompressed when
 // shipped as .ko.xz), /.isolab/modules (their paths, one per line, in load order),

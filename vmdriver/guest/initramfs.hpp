@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "runtime/core/paths.hpp"
@@ -19,6 +20,9 @@ struct Workload {
     std::vector<std::string> env;   // "NAME=value"
     std::string workdir = "/";
     std::string user = "0:0";       // "uid:gid[:gid,gid...]", numeric
+    // Kernel modules the init loads before anything else, in this order, as
+    // {file name, content}; written to /.isolab/early-modules/. Empty for most guests.
+    std::vector<std::pair<std::string, std::string>> early_modules;
 };
 
 // Builds the Workload for `image`: `command` (or Entrypoint + Cmd when empty), the image

@@ -34,18 +34,6 @@ constexpr milliseconds kConsoleDrainGrace{2000};
 // Console lines kept for an error message when the guest stops without an exit code.
 constexpr size_t kBootLogTail = 20;
 
-std::string_view state_name(int state) {
-    switch (state) {
-        case VIR_DOMAIN_RUNNING: return "running";
-        case VIR_DOMAIN_BLOCKED: return "blocked";
-        case VIR_DOMAIN_PAUSED: return "paused";
-        case VIR_DOMAIN_SHUTDOWN: return "shutting down";
-        case VIR_DOMAIN_SHUTOFF: return "shut off";
-        case VIR_DOMAIN_CRASHED: return "crashed";
-        case VIR_DOMAIN_PMSUSPENDED: return "suspended";
-        default: return "unknown";
-    }
-}
 
 std::string removal_hint(const std::string& name) {
     return fmt::format("remove it with `isolab system prune` or `virsh destroy {}`", name);
@@ -344,6 +332,18 @@ void watch(Domain& domain, BootState& state, const BootRequest& request, BootOut
 
 }  // namespace
 
+std::string_view domain_state_name(int state) {
+    switch (state) {
+        case VIR_DOMAIN_RUNNING: return "running";
+        case VIR_DOMAIN_BLOCKED: return "blocked";
+        case VIR_DOMAIN_PAUSED: return "paused";
+        case VIR_DOMAIN_SHUTDOWN: return "shutting down";
+        case VIR_DOMAIN_SHUTOFF: return "shut off";
+        case VIR_DOMAIN_CRASHED: return "crashed";
+        case VIR_DOMAIN_PMSUSPENDED: return "suspended";
+        default: return "unknown";
+    }
+}
 Domain::Domain(Connection& connection, const std::string& name, const std::string& xml, unsigned flags) : name_(name) {
     virDomainPtr existing = virDomainLookupByName(connection.get(), name.c_str());
     if (existing != nullptr) {
@@ -365,6 +365,12 @@ Domain::Domain(Connection& connection, const std::string& name, const std::strin
         throw_last_error("cannot create VM " + name, connection.uri());
     }
     spdlog::debug("created domain {} (flags {:#x})", name_, flags);
+}
+
+virDomainPtr Domain::release() {
+    virDomainPtr domain = domain_;
+    domain_ = nullptr;
+    return domain;
 }
 
 Domain::~Domain() {
@@ -454,7 +460,7 @@ std::vector<DomainSummary> list_isolab_domains(Connection& connection) {
         const char* name = virDomainGetName(domain);
         virDomainInfo info{};
         if (name != nullptr && std::string_view(name).starts_with(kDomainPrefix) && virDomainGetInfo(domain, &info) == 0) {
-            summaries.push_back({name, std::string(state_name(info.state)), std::uint64_t{info.memory} * 1024,
+            summaries.push_back({name, std::string(domain_state_name(info.state)), std::uint64_t{info.memory} * 1024,
                                  info.nrVirtCpu, virDomainIsPersistent(domain) == 1});
         }
         virDomainFree(domain);
@@ -463,9 +469,11 @@ std::vector<DomainSummary> list_isolab_domains(Connection& connection) {
     return summaries;
 }
 
-std::vector<std::string> remove_isolab_domains(Connection& connection) {
+std::vector<std::string> remove_isolab_domains(Connection& connection,
+                                               const std::function<bool(const DomainSummary&)>& keep) {
     std::vector<std::string> removed;
     for (const auto& summary : list_isolab_domains(connection)) {
+        if (keep && keep(summary)) continue;
         DomainHandle domain{virDomainLookupByName(connection.get(), summary.name.c_str())};
         if (domain.get == nullptr) {
             virResetLastError();  // stopped and vanished since the listing

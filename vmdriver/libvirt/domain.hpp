@@ -9,6 +9,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runtime/core/clock.hpp"
@@ -29,6 +30,8 @@ public:
     Domain& operator=(const Domain&) = delete;
 
     void resume();
+    // Gives up ownership: the domain keeps running and the caller must virDomainFree it.
+    virDomainPtr release();
     // Destroys the domain now (virDomainDestroy) unless it has already stopped.
     void destroy() noexcept;
 
@@ -78,6 +81,9 @@ struct BootOutcome {
 // code or the boot is interrupted. The domain never outlives the call.
 BootOutcome boot(Connection& connection, const BootRequest& request, PhaseRecorder& phases);
 
+// Returns the name of a virDomainState value: "running", "paused", "shut off", ...
+std::string_view domain_state_name(int state);
+
 // Reads the max of the "Pss:" line in /proc/<pid>/smaps_rollup, in bytes; 0 when the
 // process is gone.
 std::uint64_t read_pss_bytes(int pid);
@@ -97,8 +103,10 @@ struct DomainSummary {
 // Lists every domain whose name starts with "isolab-".
 std::vector<DomainSummary> list_isolab_domains(Connection& connection);
 
-// Destroys every running "isolab-" domain and undefines persistent ones. Returns their
-// names. Throws Error naming the first domain that could not be removed.
-std::vector<std::string> remove_isolab_domains(Connection& connection);
+// Destroys every running "isolab-" domain and undefines persistent ones, except those
+// `keep` returns true for. Returns their names. Throws Error naming the first domain that
+// could not be removed.
+std::vector<std::string> remove_isolab_domains(Connection& connection,
+                                               const std::function<bool(const DomainSummary&)>& keep = {});
 
 }  // namespace isolab::vm::libvirt

@@ -85,7 +85,13 @@ std::string devices_xml(const DomainSpec& spec) {
            "         ttyS0, read through virDomainOpenConsole. No video, no graphics, no\n"
            "         tablet. libvirt 9.0 still lists the PS/2 keyboard and mouse, which are part\n"
            "         of the board's i8042 chip and cannot be removed on this machine type. -->\n"
-           "    <serial type='pty'>\n      <target port='0'/>\n    </serial>\n"
+           "    <serial type='pty'>\n";
+    if (!spec.console_log.empty()) {
+        // The pty stays, so virDomainOpenConsole still works; libvirt 9.0 has virtlogd
+        // (running as root) copy every byte of the console into this file.
+        xml += fmt::format("      <log file='{}' append='off'/>\n", escaped_path(spec.console_log));
+    }
+    xml += "      <target port='0'/>\n    </serial>\n"
            "    <console type='pty'>\n      <target type='serial' port='0'/>\n    </console>\n";
     xml += balloon_xml(spec);
     xml += "  </devices>\n";

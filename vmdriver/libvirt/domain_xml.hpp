@@ -30,6 +30,7 @@ struct DomainSpec {
     std::filesystem::path disk;        // per-VM qcow2 overlay; empty: no disk (initramfs form)
     std::string network;               // libvirt network to attach a NIC to; empty: no NIC
     bool memory_statistics = false;    // adds a virtio balloon that reports guest memory
+    std::filesystem::path console_log; // virtlogd copies the serial console here; empty: no log
 };
 
 // Parses a --memory value ("256M", "16G", "16384M", "262144K") into bytes. Rejects with one

@@ -1,0 +1,339 @@
+#include "vmdriver/lifecycle.hpp"
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "runtime/core/error.hpp"
+#include "runtime/core/clock.hpp"
+#include "runtime/core/log.hpp"
+#include "vmdriver/libvirt/console.hpp"
+#include "vmdriver/libvirt/domain.hpp"
+#include "vmdriver/vm.hpp"
+
+namespace isolab::vm {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+using std::chrono::milliseconds;
+
+// How often stop and `logs -f` check whether the domain is still there.
+constexpr milliseconds kPollInterval{200};
+// Exit codes for a guest that ended without an "isolab-init: exit" line, as Docker shows
+// a container killed by SIGKILL (137) and isolab one whose owner vanished (255).
+constexpr int kDestroyedExitCode = 137;
+constexpr int kVanishedExitCode = 255;
+
+// The modification time of `file` as RFC 3339 UTC, or now when it does not exist. The
+// console log is written until the guest stops, so its time is about when it stopped.
+std::string modification_time(const fs::path& file) {
+    struct stat status {};
+    if (stat(file.c_str(), &status) != 0) return utc_timestamp();
+    std::tm parts{};
+    gmtime_r(&status.st_mtim.tv_sec, &parts);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
+    return text;
+}
+
+// Records that the VM's domain is gone, with the exit code from its console log, and
+// removes an --rm VM. Returns false when the VM's record no longer exists.
+bool record_exit(const Paths& paths, VmRecord& record) {
+    FileLock lock = lock_vm_records(paths);
+    VmPaths vm = vm_paths(paths, record.name);
+    if (!fs::exists(vm.record())) return false;
+    record = read_record(vm);
+    if (record.status != "exited") {
+        record.status = "exited";
+        record.exit_code = exit_code_from_console(vm.console_log());
+        if (!record.exit_code) record.exit_code = record.stopped_by.empty() ? kVanishedExitCode : kDestroyedExitCode;
+        record.finished = modification_time(vm.console_log());
+    }
+    if (record.auto_remove) {
+        fs::remove_all(vm.folder);
+        spdlog::debug("removed VM {} (--rm) after it exited", record.name);
+        return false;
+    }
+    write_record(vm, record);
+    return true;
+}
+
+// Checks the record against libvirt. Returns nothing when the VM was removed (--rm).
+std::optional<VmView> observe(const Paths& paths, const VmRecord& record, Connections& connections) {
+    VmView view{record, std::nullopt};
+    // "created" without a UUID: `vm run -d` is still preparing the guest, or was killed
+    // while it did. NOTE: the second case stays "created" until `vm rm` removes it.
+    if (record.status == "created" && record.uuid.empty()) return view;
+    if (record.status != "exited") {
+        view.domain = libvirt::domain_status(connections.get(record.connect_uri), record.uuid);
+        if (view.domain && view.domain->active) return view;
+    }
+    if (!record_exit(paths, view.record)) return std::nullopt;
+    return view;
+}
+
+VmView require_vm(const Paths& paths, const std::string& name, Connections& connections) {
+    auto view = observe(paths, require_record(paths, name), connections);
+    if (!view) throw Error(fmt::format("no such VM: {} (it was started with --rm and has exited)", name), {}, 1);
+    return *view;
+}
+
+}  // namespace
+
+VmView require_running(const Paths& paths, const std::string& name, Connections& connections) {
+    VmView view = require_vm(paths, name, connections);
+    if (view.record.status != "running") {
+        throw Error(fmt::format("VM {} is not running (status {})", view.record.name, view.record.status),
+                    fmt::format("start a new one with `isolab vm run -d`; see its output with `isolab vm logs {}`",
+                                view.record.name),
+                    1);
+    }
+    return view;
+}
+
+namespace {
+
+void set_stopped_by(const Paths& paths, const std::string& name, const std::string& who) {
+    FileLock lock = lock_vm_records(paths);
+    VmPaths vm = vm_paths(paths, name);
+    VmRecord record = read_record(vm);
+    record.stopped_by = who;
+    write_record(vm, record);
+}
+
+bool domain_active(libvirt::Connection& connection, const std::string& uuid) {
+    auto status = libvirt::domain_status(connection, uuid);
+    return status && status->active;
+}
+
+// Splits console bytes into lines and passes on the workload's: those after isolab-init's
+// workload-start line that isolab-init did not write itself.
+class WorkloadFilter {
+public:
+    explicit WorkloadFilter(const std::function<void(std::string_view)>& write) : write_(write) {}
+
+    void feed(std::string_view bytes) {
+        pending_.append(bytes);
+        size_t start = 0;
+        size_t end;
+        while ((end = pending_.find('\n', start)) != std::string::npos) {
+            handle(std::string_view(pending_).substr(start, end - start));
+            start = end + 1;
+        }
+        pending_.erase(0, start);
+    }
+
+    void finish() {
+        if (!pending_.empty()) handle(pending_);
+        pending_.clear();
+    }
+
+private:
+    void handle(std::string_view line) {
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (auto event = libvirt::parse_protocol_line(line)) {
+            if (event->kind == libvirt::ProtocolEvent::Kind::phase && event->phase == "workload-start") in_workload_ = true;
+            if (event->kind == libvirt::ProtocolEvent::Kind::exit) in_workload_ = false;
+        }
+        if (!in_workload_ || libvirt::is_init_line(line)) return;
+        std::string text(line);
+        text += '\n';
+        write_(text);
+    }
+
+    const std::function<void(std::string_view)>& write_;
+    std::string pending_;
+    bool in_workload_ = false;
+};
+
+}  // namespace
+
+std::vector<VmView> list_vms(const Paths& paths, bool all) {
+    Connections connections;
+    std::vector<VmView> views;
+    for (const auto& record : read_all_records(paths)) {
+        auto view = observe(paths, record, connections);
+        if (!view || (!all && view->record.status == "exited")) continue;
+        views.push_back(std::move(*view));
+    }
+    return views;
+}
+
+std::vector<std::string> prune_vms(const Paths& paths) {
+    std::vector<std::string> removed;
+    for (const auto& view : list_vms(paths, true)) {
+        if (view.record.status != "exited") continue;
+        remove_vm(paths, view.record.name, false);
+        removed.push_back(view.record.name);
+    }
+    return removed;
+}
+
+VmView find_vm(const Paths& paths, const std::string& name) {
+    Connections connections;
+    return require_vm(paths, name, connections);
+}
+
+StopOutcome stop_vm(const Paths& paths, const std::string& name, std::chrono::seconds timeout) {
+    Connections connections;
+    VmView view = require_running(paths, name, connections);
+    libvirt::Connection& connection = connections.get(view.record.connect_uri);
+    StopOutcome outcome{view.record.name};
+
+    Clock::time_point start = Clock::now();
+    set_stopped_by(paths, view.record.name, "stop");
+    // NOTE: a press before isolab-init watches the input devices (early in the boot) is
+    // lost, and the guest is then destroyed after `timeout`.
+    libvirt::request_shutdown(connection, view.record.uuid);
+    spdlog::debug("pressed the ACPI power button of {}; waiting up to {} s", view.record.name, timeout.count());
+    while (domain_active(connection, view.record.uuid)) {
+        if (Clock::now() - start >= timeout) break;
+        std::this_thread::sleep_for(kPollInterval);
+    }
+    outcome.graceful = !domain_active(connection, view.record.uuid);
+    if (!outcome.graceful) {
+        spdlog::info("VM {} did not power off within {} s; destroying it", view.record.name, timeout.count());
+        set_stopped_by(paths, view.record.name, "stop-timeout");
+        libvirt::destroy_domain(connection, view.record.uuid);
+    }
+    outcome.seconds = milliseconds_between(start, Clock::now()) / 1000;
+    record_exit(paths, view.record);
+    return outcome;
+}
+
+std::string kill_vm(const Paths& paths, const std::string& name) {
+    Connections connections;
+    VmView view = require_running(paths, name, connections);
+    set_stopped_by(paths, view.record.name, "kill");
+    libvirt::destroy_domain(connections.get(view.record.connect_uri), view.record.uuid);
+    record_exit(paths, view.record);
+    return view.record.name;
+}
+
+std::string remove_vm(const Paths& paths, const std::string& name, bool force) {
+    Connections connections;
+    VmRecord record = require_record(paths, name);
+    auto view = observe(paths, record, connections);
+    if (!view) return record.name;  // an --rm VM that had exited: observing it removed it
+    if (view->record.status == "running") {
+        if (!force) {
+            throw Error(fmt::format("cannot remove VM {}: it is running", record.name),
+                        fmt::format("stop it first with `isolab vm stop {}`, or use `isolab vm rm -f`", record.name), 1);
+        }
+        set_stopped_by(paths, record.name, "kill");
+        libvirt::destroy_domain(connections.get(record.connect_uri), record.uuid);
+    }
+    if (view->record.status == "created" && !force) {
+        throw Error(fmt::format("cannot remove VM {}: it is still being created", record.name),
+                    "wait for `isolab vm run -d` to finish, or use `isolab vm rm -f` if that process was killed", 1);
+    }
+    FileLock lock = lock_vm_records(paths);
+    fs::remove_all(vm_paths(paths, record.name).folder);
+    return record.name;
+}
+
+void read_vm_logs(const Paths& paths, const std::string& name, bool follow, bool whole_console,
+                  const std::function<void(std::string_view)>& write) {
+    Connections connections;
+    VmView view = require_vm(paths, name, connections);
+    VmPaths vm = vm_paths(paths, view.record.name);
+    WorkloadFilter filter(write);
+    auto pass_on = [&](std::string_view bytes) {
+        if (whole_console) {
+            write(bytes);
+        } else {
+            filter.feed(bytes);
+        }
+    };
+
+    std::ifstream log(vm.console_log(), std::ios::binary);
+    char buffer[8192];
+    bool running = view.record.status == "running";
+    while (true) {
+        while (log.read(buffer, sizeof buffer) || log.gcount() > 0) pass_on(std::string_view(buffer, log.gcount()));
+        log.clear();
+        if (!follow || !running) break;
+        std::this_thread::sleep_for(kPollInterval);
+        // One more read after the domain is gone picks up its last bytes.
+        running = domain_active(connections.get(view.record.connect_uri), view.record.uuid);
+        if (!log.is_open()) log.open(vm.console_log(), std::ios::binary);
+    }
+    if (!whole_console) filter.finish();
+}
+
+std::string inspect_vm(const Paths& paths, const std::string& name) {
+    Connections connections;
+    VmView view = require_vm(paths, name, connections);
+    const VmRecord& record = view.record;
+    VmPaths vm = vm_paths(paths, record.name);
+    std::string xml;
+    if (view.domain) xml = libvirt::live_domain_xml(connections.get(record.connect_uri), record.uuid);
+
+    json state = {
+        {"Status", record.status},
+        {"Running", record.status == "running"},
+        {"ExitCode", record.exit_code ? json(*record.exit_code) : json(nullptr)},
+        {"FinishedAt", record.finished},
+        {"StoppedBy", record.stopped_by},
+        {"DomainState", view.domain ? json(view.domain->state) : json(nullptr)},
+    };
+    json document = {
+        {"Name", record.name},
+        {"Id", record.uuid},
+        {"Created", record.created},
+        {"StartedAt", record.started},
+        {"Image", record.image},
+        {"Command", record.command},
+        {"Form", record.form},
+        {"Accelerator", {{"Used", record.accelerator}, {"Reason", record.accelerator_reason}}},
+        {"Memory", record.memory_bytes},
+        {"Cpus", record.cpus},
+        {"ConnectURI", record.connect_uri},
+        {"AutoRemove", record.auto_remove},
+        {"State", state},
+        {"Paths",
+         {{"Folder", vm.folder.string()},
+          {"Record", vm.record().string()},
+          {"ConsoleLog", vm.console_log().string()},
+          {"Initramfs", (vm.folder / "initramfs.cpio").string()},
+          {"Disk", record.form == "disk" ? json((vm.folder / "disk.qcow2").string()) : json(nullptr)}}},
+        {"DomainXML", xml.empty() ? json(nullptr) : json(xml)},
+    };
+    return document.dump(2) + "\n";
+}
+
+VmStats vm_stats(const Paths& paths, const std::string& name) {
+    Connections connections;
+    VmView view = require_running(paths, name, connections);
+    VmStats stats;
+    stats.name = view.record.name;
+    stats.qemu_pid = libvirt::read_qemu_pid(view.record.connect_uri, view.record.name);
+    if (stats.qemu_pid > 0) stats.qemu_pss_bytes = libvirt::read_pss_bytes(stats.qemu_pid);
+    stats.guest_memory_bytes = view.domain->memory_bytes;
+    stats.cpu_time_ns = view.domain->cpu_time_ns;
+    stats.vcpus = view.domain->vcpus;
+    return stats;
+}
+
+void exec_in_vm(const Paths& paths, const std::string& name) {
+    Connections connections;
+    VmView view = require_running(paths, name, connections);
+    throw Error(fmt::format("cannot exec in VM {}: the guest has no guest agent channel (no virtio-serial "
+                            "org.qemu.guest_agent.0 port in its domain XML and no qemu-guest-agent in the image)",
+                            view.record.name),
+                fmt::format("use `isolab vm console {}` for its serial console, or pass the command to "
+                            "`isolab vm run`",
+                            view.record.name),
+                1);
+}
+
+}  // namespace isolab::vm
