@@ -87,6 +87,9 @@ ISOLAB_LIBVIRT_FORWARD(virDomainPtr, virDomainCreateXML, (virConnectPtr conn, co
                        (conn, xmlDesc, flags))
 ISOLAB_LIBVIRT_FORWARD(virDomainPtr, virDomainDefineXML, (virConnectPtr conn, const char* xml), (conn, xml))
 ISOLAB_LIBVIRT_FORWARD(virDomainPtr, virDomainLookupByName, (virConnectPtr conn, const char* name), (conn, name))
+ISOLAB_LIBVIRT_FORWARD(virDomainPtr, virDomainLookupByUUIDString, (virConnectPtr conn, const char* uuid), (conn, uuid))
+ISOLAB_LIBVIRT_FORWARD(int, virDomainGetUUIDString, (virDomainPtr domain, char* buf), (domain, buf))
+ISOLAB_LIBVIRT_FORWARD(int, virDomainShutdownFlags, (virDomainPtr domain, unsigned int flags), (domain, flags))
 ISOLAB_LIBVIRT_FORWARD(int, virDomainFree, (virDomainPtr domain), (domain))
 ISOLAB_LIBVIRT_FORWARD(int, virDomainUndefine, (virDomainPtr domain), (domain))
 ISOLAB_LIBVIRT_FORWARD(int, virDomainDestroy, (virDomainPtr domain), (domain))
@@ -101,6 +104,7 @@ ISOLAB_LIBVIRT_FORWARD(int, virDomainOpenConsole,
                        (dom, dev_name, st, flags))
 
 ISOLAB_LIBVIRT_FORWARD(virStreamPtr, virStreamNew, (virConnectPtr conn, unsigned int flags), (conn, flags))
+ISOLAB_LIBVIRT_FORWARD(int, virStreamSend, (virStreamPtr st, const char* data, size_t nbytes), (st, data, nbytes))
 ISOLAB_LIBVIRT_FORWARD(int, virStreamRecv, (virStreamPtr st, char* data, size_t nbytes), (st, data, nbytes))
 ISOLAB_LIBVIRT_FORWARD(int, virStreamAbort, (virStreamPtr st), (st))
 ISOLAB_LIBVIRT_FORWARD(int, virStreamFree, (virStreamPtr st), (st))
