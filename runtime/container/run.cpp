@@ -150,8 +150,21 @@ ContainerConfig make_config(const ImageRootfs& image, const RunOptions& options)
     return config;
 }
 
+// The network's /etc files are bind-mounted over files of the rootfs. Created in the
+// upper dir, those mount points would show in `diff` and survive as the container's own
+// changes, so they come from an "init" layer of the container's own, the top lowerdir,
+// as Docker's -init layer does: placeholders the image never had and `diff` never reads.
 void add_network_mounts(LaunchPlan& plan, const network::ContainerNetwork& network) {
-    for (auto& mount : network.etc_mounts()) plan.mounts.push_back(std::move(mount));
+    const auto init_layer = plan.upperdir.parent_path() / "init";
+    for (auto& mount : network.etc_mounts()) {
+        const auto placeholder = init_layer / std::filesystem::path(mount.destination).relative_path();
+        std::filesystem::create_directories(placeholder.parent_path());
+        if (!std::filesystem::exists(placeholder)) write_file_atomic(placeholder, "", 0644, Durability::rename_only);
+        plan.mounts.push_back(std::move(mount));
+    }
+    if (plan.lowerdirs.empty() || plan.lowerdirs.front() != init_layer) {
+        plan.lowerdirs.insert(plan.lowerdirs.begin(), init_layer);
+    }
 }
 
 int wait_for_exit(kernel::ChildProcess& child, kernel::Cgroup& cgroup) {
