@@ -202,6 +202,7 @@ NetworkLeftovers prune_network_leftovers(const Paths& paths) {
     removed.leases = release_stale_leases(paths);
 
     IpamLock lock(paths);
+    HostNetworkLock host_lock;
     auto state = load_ipam(paths);
     auto alias = owner_alias(paths);
     auto links = list_links();

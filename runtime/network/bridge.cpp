@@ -73,6 +73,10 @@ void overwrite_in_place(const fs::path& path, const std::string& content) {
 IpamLock::IpamLock(const Paths& paths)
     : lock_((fs::create_directories(ipam_directory(paths)), ipam_directory(paths) / "ipam.lock")) {}
 
+// /run/lock is a tmpfs: the lock file goes with a reboot, as the bridges and rules do.
+HostNetworkLock::HostNetworkLock()
+    : lock_((fs::create_directories("/run/lock"), fs::path("/run/lock/isolab-network.lock"))) {}
+
 std::string owner_alias(const Paths& paths) { return alias_prefix + fs::weakly_canonical(paths.root).string(); }
 
 bool is_owner_alias(const std::string& alias) { return alias.rfind(alias_prefix, 0) == 0; }
@@ -93,6 +97,7 @@ void delete_device(const std::string& device) {
 }
 
 void ensure_bridge(const Paths& paths, NetworkRecord& network, const std::vector<std::string>& taken_subnets) {
+    HostNetworkLock host_lock;
     if (!network.bridge.empty() && link_exists(network.bridge) && link_alias(network.bridge) == owner_alias(paths)) {
         add_bridge_rules(network.bridge, network.subnet);
         return;
@@ -112,6 +117,7 @@ void ensure_bridge(const Paths& paths, NetworkRecord& network, const std::vector
 
 void remove_bridge(const Paths& paths, const NetworkRecord& network) {
     if (network.bridge.empty()) return;
+    HostNetworkLock host_lock;
     remove_bridge_rules(network.bridge, network.subnet);
     try {
         if (link_exists(network.bridge) && link_alias(network.bridge) == owner_alias(paths)) delete_link(network.bridge);

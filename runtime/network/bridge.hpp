@@ -20,6 +20,19 @@ private:
     FileLock lock_;
 };
 
+// A host-wide lock, held while bridges are chosen, created or removed and while isolab's
+// iptables chains change. Bridges, routes and iptables chains belong to the host, not to
+// one state root, so two state roots must not pick the same bridge name or subnet, or
+// create and delete the shared ISOLAB-* chains at the same moment. Taken after an
+// IpamLock, never before one.
+class HostNetworkLock {
+public:
+    HostNetworkLock();
+
+private:
+    FileLock lock_;
+};
+
 // The alias a bridge of this state root carries: "isolab:" and the root's path.
 std::string owner_alias(const Paths& paths);
 
