@@ -401,7 +401,7 @@ Service read_service(const std::string& name, const YAML::Node& node, const Read
             service.profiles = reader.list(value, full_key);
         } else if (key == "ports" || key == "networks" || key == "expose") {
             warnings.push_back(location(reader.file(), item.first) + ": " + full_key +
-                               ": ignored because isolab has no bridge network yet");
+                               ": ignored: isolab compose does not connect services to networks or publish ports yet");
         } else {
             warnings.push_back(location(reader.file(), item.first) + ": " + full_key + ": unknown key, ignored");
         }
@@ -599,7 +599,7 @@ Project load_project(const LoadOptions& options) {
                 // read below
             } else if (key == "networks") {
                 project.warnings.push_back(location(display, item.first) +
-                                           ": networks: ignored because isolab has no bridge network yet");
+                                           ": networks: ignored: isolab compose does not connect services to networks or publish ports yet");
             } else if (key == "version") {
                 project.warnings.push_back(location(display, item.first) + ": version: obsolete, ignored");
             } else {

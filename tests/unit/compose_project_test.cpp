@@ -337,8 +337,8 @@ TEST(ComposeService, UnknownKeysAndNetworksWarn) {
     auto warnings = dir.load().warnings;
 
     ASSERT_EQ(warnings.size(), 3u);
-    EXPECT_EQ(warnings[0], "compose.yaml:6: networks: ignored because isolab has no bridge network yet");
-    EXPECT_EQ(warnings[1], "compose.yaml:4: services.a.ports: ignored because isolab has no bridge network yet");
+    EXPECT_EQ(warnings[0], "compose.yaml:6: networks: ignored: isolab compose does not connect services to networks or publish ports yet");
+    EXPECT_EQ(warnings[1], "compose.yaml:4: services.a.ports: ignored: isolab compose does not connect services to networks or publish ports yet");
     EXPECT_EQ(warnings[2], "compose.yaml:5: services.a.colour: unknown key, ignored");
 }
 
