@@ -16,6 +16,7 @@
 #include <string>
 
 #include "runtime/build/builder.hpp"
+#include "runtime/container/run.hpp"
 #include "runtime/container/system_df.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
@@ -187,6 +188,37 @@ void SystemDf(benchmark::State& state) {
     }
 }
 BENCHMARK(SystemDf)->Arg(1)->Arg(10)->Arg(100)->Unit(benchmark::kMillisecond);
+
+// `system df` of N stopped containers of one image, each of which wrote 64 KiB into its
+// rootfs. The counters show what the disk holds: the image's layers once, however many
+// containers use them, and each container's own upper dir.
+void SystemDfContainers(benchmark::State& state) {
+    if (skip_unless_root(state)) return;
+    ImageRoot root;
+    const auto count = state.range(0);
+    for (std::int64_t i = 0; i < count; ++i) {
+        container::RunOptions options;
+        options.image = "busybox";
+        options.command = {"sh", "-c", "head -c 65536 /dev/zero > /written"};
+        options.on_output_line = [](std::string_view, bool, Clock::time_point) {};
+        if (container::run(root.store(), options).exit_code != 0) {
+            state.SkipWithError("a container failed");
+            return;
+        }
+    }
+    container::SpaceReport report;
+    for (auto _ : state) {
+        report = container::measure_disk_space(root.store());
+        benchmark::DoNotOptimize(container::format_disk_space(report, true));
+    }
+    std::uint64_t upper_dirs = 0;
+    for (const auto& space : report.containers) upper_dirs += space.size;
+    state.counters["containers"] = static_cast<double>(report.containers.size());
+    state.counters["image_bytes"] = static_cast<double>(report.images_size);
+    state.counters["upper_dir_bytes"] = static_cast<double>(upper_dirs);
+    state.counters["total_bytes"] = static_cast<double>(report.images_size + upper_dirs);
+}
+BENCHMARK(SystemDfContainers)->Arg(1)->Arg(10)->Unit(benchmark::kMillisecond)->Iterations(3);
 
 // podman with its own overlay storage in a temporary folder, its images removed and its
 // run root unmounted by the destructor, so the host's podman storage is never touched.
