@@ -39,6 +39,23 @@ std::string checked_subnet(const std::string& text, const IpamState& state) {
     if ((subnet.value & mask) != subnet.value) {
         throw Error("invalid --subnet " + text + ": host bits are set", "use " + canonical);
     }
+    // Ranges the host routes by itself or that are no unicast addresses: a bridge with
+    // such an address would take them from lo, link-local or multicast routing.
+    struct ReservedRange {
+        const char* cidr;
+        const char* what;
+    };
+    for (const auto& reserved : {ReservedRange{"0.0.0.0/8", "'this network'"}, ReservedRange{"127.0.0.0/8", "loopback"},
+                                 ReservedRange{"169.254.0.0/16", "link-local"},
+                                 ReservedRange{"224.0.0.0/4", "multicast"}, ReservedRange{"240.0.0.0/4", "reserved"}}) {
+        auto range = parse_ipv4(reserved.cidr);
+        int prefix = std::min(range.prefix, subnet.prefix);
+        std::uint32_t common = ~0U << (32 - prefix);
+        if ((range.value & common) == (subnet.value & common)) {
+            throw Error("invalid --subnet " + text + ": it overlaps the " + reserved.what + " range " + reserved.cidr,
+                        "choose a private range, e.g. in 10.89.0.0/16");
+        }
+    }
     for (const auto& [name, network] : state.networks) {
         if (network.subnet.empty()) continue;
         auto other = parse_ipv4(network.subnet);

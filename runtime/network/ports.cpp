@@ -106,6 +106,23 @@ std::vector<PortMapping> publish_all_mappings(const std::vector<std::string>& ex
     return mappings;
 }
 
+void reject_repeated_host_ports(const std::vector<PortMapping>& mappings) {
+    for (size_t i = 0; i < mappings.size(); ++i) {
+        for (size_t j = i + 1; j < mappings.size(); ++j) {
+            const auto& first = mappings[i];
+            const auto& second = mappings[j];
+            bool same_address = first.host_ip.empty() || second.host_ip.empty() || first.host_ip == second.host_ip;
+            if (first.host_port == 0 || first.host_port != second.host_port || first.protocol != second.protocol ||
+                !same_address) {
+                continue;
+            }
+            throw Error("host port " + std::to_string(first.host_port) + "/" + first.protocol + " is given twice (" +
+                            describe(first) + " and " + describe(second) + ")",
+                        "give each host port once");
+        }
+    }
+}
+
 std::string describe(const PortMapping& mapping) {
     return (mapping.host_ip.empty() ? "0.0.0.0" : mapping.host_ip) + ":" + std::to_string(mapping.host_port) + "->" +
            std::to_string(mapping.container_port) + "/" + mapping.protocol;
@@ -113,15 +130,20 @@ std::string describe(const PortMapping& mapping) {
 
 PortProxy::PortProxy(std::vector<PortMapping> mappings, const std::function<std::string(const PortMapping&)>& holder)
     : mappings_(std::move(mappings)) {
+    reject_repeated_host_ports(mappings_);
     try {
         for (auto& mapping : mappings_) {
             bool tcp = mapping.protocol == "tcp";
             int fd = socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
             if (fd < 0) throw_errno("cannot open a socket for port " + describe(mapping));
             listeners_.push_back(fd);
-            int on = 1;
-            // Lets a new container bind a port whose last connections still linger in TIME_WAIT.
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+            // Lets a new container bind a TCP port whose last connections still linger in
+            // TIME_WAIT. Not for UDP: there SO_REUSEADDR lets a second socket bind the same
+            // port, so two containers would share it.
+            if (tcp) {
+                int on = 1;
+                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+            }
             auto address = socket_address(mapping.host_ip, mapping.host_port);
             if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
                 int saved = errno;

@@ -31,6 +31,10 @@ std::vector<PortMapping> publish_all_mappings(const std::vector<std::string>& ex
 // "0.0.0.0:18080->80/tcp", as `docker ps` shows a published port.
 std::string describe(const PortMapping& mapping);
 
+// Throws Error when two mappings bind the same host port and protocol on one address
+// (or on every address), as `-p 8080:80 -p 8080:81` would.
+void reject_repeated_host_ports(const std::vector<PortMapping>& mappings);
+
 // The listening sockets of a container's published ports and the thread that forwards
 // their traffic. The destructor stops the thread and closes every socket.
 class PortProxy {

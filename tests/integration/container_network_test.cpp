@@ -334,6 +334,28 @@ TEST_F(ContainerNetwork, PortConflictNamesHolder) {
     isolab({"rm", "-f", "holder", "second"});
 }
 
+TEST_F(ContainerNetwork, UdpPortConflictNamesHolder) {
+    auto port = std::to_string(free_port());
+    auto publish = "127.0.0.1:" + port + ":53/udp";
+    ASSERT_EQ(isolab({"run", "-d", "--name", "udp-holder", "-p", publish, "busybox", "sleep", "60"}).exit_code, 0);
+
+    auto second = isolab({"run", "-d", "--name", "udp-second", "-p", publish, "busybox", "sleep", "60"});
+
+    EXPECT_EQ(second.exit_code, 125);
+    EXPECT_NE(second.err.find("port " + port + "/udp is already in use by container udp-holder"), std::string::npos)
+        << second.err;
+    isolab({"rm", "-f", "udp-holder", "udp-second"});
+}
+
+TEST_F(ContainerNetwork, RepeatedHostPortRejected) {
+    auto port = std::to_string(free_port());
+
+    auto twice = isolab({"run", "--rm", "-p", port + ":80", "-p", port + ":81", "busybox", "true"});
+
+    EXPECT_EQ(twice.exit_code, 125);
+    EXPECT_NE(twice.err.find("host port " + port + "/tcp is given twice"), std::string::npos) << twice.err;
+}
+
 TEST_F(ContainerNetwork, InvalidPublishRejected) {
     auto port = isolab({"run", "--rm", "-p", "8080:99999", "busybox", "true"});
     auto mode = isolab({"run", "--rm", "--network", "none", "-p", "8080:80", "busybox", "true"});
@@ -392,6 +414,16 @@ TEST_F(ContainerNetwork, UserNetworkErrors) {
     EXPECT_NE(unknown.err.find("network missing not found"), std::string::npos) << unknown.err;
     EXPECT_NE(reserved.err.find("network name 'host' is reserved"), std::string::npos) << reserved.err;
     EXPECT_NE(subnet.err.find("host bits are set"), std::string::npos) << subnet.err;
+}
+
+TEST_F(ContainerNetwork, ReservedSubnetsRejected) {
+    for (const std::string subnet : {"127.0.0.0/24", "0.0.0.0/8", "169.254.0.0/24", "224.0.0.0/24", "240.1.0.0/16"}) {
+        auto created = isolab({"network", "create", "--subnet", subnet, "reserved"});
+
+        EXPECT_EQ(created.exit_code, 125) << subnet;
+        EXPECT_NE(created.err.find("invalid --subnet " + subnet + ": it overlaps the"), std::string::npos) << created.err;
+        EXPECT_NE(isolab({"network", "inspect", "reserved"}).exit_code, 0) << subnet << " was created";
+    }
 }
 
 TEST_F(ContainerNetwork, ConnectAndDisconnect) {
