@@ -374,7 +374,8 @@ TEST_F(ContainerNetwork, UserNetworkResolvesNames) {
     auto by_name = isolab({"exec", "web", "ping", "-c", "1", "-W", "2", "db"});
     // db started first: its /etc/hosts was rewritten when web joined.
     auto updated = isolab({"exec", "db", "cat", "/etc/hosts"});
-    auto default_network = isolab({"run", "--rm", "busybox", "grep", "-c", "db", "/etc/hosts"});
+    // -w: a container's hostname is 12 hex digits of its id, which may contain "db".
+    auto default_network = isolab({"run", "--rm", "busybox", "grep", "-cw", "db", "/etc/hosts"});
 
     EXPECT_EQ(by_name.exit_code, 0) << by_name.out << by_name.err;
     EXPECT_NE(updated.out.find("\tweb"), std::string::npos) << updated.out;
