@@ -39,8 +39,9 @@ std::string checked_subnet(const std::string& text, const IpamState& state) {
     if ((subnet.value & mask) != subnet.value) {
         throw Error("invalid --subnet " + text + ": host bits are set", "use " + canonical);
     }
-    // Ranges the host routes by itself or that are no unicast addresses: a bridge with
-    // such an address would take them from lo, link-local or multicast routing.
+
+    // Ranges that the host routes by itself or that hold no unicast addresses. A bridge
+    // with an address in one would take that range from lo, link-local or multicast routing.
     struct ReservedRange {
         const char* cidr;
         const char* what;
