@@ -150,10 +150,10 @@ ContainerConfig make_config(const ImageRootfs& image, const RunOptions& options)
     return config;
 }
 
-// The network's /etc files are bind-mounted over files of the rootfs. Created in the
-// upper dir, those mount points would show in `diff` and survive as the container's own
-// changes, so they come from an "init" layer of the container's own, the top lowerdir,
-// as Docker's -init layer does: placeholders the image never had and `diff` never reads.
+// Bind-mounts the network's /etc files over files of the rootfs. Mount points created in
+// the upper dir would show in `diff` as the container's own changes. So the empty
+// placeholders live in a per-container "init" layer, the top lowerdir, as in Docker's
+// -init layer, which `diff` does not read.
 void add_network_mounts(LaunchPlan& plan, const network::ContainerNetwork& network) {
     const auto init_layer = plan.upperdir.parent_path() / "init";
     for (auto& mount : network.etc_mounts()) {

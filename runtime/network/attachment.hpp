@@ -77,9 +77,9 @@ std::unique_ptr<ContainerNetwork> attach_network(const Paths& paths, const conta
 // and container process are both gone. Returns the container ids whose lease it released.
 std::vector<std::string> release_stale_leases(const Paths& paths);
 
-// What `system prune` removes besides stale leases: isolab bridges of this state root
-// (or of a state root that no longer exists) that no lease uses, and iptables rules of
-// bridges that no longer exist.
+// Network leftovers that `system prune` removes besides stale leases. These are isolab
+// bridges that no lease uses, of this state root or of one that no longer exists, and
+// iptables rules of bridges that no longer exist.
 struct NetworkLeftovers {
     std::vector<std::string> leases;   // container ids
     std::vector<std::string> bridges;  // device names

@@ -14,7 +14,7 @@ namespace isolab::network {
 void add_bridge_rules(const std::string& bridge, const std::string& subnet);
 
 // Removes the rules of one bridge, then the chains and jumps when nothing else uses
-// them. Failures are logged, never thrown, because this runs in destructors.
+// them. Errors of iptables are logged, not thrown, because this runs in destructors.
 void remove_bridge_rules(const std::string& bridge, const std::string& subnet);
 
 // Removes the rules in isolab's chains whose bridge no longer exists, and empty chains.

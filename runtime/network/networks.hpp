@@ -2,8 +2,8 @@
 // User-defined networks (`isolab network create|ls|inspect|rm|prune`). Each is a bridge of
 // its own with a subnet of its own, kept while the network exists. Containers on one
 // resolve each other's names through /etc/hosts entries, which isolab rewrites in every
-// member whenever one joins or leaves; a file needs no server in the container, which is
-// why isolab does not run a DNS server as Docker's embedded one.
+// member whenever one joins or leaves. A file needs no server in the container, so isolab
+// runs no DNS server, unlike Docker's embedded one.
 #include <string>
 #include <vector>
 
