@@ -25,7 +25,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <arpa/inet.h>
 #include <linux/input.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -38,6 +42,7 @@
 #include <sys/prctl.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -349,7 +354,7 @@ static bool copy_file(const char *source, const char *destination) {
 
 /* Copies the workload files from the initramfs to the disk's /.isolab/. */
 static bool copy_workload_config(void) {
-    static const char *const names[] = {"argv", "env", "workdir", "user"};
+    static const char *const names[] = {"argv", "env", "workdir", "user", "mounts"};
     make_folder(NEW_ROOT CONFIG_DIR, 0755);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i) {
         char source[256], destination[256];
@@ -437,6 +442,136 @@ static bool mount_disk_root(void) {
     }
     free(device);
     return ok && copy_workload_config() && switch_to_new_root();
+}
+
+/* ---- VM mode: network and shared folders ---------------------------------------------- */
+
+/* Copies the value of the kernel parameter `name` (as in name=value) from `cmdline` into
+ * `value`; false when the parameter is absent. */
+static bool cmdline_value(const char *cmdline, const char *name, char *value, size_t size) {
+    size_t length = strlen(name);
+    const char *word = cmdline;
+    while (*word != '\0') {
+        word += strspn(word, " \n");
+        size_t word_length = strcspn(word, " \n");
+        if (word_length > length && strncmp(word, name, length) == 0 && word[length] == '=') {
+            snprintf(value, size, "%.*s", (int)(word_length - length - 1), word + length + 1);
+            return true;
+        }
+        word += word_length;
+    }
+    return false;
+}
+
+static bool set_ipv4(int sock, unsigned long request_code, const char *interface, in_addr_t address) {
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    snprintf(request.ifr_name, IFNAMSIZ, "%s", interface);
+    struct sockaddr_in *ipv4 = (struct sockaddr_in *)&request.ifr_addr;
+    ipv4->sin_family = AF_INET;
+    ipv4->sin_addr.s_addr = address;
+    return ioctl(sock, request_code, &request) == 0;
+}
+
+static bool set_up(int sock, const char *interface) {
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    snprintf(request.ifr_name, IFNAMSIZ, "%s", interface);
+    if (ioctl(sock, SIOCGIFFLAGS, &request) != 0) return false;
+    request.ifr_flags |= IFF_UP | IFF_RUNNING;
+    return ioctl(sock, SIOCSIFFLAGS, &request) == 0;
+}
+
+static bool add_default_route(int sock, in_addr_t gateway) {
+    struct rtentry route;
+    memset(&route, 0, sizeof route);
+    struct sockaddr_in *destination = (struct sockaddr_in *)&route.rt_dst;
+    struct sockaddr_in *mask = (struct sockaddr_in *)&route.rt_genmask;
+    struct sockaddr_in *via = (struct sockaddr_in *)&route.rt_gateway;
+    destination->sin_family = mask->sin_family = via->sin_family = AF_INET;
+    via->sin_addr.s_addr = gateway;
+    route.rt_flags = RTF_UP | RTF_GATEWAY;
+    return ioctl(sock, SIOCADDRT, &route) == 0;
+}
+
+/* Gives eth0 the static address of the kernel parameters isolab.ip=ADDRESS/PREFIX and
+ * isolab.gateway=ADDRESS, sets lo and eth0 up and adds the default route. Does nothing
+ * without isolab.ip (a VM run with --network none). The virtio_net module is loaded
+ * from /.isolab/early-modules by then. */
+static bool configure_network(void) {
+    char *cmdline = read_whole_file("/proc/cmdline", NULL);
+    char address_text[64], gateway_text[64] = "";
+    bool wanted = cmdline != NULL && cmdline_value(cmdline, "isolab.ip", address_text, sizeof address_text);
+    if (wanted) cmdline_value(cmdline, "isolab.gateway", gateway_text, sizeof gateway_text);
+    free(cmdline);
+    if (!wanted) return true;
+
+    char *slash = strchr(address_text, '/');
+    int prefix = slash != NULL ? atoi(slash + 1) : 32;
+    if (slash != NULL) *slash = '\0';
+    struct in_addr address, gateway = {0};
+    if (inet_pton(AF_INET, address_text, &address) != 1 || prefix < 1 || prefix > 32 ||
+        (gateway_text[0] != '\0' && inet_pton(AF_INET, gateway_text, &gateway) != 1)) {
+        protocol_line("error invalid isolab.ip=%s or isolab.gateway=%s", address_text, gateway_text);
+        return false;
+    }
+    in_addr_t netmask = htonl(prefix == 32 ? 0xffffffffU : ~(0xffffffffU >> prefix));
+
+    struct stat info;
+    struct timespec pause = {0, 5 * 1000 * 1000};
+    long long waited = 0;
+    while (stat("/sys/class/net/eth0", &info) != 0 && waited < DEVICE_WAIT_MS) {
+        nanosleep(&pause, NULL);
+        waited += 5;
+    }
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    bool ok = sock >= 0 && set_up(sock, "lo");
+    if (!ok) protocol_line("error cannot set lo up: %s", strerror(errno));
+    if (ok && !(set_ipv4(sock, SIOCSIFADDR, "eth0", address.s_addr) && set_ipv4(sock, SIOCSIFNETMASK, "eth0", netmask) &&
+                set_up(sock, "eth0"))) {
+        protocol_line("error cannot configure eth0 with %s/%d: %s", address_text, prefix, strerror(errno));
+        ok = false;
+    }
+    if (ok && gateway.s_addr != 0 && !add_default_route(sock, gateway.s_addr)) {
+        protocol_line("error cannot add the default route via %s: %s", gateway_text, strerror(errno));
+        ok = false;
+    }
+    if (sock >= 0) close(sock);
+    return ok;
+}
+
+/* Creates `path` and every missing parent, as mkdir -p does. */
+static void make_folders(const char *path) {
+    char partial[4096];
+    snprintf(partial, sizeof partial, "%s", path);
+    for (char *slash = strchr(partial + 1, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        if (mkdir(partial, 0755) != 0 && errno != EEXIST) break;
+        *slash = '/';
+    }
+    make_folder(partial, 0755);
+}
+
+/* Mounts each shared folder of /.isolab/mounts (NUL-separated triples of mount tag, guest
+ * path and "ro" or "rw") over virtio-9p. A missing file mounts nothing. */
+static bool mount_shared_folders(void) {
+    size_t size = 0;
+    char *data = read_whole_file(CONFIG_DIR "/mounts", &size);
+    if (data == NULL) return errno == ENOENT;
+    char **fields = split_nul_list(data, size);
+    bool ok = fields != NULL;
+    for (size_t i = 0; ok && fields[i] != NULL && fields[i + 1] != NULL && fields[i + 2] != NULL; i += 3) {
+        const char *tag = fields[i], *target = fields[i + 1];
+        unsigned long flags = strcmp(fields[i + 2], "ro") == 0 ? MS_RDONLY : 0;
+        make_folders(target);
+        if (mount(tag, target, "9p", flags, "trans=virtio,version=9p2000.L") != 0) {
+            protocol_line("error cannot mount shared folder %s on %s: %s", tag, target, strerror(errno));
+            ok = false;
+        }
+    }
+    free(fields);
+    free(data);
+    return ok;
 }
 
 /* ---- VM mode: the ACPI power button ---------------------------------------------------- */
@@ -662,6 +797,7 @@ static void vm_mode(void) {
 
     if (access(CONFIG_DIR "/root-device", F_OK) == 0 && !mount_disk_root()) power_off(127);
     mount_runtime_filesystems();
+    if (!configure_network() || !mount_shared_folders()) power_off(127);
 
     struct workload workload;
     memset(&workload, 0, sizeof workload);

@@ -26,6 +26,13 @@ std::vector<std::string> kernel_parameters(const CmdlineOptions& options) {
     // loads the virtio and ext4 modules and mounts /dev/vda itself (the device is named
     // in /.isolab/root-device), so no root= is needed: the kernel never mounts a root.
     parameters.emplace_back("rdinit=/init");
+    // isolab-init gives eth0 this static address and route; the kernel ignores unknown
+    // parameters that contain a dot. The Debian kernel lacks CONFIG_IP_PNP, so ip= would
+    // do nothing.
+    if (!options.address.empty()) {
+        parameters.push_back("isolab.ip=" + options.address);
+        if (!options.gateway.empty()) parameters.push_back("isolab.gateway=" + options.gateway);
+    }
 
     if (options.profile == CmdlineProfile::default_boot) return parameters;
 

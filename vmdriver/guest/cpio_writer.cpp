@@ -120,6 +120,13 @@ void add_workload_files(archive* writer, const Workload& workload) {
     add_memory_file(writer, ".isolab/env", join_nul(workload.env), 0644);
     add_memory_file(writer, ".isolab/workdir", workload.workdir, 0644);
     add_memory_file(writer, ".isolab/user", workload.user, 0644);
+    if (!workload.mounts.empty()) {
+        std::vector<std::string> fields;
+        for (const auto& mount : workload.mounts) {
+            fields.insert(fields.end(), {mount.tag, mount.guest_path, mount.read_only ? "ro" : "rw"});
+        }
+        add_memory_file(writer, ".isolab/mounts", join_nul(fields), 0644);
+    }
     if (workload.early_modules.empty()) return;
     add_memory_folder(writer, ".isolab/early-modules", 0755);
     std::string list;

@@ -161,10 +161,20 @@ std::vector<std::string> resolve_module_order(const std::string& modules_dep, co
     return order;
 }
 
-std::vector<std::pair<std::string, std::string>> power_button_modules(const GuestKernel& kernel) {
+std::vector<std::string> power_button_module_names() { return {"button", "evdev"}; }
+
+// virtio_pci first: each driver then binds to its device while its module loads, so eth0
+// exists when the init looks for it.
+std::vector<std::string> network_module_names() { return {"virtio_pci", "virtio_net"}; }
+
+// 9p needs netfs and fscache (modules.dep lists them) even with caching off.
+std::vector<std::string> shared_folder_module_names() { return {"virtio_pci", "9pnet_virtio", "9p"}; }
+
+std::vector<std::pair<std::string, std::string>> early_modules(const GuestKernel& kernel,
+                                                               const std::vector<std::string>& names) {
     std::vector<std::pair<std::string, std::string>> modules;
-    if (kernel.modules_dir.empty()) return modules;
-    for (const auto& module : resolve_module_order(read_file(kernel.modules_dir / "modules.dep"), {"button", "evdev"})) {
+    if (kernel.modules_dir.empty() || names.empty()) return modules;
+    for (const auto& module : resolve_module_order(read_file(kernel.modules_dir / "modules.dep"), names)) {
         std::string name = fs::path(module).filename().string();
         modules.emplace_back(name.substr(0, name.find(".ko") + 3), read_module(kernel.modules_dir / module));
     }

@@ -54,11 +54,19 @@ std::vector<std::string> disk_module_names();
 std::vector<std::string> resolve_module_order(const std::string& modules_dep,
                                               const std::vector<std::string>& names);
 
-// Returns the modules that let the guest see the ACPI power button (button, and evdev,
-// through which isolab-init reads its key events), with their dependencies in load
-// order, as Workload::early_modules. Empty when `kernel` has no modules (a custom
-// ISOLAB_KERNEL); that guest ignores the power button.
-std::vector<std::pair<std::string, std::string>> power_button_modules(const GuestKernel& kernel);
+// Modules that let the guest see the ACPI power button: button, and evdev, through which
+// isolab-init reads its key events.
+std::vector<std::string> power_button_module_names();
+
+// Modules of the virtio NIC (eth0) and of virtio-9p shared folders.
+std::vector<std::string> network_module_names();
+std::vector<std::string> shared_folder_module_names();
+
+// Returns the modules `names` with their dependencies, each once and in load order, as
+// Workload::early_modules. Empty when `kernel` has no modules (a custom ISOLAB_KERNEL),
+// whose guest then needs those drivers built in.
+std::vector<std::pair<std::string, std::string>> early_modules(const GuestKernel& kernel,
+                                                               const std::vector<std::string>& names);
 
 // Writes the disk-form initramfs to `destination`: /init, the modules of
 // disk_module_names() with their dependencies under /lib/modules/ (decompressed when

@@ -23,6 +23,14 @@ struct Workload {
     // Kernel modules the init loads before anything else, in this order, as
     // {file name, content}; written to /.isolab/early-modules/. Empty for most guests.
     std::vector<std::pair<std::string, std::string>> early_modules;
+    // Shared folders the init mounts over virtio-9p before the workload starts, written
+    // to /.isolab/mounts as NUL-separated triples of mount tag, guest path and "ro"/"rw".
+    struct SharedMount {
+        std::string tag;
+        std::string guest_path;  // absolute
+        bool read_only = false;
+    };
+    std::vector<SharedMount> mounts;
 };
 
 // Builds the Workload for `image`: `command` (or Entrypoint + Cmd when empty), the image
