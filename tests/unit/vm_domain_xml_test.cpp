@@ -75,6 +75,7 @@ TEST(DomainXml, NoUnneededDevices) {
     EXPECT_FALSE(contains(read_back, "<graphics")) << read_back;
     EXPECT_FALSE(contains(read_back, "<interface")) << read_back;
     EXPECT_FALSE(contains(read_back, "<disk")) << read_back;
+    EXPECT_FALSE(contains(read_back, "<filesystem")) << read_back;
     EXPECT_FALSE(contains(read_back, "<sound")) << read_back;
     EXPECT_TRUE(contains(read_back, "<memballoon model='none'/>")) << read_back;
     EXPECT_TRUE(contains(read_back, "<serial type='pty'>")) << read_back;
@@ -99,6 +100,45 @@ TEST(DomainXml, DiskAndNetworkWhenAsked) {
     EXPECT_TRUE(contains(xml, "<target dev='vda' bus='virtio'/>")) << xml;
     EXPECT_TRUE(contains(xml, "<rom enabled='no'/>")) << xml;
     EXPECT_TRUE(contains(xml, "<memballoon model='virtio'>")) << xml;
+}
+
+constexpr const char* kAwkwardFolder = "/srv/shared, a&b <c> 'd' \"e\"";
+
+TEST(DomainXml, BridgeInterfaceWithTapName) {
+    DomainSpec spec = awkward_spec(256ULL << 20);
+    spec.bridge = "isolab0";
+    spec.tap_device = "isolabt0123abcd";
+    std::string read_back = define_and_read_back(build_domain_xml(spec));
+    EXPECT_TRUE(contains(read_back, "<interface type='bridge'>")) << read_back;
+    EXPECT_TRUE(contains(read_back, "<source bridge='isolab0'/>")) << read_back;
+    EXPECT_TRUE(contains(read_back, "<target dev='isolabt0123abcd'/>")) << read_back;
+    EXPECT_TRUE(contains(read_back, "<model type='virtio'/>")) << read_back;
+    EXPECT_TRUE(contains(read_back, "<rom enabled='no'/>")) << read_back;
+}
+
+TEST(DomainXml, SharedFolderPathSurvivesLibvirt) {
+    DomainSpec spec = awkward_spec(256ULL << 20);
+    spec.shared_folders.push_back({kAwkwardFolder, "isolab0", false});
+    std::string read_back = define_and_read_back(build_domain_xml(spec));
+    EXPECT_TRUE(contains(read_back, "<filesystem type='mount' accessmode='squash'>")) << read_back;
+    EXPECT_TRUE(contains(read_back, "<source dir='" + xml_escape(kAwkwardFolder) + "'/>")) << read_back;
+    EXPECT_TRUE(contains(read_back, "<target dir='isolab0'/>")) << read_back;
+    EXPECT_FALSE(contains(read_back, "<readonly/>")) << read_back;
+}
+
+TEST(DomainXml, ReadOnlySharedFolder) {
+    DomainSpec spec = awkward_spec(256ULL << 20);
+    spec.shared_folders.push_back({"/srv/rw", "isolab0", false});
+    spec.shared_folders.push_back({"/srv/ro", "isolab1", true});
+    std::string read_back = define_and_read_back(build_domain_xml(spec));
+    auto read_only = read_back.find("<source dir='/srv/ro'/>");
+    ASSERT_NE(read_only, std::string::npos) << read_back;
+    auto end = read_back.find("</filesystem>", read_only);
+    EXPECT_TRUE(contains(read_back.substr(read_only, end - read_only), "<readonly/>")) << read_back;
+    auto writable = read_back.find("<source dir='/srv/rw'/>");
+    ASSERT_NE(writable, std::string::npos) << read_back;
+    end = read_back.find("</filesystem>", writable);
+    EXPECT_FALSE(contains(read_back.substr(writable, end - writable), "<readonly/>")) << read_back;
 }
 
 TEST(DomainXml, KvmUsesHostCpu) {

@@ -65,6 +65,40 @@ std::string network_xml(const DomainSpec& spec) {
         xml_escape(spec.network));
 }
 
+std::string bridge_xml(const DomainSpec& spec) {
+    if (spec.bridge.empty()) return {};
+    std::string xml = fmt::format(
+        "    <!-- A port of the isolab bridge, beside the containers' veth pairs. libvirt creates\n"
+        "         the tap device with the given name and deletes it when QEMU exits. -->\n"
+        "    <interface type='bridge'>\n"
+        "      <source bridge='{}'/>\n",
+        xml_escape(spec.bridge));
+    if (!spec.tap_device.empty()) xml += fmt::format("      <target dev='{}'/>\n", xml_escape(spec.tap_device));
+    xml += "      <model type='virtio'/>\n"
+           "      <rom enabled='no'/>\n"
+           "    </interface>\n";
+    return xml;
+}
+
+// virtio-9p in "squash" mode (QEMU's security_model=none). QEMU runs as libvirt-qemu, so
+// "passthrough" fails every create, which chowns the file to the guest's user; "mapped"
+// keeps guest ownership in user.virtfs.* xattrs and leaves host files at mode 0600. In
+// squash mode a file the guest creates belongs to the QEMU user and has the mode the
+// guest asked for, and a failed chown is ignored.
+std::string shared_folders_xml(const DomainSpec& spec) {
+    std::string xml;
+    for (const auto& folder : spec.shared_folders) {
+        xml += fmt::format(
+            "    <filesystem type='mount' accessmode='squash'>\n"
+            "      <source dir='{}'/>\n"
+            "      <target dir='{}'/>\n",
+            escaped_path(folder.source), xml_escape(folder.tag));
+        if (folder.read_only) xml += "      <readonly/>\n";
+        xml += "    </filesystem>\n";
+    }
+    return xml;
+}
+
 std::string balloon_xml(const DomainSpec& spec) {
     if (spec.memory_statistics) {
         return "    <!-- Requested: the virtio balloon reports the guest's memory statistics. -->\n"
@@ -81,6 +115,8 @@ std::string devices_xml(const DomainSpec& spec) {
            "    <controller type='usb' model='none'/>\n";
     xml += disk_xml(spec);
     xml += network_xml(spec);
+    xml += bridge_xml(spec);
+    xml += shared_folders_xml(spec);
     xml += "    <!-- The only way in and out: isolab-init reports phases and the exit code on\n"
            "         ttyS0, read through virDomainOpenConsole. No video, no graphics, no\n"
            "         tablet. libvirt 9.0 still lists the PS/2 keyboard and mouse, which are part\n"

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace isolab::vm::libvirt {
 
@@ -18,6 +19,13 @@ inline constexpr std::uint64_t kMinimumMemoryMib = 64;
 // Machine type used unless the caller picks another (see the measurement in domain_xml.cpp).
 inline constexpr std::string_view kDefaultMachine = "pc";
 
+// A host folder the guest mounts over virtio-9p, found in the guest by its mount tag.
+struct SharedFolder {
+    std::filesystem::path source;  // absolute host path
+    std::string tag;               // mount tag, at most 31 bytes: "isolab0", "isolab1", ...
+    bool read_only = false;        // QEMU rejects writes, whatever the guest mounts
+};
+
 struct DomainSpec {
     std::string name;                  // full domain name, with the isolab- prefix
     std::string domain_type = "qemu";  // "kvm" (hardware) or "qemu" (TCG emulation)
@@ -29,6 +37,9 @@ struct DomainSpec {
     std::string cmdline;
     std::filesystem::path disk;        // per-VM qcow2 overlay; empty: no disk (initramfs form)
     std::string network;               // libvirt network to attach a NIC to; empty: no NIC
+    std::string bridge;                // host bridge to attach a virtio NIC to; empty: none
+    std::string tap_device;            // with `bridge`: the name libvirt gives the tap device
+    std::vector<SharedFolder> shared_folders;
     bool memory_statistics = false;    // adds a virtio balloon that reports guest memory
     std::filesystem::path console_log; // virtlogd copies the serial console here; empty: no log
 };
