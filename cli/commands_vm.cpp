@@ -12,6 +12,7 @@
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 #include "vmdriver/libvirt/domain_xml.hpp"
+#include "vmdriver/network/holder.hpp"
 #include "vmdriver/vm.hpp"
 
 namespace isolab::cli {
@@ -30,6 +31,9 @@ struct VmRunArguments {
     bool phases = false;
     unsigned timeout_seconds = 300;
     std::vector<std::string> env;
+    std::string network = "bridge";
+    std::vector<std::string> publish;
+    std::vector<std::string> volumes;
     std::string image;
     std::vector<std::string> command;
 };
@@ -67,6 +71,9 @@ vm::VmOptions to_vm_options(const VmRunArguments& arguments) {
     options.form = parse_form(arguments.form);
     options.timeout = std::chrono::seconds(arguments.timeout_seconds);
     options.auto_remove = arguments.remove;
+    options.network = arguments.network;
+    options.publish = arguments.publish;
+    options.volumes = arguments.volumes;
     return options;
 }
 
@@ -106,6 +113,16 @@ void register_run(CLI::App& vm_group, Context& context) {
         ->capture_default_str();
     run->add_option("-e,--env", arguments->env, "Set NAME=value, or pass NAME from this environment (repeatable)")
         ->allow_extra_args(false);
+    run->add_option("--network", arguments->network,
+                    "Network: bridge (a virtio NIC on isolab0, as containers), none, or a network of `isolab network "
+                    "create`")
+        ->capture_default_str();
+    run->add_option("-p,--publish", arguments->publish,
+                    "Publish a guest port, [IP:]HOST_PORT:GUEST_PORT[/tcp|/udp], through a proxy on the host (repeatable)")
+        ->allow_extra_args(false);
+    run->add_option("-v,--volume", arguments->volumes,
+                    "Share a host folder, HOST_FOLDER:GUEST_PATH[:ro], over virtio-9p (repeatable)")
+        ->allow_extra_args(false);
     run->add_option("image", arguments->image, "Image reference or id prefix")->required();
     run->add_option("command", arguments->command, "Command and arguments (default: the image's Entrypoint and Cmd)");
     // Everything after IMAGE belongs to the command, including words starting with '-'.
@@ -137,9 +154,23 @@ void register_kernel(CLI::App& vm_group, Context& context) {
     });
 }
 
+// Run by `vm run -d` in a process of its own; hidden from --help.
+void register_network_holder(CLI::App& app, Context& context) {
+    auto* holder = app.add_subcommand(vm::network_holder_command, "Own a detached VM's network until its QEMU exits");
+    holder->group("");
+    auto ready_fd = std::make_shared<int>(-1);
+    auto name = std::make_shared<std::string>();
+    holder->add_option("--ready-fd", *ready_fd, "Descriptor to report on")->required();
+    holder->add_option("name", *name, "VM name")->required();
+    holder->callback([&context, ready_fd, name] {
+        context.exit_code = vm::run_network_holder(context.paths, *name, *ready_fd);
+    });
+}
+
 }  // namespace
 
 void register_vm_commands(CLI::App& app, Context& context) {
+    register_network_holder(app, context);
     auto* vm_group = app.add_subcommand("vm", "Run images as virtual machines through libvirt");
     vm_group->require_subcommand(1);
     register_run(*vm_group, context);

@@ -15,7 +15,10 @@
 #include "runtime/core/log.hpp"
 #include "vmdriver/libvirt/console.hpp"
 #include "vmdriver/libvirt/domain.hpp"
+#include "vmdriver/network/holder.hpp"
+#include "vmdriver/network/vm_network.hpp"
 #include "vmdriver/vm.hpp"
+#include "runtime/network/attachment.hpp"
 
 namespace isolab::vm {
 
@@ -57,6 +60,10 @@ bool record_exit(const Paths& paths, VmRecord& record) {
         record.exit_code = exit_code_from_console(vm.console_log());
         if (!record.exit_code) record.exit_code = record.stopped_by.empty() ? kVanishedExitCode : kDestroyedExitCode;
         record.finished = modification_time(vm.console_log());
+        // The holder ends by itself once QEMU has exited; this makes the ports free and
+        // the lease released by the time the command that noticed the exit returns.
+        stop_network_holder(record.holder_pid, record.holder_start_ticks);
+        if (record.network != "none") release_vm_network(paths, record.name);
     }
     if (record.auto_remove) {
         fs::remove_all(vm.folder);
@@ -158,6 +165,9 @@ private:
 }  // namespace
 
 std::vector<VmView> list_vms(const Paths& paths, bool all) {
+    // Leases of foreground VMs whose isolab process was killed: libvirt destroyed the
+    // domain when the process's connection closed, so the lease is stale.
+    network::release_stale_leases(paths);
     Connections connections;
     std::vector<VmView> views;
     for (const auto& record : read_all_records(paths)) {
@@ -236,6 +246,8 @@ std::string remove_vm(const Paths& paths, const std::string& name, bool force) {
         throw Error(fmt::format("cannot remove VM {}: it is still being created", record.name),
                     "wait for `isolab vm run -d` to finish, or use `isolab vm rm -f` if that process was killed", 1);
     }
+    stop_network_holder(view->record.holder_pid, view->record.holder_start_ticks);
+    if (view->record.network != "none") release_vm_network(paths, record.name);
     FileLock lock = lock_vm_records(paths);
     fs::remove_all(vm_paths(paths, record.name).folder);
     return record.name;
@@ -306,6 +318,10 @@ std::string inspect_vm(const Paths& paths, const std::string& name) {
           {"ConsoleLog", vm.console_log().string()},
           {"Initramfs", (vm.folder / "initramfs.cpio").string()},
           {"Disk", record.form == "disk" ? json((vm.folder / "disk.qcow2").string()) : json(nullptr)}}},
+        {"NetworkSettings", record.network == "none" ? json(nullptr) : network::network_settings(paths, record.name)},
+        {"Network", record.network},
+        {"NetworkHolderPid", record.holder_pid},
+        {"Volumes", record.volumes},
         {"DomainXML", xml.empty() ? json(nullptr) : json(xml)},
     };
     return document.dump(2) + "\n";

@@ -43,6 +43,13 @@ std::string record_to_json(const VmRecord& record) {
         {"finished", record.finished},
         {"stopped_by", record.stopped_by},
         {"owner_pid", record.owner_pid},
+        {"network", record.network},
+        {"publish", record.publish},
+        {"ports", record.ports},
+        {"volumes", record.volumes},
+        {"address", record.address},
+        {"holder_pid", record.holder_pid},
+        {"holder_start_ticks", record.holder_start_ticks},
     };
     return document.dump(2) + "\n";
 }
@@ -71,6 +78,13 @@ VmRecord record_from_json(const std::string& text) {
     record.finished = document.value("finished", "");
     record.stopped_by = document.value("stopped_by", "");
     record.owner_pid = document.value("owner_pid", 0);
+    record.network = document.value("network", "none");
+    record.publish = document.value("publish", std::vector<std::string>{});
+    record.ports = document.value("ports", std::vector<std::string>{});
+    record.volumes = document.value("volumes", std::vector<std::string>{});
+    record.address = document.value("address", "");
+    record.holder_pid = document.value("holder_pid", 0);
+    record.holder_start_ticks = document.value("holder_start_ticks", std::uint64_t{0});
     return record;
 }
 

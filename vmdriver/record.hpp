@@ -37,6 +37,13 @@ struct VmRecord {
     std::string finished;         // RFC 3339 UTC; empty while running
     std::string stopped_by;       // "", "stop", "stop-timeout" or "kill": who ended the domain
     pid_t owner_pid = 0;          // the foreground `vm run` process; 0 when detached
+    std::string network = "none"; // --network: "none", "bridge" or a user-defined network
+    std::vector<std::string> publish;    // -p values as given
+    std::vector<std::string> ports;      // published ports, "127.0.0.1:8080->80/tcp"
+    std::vector<std::string> volumes;    // -v values as given
+    std::string address;          // the guest's IPv4 address; empty without a network
+    pid_t holder_pid = 0;         // the network holder of a detached VM; 0: none
+    std::uint64_t holder_start_ticks = 0;
 };
 
 // Folder and files of one VM under the state root.

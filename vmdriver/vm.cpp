@@ -23,7 +23,12 @@
 #include "vmdriver/libvirt/domain.hpp"
 #include "vmdriver/libvirt/domain_xml.hpp"
 #include "vmdriver/libvirt/running.hpp"
+#include "vmdriver/network/holder.hpp"
+#include "vmdriver/network/vm_network.hpp"
 #include "vmdriver/record.hpp"
+#include "vmdriver/shared_folders.hpp"
+#include "runtime/container/status.hpp"
+#include "runtime/network/attachment.hpp"
 
 namespace isolab::vm {
 
@@ -75,6 +80,12 @@ struct GuestFiles {
     fs::path initramfs;
     std::uint64_t initramfs_bytes = 0;
     std::string cmdline;
+};
+
+// What a guest gets besides its workload: the NIC's address and the shared folders.
+struct GuestDevices {
+    GuestInterface interface;  // address empty: no NIC (--network none)
+    SharedFolders folders;
 };
 
 // The user and group libvirt runs QEMU as, from the DAC model's base label in the
@@ -146,7 +157,7 @@ void prepare_disk(GuestFiles& files, const Paths& paths, const image::Image& ima
 
 GuestFiles prepare_guest(image::Store& store, const std::string& reference, const std::vector<std::string>& command,
                          const std::vector<std::string>& env, const fs::path& folder, guest::RootForm form,
-                         bool power_button, const QemuIds& qemu = {}) {
+                         bool power_button, const QemuIds& qemu = {}, const GuestDevices& devices = {}) {
     const Paths& paths = store.paths();
     GuestFiles files;
     files.kernel = guest::ensure_kernel(paths);
@@ -156,8 +167,17 @@ GuestFiles prepare_guest(image::Store& store, const std::string& reference, cons
     guest::Workload workload = guest::workload_for_image(image, command, lowerdirs);
     apply_environment(workload.env, env);
     // Only detached VMs get `vm stop`, which presses the power button; the modules would
-    // only lengthen every other boot.
-    if (power_button) workload.early_modules = guest::power_button_modules(files.kernel);
+    // only lengthen every other boot. The NIC and 9p modules likewise only when used.
+    std::vector<std::string> modules;
+    if (power_button) modules = guest::power_button_module_names();
+    if (!devices.interface.address.empty()) {
+        for (auto& name : guest::network_module_names()) modules.push_back(std::move(name));
+    }
+    if (!devices.folders.mounts.empty()) {
+        for (auto& name : guest::shared_folder_module_names()) modules.push_back(std::move(name));
+    }
+    workload.early_modules = guest::early_modules(files.kernel, modules);
+    workload.mounts = devices.folders.mounts;
 
     files.folder = folder;
     fs::permissions(files.folder, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
@@ -169,7 +189,12 @@ GuestFiles prepare_guest(image::Store& store, const std::string& reference, cons
         auto image_part = guest::ensure_image_initramfs(paths, image.config_digest, lowerdirs);
         files.initramfs_bytes = guest::write_run_initramfs(image_part.path, workload, files.initramfs);
     }
-    files.cmdline = guest::kernel_cmdline({.form = form});
+    guest::CmdlineOptions cmdline{.form = form};
+    if (!devices.interface.address.empty()) {
+        cmdline.address = devices.interface.address + "/" + std::to_string(devices.interface.prefix);
+        cmdline.gateway = devices.interface.gateway;
+    }
+    files.cmdline = guest::kernel_cmdline(cmdline);
 
     check_qemu_can_reach(files.kernel.boot_image);
     check_qemu_can_reach(files.initramfs);
@@ -204,7 +229,7 @@ QemuIds read_qemu_ids(libvirt::Connection& connection) {
 }
 
 libvirt::DomainSpec domain_spec(const std::string& name, const GuestFiles& files, const std::string& accelerator,
-                                std::uint64_t memory_bytes, unsigned cpus) {
+                                std::uint64_t memory_bytes, unsigned cpus, const GuestDevices& devices = {}) {
     libvirt::DomainSpec spec;
     spec.name = name;
     spec.domain_type = accelerator == "kvm" ? "kvm" : "qemu";
@@ -214,6 +239,9 @@ libvirt::DomainSpec domain_spec(const std::string& name, const GuestFiles& files
     spec.initrd = files.initramfs;
     spec.cmdline = files.cmdline;
     if (files.overlay) spec.disk = files.overlay->path();
+    spec.bridge = devices.interface.bridge;
+    spec.tap_device = devices.interface.tap_device;
+    spec.shared_folders = devices.folders.devices;
     return spec;
 }
 
@@ -252,12 +280,29 @@ std::string probe_kvm(image::Store& store, libvirt::Connection& connection) {
     }
 }
 
+std::vector<network::PortMapping> port_mappings(const std::vector<std::string>& values) {
+    std::vector<network::PortMapping> mappings;
+    for (const auto& value : values) mappings.push_back(network::parse_port_mapping(value));
+    return mappings;
+}
+
+// The disk overlay and new shared folders are handed to the QEMU user.
+bool needs_qemu_ids(const VmOptions& options, const std::vector<SharedFolderRequest>& shared) {
+    return options.form == guest::RootForm::disk || !shared.empty();
+}
+
 void check_options(const VmOptions& options) {
     if (options.memory_bytes % kMib != 0 || options.memory_bytes / kMib < libvirt::kMinimumMemoryMib) {
         throw Error(fmt::format("invalid guest memory {} bytes: it must be a whole number of MiB, at least {} MiB",
                                 options.memory_bytes, libvirt::kMinimumMemoryMib));
     }
     if (options.cpus == 0) throw Error("invalid --cpus 0: a guest needs at least one CPU");
+    check_vm_network_mode(options.network);
+    if (!network::uses_bridge(options.network) && !options.publish.empty()) {
+        throw Error(fmt::format("cannot publish ports of a VM with --network {}: the guest has no NIC", options.network),
+                    "drop --network none to put the VM on the isolab0 bridge");
+    }
+    network::reject_repeated_host_ports(port_mappings(options.publish));
     // QEMU 7.2 rejects more for the pc (i440fx) machine type: "Invalid SMP CPUs 256. The
     // max CPUs supported by machine 'pc-i440fx-7.2' is 255". Checked here, it fails early.
     constexpr unsigned max_vcpus = 255;
@@ -320,6 +365,21 @@ std::unique_ptr<RecordFolder> claim_name(const Paths& paths, libvirt::Connection
     return folder;
 }
 
+// Hands the started domain's QEMU process to the network holder. Destroys the domain when
+// that fails, so the VM never runs without the network its record names.
+void hand_over_network(libvirt::Connection& connection, VmRecord& record, NetworkHolder& holder) {
+    try {
+        int qemu_pid = libvirt::read_qemu_pid(connection.uri(), record.name);
+        if (qemu_pid <= 0) throw Error("cannot find the QEMU process of VM " + record.name + " (no libvirt pid file)");
+        holder.attach(qemu_pid);
+        record.holder_pid = holder.pid();
+        record.holder_start_ticks = container::process_start_ticks(holder.pid());
+    } catch (...) {
+        libvirt::destroy_domain(connection, record.uuid);
+        throw;
+    }
+}
+
 }  // namespace
 
 Accelerator parse_accelerator(std::string_view text) {
@@ -345,18 +405,30 @@ VmResult run(image::Store& store, const VmOptions& options) {
     result.phases.mark("accelerator");
     spdlog::debug("accelerator for {}: {} ({})", result.name, result.accelerator.used, result.accelerator.reason);
 
-    QemuIds qemu = options.form == guest::RootForm::disk ? read_qemu_ids(connection) : QemuIds{};
+    auto shared = parse_shared_folders(options.volumes);
+    QemuIds qemu = needs_qemu_ids(options, shared) ? read_qemu_ids(connection) : QemuIds{};
+    GuestDevices devices;
+    devices.folders = prepare_shared_folders(shared, qemu.uid, qemu.gid);
+    // Owned here for the whole boot: the lease names this process, and the published
+    // ports are its sockets.
+    std::unique_ptr<VmNetwork> vm_network;
+    if (network::uses_bridge(options.network)) {
+        vm_network = std::make_unique<VmNetwork>(store.paths(), options.network, result.name, port_mappings(options.publish));
+        devices.interface = vm_network->guest();
+        result.address = devices.interface.address;
+    }
     auto temporary = std::make_unique<TemporaryDirectory>(make_vm_parent(store.paths()), result.name + "-");
-    GuestFiles files =
-        prepare_guest(store, options.image, options.command, options.env, temporary->path(), options.form, false, qemu);
+    GuestFiles files = prepare_guest(store, options.image, options.command, options.env, temporary->path(), options.form,
+                                     false, qemu, devices);
     files.temporary = std::move(temporary);
     result.phases.mark("prepare");
     result.kernel_bytes = files.kernel.boot_image_bytes;
     result.initramfs_bytes = files.initramfs_bytes;
 
     libvirt::BootRequest request;
-    request.spec = domain_spec(result.name, files, result.accelerator.used, options.memory_bytes, options.cpus);
+    request.spec = domain_spec(result.name, files, result.accelerator.used, options.memory_bytes, options.cpus, devices);
     request.timeout = options.timeout;
+    if (vm_network) request.on_created = [&](int qemu_pid) { vm_network->attach(qemu_pid); };
     request.on_output = [&options](const std::string& line, Clock::time_point arrived) {
         if (options.on_console_line) {
             options.on_console_line(line, arrived);
@@ -390,6 +462,10 @@ VmRecord run_detached(image::Store& store, const VmOptions& options) {
     record.detached = true;
     record.auto_remove = options.auto_remove;
     record.created = utc_timestamp();
+    record.network = options.network;
+    record.publish = options.publish;
+    record.volumes = options.volumes;
+    auto shared = parse_shared_folders(options.volumes);
 
     libvirt::Connection connection(libvirt::resolve_uri(options.connect_uri));
     record.connect_uri = connection.uri();
@@ -403,13 +479,25 @@ VmRecord run_detached(image::Store& store, const VmOptions& options) {
     record.accelerator = verdict.used;
     record.accelerator_reason = verdict.reason;
 
-    QemuIds qemu = options.form == guest::RootForm::disk ? read_qemu_ids(connection) : QemuIds{};
-    GuestFiles files = prepare_guest(store, options.image, options.command, options.env, vm.folder, options.form, true, qemu);
-    libvirt::DomainSpec spec = domain_spec(record.name, files, verdict.used, options.memory_bytes, options.cpus);
+    QemuIds qemu = needs_qemu_ids(options, shared) ? read_qemu_ids(connection) : QemuIds{};
+    GuestDevices devices;
+    devices.folders = prepare_shared_folders(shared, qemu.uid, qemu.gid);
+    // A detached VM outlives this process, so a holder process owns its network.
+    std::unique_ptr<NetworkHolder> holder;
+    if (network::uses_bridge(options.network)) {
+        holder = std::make_unique<NetworkHolder>(paths, record.name);
+        devices.interface = holder->guest();
+        record.address = devices.interface.address;
+        record.ports = holder->published_ports();
+    }
+    GuestFiles files =
+        prepare_guest(store, options.image, options.command, options.env, vm.folder, options.form, true, qemu, devices);
+    libvirt::DomainSpec spec = domain_spec(record.name, files, verdict.used, options.memory_bytes, options.cpus, devices);
     spec.console_log = vm.console_log();
 
     FileLock lock = lock_vm_records(paths);
     record.uuid = libvirt::start_detached(connection, spec);
+    if (holder) hand_over_network(connection, record, *holder);
     record.started = utc_timestamp();
     record.status = "running";
     write_record(vm, record);

@@ -44,6 +44,9 @@ struct VmOptions {
     std::chrono::seconds timeout{300};  // the guest is destroyed after this long
     ConsoleLineHandler on_console_line; // unset: workload output goes to stdout
     bool auto_remove = false;           // run_detached: remove the record once the VM has exited
+    std::string network = "none";       // "none", "bridge" (isolab0, the CLI's default) or a network of `isolab network create`
+    std::vector<std::string> publish;   // -p values, [IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]
+    std::vector<std::string> volumes;   // -v values, HOST_FOLDER:GUEST_PATH[:ro|rw]
 };
 
 struct VmResult {
@@ -60,6 +63,7 @@ struct VmResult {
     std::string machine;                      // QEMU machine type, e.g. "pc"
     std::uint64_t kernel_bytes = 0;
     std::uint64_t initramfs_bytes = 0;
+    std::string address;                      // the guest's IPv4 address; empty with --network none
 };
 
 // Boots the image, runs the workload to completion and removes the domain.

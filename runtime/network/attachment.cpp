@@ -19,9 +19,6 @@ namespace isolab::network {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-// The name of the container whose lease holds the host port of `taken`, or empty.
 std::string port_holder(const Paths& paths, const IpamState& state, const PortMapping& taken) {
     auto port = ":" + std::to_string(taken.host_port) + "->";
     auto protocol = "/" + taken.protocol;
@@ -30,12 +27,15 @@ std::string port_holder(const Paths& paths, const IpamState& state, const PortMa
             for (const auto& published : lease.ports) {
                 if (published.find(port) == std::string::npos || !published.ends_with(protocol)) continue;
                 auto container = container::find_container(paths, id);
-                return container ? container->config.name : id.substr(0, 12);
+                if (container) return container->config.name;
+                return lease.name.empty() ? id.substr(0, 12) : lease.name;
             }
         }
     }
     return {};
 }
+
+namespace {
 
 bool loopback_nameserver(const std::string& address) {
     return address.rfind("127.", 0) == 0 || address == "::1";

@@ -17,6 +17,7 @@
 #include "runtime/container/mount_spec.hpp"
 #include "runtime/container/run_options.hpp"
 #include "runtime/core/paths.hpp"
+#include "runtime/network/ipam.hpp"
 #include "runtime/network/ports.hpp"
 
 namespace isolab::network {
@@ -65,6 +66,10 @@ private:
     std::filesystem::path directory_;
     std::unique_ptr<PortProxy> proxy_;
 };
+
+// The name of the container or VM whose lease in `state` publishes the host port of
+// `taken`, or empty.
+std::string port_holder(const Paths& paths, const IpamState& state, const PortMapping& taken);
 
 // Starts the network of `request` (its --network, -p and -P) for the container `id`, or
 // returns nullptr for --network none and host.

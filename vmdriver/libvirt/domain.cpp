@@ -413,6 +413,7 @@ BootOutcome boot(Connection& connection, const BootRequest& request, PhaseRecord
     BootOutcome outcome;
     outcome.qemu_pid = read_qemu_pid(connection.uri(), domain.name());
     spdlog::debug("domain {} runs as QEMU process {}", domain.name(), outcome.qemu_pid);
+    if (request.on_created && outcome.qemu_pid > 0) request.on_created(outcome.qemu_pid);
     ConsoleStream console(connection, domain, state);
     domain.resume();
     phases.mark("qemu-up");

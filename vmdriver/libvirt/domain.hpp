@@ -57,6 +57,7 @@ struct BootRequest {
     std::chrono::milliseconds timeout{300000};  // whole boot, workload and power-off
     OutputLineHandler on_output;                // workload lines; required
     std::function<bool()> interrupted;          // polled every sample; true aborts the boot
+    std::function<void(int qemu_pid)> on_created;  // optional: called once QEMU runs, before resume
 };
 
 struct BootOutcome {
