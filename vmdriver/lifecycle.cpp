@@ -60,8 +60,8 @@ bool record_exit(const Paths& paths, VmRecord& record) {
         record.exit_code = exit_code_from_console(vm.console_log());
         if (!record.exit_code) record.exit_code = record.stopped_by.empty() ? kVanishedExitCode : kDestroyedExitCode;
         record.finished = modification_time(vm.console_log());
-        // The holder ends by itself once QEMU has exited; this makes the ports free and
-        // the lease released by the time the command that noticed the exit returns.
+        // The holder ends by itself once QEMU has exited. Stopping it here frees the ports
+        // and releases the lease before the command that noticed the exit returns.
         stop_network_holder(record.holder_pid, record.holder_start_ticks);
         if (record.network != "none") release_vm_network(paths, record.name);
     }

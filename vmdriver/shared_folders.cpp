@@ -20,7 +20,12 @@ namespace {
 // NOTE: supplementary groups of the QEMU user and ACLs are not considered.
 bool grants(const struct stat& status, uid_t uid, gid_t gid, unsigned bits) {
     unsigned mode = status.st_mode;
-    unsigned granted = status.st_uid == uid ? (mode >> 6) & 7 : status.st_gid == gid ? (mode >> 3) & 7 : mode & 7;
+    unsigned granted = mode & 7;
+    if (status.st_uid == uid) {
+        granted = (mode >> 6) & 7;
+    } else if (status.st_gid == gid) {
+        granted = (mode >> 3) & 7;
+    }
     return (granted & bits) == bits;
 }
 

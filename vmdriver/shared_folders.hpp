@@ -4,6 +4,10 @@
 // (libvirt-qemu on Debian) and opens the host folder itself, so the folder must be
 // reachable by that user. isolab checks that and does not change the permissions of a
 // folder it did not create.
+// NOTE: virtiofs is not used, although Debian 12's qemu-system-common 7.2 ships
+// /usr/lib/qemu/virtiofsd. Debian 12's libvirt 9.0 rejects <readonly/> on a virtiofs
+// filesystem ("virtiofs does not yet support read-only mode"), and virtiofs requires
+// shared guest memory (memfd backing), which no isolab domain has yet.
 #include <sys/types.h>
 
 #include <filesystem>

@@ -82,7 +82,7 @@ struct GuestFiles {
     std::string cmdline;
 };
 
-// What a guest gets besides its workload: the NIC's address and the shared folders.
+// The devices of a guest besides its root: the NIC and the shared folders.
 struct GuestDevices {
     GuestInterface interface;  // address empty: no NIC (--network none)
     SharedFolders folders;
@@ -392,6 +392,7 @@ Accelerator parse_accelerator(std::string_view text) {
 VmResult run(image::Store& store, const VmOptions& options) {
     VmResult result;
     check_options(options);
+    auto shared = parse_shared_folders(options.volumes);
     result.name = libvirt::make_domain_name(options.name);
     result.memory_bytes = options.memory_bytes;
     result.machine = std::string(libvirt::kDefaultMachine);
@@ -405,7 +406,6 @@ VmResult run(image::Store& store, const VmOptions& options) {
     result.phases.mark("accelerator");
     spdlog::debug("accelerator for {}: {} ({})", result.name, result.accelerator.used, result.accelerator.reason);
 
-    auto shared = parse_shared_folders(options.volumes);
     QemuIds qemu = needs_qemu_ids(options, shared) ? read_qemu_ids(connection) : QemuIds{};
     GuestDevices devices;
     devices.folders = prepare_shared_folders(shared, qemu.uid, qemu.gid);

@@ -30,19 +30,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A TCP port of 127.0.0.1 that nothing listens on right now.
-std::uint16_t free_port() {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-    socklen_t length = sizeof address;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    close(fd);
-    return ntohs(address.sin_port);
-}
-
 // Sends an HTTP/1.0 GET for / to `ip`:`port` and returns the whole response, retrying for
 // up to 5 seconds while the server starts. Empty when no response came.
 std::string http_get(const std::string& ip, std::uint16_t port) {

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/core/files.hpp"
+#include "libvirt_domains.hpp"
 #include "support/test_support.hpp"
 #include "vmdriver/libvirt/connection.hpp"
 
@@ -29,8 +30,10 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using testing::CliResult;
 using testing::run_isolab;
+using testing::destroy_domain;
+using testing::domain_exists;
+using testing::wait_for;
 
-constexpr const char* kUri = "qemu:///system";
 // A detached busybox guest reaches its workload in 2-20 s under TCG on a loaded host.
 constexpr std::chrono::seconds kBootDeadline{90};
 
@@ -38,26 +41,8 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 
 bool one_line(const std::string& text) { return !text.empty() && text.find('\n') == text.size() - 1; }
 
-class VmLifecycle : public ::testing::Test {
+class VmLifecycle : public testing::VmDomainTest {
 protected:
-    void SetUp() override {
-        if (!testing::running_as_root()) GTEST_SKIP() << "needs root for qemu:///system";
-        std::string start = std::string(ISOLAB_SOURCE_DIR) + "/scripts/start-libvirtd";
-        ASSERT_EQ(std::system(start.c_str()), 0) << "scripts/start-libvirtd failed";
-    }
-
-    // Destroys every domain a test started, whatever state the test left it in.
-    void TearDown() override {
-        for (const auto& name : domains_) destroy_domain(name);
-    }
-
-    // A unique VM name; its domain is destroyed in TearDown.
-    std::string new_name(const std::string& stem) {
-        std::string name = "isolab-" + stem + "-" + random_hex_id().substr(0, 8);
-        domains_.push_back(name);
-        return name;
-    }
-
     CliResult run_detached(const Paths& paths, const std::string& name, const std::vector<std::string>& extra,
                            const std::vector<std::string>& command) {
         std::vector<std::string> arguments = {"vm", "run", "-d", "--accel", "tcg", "--name", name};
@@ -65,37 +50,6 @@ protected:
         arguments.push_back("busybox");
         arguments.insert(arguments.end(), command.begin(), command.end());
         return run_isolab(paths, arguments);
-    }
-
-    static bool domain_exists(const std::string& name) {
-        vm::libvirt::Connection connection(kUri);
-        virDomainPtr domain = virDomainLookupByName(connection.get(), name.c_str());
-        if (domain == nullptr) {
-            virResetLastError();
-            return false;
-        }
-        virDomainFree(domain);
-        return true;
-    }
-
-    static void destroy_domain(const std::string& name) {
-        vm::libvirt::Connection connection(kUri);
-        virDomainPtr domain = virDomainLookupByName(connection.get(), name.c_str());
-        if (domain != nullptr) {
-            virDomainDestroy(domain);
-            virDomainFree(domain);
-        }
-        virResetLastError();
-    }
-
-    // Polls `probe` every 500 ms until it returns true or `deadline` passes.
-    static bool wait_for(const std::function<bool()>& probe, std::chrono::seconds deadline) {
-        auto end = std::chrono::steady_clock::now() + deadline;
-        while (std::chrono::steady_clock::now() < end) {
-            if (probe()) return true;
-            std::this_thread::sleep_for(std::chrono::milliseconds(500));
-        }
-        return probe();
     }
 
     std::string ps_line(const Paths& paths, const std::string& name) {
@@ -107,7 +61,6 @@ protected:
     }
 
     testing::TestRoot test_root_;
-    std::vector<std::string> domains_;
 };
 
 TEST_F(VmLifecycle, DetachedPsLogsInspectStatsStopRm) {

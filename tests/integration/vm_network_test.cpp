@@ -13,13 +13,10 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,8 +26,8 @@
 #include "runtime/container/status.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/network/ipam.hpp"
+#include "libvirt_domains.hpp"
 #include "support/test_support.hpp"
-#include "vmdriver/libvirt/connection.hpp"
 
 namespace isolab {
 namespace {
@@ -39,25 +36,14 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using testing::CliResult;
 using testing::run_isolab;
+using testing::domain_exists;
+using testing::free_port;
+using testing::wait_for;
 
-constexpr const char* kUri = "qemu:///system";
 // Generous, because creating a domain alone took 44 s under TCG on a loaded two-core host.
 constexpr std::chrono::seconds kBootDeadline{180};
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-// A TCP port of 127.0.0.1 that nothing listens on right now.
-std::uint16_t free_port() {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-    socklen_t length = sizeof address;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    close(fd);
-    return ntohs(address.sin_port);
-}
 
 // True when 127.0.0.1:`port` can be bound, so no proxy listens on it.
 bool port_free(std::uint16_t port) {
@@ -107,56 +93,9 @@ json lease_of(const Paths& paths, const std::string& name) {
     return nullptr;
 }
 
-bool wait_for(const std::function<bool()>& probe, std::chrono::seconds deadline) {
-    auto end = std::chrono::steady_clock::now() + deadline;
-    while (std::chrono::steady_clock::now() < end) {
-        if (probe()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    }
-    return probe();
-}
-
-bool domain_exists(const std::string& name) {
-    vm::libvirt::Connection connection(kUri);
-    virDomainPtr domain = virDomainLookupByName(connection.get(), name.c_str());
-    if (domain == nullptr) {
-        virResetLastError();
-        return false;
-    }
-    virDomainFree(domain);
-    return true;
-}
-
-void destroy_domain(const std::string& name) {
-    vm::libvirt::Connection connection(kUri);
-    virDomainPtr domain = virDomainLookupByName(connection.get(), name.c_str());
-    if (domain != nullptr) {
-        virDomainDestroy(domain);
-        virDomainFree(domain);
-    }
-    virResetLastError();
-}
-
-class VmNetwork : public ::testing::Test {
+class VmNetwork : public testing::VmDomainTest {
 protected:
-    void SetUp() override {
-        if (!testing::running_as_root()) GTEST_SKIP() << "needs root for qemu:///system and the bridge";
-        std::string start = std::string(ISOLAB_SOURCE_DIR) + "/scripts/start-libvirtd";
-        ASSERT_EQ(std::system(start.c_str()), 0) << "scripts/start-libvirtd failed";
-    }
-
-    void TearDown() override {
-        for (const auto& name : domains_) destroy_domain(name);
-    }
-
-    std::string new_name(const std::string& stem) {
-        std::string name = "isolab-" + stem + "-" + random_hex_id().substr(0, 8);
-        domains_.push_back(name);
-        return name;
-    }
-
     testing::TestRoot test_root_;
-    std::vector<std::string> domains_;
 };
 
 TEST_F(VmNetwork, DetachedHttpContainerAndSharedFolders) {

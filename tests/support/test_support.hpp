@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the tests: temporary state roots and running the isolab binary.
 #include <filesystem>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,9 @@ CliResult run_isolab(const Paths& paths, const std::vector<std::string>& argumen
 
 // True when the tests run as root (integration tests skip otherwise).
 bool running_as_root();
+
+// A TCP port of 127.0.0.1 that nothing listens on right now.
+std::uint16_t free_port();
 
 // Removes every container under `paths` as `rm -f` does. Returns one message per
 // container that could not be removed.

@@ -1,9 +1,9 @@
 #pragma once
-// A VM's place on an isolab bridge network, as runtime/network gives one to a container:
-// an address lease in ipam.json, a port of the bridge (a tap device that libvirt creates
-// for the domain's virtio NIC), the listening sockets of published ports, and, while the
-// VM is the first user, the bridge and its iptables rules. One VmNetwork owns all of it
-// and releases it in its destructor.
+// A VM's place on an isolab bridge network, built from the runtime/network pieces that a
+// container's network uses. It consists of an address lease in ipam.json, a port of the
+// bridge (the tap device libvirt creates for the domain's virtio NIC), the listening
+// sockets of published ports, and, while the VM is the first user, the bridge and its
+// iptables rules. One VmNetwork owns all of it and releases it in its destructor.
 //
 // The lease names the owning isolab process and the VM's QEMU process. When the owner is
 // killed, the lease stays while QEMU runs and is released as stale once it has exited
@@ -61,7 +61,7 @@ private:
     std::unique_ptr<network::PortProxy> proxy_;
 };
 
-// Releases the lease of the VM `name` whoever holds it: deletes its tap device when
+// Releases the lease of the VM `name`, whichever process owns it: deletes its tap device when
 // libvirt left it, and the bridge and rules when nothing else uses them. For a VM whose
 // domain is gone.
 void release_vm_network(const Paths& paths, const std::string& name);

@@ -1,0 +1,80 @@
+#pragma once
+// Helpers of the integration tests that boot VMs on qemu:///system: a fixture that starts
+// libvirtd and destroys the domains a test named, checks on domains by name, and polling.
+#include <gtest/gtest.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include <chrono>
+#include <functional>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runtime/core/files.hpp"
+#include "support/test_support.hpp"
+#include "vmdriver/libvirt/connection.hpp"
+
+namespace isolab::testing {
+
+inline constexpr const char* kSystemUri = "qemu:///system";
+
+inline bool domain_exists(const std::string& name) {
+    vm::libvirt::Connection connection(kSystemUri);
+    virDomainPtr domain = virDomainLookupByName(connection.get(), name.c_str());
+    if (domain == nullptr) {
+        virResetLastError();
+        return false;
+    }
+    virDomainFree(domain);
+    return true;
+}
+
+// Destroys the domain `name` when it exists; a missing one is no error.
+inline void destroy_domain(const std::string& name) {
+    vm::libvirt::Connection connection(kSystemUri);
+    virDomainPtr domain = virDomainLookupByName(connection.get(), name.c_str());
+    if (domain != nullptr) {
+        virDomainDestroy(domain);
+        virDomainFree(domain);
+    }
+    virResetLastError();
+}
+
+// Polls `probe` every 500 ms until it returns true or `deadline` passes.
+inline bool wait_for(const std::function<bool()>& probe, std::chrono::seconds deadline) {
+    auto end = std::chrono::steady_clock::now() + deadline;
+    while (std::chrono::steady_clock::now() < end) {
+        if (probe()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    return probe();
+}
+
+// Skips the test unless it runs as root, starts libvirtd with scripts/start-libvirtd
+// when needed, and destroys every domain new_name() handed out, whatever state the test
+// left it in.
+class VmDomainTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!running_as_root()) GTEST_SKIP() << "needs root for qemu:///system";
+        std::string start = std::string(ISOLAB_SOURCE_DIR) + "/scripts/start-libvirtd";
+        ASSERT_EQ(std::system(start.c_str()), 0) << "scripts/start-libvirtd failed";
+    }
+
+    void TearDown() override {
+        for (const auto& name : domains_) destroy_domain(name);
+    }
+
+    // A unique VM name; its domain is destroyed in TearDown.
+    std::string new_name(const std::string& stem) {
+        std::string name = "isolab-" + stem + "-" + random_hex_id().substr(0, 8);
+        domains_.push_back(name);
+        return name;
+    }
+
+    std::vector<std::string> domains_;
+};
+
+}  // namespace isolab::testing
