@@ -19,6 +19,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
 TEST(VmCmdline, StaticAddressForInit) {
     std::string line = guest::kernel_cmdline({.address = "10.89.0.7/24", .gateway = "10.89.0.1"});
     EXPECT_TRUE(contains(line, " isolab.ip=10.89.0.7/24")) << line;
