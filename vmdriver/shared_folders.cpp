@@ -33,7 +33,7 @@ bool grants(const struct stat& status, uid_t uid, gid_t gid, unsigned bits) {
                                     const char* needed, uid_t uid) {
     throw Error(fmt::format("QEMU (uid {}) cannot {} {} of shared folder {}: mode {:04o}, owner {}:{}", uid, needed,
                             folder.string(), shared.string(), status.st_mode & 07777, status.st_uid, status.st_gid),
-                fmt::format("let others enter it (chmod o+x '{}'), or share a folder under a path others may enter",
+                fmt::format("let others enter it with chmod o+x '{}', or share a folder under a path others may enter",
                             folder.string()));
 }
 
