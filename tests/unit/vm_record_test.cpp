@@ -61,6 +61,32 @@ TEST(VmRecord, JsonRoundTripKeepsEveryField) {
     EXPECT_EQ(read.stopped_by, "stop-timeout");
 }
 
+TEST(VmRecord, JsonRoundTripKeepsNetwork) {
+    VmRecord record = sample_record();
+    record.network = "bridge";
+    record.publish = {"127.0.0.1:8080:80"};
+    record.ports = {"127.0.0.1:8080->80/tcp"};
+    record.volumes = {"/srv/a b,c:/data:ro"};
+    record.address = "10.89.0.2";
+    record.holder_pid = 4242;
+    record.holder_start_ticks = 987654321;
+    VmRecord read = record_from_json(record_to_json(record));
+    EXPECT_EQ(read.network, "bridge");
+    EXPECT_EQ(read.publish, record.publish);
+    EXPECT_EQ(read.ports, record.ports);
+    EXPECT_EQ(read.volumes, record.volumes);
+    EXPECT_EQ(read.address, "10.89.0.2");
+    EXPECT_EQ(read.holder_pid, 4242);
+    EXPECT_EQ(read.holder_start_ticks, 987654321U);
+}
+
+TEST(VmRecord, OldRecordHasNoNetwork) {
+    VmRecord read = record_from_json(R"({"name": "isolab-old", "status": "exited"})");
+    EXPECT_EQ(read.network, "none");
+    EXPECT_EQ(read.holder_pid, 0);
+    EXPECT_TRUE(read.address.empty());
+}
+
 TEST(VmRecord, RunningRecordHasNoExitCode) {
     VmRecord running = sample_record();
     running.status = "running";
