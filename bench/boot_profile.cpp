@@ -24,6 +24,17 @@ namespace {
 constexpr std::string_view kWorkloadStartLine = "isolab-init: phase workload-start";
 constexpr std::string_view kExitLine = "isolab-init: exit code=";
 constexpr std::chrono::minutes kBootTimeout{5};
+// Boots of one qemu step that may stop before the workload starts. The default command
+// line keeps the kernel's IO-APIC timer check, which under TCG on a loaded host can fail
+// and panic ("IO-APIC + timer doesn't work!"); such a boot is repeated, and only boots
+// that reach the workload are timed.
+constexpr int kQemuAttempts = 3;
+
+// A qemu boot that ended before isolab-init started the workload.
+class EarlyStop : public Error {
+public:
+    using Error::Error;
+};
 
 // The guest files of every qemu variant, removed with the temporary folder.
 struct PreparedGuest {
@@ -68,11 +79,12 @@ PreparedGuest prepare_guest(image::Store& store, const BootProfileOptions& optio
 }
 
 // Boots one qemu variant and returns its start-to-ready time in ms.
-double boot_with_qemu(const vm::BootVariant& variant, const vm::ProfileFiles& files, const vm::ProfileMachine& machine) {
+double boot_once_with_qemu(const vm::BootVariant& variant, const vm::ProfileFiles& files, const vm::ProfileMachine& machine) {
     auto arguments = vm::qemu_boot_arguments(variant, files, machine);
     std::optional<Clock::time_point> ready;
     std::optional<int> workload_exit;
-    std::string last_lines;
+    std::string last_line;
+    std::string panic_line;
 
     auto start = Clock::now();
     int qemu_exit = run_streaming(
@@ -80,7 +92,8 @@ double boot_with_qemu(const vm::BootVariant& variant, const vm::ProfileFiles& fi
         [&](std::string_view line, Clock::time_point when) {
             while (!line.empty() && line.back() == '\r') line.remove_suffix(1);
             spdlog::debug("boot-profile {}: {}", variant.name, line);
-            last_lines = std::string(line);
+            last_line = std::string(line);
+            if (line.find("Kernel panic") != std::string_view::npos) panic_line = last_line;
             if (line.starts_with(kWorkloadStartLine) && !ready) ready = when;
             if (line.starts_with(kExitLine)) {
                 int code = -1;
@@ -92,9 +105,9 @@ double boot_with_qemu(const vm::BootVariant& variant, const vm::ProfileFiles& fi
         {.timeout = kBootTimeout});
 
     if (!ready) {
-        throw Error(fmt::format("boot-profile step {}: the guest never started the workload (QEMU exit {}, last "
-                                "console line: '{}')",
-                                variant.name, qemu_exit, last_lines),
+        throw EarlyStop(fmt::format("boot-profile step {}: the guest stopped before the workload started (QEMU exit "
+                                    "{}, console: '{}')",
+                                    variant.name, qemu_exit, panic_line.empty() ? last_line : panic_line),
                     "run with --log-level debug to see the console");
     }
     if (workload_exit.value_or(-1) != 0) {
@@ -103,6 +116,19 @@ double boot_with_qemu(const vm::BootVariant& variant, const vm::ProfileFiles& fi
                     "profile a command that exits 0, such as true");
     }
     return milliseconds_between(start, *ready);
+}
+
+// Boots one qemu variant, again after a boot that stopped early, up to kQemuAttempts.
+double boot_with_qemu(const vm::BootVariant& variant, const vm::ProfileFiles& files, const vm::ProfileMachine& machine) {
+    for (int attempt = 1;; ++attempt) {
+        try {
+            return boot_once_with_qemu(variant, files, machine);
+        } catch (const EarlyStop& error) {
+            if (attempt == kQemuAttempts) throw;
+            std::fprintf(stderr, "isolab: %s; booting again (attempt %d of %d)\n", error.what(), attempt + 1,
+                         kQemuAttempts);
+        }
+    }
 }
 
 // Boots the guest as `isolab vm run` does; returns start-to-ready and the accelerator.

@@ -35,7 +35,8 @@ void register_vm_boot_profile(CLI::App& vm_group, Context& context) {
     profile->add_option("--only", arguments->variants,
                         "Steps to run, comma-separated: default, pvh-vmlinux, uncompressed-initramfs, "
                         "trimmed-devices, trimmed-cmdline, libvirt (default: all)")
-        ->delimiter(',');
+        ->delimiter(',')
+        ->allow_extra_args(false);
     profile->add_option("--accel", arguments->accelerator, "Accelerator: kvm, tcg, or auto (as vm run chooses it)")
         ->capture_default_str();
     profile->add_option("--connect", arguments->connect_uri,
