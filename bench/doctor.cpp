@@ -117,12 +117,7 @@ DoctorCheck check_kvm(const Paths& paths) {
     std::string problem = vm::kvm_device_problem();
     if (!problem.empty()) return {{}, {}, false, problem, "VMs run under TCG (emulation), which is slower"};
 
-    auto qemu = run_command({"qemu-system-x86_64", "--version"});
-    std::string qemu_version;
-    if (auto at = qemu.output.find("version "); at != std::string::npos) {
-        qemu_version = qemu.output.substr(at + 8, qemu.output.find_first_of(" \n", at + 8) - at - 8);
-    }
-    auto verdict = vm::read_cached_verdict(vm::accel_cache_file(paths), vm::current_host_key(qemu_version));
+    auto verdict = vm::read_cached_verdict(vm::accel_cache_file(paths), vm::current_host_key());
     if (!verdict) {
         return {{}, {}, true, "/dev/kvm creates VMs; not probed yet by a real boot",
                 "the first `isolab vm run` boots a probe guest and records whether KVM works"};

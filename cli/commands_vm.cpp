@@ -169,6 +169,9 @@ void register_network_holder(CLI::App& app, Context& context) {
 
 }  // namespace
 
+// `vm boot-profile`, in commands_vm_profile.cpp.
+void register_vm_boot_profile(CLI::App& vm_group, Context& context);
+
 void register_vm_commands(CLI::App& app, Context& context) {
     register_network_holder(app, context);
     auto* vm_group = app.add_subcommand("vm", "Run images as virtual machines through libvirt");
@@ -176,6 +179,7 @@ void register_vm_commands(CLI::App& app, Context& context) {
     register_run(*vm_group, context);
     register_kernel(*vm_group, context);
     register_vm_lifecycle_commands(*vm_group, context);
+    register_vm_boot_profile(*vm_group, context);
 }
 
 }  // namespace isolab::cli

@@ -17,6 +17,7 @@
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
+#include "runtime/core/process.hpp"
 
 namespace isolab::vm {
 
@@ -103,6 +104,17 @@ HostKey current_host_key(std::string qemu_version) {
     uname(&host);
     return {host.release, read_cpu_model(), std::move(qemu_version)};
 }
+
+std::string qemu_binary_version() {
+    auto qemu = run_command({"qemu-system-x86_64", "--version"});
+    constexpr std::string_view marker = "version ";
+    auto at = qemu.output.find(marker);
+    if (qemu.exit_code != 0 || at == std::string::npos) return "unknown";
+    auto start = at + marker.size();
+    return qemu.output.substr(start, qemu.output.find_first_of(" \n", start) - start);
+}
+
+HostKey current_host_key() { return current_host_key(qemu_binary_version()); }
 
 fs::path accel_cache_file(const Paths& paths) { return paths.cache / "accel.json"; }
 

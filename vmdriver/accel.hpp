@@ -34,6 +34,17 @@ struct HostKey {
 // Reads the host's kernel release and CPU model; `qemu_version` is passed through.
 HostKey current_host_key(std::string qemu_version);
 
+// The version qemu-system-x86_64 in PATH reports ("7.2.22" from "QEMU emulator version
+// 7.2.22 (Debian ...)"), or "unknown" when it cannot be run. isolab reads it from the
+// binary and not with virConnectGetVersion: libvirt 9.0 answers that call from its QEMU
+// capability cache, and on a host where that cache is never valid (KVM usable by the
+// probe but not by the QEMU user) each call probes QEMU again, about 4 s. The binary
+// takes about 0.1 s.
+std::string qemu_binary_version();
+
+// The same key for this host's qemu-system-x86_64, without asking libvirt.
+HostKey current_host_key();
+
 // <cache>/accel.json
 std::filesystem::path accel_cache_file(const Paths& paths);
 

@@ -204,12 +204,6 @@ GuestFiles prepare_guest(image::Store& store, const std::string& reference, cons
     return files;
 }
 
-std::string qemu_version(libvirt::Connection& connection) {
-    unsigned long version = 0;
-    if (virConnectGetVersion(connection.get(), &version) < 0) libvirt::throw_last_error("cannot read the QEMU version");
-    return fmt::format("{}.{}.{}", version / 1000000, version / 1000 % 1000, version % 1000);
-}
-
 QemuIds read_qemu_ids(libvirt::Connection& connection) {
     char* capabilities = virConnectGetCapabilities(connection.get());
     if (capabilities == nullptr) libvirt::throw_last_error("cannot read libvirt's capabilities");
@@ -400,8 +394,7 @@ VmResult run(image::Store& store, const VmOptions& options) {
 
     libvirt::Connection connection(libvirt::resolve_uri(options.connect_uri));
     if (fs::exists(vm_paths(store.paths(), result.name).record())) check_name_free(store.paths(), connection, result.name);
-    HostKey key = current_host_key(qemu_version(connection));
-    result.accelerator = choose_accelerator(options.accelerator, store.paths(), key,
+    result.accelerator = choose_accelerator(options.accelerator, store.paths(), current_host_key(),
                                             [&] { return probe_kvm(store, connection); });
     result.phases.mark("accelerator");
     spdlog::debug("accelerator for {}: {} ({})", result.name, result.accelerator.used, result.accelerator.reason);
@@ -473,9 +466,8 @@ VmRecord run_detached(image::Store& store, const VmOptions& options) {
     auto folder = claim_name(paths, connection, record);
     VmPaths vm = vm_paths(paths, record.name);
 
-    HostKey key = current_host_key(qemu_version(connection));
-    AcceleratorVerdict verdict =
-        choose_accelerator(options.accelerator, paths, key, [&] { return probe_kvm(store, connection); });
+    AcceleratorVerdict verdict = choose_accelerator(options.accelerator, paths, current_host_key(),
+                                                    [&] { return probe_kvm(store, connection); });
     record.accelerator = verdict.used;
     record.accelerator_reason = verdict.reason;
 
@@ -505,6 +497,13 @@ VmRecord run_detached(image::Store& store, const VmOptions& options) {
     folder->keep();
     spdlog::debug("started detached VM {} ({})", record.name, record.uuid);
     return record;
+}
+
+AcceleratorVerdict choose_host_accelerator(image::Store& store, Accelerator requested, const std::string& connect_uri) {
+    return choose_accelerator(requested, store.paths(), current_host_key(), [&] {
+        libvirt::Connection connection(libvirt::resolve_uri(connect_uri));
+        return probe_kvm(store, connection);
+    });
 }
 
 guest::GuestKernel guest_kernel(const Paths& paths) { return guest::ensure_kernel(paths); }

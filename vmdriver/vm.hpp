@@ -77,6 +77,10 @@ VmResult run(image::Store& store, const VmOptions& options);
 // cannot start; nothing is left behind then.
 VmRecord run_detached(image::Store& store, const VmOptions& options);
 
+// The accelerator `run` would choose, for guests started without libvirt (bare QEMU).
+// Connects to `connect_uri` only when the KVM probe has to run.
+AcceleratorVerdict choose_host_accelerator(image::Store& store, Accelerator requested, const std::string& connect_uri);
+
 // The kernel `run` boots (downloaded into the cache on first use) and which file QEMU loads.
 guest::GuestKernel guest_kernel(const Paths& paths);
 

@@ -1,0 +1,73 @@
+#pragma once
+// `isolab vm boot-profile`: boots one guest once per variant of vmdriver/boot_plan.hpp,
+// RUNS times in turn, and reports the median start-to-ready time of each step, what the
+// step saves against the step before, and how isolab's VM start compares with bare QEMU.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bench/statistics.hpp"
+#include "runtime/image/store.hpp"
+#include "vmdriver/boot_plan.hpp"
+#include "vmdriver/vm.hpp"
+
+namespace isolab::bench {
+
+// Ratio targets for isolab's VM start: against QEMU's defaults with the bzImage, and
+// against bare QEMU booting the same tuned kernel, initramfs and devices.
+inline constexpr double kTargetRatioToDefaultQemu = 0.3;
+inline constexpr double kTargetRatioToTunedQemu = 1.1;
+
+struct BootProfileOptions {
+    std::string image = "busybox";
+    std::vector<std::string> command{"true"};  // empty: the image's Entrypoint and Cmd
+    unsigned runs = 3;
+    std::vector<std::string> variants;        // names from boot_plan.hpp; empty: all
+    vm::Accelerator accelerator = vm::Accelerator::automatic;
+    std::string connect_uri;                  // for the libvirt row and the KVM probe
+    std::uint64_t memory_bytes = 256ULL << 20;
+    std::filesystem::path chart;              // SVG bar chart of the medians; empty: none
+};
+
+struct BootProfileRow {
+    vm::BootVariant variant;
+    std::string accelerator;          // "kvm" or "tcg", as the boots of this row ran
+    std::vector<double> ready_ms;     // start-to-ready of each run, in run order
+    Summary summary;
+};
+
+struct BootProfile {
+    std::vector<BootProfileRow> rows;
+    std::string accelerator_reason;   // why the bare QEMU rows use their accelerator
+    // Medians over runs of the paired ratio libvirt row / that qemu row, when both ran.
+    std::optional<double> ratio_to_default_qemu;
+    std::optional<double> ratio_to_tuned_qemu;
+};
+
+// The median of the per-run ratios numerator[i] / denominator[i] (paired runs).
+double median_paired_ratio(const std::vector<double>& numerator, const std::vector<double>& denominator);
+
+// Fills each row's summary and the two ratios from the rows' ready_ms.
+void summarize_profile(BootProfile& profile);
+
+// The table printed by `vm boot-profile`: step, accelerator, median start-to-ready,
+// the saving against the row above (negative: slower), min and max, and the change,
+// followed by the ratio lines.
+std::string format_boot_profile(const BootProfile& profile);
+
+// A standalone SVG document with one bar per row (the median start-to-ready).
+std::string render_boot_profile_svg(const BootProfile& profile);
+
+// Prepares the guest files once, boots every selected variant `runs` times (the
+// variants take turns within each run, so a change in host load touches all of them),
+// prints progress on stderr and returns the profile. Start-to-ready is the time from
+// starting QEMU (or calling vm::run for the libvirt row) to the arrival of isolab-init's
+// workload-start line. Throws Error when a boot fails or the workload exits non-zero.
+BootProfile run_boot_profile(image::Store& store, const BootProfileOptions& options);
+
+// run_boot_profile, then the table on stdout and the chart in options.chart.
+void boot_profile_command(image::Store& store, const BootProfileOptions& options);
+
+}  // namespace isolab::bench

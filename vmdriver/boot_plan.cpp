@@ -1,0 +1,90 @@
+#include "vmdriver/boot_plan.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "runtime/core/error.hpp"
+#include "vmdriver/guest/cmdline.hpp"
+
+namespace isolab::vm {
+
+std::vector<BootVariant> boot_profile_variants() {
+    std::vector<BootVariant> variants;
+    BootVariant step{.name = "default",
+                     .change = "bzImage, gzip initramfs, QEMU's default devices, plain command line"};
+    variants.push_back(step);
+
+    step.name = "pvh-vmlinux";
+    step.change = "the uncompressed vmlinux through the PVH entry point";
+    step.pvh_vmlinux = true;
+    variants.push_back(step);
+
+    step.name = "uncompressed-initramfs";
+    step.change = "an uncompressed cpio initramfs";
+    step.uncompressed_initramfs = true;
+    variants.push_back(step);
+
+    step.name = "trimmed-devices";
+    step.change = "-nodefaults: no VGA, NIC, IDE, floppy or parallel port";
+    step.trimmed_devices = true;
+    variants.push_back(step);
+
+    step.name = "trimmed-cmdline";
+    step.change = "the trimmed kernel command line with quiet";
+    step.trimmed_cmdline = true;
+    variants.push_back(step);
+
+    step.name = "libvirt";
+    step.change = "the same guest through libvirt (isolab vm run)";
+    step.path = BootPath::libvirt;
+    variants.push_back(step);
+    return variants;
+}
+
+std::vector<BootVariant> select_variants(const std::vector<std::string>& names) {
+    auto all = boot_profile_variants();
+    if (names.empty()) return all;
+
+    std::string known;
+    for (const auto& variant : all) known += (known.empty() ? "" : ", ") + variant.name;
+    for (const auto& name : names) {
+        bool found = std::any_of(all.begin(), all.end(), [&](const BootVariant& variant) { return variant.name == name; });
+        if (!found) throw Error(fmt::format("unknown boot-profile variant '{}'", name), "choose from " + known);
+    }
+    std::erase_if(all, [&](const BootVariant& variant) {
+        return std::find(names.begin(), names.end(), variant.name) == names.end();
+    });
+    return all;
+}
+
+std::filesystem::path variant_kernel(const BootVariant& variant, const ProfileFiles& files) {
+    if (variant.pvh_vmlinux && !files.vmlinux.empty()) return files.vmlinux;
+    return files.bzimage;
+}
+
+std::filesystem::path variant_initramfs(const BootVariant& variant, const ProfileFiles& files) {
+    return variant.uncompressed_initramfs ? files.initramfs_plain : files.initramfs_gzip;
+}
+
+std::string variant_cmdline(const BootVariant& variant) {
+    if (variant.trimmed_cmdline) return guest::kernel_cmdline({.profile = guest::CmdlineProfile::trimmed, .quiet = true});
+    return guest::kernel_cmdline({.profile = guest::CmdlineProfile::default_boot, .quiet = false});
+}
+
+std::vector<std::string> qemu_boot_arguments(const BootVariant& variant, const ProfileFiles& files,
+                                             const ProfileMachine& machine) {
+    std::vector<std::string> arguments{"qemu-system-x86_64", "-name", "isolab-boot-profile", "-machine",
+                                       std::string(libvirt::kDefaultMachine) + ",accel=" + machine.accelerator};
+    if (machine.accelerator == "kvm") arguments.insert(arguments.end(), {"-cpu", "host"});
+    arguments.insert(arguments.end(), {"-m", std::to_string(machine.memory_mib), "-smp", std::to_string(machine.cpus)});
+    // Without -nodefaults QEMU adds a VGA card, an e1000 NIC with its option ROM, an IDE
+    // CD-ROM, a floppy controller and a parallel port, which firmware and kernel probe.
+    if (variant.trimmed_devices) arguments.insert(arguments.end(), {"-nodefaults", "-no-user-config"});
+    arguments.insert(arguments.end(), {"-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",
+                                       "-kernel", variant_kernel(variant, files).string(), "-initrd",
+                                       variant_initramfs(variant, files).string(), "-append", variant_cmdline(variant)});
+    return arguments;
+}
+
+}  // namespace isolab::vm
