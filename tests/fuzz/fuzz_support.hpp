@@ -2,9 +2,9 @@
 // Helpers shared by the libFuzzer targets in this folder.
 //
 // A target feeds its input to one parser. The parser may reject the input with
-// isolab::Error, which is what bad input must produce; any other exception escapes the
-// target, and libFuzzer reports it as a crash, because the CLI would print it without
-// the project's message and hint.
+// isolab::Error, which is what bad input must produce. Any other exception escapes the
+// target and libFuzzer reports it as a crash, because the CLI would print it without the
+// project's message and hint.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

@@ -13,8 +13,10 @@ struct ArchiveLayer {
     std::string declared_digest;   // what the manifest claims; empty: the blob's real digest
 };
 
-// Writes `folder`/layout and `folder`/NAME.tar, an oci-archive whose one image, tagged
-// `reference`, has `layer`, Env PATH=/bin and Cmd ["sh"]. Returns the archive's path.
+// Writes the layout folder `folder`/layout and packs it as an oci-archive in `folder`,
+// named after `reference` with ':' and '/' replaced by '-' ("lab-evil-1.tar"). The one
+// image, tagged `reference`, has `layer`, Env PATH=/bin and Cmd ["sh"]. Returns the
+// archive's path.
 std::filesystem::path write_oci_archive(const std::filesystem::path& folder, const std::string& reference,
                                         const ArchiveLayer& layer);
 
