@@ -65,6 +65,7 @@ void register_prune(CLI::App& system, Context& context) {
         print_list("released address of", removed.leases);
         print_list("removed bridge", removed.bridges);
         print_list("removed iptables rule", removed.rules);
+        print_list("removed unfinished volume", volume::prune_unfinished_volumes(context.paths));
         // After the containers, so the volumes of the pruned containers are unused.
         if (*volumes) print_list("removed volume", volume::prune_volumes(context.paths, false).names);
         try {

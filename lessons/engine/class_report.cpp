@@ -120,7 +120,7 @@ std::vector<json> load_class_records(const fs::path& folder) {
         json record;
         try {
             record = json::parse(read_file(file));
-        } catch (const json::parse_error& error) {
+        } catch (const json::exception& error) {
             throw Error(file.string() + ": invalid JSON: " + error.what(), "give each student's record its own file");
         }
         validate_record(record, file.string());

@@ -105,7 +105,7 @@ StudentProgress ProgressStore::load() const {
     json value;
     try {
         value = json::parse(read_file(file_));
-    } catch (const json::parse_error& error) {
+    } catch (const json::exception& error) {
         throw Error(file_.string() + ": invalid JSON: " + error.what(), "remove the file to start the lessons afresh");
     }
     return progress_from_json(value, file_.string());

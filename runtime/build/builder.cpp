@@ -25,6 +25,7 @@
 #include "runtime/container/run.hpp"
 #include "runtime/core/digest.hpp"
 #include "runtime/core/error.hpp"
+#include "runtime/core/fault.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/image/bootstrap.hpp"
 #include "runtime/image/layer_unpack.hpp"
@@ -417,6 +418,7 @@ private:
         ++layer_steps_run_;
         if (!entries.empty()) layer = image::write_layer(layout_, std::move(entries), layer_mtime(), options_.compression);
         cache_.store(layer_cache_key(key), CachedStep{layer});
+        fault_point("build.layer");
         finish_layer_step(stage, key, created_by, layer);
         end_step(false);
     }
@@ -687,6 +689,7 @@ private:
         step_started_ = SteadyClock::now();
         print(fmt::format("#{} exporting to image", step_number_));
         BuildResult result;
+        fault_point("build.tag");
         for (const auto& tag : tags) {
             result.image = store_.add_image(tag, config, stage.layers);
             result.tags.push_back(result.image.reference);

@@ -1,5 +1,7 @@
 #include "runtime/build/dockerignore.hpp"
 
+#include <cctype>
+
 #include "runtime/core/error.hpp"
 
 namespace isolab::build {
@@ -64,9 +66,16 @@ std::string pattern_regex(const std::string& pattern) {
             }
             regex += "]";
             i = end;
-        } else if (c == '\\' && i + 1 < pattern.size()) {
-            regex += '\\';
-            regex += pattern[++i];
+        } else if (c == '\\') {
+            // Go's filepath.Match: a backslash makes the next character literal, and a
+            // trailing one is a bad pattern.
+            if (i + 1 == pattern.size()) {
+                throw Error("invalid .dockerignore pattern '" + pattern + "': it ends with '\\'",
+                            "write \\\\ for a literal backslash");
+            }
+            char literal = pattern[++i];
+            if (!std::isalnum(static_cast<unsigned char>(literal))) regex += '\\';
+            regex += literal;
         } else if (std::string_view(".+()|{}$^").find(c) != std::string_view::npos) {
             regex += '\\';
             regex += c;
@@ -96,7 +105,12 @@ IgnoreRules::IgnoreRules(std::string_view text) {
         }
         rule.pattern = clean_pattern(line);
         // The pattern matches the path itself or any directory above it.
-        rule.regex = std::regex("^" + pattern_regex(rule.pattern) + "(/.*)?$");
+        try {
+            rule.regex = std::regex("^" + pattern_regex(rule.pattern) + "(/.*)?$");
+        } catch (const std::regex_error& error) {
+            throw Error("invalid .dockerignore pattern '" + line + "': " + error.what(),
+                        "see Go's filepath.Match for the pattern syntax");
+        }
         rules_.push_back(std::move(rule));
     }
 }

@@ -341,6 +341,10 @@ Service read_service(const std::string& name, const YAML::Node& node, const Read
             } else if (value.IsMap()) {
                 for (const auto& dependency : value) {
                     Dependency parsed{dependency.first.as<std::string>()};
+                    if (!dependency.second.IsMap() && !dependency.second.IsNull()) {
+                        fail(reader.file(), dependency.second, full_key + "." + parsed.service,
+                             "expected a map such as {condition: service_started}");
+                    }
                     if (dependency.second["condition"]) {
                         parsed.condition = reader.scalar(dependency.second["condition"], full_key + ".condition");
                     }
@@ -547,7 +551,9 @@ std::string interpolate(const std::string& text, const container::EnvironmentLoo
     return result;
 }
 
-Project load_project(const LoadOptions& options) {
+namespace {
+
+Project load_project_files(const LoadOptions& options) {
     std::vector<fs::path> files = options.files;
     if (files.empty()) files.push_back(find_default_file(options.working_dir));
     for (auto& file : files) {
@@ -654,6 +660,18 @@ Project load_project(const LoadOptions& options) {
     }
     project.services = sort_by_dependencies(std::move(services), service_files);
     return project;
+}
+
+}  // namespace
+
+Project load_project(const LoadOptions& options) {
+    try {
+        return load_project_files(options);
+    } catch (const YAML::Exception& error) {
+        // The checks above report the file, line and key of what they know. A node of a
+        // shape no check expected (a list where a name belongs, say) ends up here.
+        throw Error("invalid compose file: " + std::string(error.what()), "fix the compose file", 1);
+    }
 }
 
 namespace {

@@ -81,15 +81,35 @@ std::vector<pid_t> cgroup_members(const fs::path& directory) {
     return members;
 }
 
+// Ids of container folders whose config.json exists but cannot be read: a torn or
+// damaged record that list_containers skips. A folder without config.json is left
+// alone, because `run` in another process may be creating it.
+std::vector<std::string> damaged_container_ids(const Paths& paths, const std::vector<StoredContainer>& loaded) {
+    static const std::regex container_id("[0-9a-f]{64}");
+    std::set<std::string> readable;
+    for (const auto& stored : loaded) readable.insert(stored.config.id);
+    std::vector<std::string> damaged;
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(paths.containers(), error)) {
+        auto id = entry.path().filename().string();
+        if (!std::regex_match(id, container_id) || readable.count(id)) continue;
+        std::error_code missing;
+        if (fs::exists(container_paths(paths, id).config(), missing)) damaged.push_back(id);
+    }
+    return damaged;
+}
+
 }  // namespace
 
 PruneReport find_container_leftovers(const Paths& paths) {
     PruneReport report;
     auto live = live_container_ids(paths);
 
-    for (const auto& stored : list_containers(paths)) {
+    auto loaded = list_containers(paths);
+    for (const auto& stored : loaded) {
         if (!live.count(stored.config.id)) report.containers.push_back(stored.config.id);
     }
+    for (const auto& id : damaged_container_ids(paths, loaded)) report.containers.push_back(id);
     for (const auto& mount_point : mounts_below(fs::canonical(paths.root))) {
         if (!belongs_to(mount_point, live)) report.mounts.push_back(mount_point);
     }

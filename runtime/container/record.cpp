@@ -118,7 +118,14 @@ std::optional<StoredContainer> load_container(const fs::path& directory) {
         }
         return container;
     } catch (const std::exception& error) {
-        spdlog::debug("skipping {}: {}", directory.string(), error.what());
+        // A folder without config.json is a container being created right now.
+        std::error_code missing;
+        if (fs::exists(paths.config(), missing)) {
+            spdlog::warn("container {} is damaged and skipped: {} (`isolab system prune` removes it)",
+                         directory.filename().string().substr(0, 12), error.what());
+        } else {
+            spdlog::debug("skipping {}: {}", directory.string(), error.what());
+        }
         return std::nullopt;
     }
 }

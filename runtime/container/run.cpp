@@ -28,6 +28,7 @@
 #include "runtime/container/signal_forwarding.hpp"
 #include "runtime/container/status.hpp"
 #include "runtime/core/error.hpp"
+#include "runtime/core/fault.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
 #include "runtime/linux/capabilities.hpp"
@@ -269,6 +270,7 @@ RunResult run_image_rootfs(const Paths& paths, const ImageRootfs& image, const R
     result.id = record.config().id;
     result.name = record.config().name;
     result.phases.mark("create");
+    fault_point("run.created");
 
     LogWriter log(record.paths().log());
     // Without a handler of the caller's, the output also goes to isolab's own stdout and stderr.
@@ -296,9 +298,11 @@ RunResult run_image_rootfs(const Paths& paths, const ImageRootfs& image, const R
     cgroup->apply(cgroup_limits(options));
     cgroup->add_process(launch.pid());
     result.phases.mark("cgroup");
+    fault_point("run.cgroup");
 
     output.start_reading();
     mark_running(record, launch.pid());
+    fault_point("run.running");
     SignalForwarding forwarding(launch.pid());
     bool started = launch.start(result.phases);
     if (terminal_handoff) terminal_handoff->close_child_socket();

@@ -279,6 +279,9 @@ SeccompProfile parse_seccomp_profile(std::string_view text, const std::string& s
     } catch (const json::parse_error& error) {
         throw Error("invalid seccomp profile " + source + ": not valid JSON at byte " + std::to_string(error.byte),
                     "check the file with a JSON validator");
+    } catch (const json::out_of_range& error) {
+        // A number beyond the range of a double, such as 1e999.
+        throw Error("invalid seccomp profile " + source + ": " + error.what(), "check the file with a JSON validator");
     }
     ProfileReader reader(source);
     if (!document.is_object()) reader.fail("(top level)", "must be an object");

@@ -445,6 +445,9 @@ OciSpec parse_spec(std::string_view text, const std::string& source) {
         document = json::parse(text);
     } catch (const json::parse_error& error) {
         throw Error(source + ": not valid JSON at byte " + std::to_string(error.byte));
+    } catch (const json::out_of_range& error) {
+        // A number beyond the range of a double, such as 1e999.
+        throw Error(source + ": not valid JSON: " + error.what());
     }
     SpecReader reader(source);
     if (!document.is_object()) reader.fail("(root)", "must be an object");

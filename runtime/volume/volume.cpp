@@ -11,6 +11,7 @@
 #include "runtime/container/record.hpp"
 #include "runtime/core/clock.hpp"
 #include "runtime/core/error.hpp"
+#include "runtime/core/fault.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
 
@@ -37,8 +38,13 @@ std::optional<Volume> load_volume(const Paths& paths, const std::string& name) {
         volume.anonymous = json.value("Anonymous", false);
         return volume;
     } catch (const std::exception& problem) {
-        spdlog::warn("skipping volume {}: {}", name, problem.what());
-        return std::nullopt;
+        // The data in _data is intact: keep the volume usable and removable, with no labels.
+        spdlog::warn("volume {} has a damaged volume.json ({}): its data is kept, and `isolab volume rm {}` removes it",
+                     name, problem.what(), name);
+        Volume volume;
+        volume.name = name;
+        volume.mountpoint = volume_directory(paths, name) / "_data";
+        return volume;
     }
 }
 
@@ -84,6 +90,7 @@ Volume create_volume_locked(const Paths& paths, const std::string& name, const s
     std::error_code error;
     fs::remove_all(directory, error);  // a folder without volume.json is a removal cut short
     if (mkdir(directory.c_str(), 0701) != 0) throw_errno("cannot create volume folder " + directory.string());
+    fault_point("volume.folder");
     try {
         Volume volume{name, directory / "_data", utc_timestamp(), labels, anonymous};
         if (mkdir(volume.mountpoint.c_str(), 0755) != 0) throw_errno("cannot create " + volume.mountpoint.string());
@@ -179,6 +186,27 @@ PruneResult prune_volumes(const Paths& paths, bool all) {
         result.reclaimed_bytes += bytes;
     }
     return result;
+}
+
+std::vector<std::string> prune_unfinished_volumes(const Paths& paths) {
+    std::vector<std::string> removed;
+    if (!fs::exists(paths.volumes())) return removed;
+    // create_volume_locked and delete_volume run under this lock, so a folder without
+    // volume.json seen under it is not being created or removed right now.
+    FileLock lock(volumes_lock_path(paths));
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(paths.volumes(), error)) {
+        auto name = entry.path().filename().string();
+        if (name.front() == '.' || !entry.is_directory() || fs::exists(metadata_path(paths, name))) continue;
+        std::error_code removal;
+        fs::remove_all(entry.path(), removal);
+        if (removal) {
+            spdlog::warn("prune: cannot remove unfinished volume folder {}: {}", entry.path().string(), removal.message());
+        } else {
+            removed.push_back(name);
+        }
+    }
+    return removed;
 }
 
 std::vector<Volume> filter_volumes(const Paths& paths, std::vector<Volume> volumes, const std::vector<std::string>& filters) {

@@ -65,6 +65,10 @@ struct PruneResult {
 // later do.
 PruneResult prune_volumes(const Paths& paths, bool all);
 
+// Removes the folders under volumes/ that have no volume.json: what a `volume create`
+// or `volume rm` killed halfway leaves. Returns their names. `system prune` calls it.
+std::vector<std::string> prune_unfinished_volumes(const Paths& paths);
+
 // Keeps the volumes that match every `volume ls --filter` value: dangling=true|false (no
 // container uses it), name=TEXT (the name contains TEXT), label=KEY or label=KEY=VALUE.
 // Throws Error for any other filter.

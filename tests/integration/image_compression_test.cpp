@@ -9,6 +9,7 @@
 #include "runtime/core/process.hpp"
 #include "runtime/image/layout.hpp"
 #include "runtime/image/store.hpp"
+#include "support/oci_archive.hpp"
 #include "support/test_support.hpp"
 
 namespace isolab {
@@ -51,38 +52,9 @@ fs::path write_oci_archive(const fs::path& folder, const std::string& compressio
     }
     if (truncate) fs::resize_file(compressed, fs::file_size(compressed) / 2);
 
-    fs::path layout = folder / "layout";
-    fs::create_directories(layout / "blobs/sha256");
-    auto add_blob = [&](const std::string& content) {
-        std::string digest = sha256_digest(content);
-        write_file_atomic(layout / "blobs/sha256" / image::digest_hex(digest), content);
-        return json{{"digest", digest}, {"size", content.size()}};
-    };
-
-    std::string layer_digest = sha256_file_digest(compressed);
-    fs::copy_file(compressed, layout / "blobs/sha256" / image::digest_hex(layer_digest));
-    json config = {{"architecture", "amd64"},
-                   {"os", "linux"},
-                   {"config", {{"Env", {"PATH=/bin"}}, {"Cmd", {"sh"}}}},
-                   {"rootfs", {{"type", "layers"}, {"diff_ids", {sha256_file_digest(layer_tar)}}}}};
-    json config_descriptor = add_blob(config.dump());
-    config_descriptor["mediaType"] = image::media_type::config;
     std::string media_type = compression == "zstd" ? image::media_type::layer_zstd : image::media_type::layer_gzip;
-    json manifest = {{"schemaVersion", 2},
-                     {"mediaType", image::media_type::manifest},
-                     {"config", config_descriptor},
-                     {"layers", {{{"mediaType", media_type},
-                                  {"digest", layer_digest},
-                                  {"size", fs::file_size(compressed)}}}}};
-    json manifest_descriptor = add_blob(manifest.dump());
-    manifest_descriptor["mediaType"] = image::media_type::manifest;
-    manifest_descriptor["annotations"] = {{image::ref_name_annotation, "packed:" + compression}};
-    write_file_atomic(layout / "index.json", json{{"schemaVersion", 2}, {"manifests", {manifest_descriptor}}}.dump());
-    write_file_atomic(layout / "oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
-
-    fs::path archive = folder / ("packed-" + compression + ".tar");
-    run_checked({"tar", "-C", layout.string(), "-cf", archive.string(), "oci-layout", "index.json", "blobs"});
-    return archive;
+    return testing::write_oci_archive(folder, "packed:" + compression,
+                                      {compressed, media_type, sha256_file_digest(layer_tar), {}});
 }
 
 TEST(ImageCompression, HostPackedZstdLayerLoadsAndRuns) {

@@ -2,7 +2,12 @@
 
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
+#include "runtime/core/files.hpp"
 #include "runtime/image/store.hpp"
+#include "runtime/linux/cgroups.hpp"
+#include "runtime/network/netlink.hpp"
 
 namespace isolab::testing {
 
@@ -22,6 +27,24 @@ bool RootCliTest::no_containers() const {
         if (entry.path().filename().string().front() != '.') return false;
     }
     return true;
+}
+
+void RootCliTest::expect_no_container_leftovers(const std::vector<std::string>& ids) const {
+    namespace fs = std::filesystem;
+    auto host = kernel::detect_cgroups();
+    for (const auto& id : ids) {
+        for (const auto& mount_point : kernel::cgroup_mount_points(host)) {
+            EXPECT_FALSE(fs::exists(mount_point / ("isolab-" + id))) << mount_point / ("isolab-" + id);
+        }
+        EXPECT_FALSE(network::link_exists("isolab" + id.substr(0, 9))) << "veth of " << id;
+    }
+    EXPECT_EQ(read_file("/proc/self/mountinfo").find(" " + root_.root().string() + "/"), std::string::npos)
+        << "a mount below the state root";
+    auto ipam = root_.paths().root / "network/ipam.json";
+    if (!fs::exists(ipam)) return;
+    for (const auto& [name, network] : nlohmann::json::parse(read_file(ipam))["networks"].items()) {
+        EXPECT_TRUE(network["leases"].empty()) << name << ": " << network["leases"].dump();
+    }
 }
 
 }  // namespace isolab::testing

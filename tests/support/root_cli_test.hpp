@@ -20,6 +20,9 @@ protected:
 
     // True when no container folder exists (the .lock file of the containers folder stays).
     bool no_containers() const;
+    // Checks that nothing of the containers `ids` is left on the host (cgroups named
+    // isolab-ID, veths) and that no mount below the state root and no address lease stays.
+    void expect_no_container_leftovers(const std::vector<std::string>& ids) const;
 
     TestRoot root_;
 };

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "runtime/build/dockerignore.hpp"
+#include "runtime/core/error.hpp"
 
 namespace isolab::build {
 namespace {
@@ -86,6 +87,21 @@ TEST(Dockerignore, ExcludedDirectoryWalkedForException) {
     EXPECT_TRUE(rules.may_include_below("docs"));
     EXPECT_FALSE(rules.may_include_below("src"));
     EXPECT_FALSE(rules.excluded("docs/keep.txt"));
+}
+
+TEST(Dockerignore, EscapedLetterIsLiteral) {
+    // `\d` is the letter d, as in Go's filepath.Match, not a regex digit class.
+    IgnoreRules rules("a\\d\n");
+    EXPECT_TRUE(rules.excluded("ad"));
+    EXPECT_FALSE(rules.excluded("a1"));
+}
+
+TEST(Dockerignore, TrailingBackslashRejected) {
+    EXPECT_THROW(IgnoreRules("*li\\\n"), Error);
+}
+
+TEST(Dockerignore, ReversedRangeRejected) {
+    EXPECT_THROW(IgnoreRules("[z-a].txt\n"), Error);
 }
 
 }  // namespace

@@ -411,5 +411,25 @@ TEST(ComposeConfig, PrintsInterpolatedYaml) {
     EXPECT_NE(text.find("name: my_app_data"), std::string::npos) << text;
 }
 
+// Found by fuzzing: a scalar where depends_on expects a map of options made yaml-cpp
+// throw out of the loader.
+TEST(ComposeProject, DependencyOptionsMustBeAMap) {
+    ProjectDir dir;
+    dir.write("compose.yaml",
+              "services:\n  web:\n    image: busybox\n    depends_on:\n      db: service_healthy\n"
+              "  db:\n    image: busybox\n");
+    auto message = dir.load_error();
+    EXPECT_NE(message.find("compose.yaml:5"), std::string::npos) << message;
+    EXPECT_NE(message.find("depends_on.db"), std::string::npos) << message;
+}
+
+// A node of a shape no check expects, such as a list as a service name, is still an Error.
+TEST(ComposeProject, UnexpectedNodeShapeIsAnError) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  ? [a, b]\n  : {image: busybox}\n");
+    auto message = dir.load_error();
+    EXPECT_NE(message.find("compose"), std::string::npos) << message;
+}
+
 }  // namespace
 }  // namespace isolab::compose

@@ -64,6 +64,9 @@ TEST(LessonProgress, CorruptFileRaisesError) {
     EXPECT_THROW(store.load(), Error);
     write_file_atomic(store.file(), R"({"format": "something-else", "version": 1})");
     EXPECT_THROW(store.load(), Error);
+    // nlohmann::json reports a number beyond a double's range as out_of_range.
+    write_file_atomic(store.file(), R"({"version": 1e999})");
+    EXPECT_THROW(store.load(), Error);
 }
 
 TEST(LessonProgress, StudentNamesValidated) {

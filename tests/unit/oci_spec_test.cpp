@@ -131,6 +131,14 @@ TEST(OciSpec, InvalidJsonNamesByte) {
     EXPECT_EQ(parse_error_text("{\"ociVersion\": }"), "config.json: not valid JSON at byte 16");
 }
 
+// Found by fuzzing: nlohmann::json reports a number beyond a double's range as
+// out_of_range, not as a parse error.
+TEST(OciSpec, NumberOverflowIsInvalidJson) {
+    auto message = parse_error_text(R"({"ociVersion": "1.0.2", "process": {"user": {"uid": 3e999}}})");
+    EXPECT_EQ(message.rfind("config.json: not valid JSON: ", 0), 0U) << message;
+    EXPECT_NE(message.find("number overflow"), std::string::npos) << message;
+}
+
 TEST(OciSpec, UnsupportedSettingsAreRejected) {
     auto terminal = minimal_config();
     terminal["process"]["terminal"] = true;

@@ -83,6 +83,12 @@ TEST(SeccompProfile, ErrorsNameJsonPath) {
     EXPECT_EQ(error_of("[1, 2"), "invalid seccomp profile p.json: not valid JSON at byte 6");
 }
 
+TEST(SeccompProfile, NumberOverflowIsInvalidJson) {
+    auto message = error_of(R"({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1e999})");
+    EXPECT_EQ(message.rfind("invalid seccomp profile p.json: ", 0), 0U) << message;
+    EXPECT_NE(message.find("number overflow"), std::string::npos) << message;
+}
+
 TEST(SeccompProfile, DefaultIsAllowListWithEperm) {
     const auto& profile = default_seccomp_profile();
 

@@ -1,0 +1,163 @@
+// Crashes at named steps: ISOLAB_FAULT makes isolab kill itself with SIGKILL at one step
+// of run, build or volume create (runtime/core/fault.hpp). Afterwards `ps`, `images` and
+// `volume ls` tell the truth, `system prune` removes every mount, cgroup, veth, address
+// lease and container folder the crash left, and no image or volume content is lost.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/core/files.hpp"
+#include "support/root_cli_test.hpp"
+
+namespace isolab {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr int killed = 128 + 9;
+
+class CrashTest : public testing::BusyboxCliTest {
+protected:
+    void SetUp() override {
+        BusyboxCliTest::SetUp();
+        if (IsSkipped()) return;
+        auto filled = isolab({"run", "--rm", "--network", "none", "-v", "kept:/data", "busybox", "sh", "-c", "echo safe > /data/f"});
+        ASSERT_EQ(filled.exit_code, 0) << filled.err;
+    }
+
+    // Runs isolab with ISOLAB_FAULT=point; it must die there with SIGKILL.
+    void crash_at(const std::string& point, const std::vector<std::string>& arguments) {
+        setenv("ISOLAB_FAULT", point.c_str(), 1);
+        auto result = isolab(arguments);
+        unsetenv("ISOLAB_FAULT");
+        ASSERT_EQ(result.exit_code, killed) << point << " was not reached: " << result.err;
+    }
+
+    // The ids of the container folders under the state root.
+    std::vector<std::string> container_ids() const {
+        std::vector<std::string> ids;
+        std::error_code error;
+        for (const auto& entry : fs::directory_iterator(root_.paths().containers(), error)) {
+            if (entry.path().filename().string().front() != '.') ids.push_back(entry.path().filename());
+        }
+        return ids;
+    }
+
+    // `system prune --force` on this state root and the test driver of libvirt, then
+    // nothing of the containers in `ids` is left anywhere, and busybox and the volume
+    // `kept` are intact.
+    void expect_prune_removes_everything(const std::vector<std::string>& ids) {
+        auto pruned = isolab({"system", "prune", "--force", "--connect", "test:///default"});
+        EXPECT_EQ(pruned.exit_code, 0) << pruned.err;
+        EXPECT_EQ(isolab({"ps", "-a", "-q"}).out, "");
+        EXPECT_TRUE(no_containers());
+        expect_no_container_leftovers(ids);
+        auto kept = isolab({"run", "--rm", "-v", "kept:/data", "busybox", "cat", "/data/f"});
+        EXPECT_EQ(kept.exit_code, 0) << kept.err;
+        EXPECT_EQ(kept.out, "safe\n") << "the volume's content was lost";
+    }
+
+    // The one container record `ps -a` shows, as JSON.
+    json only_container() {
+        auto listing = isolab({"ps", "-a", "--format", "json"});
+        EXPECT_EQ(listing.exit_code, 0) << listing.err;
+        EXPECT_EQ(std::count(listing.out.begin(), listing.out.end(), '\n'), 1) << listing.out;
+        return json::parse(listing.out.substr(0, listing.out.find('\n')));
+    }
+};
+
+TEST_F(CrashTest, RunKilledAfterItsRecordWasCreated) {
+    crash_at("run.created", {"run", "--name", "victim", "busybox", "true"});
+    auto ids = container_ids();
+    ASSERT_EQ(ids.size(), 1u);
+    auto victim = only_container();
+    EXPECT_EQ(victim["Names"], "victim");
+    EXPECT_NE(victim["State"], "running") << victim.dump();
+    expect_prune_removes_everything(ids);
+}
+
+TEST_F(CrashTest, RunKilledWithCgroupAndNetwork) {
+    crash_at("run.cgroup", {"run", "--name", "victim", "busybox", "true"});
+    auto ids = container_ids();
+    ASSERT_EQ(ids.size(), 1u);
+    EXPECT_NE(only_container()["State"], "running");
+    expect_prune_removes_everything(ids);
+}
+
+TEST_F(CrashTest, RunKilledAfterRecordingRunning) {
+    crash_at("run.running", {"run", "--name", "victim", "busybox", "true"});
+    auto ids = container_ids();
+    ASSERT_EQ(ids.size(), 1u);
+    auto victim = only_container();
+    // The workload never got the start signal and its owner is gone: not running.
+    EXPECT_EQ(victim["State"], "exited") << victim.dump();
+    expect_prune_removes_everything(ids);
+}
+
+TEST_F(CrashTest, BuildKilledAfterALayerOrBeforeTheTag) {
+    auto context = root_.root().parent_path() / "context";
+    fs::create_directories(context);
+    write_file_atomic(context / "Dockerfile", "FROM busybox\nRUN echo built > /built\n");
+    for (const std::string point : {"build.layer", "build.tag"}) {
+        crash_at(point, {"build", "-t", "lab/crash:1", context.string()});
+        auto images = isolab({"images", "--format", "json"});
+        ASSERT_EQ(images.exit_code, 0) << point << ": " << images.err;
+        EXPECT_EQ(json::parse(images.out).size(), 1u) << point << ": only busybox: " << images.out;
+        expect_prune_removes_everything(container_ids());
+    }
+    auto built = isolab({"build", "-t", "lab/crash:1", context.string()});
+    ASSERT_EQ(built.exit_code, 0) << built.err;
+    auto run = isolab({"run", "--rm", "lab/crash:1", "cat", "/built"});
+    EXPECT_EQ(run.out, "built\n") << run.err;
+}
+
+TEST_F(CrashTest, VolumeCreateKilledBeforeItsMetadata) {
+    crash_at("volume.folder", {"volume", "create", "half"});
+    auto listing = isolab({"volume", "ls", "-q"});
+    EXPECT_EQ(listing.out, "kept\n") << "a volume without metadata is not listed";
+    ASSERT_TRUE(fs::exists(root_.paths().volumes() / "half"));
+    expect_prune_removes_everything(container_ids());
+    EXPECT_FALSE(fs::exists(root_.paths().volumes() / "half")) << "prune left the unfinished volume folder";
+    auto created = isolab({"volume", "create", "half"});
+    EXPECT_EQ(created.exit_code, 0) << created.err;
+    EXPECT_EQ(isolab({"volume", "ls", "-q"}).out, "half\nkept\n");
+}
+
+// A torn config.json (cut in the middle, as a write without the atomic rename could
+// leave it) is reported by `ps` with what to do, and `system prune` removes the container.
+TEST_F(CrashTest, TornContainerConfigReportedAndPruned) {
+    auto run = isolab({"run", "--name", "torn", "--network", "none", "busybox", "true"});
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    auto ids = container_ids();
+    ASSERT_EQ(ids.size(), 1u);
+    auto config = root_.paths().containers() / ids[0] / "config.json";
+    fs::resize_file(config, fs::file_size(config) / 2);
+
+    auto listing = isolab({"ps", "-a"});
+    EXPECT_EQ(listing.exit_code, 0) << listing.err;
+    EXPECT_NE(listing.err.find("container " + ids[0].substr(0, 12) + " is damaged"), std::string::npos) << listing.err;
+    EXPECT_NE(listing.err.find("isolab system prune"), std::string::npos) << listing.err;
+    expect_prune_removes_everything(ids);
+}
+
+// A torn volume.json loses the labels, never the data: the volume is still listed, mounts
+// with its content, and `volume rm` removes it.
+TEST_F(CrashTest, TornVolumeMetadataKeepsData) {
+    auto metadata = root_.paths().volumes() / "kept" / "volume.json";
+    fs::resize_file(metadata, fs::file_size(metadata) / 2);
+
+    auto listing = isolab({"volume", "ls", "-q"});
+    EXPECT_EQ(listing.out, "kept\n");
+    EXPECT_NE(listing.err.find("volume kept has a damaged volume.json"), std::string::npos) << listing.err;
+    auto read = isolab({"run", "--rm", "--network", "none", "-v", "kept:/data", "busybox", "cat", "/data/f"});
+    EXPECT_EQ(read.out, "safe\n") << read.err;
+    auto removed = isolab({"volume", "rm", "kept"});
+    EXPECT_EQ(removed.exit_code, 0) << removed.err;
+    EXPECT_FALSE(fs::exists(root_.paths().volumes() / "kept"));
+}
+
+}  // namespace
+}  // namespace isolab
