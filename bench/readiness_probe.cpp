@@ -54,7 +54,12 @@ bool connect_within(const Socket& socket, const std::string& address, int port, 
 
 bool tcp_port_accepts(const std::string& address, int port) {
     Socket socket;
-    return connect_within(socket, address, port, 200);
+    if (!connect_within(socket, address, port, 200)) return false;
+    // A userspace port proxy accepts at once and closes the connection when the server
+    // behind it refuses, so a connection closed within 100 ms does not count.
+    if (!wait_for(socket.fd(), POLLIN, 100)) return true;
+    char byte = 0;
+    return ::recv(socket.fd(), &byte, 1, MSG_PEEK) > 0;
 }
 
 std::optional<int> parse_http_status(const std::string& reply) {

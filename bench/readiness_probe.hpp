@@ -9,7 +9,8 @@
 
 namespace isolab::bench {
 
-// True when a TCP connection to `address`:`port` (IPv4) is accepted within 200 ms.
+// True when a TCP connection to `address`:`port` (IPv4) is accepted within 200 ms and
+// the peer does not close it within the next 100 ms.
 bool tcp_port_accepts(const std::string& address, int port);
 
 // The status code of `GET path HTTP/1.0` to `address`:`port`; nothing when the

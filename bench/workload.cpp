@@ -22,7 +22,7 @@ std::string Workload::readiness_rule() const {
     switch (readiness) {
     case ReadinessKind::tcp_port:
         return "the host time at which a TCP connect from the host to the published port of container port " +
-               std::to_string(port) + " first succeeds (tried every 10 ms)";
+               std::to_string(port) + " first succeeds and stays open for 100 ms (tried every 10 ms)";
     case ReadinessKind::http_path:
         return "the host time at which the host first receives HTTP 200 for GET " + http_path +
                " through the published port of container port " + std::to_string(port) + " (tried every 10 ms)";
