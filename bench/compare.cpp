@@ -16,6 +16,14 @@ namespace isolab::bench {
 namespace fs = std::filesystem;
 
 std::vector<std::string> reference_names() { return {"crun", "runc", "podman", "qemu"}; }
+std::vector<std::string> isolab_path_names() { return {"container", "vm"}; }
+
+std::vector<int> scale_instance_counts(int scale_max) {
+    std::vector<int> counts;
+    for (int count = 1; count > 0 && count <= scale_max; count *= 2) counts.push_back(count);
+    if (scale_max > 0 && counts.back() != scale_max) counts.push_back(scale_max);
+    return counts;
+}
 
 namespace {
 
@@ -34,6 +42,29 @@ void validate_compare_options(const CompareOptions& options) {
     if (options.memory_bytes < (16ULL << 20)) {
         throw Error("invalid --memory " + human_size(options.memory_bytes) + ": the guest kernel needs at least 16M",
                     "pass --memory 256M");
+    }
+    if (options.size_mib < 1) {
+        throw Error(fmt::format("invalid --size {}: the mem and io workloads need at least 1 MiB", options.size_mib),
+                    "pass --size 64");
+    }
+    auto needed_bytes = 2 * (static_cast<std::uint64_t>(options.size_mib) << 20) + (32ULL << 20);
+    if (options.scenario_file.empty() && options.workload == "mem" && needed_bytes > options.memory_bytes) {
+        // The shell builds the data in a pipe buffer and copies it into its variable once.
+        throw Error(fmt::format("invalid --size {} for the mem workload: it needs about twice its size plus 32M, "
+                                "more than --memory {}",
+                                options.size_mib, human_size(options.memory_bytes)),
+                    "pass a smaller --size or a larger --memory");
+    }
+    if (options.scale_max < 0) {
+        throw Error(fmt::format("invalid --scale-max {}: it cannot be negative", options.scale_max),
+                    "pass --scale-max 8, or 0 for no scale series");
+    }
+    auto isolab_paths = isolab_path_names();
+    if (options.paths.empty()) throw Error("--paths names no path", "pass --paths container,vm");
+    for (const auto& name : options.paths) {
+        if (std::find(isolab_paths.begin(), isolab_paths.end(), name) == isolab_paths.end()) {
+            throw Error("unknown path '" + name + "' in --paths", "choose from container, vm");
+        }
     }
     auto known = reference_names();
     for (const auto& name : options.references) {
@@ -68,8 +99,13 @@ Settings settings_for(const CompareOptions& options, const Workload& workload) {
     settings.accelerator_requested = options.accelerator;
     settings.connect_uri = options.connect_uri;
     settings.order = run_order;
+    settings.size_mib = options.size_mib;
+    settings.scenario_file = options.scenario_file;
+    settings.scale_instances =
+        workload.instance_counts.empty() ? scale_instance_counts(options.scale_max) : workload.instance_counts;
     return settings;
 }
+
 
 std::string progress_prefix(int round, const CompareOptions& options, const PathResult& path) {
     bool warmup = round < options.warmup;
@@ -109,10 +145,46 @@ void run_once(Runner& runner, PathResult& path, const Workload& workload, int ro
     }
 }
 
+// The scale series of every isolab path: one point per instance count. A path that
+// did not run gets points marked unavailable with its reason.
+void run_scale(std::vector<std::unique_ptr<Runner>>& runners, Results& results, const Workload& workload,
+               const ProgressHandler& progress) {
+    for (std::size_t i = 0; i < runners.size(); ++i) {
+        const auto& path = results.paths[i];
+        if (path.role != "isolab") continue;
+        ScaleSeries series;
+        series.path = path.name;
+        series.definitions = runners[i]->scale_definitions();
+        for (int count : results.settings.scale_instances) {
+            if (!path.available) {
+                series.points.push_back({count, false, path.missing_reason, {}});
+                continue;
+            }
+            auto prefix = fmt::format("scale {} x{}", path.name, count);
+            if (progress) progress({prefix + ": running", false, false});
+            auto start = Clock::now();
+            auto point = runners[i]->run_together(workload, count);
+            if (progress) {
+                auto outcome = point.available
+                                   ? "all ready at " + format_figure(point.figures.at(scale_figure::all_ready), "ms")
+                                   : point.missing_reason;
+                progress({fmt::format("{}: {} ({})", prefix, format_seconds(milliseconds_between(start, Clock::now())),
+                                      outcome),
+                          true, !point.available});
+            }
+            series.points.push_back(std::move(point));
+        }
+        results.scale.push_back(std::move(series));
+    }
+}
+
 }  // namespace
 
-Results run_compare_with(std::vector<std::unique_ptr<Runner>> runners, const CompareOptions& options,
+Results run_compare_with(std::vector<std::unique_ptr<Runner>> runners, const CompareOptions& requested,
                          const Workload& workload, const ProgressHandler& progress) {
+    // A scenario's repetitions replace --runs.
+    auto options = requested;
+    if (workload.repetitions > 0) options.runs = workload.repetitions;
     validate_compare_options(options);
 
     Results results;
@@ -123,7 +195,9 @@ Results run_compare_with(std::vector<std::unique_ptr<Runner>> runners, const Com
 
     for (auto& runner : runners) {
         auto path = path_from_description(runner->description());
-        if (auto reason = runner->unavailable_reason()) {
+        auto reason = runner->unavailable_reason();
+        if (!reason) reason = runner->unsupported_reason(workload);
+        if (reason) {
             path.available = false;
             path.missing_reason = *reason;
             spdlog::info("compare: {} not measured: {}", path.name, *reason);
@@ -140,6 +214,7 @@ Results run_compare_with(std::vector<std::unique_ptr<Runner>> runners, const Com
         }
     }
 
+    run_scale(runners, results, workload, progress);
     compute_derived(results);
     return results;
 }

@@ -17,6 +17,12 @@ namespace isolab::bench {
 
 // Names of the reference tools; `--with` takes a subset.
 std::vector<std::string> reference_names();
+// Names of isolab's own paths; `--paths` takes a subset.
+std::vector<std::string> isolab_path_names();
+
+// The instance counts of the scale series: 1, 2, 4 ... up to `scale_max`, then
+// `scale_max` itself when it is not a power of two. Empty for 0.
+std::vector<int> scale_instance_counts(int scale_max);
 
 struct CompareOptions {
     std::string workload = "hello";
@@ -27,9 +33,14 @@ struct CompareOptions {
     std::string connect_uri = "qemu:///system";
     std::vector<std::string> references = reference_names();  // empty: none
     std::string label;   // identifies the source in merged reports
+    int size_mib = 64;   // MiB the mem and io workloads allocate or write
+    std::string scenario_file;  // a custom scenario (YAML or JSON) instead of `workload`
+    int scale_max = 0;   // the scale series starts 1, 2, 4 ... up to this many instances; 0: none
+    std::vector<std::string> paths = isolab_path_names();  // the isolab paths to run
 };
 
-// Throws Error for runs < 1, warmup < 0 or memory below 16 MiB.
+// Throws Error for runs < 1, warmup < 0, memory below 16 MiB, size_mib < 1,
+// scale_max < 0 or an unknown path.
 void validate_compare_options(const CompareOptions& options);
 
 // One progress report for the user. Every run sends a line when it starts

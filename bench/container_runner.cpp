@@ -1,8 +1,11 @@
 // The isolab container path: container::run with the workload's command, measured from
-// the start request to the readiness line.
+// the start request to the readiness rule (an output line, or a published port answering).
+#include <algorithm>
+#include <future>
+
+#include "bench/container_instance.hpp"
 #include "bench/runner.hpp"
-#include "runtime/container/run.hpp"
-#include "runtime/core/log.hpp"
+#include "runtime/core/error.hpp"
 
 namespace isolab::bench {
 
@@ -20,6 +23,16 @@ PathDescription container_description() {
         {figure::memory_peak, "peak usage of the container's memory cgroup (v1 memory.max_usage_in_bytes, "
                               "v2 memory.peak), page cache charged to it included"},
         {figure::disk, "the image as stored plus the bytes allocated in the container's upper dir at exit"},
+        {figure::memory_working_set,
+         "largest usage of the container's memory cgroup less its inactive file cache (v1 memory.usage_in_bytes "
+         "less total_inactive_file, v2 memory.current less inactive_file), sampled every 50 ms from readiness "
+         "until the workload stopped"},
+        {figure::memory_pss, "largest sum of /proc/PID/smaps_rollup Pss over the processes of the container's "
+                             "cgroup, sampled with the working set"},
+        {figure::io_rootfs_write, "dd write with conv=fsync into the container's overlayfs rootfs (the upper dir "
+                                  "on the host's disk)"},
+        {figure::io_volume_write, "dd write with conv=fsync into an anonymous volume (a folder on the host's "
+                                  "disk, bind-mounted), removed with the container"},
     };
     return description;
 }
@@ -31,39 +44,71 @@ public:
 
     const PathDescription& description() const override { return description_; }
 
+    std::optional<std::string> unsupported_reason(const Workload&) override { return std::nullopt; }
+
     RunSample run(const Workload& workload) override {
-        ReadinessWatcher watcher(workload);
-        container::RunOptions options;
-        options.image = workload.image;
-        options.command = workload.command;
-        options.remove = true;
-        options.memory_limit = settings_.memory_bytes;
-        options.on_output_line = [&watcher](std::string_view line, bool, Clock::time_point when) {
-            watcher.on_line(line, when);
-        };
-
-        auto start = Clock::now();
-        auto result = container::run(store_, options);
-        spdlog::debug("compare: container {} exited with code {}", result.id.substr(0, 12), result.exit_code);
-
-        RunSample sample;
-        sample.exit_code = result.exit_code;
-        record_readiness(sample, watcher, start, description_.name);
-        record_phases(sample, result.phases, start);
-        sample.cgroup_version = result.cgroup_version;
-        record_footprint(sample, workload, result);
+        auto instance = run_container_instance(store_, settings_, workload, nullptr);
+        auto image_bytes = store_.stored_size(store_.resolve(workload.image));
+        auto& sample = instance.sample;
+        sample.figures[figure::memory_peak] = static_cast<double>(instance.memory_peak_bytes);
+        sample.figures[figure::disk_image] = static_cast<double>(image_bytes);
+        sample.figures[figure::disk_upper] = static_cast<double>(instance.upper_dir_bytes);
+        sample.figures[figure::disk] = static_cast<double>(image_bytes + instance.upper_dir_bytes);
         return sample;
     }
 
-private:
-    void record_footprint(RunSample& sample, const Workload& workload, const container::RunResult& result) {
-        auto image_bytes = store_.stored_size(store_.resolve(workload.image));
-        sample.figures[figure::memory_peak] = static_cast<double>(result.memory_peak_bytes);
-        sample.figures[figure::disk_image] = static_cast<double>(image_bytes);
-        sample.figures[figure::disk_upper] = static_cast<double>(result.upper_dir_bytes);
-        sample.figures[figure::disk] = static_cast<double>(image_bytes + result.upper_dir_bytes);
+    // NOTE: container::run is not safe on several threads of one process yet. A container's
+    // first process, forked by one thread, inherits the IPAM FileLock and run_command
+    // pipe fds that another thread holds open, and the two threads deadlock in network
+    // setup (seen with 2 web containers). Starting instances as separate processes, or
+    // making those fds close-on-exec and closing them in the child, would fix it.
+    ScalePoint run_together(const Workload& workload, int count) override {
+        ReadyGate gate(count);
+        std::vector<std::future<ContainerInstance>> futures;
+        auto start = Clock::now();
+        for (int i = 0; i < count; ++i) {
+            futures.push_back(std::async(std::launch::async, [this, &workload, &gate] {
+                return run_container_instance(store_, settings_, workload, &gate);
+            }));
+        }
+
+        ScalePoint point;
+        point.instances = count;
+        double all_ready_ms = 0;
+        double memory_total = 0;
+        double disk_total = static_cast<double>(store_.stored_size(store_.resolve(workload.image)));
+        std::string failure;
+        for (auto& future : futures) {
+            try {
+                auto instance = future.get();
+                all_ready_ms = std::max(all_ready_ms, milliseconds_between(start, *instance.ready_at));
+                memory_total += static_cast<double>(instance.memory_peak_bytes);
+                disk_total += static_cast<double>(instance.upper_dir_bytes);
+            } catch (const Error& error) {
+                if (failure.empty()) failure = error.what();
+            }
+        }
+        if (!failure.empty()) {
+            point.available = false;
+            point.missing_reason = "an instance failed: " + failure;
+            return point;
+        }
+        point.figures[scale_figure::all_ready] = all_ready_ms;
+        point.figures[scale_figure::memory_total] = memory_total;
+        point.figures[scale_figure::disk_total] = disk_total;
+        return point;
     }
 
+    std::map<std::string, std::string> scale_definitions() const override {
+        return {
+            {scale_figure::all_ready, "start request of the first of N containers, started on N threads at "
+                                      "once, until the last met the readiness rule"},
+            {scale_figure::memory_total, "sum of the N containers' memory cgroup peaks"},
+            {scale_figure::disk_total, "the image as stored, once, plus each container's upper dir at exit"},
+        };
+    }
+
+private:
     image::Store& store_;
     RunnerSettings settings_;
     PathDescription description_;

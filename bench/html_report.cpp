@@ -19,6 +19,7 @@ th { background: #eee; }
 svg.chart { display: block; margin: 1em 0; }
 svg .title { font-size: 15px; font-weight: bold; }
 svg .label, svg .value, svg .legend { font-size: 12px; }
+.warning { background: #fde8e0; border-left: 4px solid #D55E00; padding: 0.4em 0.8em; font-weight: bold; }
 .reading p { background: #f4f8fb; padding: 0.4em 0.8em; border-left: 4px solid #0072B2; }
 )";
 
@@ -153,6 +154,7 @@ std::string render_section(const Results& results, std::size_t number) {
                         escape_html(results.settings.workload), escape_html(results.settings.image),
                         results.settings.runs, results.settings.warmup, escape_html(results.settings.order));
 
+    for (const auto& warning : result_warnings(results)) html += "<p class=\"warning\">" + escape_html(warning) + "</p>\n";
     html += "<div class=\"reading\">\n";
     for (const auto& sentence : plain_reading(results)) html += "<p>" + escape_html(sentence) + "</p>\n";
     html += "</div>\n";
@@ -164,6 +166,7 @@ std::string render_section(const Results& results, std::size_t number) {
     html += render_bar_chart(memory_chart(results, "chart-memory-" + suffix)) + "\n";
     html += render_bar_chart(disk_chart(results, "chart-disk-" + suffix)) + "\n";
 
+    html += render_scale_html(results, suffix);
     html += "<h3>Every figure</h3>\n" + html_table(figure_rows(results), "figures");
     html += "<p>Outliers are counted-run numbers; " + escape_html(outlier_rule) + ".</p>\n";
     html += "<h3>Kernels and accelerator</h3>\n" + html_table(fact_rows(results), "facts");
@@ -203,6 +206,29 @@ std::string render_merged_comparison(const std::vector<Results>& all) {
 }
 
 }  // namespace
+
+std::string render_scale_html(const Results& results, const std::string& id_suffix) {
+    if (results.scale.empty()) return {};
+    std::string html = "<h3>Scale</h3>\n<p>N instances started together per path.</p>\n";
+    for (const auto& definition : scale_figure_catalog()) {
+        LineChart chart{"chart-scale-" + definition.key + "-" + id_suffix, definition.label + " by instances",
+                        "instances started together", {},
+                        [unit = definition.unit](double value) { return format_figure(value, unit); }};
+        for (const auto& series : results.scale) {
+            LineSeries curve{series.path, {}};
+            for (const auto& point : series.points) {
+                auto found = point.figures.find(definition.key);
+                if (point.available && found != point.figures.end()) {
+                    curve.points.emplace_back(point.instances, found->second);
+                }
+            }
+            if (!curve.points.empty()) chart.series.push_back(std::move(curve));
+        }
+        html += render_line_chart(chart) + "\n<p>" + escape_html(definition.label) + ": " +
+                escape_html(definition.definition) + ".</p>\n";
+    }
+    return html + html_table(scale_rows(results), "scale");
+}
 
 std::string render_html(const std::vector<Results>& all) {
     if (all.empty()) throw Error("no results to render", "pass at least one results.json");

@@ -31,6 +31,20 @@ std::string render_markdown(const Results& results);
 // Throws Error when `results` is empty.
 std::string render_html(const std::vector<Results>& results);
 
+// Loud warnings about figures that do not mean what they seem, e.g. CPU figures of a VM
+// that ran under TCG (emulated). Empty when there is none.
+std::vector<std::string> result_warnings(const Results& results);
+
+// The scale table (path, instances, all ready, memory total, disk total), first row the
+// header; a point that was not measured shows its reason. Only the header when there is
+// no scale series.
+std::vector<std::vector<std::string>> scale_rows(const Results& results);
+
+// The "Scale" section of report.md, and of report.html with one SVG curve per path for
+// each scale figure. Empty when there is no scale series.
+std::string render_scale_markdown(const Results& results);
+std::string render_scale_html(const Results& results, const std::string& id_suffix);
+
 // One row per run and path: every figure and phase time, warm-up runs included and marked.
 std::string render_runs_csv(const Results& results);
 

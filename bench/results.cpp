@@ -24,6 +24,35 @@ const std::vector<FigureDefinition>& figure_catalog() {
         {figure::disk_upper, "disk: upper dir", "bytes", "bytes allocated in the container's overlayfs upper dir"},
         {figure::disk_kernel, "disk: kernel", "bytes", "the guest kernel file"},
         {figure::disk_initramfs, "disk: initramfs", "bytes", "the guest initramfs built from the image"},
+        {figure::memory_working_set, "memory working set", "bytes",
+         "largest memory use sampled every 50 ms from readiness until the workload stopped, inactive file "
+         "cache excluded"},
+        {figure::memory_pss, "memory PSS", "bytes",
+         "largest sum of the PSS (proportional set size) of the path's processes, sampled like the working set"},
+        {figure::cpu_run, "CPU run", "ms",
+         "the workload's own time for SHA-256 of 128 MiB of zeros (dd | sha256sum), from /proc/uptime "
+         "inside (10 ms resolution)"},
+        {figure::io_rootfs_write, "io: rootfs write", "ms",
+         "the workload's own time to write the io size to its root filesystem with dd, fsync included"},
+        {figure::io_rootfs_read, "io: rootfs read", "ms",
+         "the workload's own time to read that file back right after writing it, so mostly from the page cache"},
+        {figure::io_volume_write, "io: volume write", "ms",
+         "the workload's own time to write the io size to a volume with dd, fsync included"},
+        {figure::io_volume_read, "io: volume read", "ms",
+         "the workload's own time to read that file back right after writing it, so mostly from the page cache"},
+    };
+    return catalog;
+}
+
+const std::vector<FigureDefinition>& scale_figure_catalog() {
+    static const std::vector<FigureDefinition> catalog = {
+        {scale_figure::all_ready, "all ready", "ms",
+         "host monotonic clock from the start request of the N instances, started together, until the last "
+         "one met the readiness rule"},
+        {scale_figure::memory_total, "memory total", "bytes", "sum of the memory peaks of the N instances"},
+        {scale_figure::disk_total, "disk total", "bytes",
+         "bytes on the host's disk for the N instances: what they share counted once, what each adds counted "
+         "for each"},
     };
     return catalog;
 }
@@ -208,17 +237,32 @@ json settings_to_json(const Settings& settings) {
     return {{"workload", settings.workload}, {"image", settings.image}, {"command", settings.command},
             {"readiness", settings.readiness}, {"runs", settings.runs}, {"warmup", settings.warmup},
             {"memory_bytes", settings.memory_bytes}, {"accelerator_requested", settings.accelerator_requested},
-            {"connect_uri", settings.connect_uri}, {"order", settings.order}};
+            {"connect_uri", settings.connect_uri}, {"order", settings.order}, {"size_mib", settings.size_mib},
+            {"scenario_file", settings.scenario_file}, {"scale_instances", settings.scale_instances}};
 }
 
-json catalog_to_json() {
+json definitions_to_json(const std::vector<FigureDefinition>& definitions) {
     json catalog = json::object();
-    for (const auto& definition : figure_catalog()) {
+    for (const auto& definition : definitions) {
         catalog[definition.key] = {{"label", definition.label}, {"unit", definition.unit},
                                    {"definition", definition.definition}};
     }
     return catalog;
 }
+
+json scale_to_json(const std::vector<ScaleSeries>& scale) {
+    json document = {{"figure_catalog", definitions_to_json(scale_figure_catalog())}, {"series", json::array()}};
+    for (const auto& series : scale) {
+        json points = json::array();
+        for (const auto& point : series.points) {
+            points.push_back({{"instances", point.instances}, {"available", point.available},
+                              {"missing_reason", point.missing_reason}, {"figures", point.figures}});
+        }
+        document["series"].push_back({{"path", series.path}, {"definitions", series.definitions}, {"points", points}});
+    }
+    return document;
+}
+
 
 }  // namespace
 
@@ -233,9 +277,10 @@ json to_json(const Results& results) {
                                      {"p95", "95th percentile, linear interpolation (Hyndman-Fan type 7)"},
                                      {"standard_deviation", "sample standard deviation (n - 1)"},
                                      {"outlier_rule", outlier_rule}}},
-                     {"figure_catalog", catalog_to_json()},
+                     {"figure_catalog", definitions_to_json(figure_catalog())},
                      {"paths", json::array()},
-                     {"ratios", json::array()}};
+                     {"ratios", json::array()},
+                     {"scale", scale_to_json(results.scale)}};
     for (const auto& path : results.paths) document["paths"].push_back(path_to_json(path));
     for (const auto& ratio : results.ratios) {
         document["ratios"].push_back({{"figure", ratio.figure}, {"path", ratio.path},
@@ -308,7 +353,29 @@ Settings settings_from_json(const json& document) {
     settings.accelerator_requested = document.value("accelerator_requested", "");
     settings.connect_uri = document.value("connect_uri", "");
     settings.order = document.value("order", "");
+    settings.size_mib = document.value("size_mib", 0);
+    settings.scenario_file = document.value("scenario_file", "");
+    settings.scale_instances = document.value("scale_instances", std::vector<int>{});
     return settings;
+}
+
+std::vector<ScaleSeries> scale_from_json(const json& document) {
+    std::vector<ScaleSeries> scale;
+    for (const auto& entry : document.value("series", json::array())) {
+        ScaleSeries series;
+        series.path = entry.at("path").get<std::string>();
+        series.definitions = entry.value("definitions", std::map<std::string, std::string>{});
+        for (const auto& point_document : entry.value("points", json::array())) {
+            ScalePoint point;
+            point.instances = point_document.at("instances").get<int>();
+            point.available = point_document.value("available", true);
+            point.missing_reason = point_document.value("missing_reason", "");
+            point.figures = point_document.value("figures", std::map<std::string, double>{});
+            series.points.push_back(std::move(point));
+        }
+        scale.push_back(std::move(series));
+    }
+    return scale;
 }
 
 }  // namespace
@@ -334,6 +401,7 @@ Results results_from_json(const json& document) {
         results.host = host_from_json(document.at("host"));
         results.settings = settings_from_json(document.at("settings"));
         for (const auto& path : document.at("paths")) results.paths.push_back(path_from_json(path));
+        if (document.contains("scale")) results.scale = scale_from_json(document.at("scale"));
     } catch (const json::exception& error) {
         throw Error(std::string("invalid results file: ") + error.what());
     }

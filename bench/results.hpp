@@ -16,7 +16,7 @@
 namespace isolab::bench {
 
 // Bump when a field changes meaning or is removed; adding fields keeps the version.
-inline constexpr int results_schema_version = 1;
+inline constexpr int results_schema_version = 2;
 
 // Keys of the figures a run can carry.
 namespace figure {
@@ -29,7 +29,21 @@ inline constexpr const char* disk_image = "disk_image_bytes";
 inline constexpr const char* disk_upper = "disk_upper_bytes";
 inline constexpr const char* disk_kernel = "disk_kernel_bytes";
 inline constexpr const char* disk_initramfs = "disk_initramfs_bytes";
+inline constexpr const char* memory_working_set = "memory_working_set_bytes";
+inline constexpr const char* memory_pss = "memory_pss_bytes";
+inline constexpr const char* cpu_run = "cpu_run_ms";
+inline constexpr const char* io_rootfs_write = "io_rootfs_write_ms";
+inline constexpr const char* io_rootfs_read = "io_rootfs_read_ms";
+inline constexpr const char* io_volume_write = "io_volume_write_ms";
+inline constexpr const char* io_volume_read = "io_volume_read_ms";
 }  // namespace figure
+
+// Keys of the figures of one point of a scale series.
+namespace scale_figure {
+inline constexpr const char* all_ready = "all_ready_ms";
+inline constexpr const char* memory_total = "memory_total_bytes";
+inline constexpr const char* disk_total = "disk_total_bytes";
+}  // namespace scale_figure
 
 struct FigureDefinition {
     std::string key;
@@ -42,6 +56,8 @@ struct FigureDefinition {
 const std::vector<FigureDefinition>& figure_catalog();
 // The catalog entry of `key`; throws Error for an unknown key.
 const FigureDefinition& figure_definition(const std::string& key);
+// Every figure of a scale point, in report order.
+const std::vector<FigureDefinition>& scale_figure_catalog();
 
 struct PhaseSample {
     std::string name;
@@ -91,6 +107,20 @@ struct Ratio {
     double value = 0;       // median(path) / median(reference)
 };
 
+// N instances of the workload started together on one path.
+struct ScalePoint {
+    int instances = 0;
+    bool available = true;
+    std::string missing_reason;          // why this point was not measured
+    std::map<std::string, double> figures;  // scale figure key -> value
+};
+
+struct ScaleSeries {
+    std::string path;                    // "container" or "vm"
+    std::map<std::string, std::string> definitions;  // scale figure key -> how this path measures it
+    std::vector<ScalePoint> points;      // by increasing instance count
+};
+
 struct HostInfo {
     std::string cpu_model;
     unsigned cpu_count = 0;
@@ -115,6 +145,9 @@ struct Settings {
     std::string accelerator_requested;
     std::string connect_uri;
     std::string order;   // how runs of the paths were interleaved
+    int size_mib = 0;    // MiB the mem and io workloads allocate or write
+    std::string scenario_file;  // the custom scenario's file; empty for a built-in workload
+    std::vector<int> scale_instances;  // instance counts of the scale series; empty: none
 };
 
 struct Results {
@@ -125,6 +158,7 @@ struct Results {
     Settings settings;
     std::vector<PathResult> paths;
     std::vector<Ratio> ratios;
+    std::vector<ScaleSeries> scale;
 
     const PathResult* find_path(const std::string& name) const;
 };

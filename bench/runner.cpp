@@ -17,6 +17,27 @@ std::string last_lines(const std::vector<std::string>& lines, std::size_t count)
 
 }  // namespace
 
+std::string last_output(const ReadinessWatcher& watcher) { return last_lines(watcher.lines(), 5); }
+
+std::optional<std::string> Runner::unsupported_reason(const Workload& workload) {
+    if (workload.needs_published_port()) {
+        return "not available: this path checks readiness only by output lines, and the workload is ready by a "
+               "published port";
+    }
+    if (workload.stop_after_ready) {
+        return "not available: the workload keeps running once ready, and this path cannot stop it";
+    }
+    return std::nullopt;
+}
+
+ScalePoint Runner::run_together(const Workload&, int count) {
+    ScalePoint point;
+    point.instances = count;
+    point.available = false;
+    point.missing_reason = "not available: " + description().name + " does not start instances together";
+    return point;
+}
+
 void record_readiness(RunSample& sample, const ReadinessWatcher& watcher, Clock::time_point start,
                       const std::string& path_name) {
     auto ready_at = watcher.ready_at();

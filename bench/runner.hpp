@@ -16,6 +16,9 @@
 
 namespace isolab::bench {
 
+// Recorded for workloads ready by a published port, which the VM path cannot offer yet.
+inline constexpr const char* vm_networking_missing = "not available: VM networking missing";
+
 // The fixed facts of a path, known before it runs.
 struct PathDescription {
     std::string name;
@@ -46,9 +49,19 @@ public:
     // it can. Checked once before the first run.
     virtual std::optional<std::string> unavailable_reason() { return std::nullopt; }
 
+    // Why this path cannot run `workload`; nothing when it can. The default accepts only
+    // workloads that are ready by an output line and exit on their own.
+    virtual std::optional<std::string> unsupported_reason(const Workload& workload);
+
     // Runs the workload once to completion and measures it. Throws Error when the path
     // fails or the workload never prints its readiness line.
     virtual RunSample run(const Workload& workload) = 0;
+
+    // Starts `count` instances of `workload` together and measures them as one point of
+    // the scale series. The default marks the point unavailable: the path does not scale.
+    virtual ScalePoint run_together(const Workload& workload, int count);
+    // Scale figure key -> how this path measures it.
+    virtual std::map<std::string, std::string> scale_definitions() const { return {}; }
 };
 
 std::unique_ptr<Runner> make_container_runner(image::Store& store, const RunnerSettings& settings);
@@ -65,6 +78,9 @@ std::unique_ptr<Runner> make_qemu_runner(image::Store& store, const RunnerSettin
 // when the readiness line never arrived.
 void record_readiness(RunSample& sample, const ReadinessWatcher& watcher, Clock::time_point start,
                       const std::string& path_name);
+
+// The last five output lines the watcher received, joined by " | ", for error messages.
+std::string last_output(const ReadinessWatcher& watcher);
 
 // Copies `phases` into the sample with times moved from the recorder's origin to `start`.
 void record_phases(RunSample& sample, const PhaseRecorder& phases, Clock::time_point start);

@@ -1,5 +1,9 @@
 // Building the runners of a compare: the isolab paths and the reference tools by name.
+#include <algorithm>
+
 #include "bench/compare.hpp"
+#include "bench/scenario.hpp"
+#include "bench/workload_image.hpp"
 #include "runtime/core/error.hpp"
 #include "vmdriver/vm.hpp"
 
@@ -24,16 +28,20 @@ std::vector<std::unique_ptr<Runner>> make_reference_runners(const std::vector<st
 
 Results run_compare(image::Store& store, const CompareOptions& options, const ProgressHandler& progress) {
     validate_compare_options(options);
-    auto workload = find_workload(options.workload);
+    auto workload = options.scenario_file.empty() ? find_workload(options.workload, options.size_mib)
+                                                  : load_scenario(options.scenario_file);
     RunnerSettings settings;
     settings.memory_bytes = options.memory_bytes;
     settings.accelerator = vm::parse_accelerator(options.accelerator);
     settings.connect_uri = options.connect_uri;
-    if (workload.image == "busybox") store.ensure_busybox();
+    ensure_workload_image(store, workload);
 
+    auto wanted = [&options](const char* name) {
+        return std::find(options.paths.begin(), options.paths.end(), name) != options.paths.end();
+    };
     std::vector<std::unique_ptr<Runner>> runners;
-    runners.push_back(make_container_runner(store, settings));
-    runners.push_back(make_vm_runner(store, settings));
+    if (wanted("container")) runners.push_back(make_container_runner(store, settings));
+    if (wanted("vm")) runners.push_back(make_vm_runner(store, settings));
     for (auto& reference : make_reference_runners(options.references, store, settings)) {
         runners.push_back(std::move(reference));
     }

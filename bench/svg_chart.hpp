@@ -4,6 +4,7 @@
 // the total written at the end of the bar.
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace isolab::bench {
@@ -50,6 +51,25 @@ std::string legend_entry(int x, int y, const std::string& colour, const std::str
 
 // Renders the chart as an <svg> element. Rows with no segments get a label and no bar.
 std::string render_bar_chart(const BarChart& chart);
+
+// A curve of a line chart: points (x, y) in increasing x.
+struct LineSeries {
+    std::string name;   // legend entry
+    std::vector<std::pair<double, double>> points;
+};
+
+// Curves over a shared x axis (e.g. instance counts), y from 0 to the largest value.
+struct LineChart {
+    std::string id;
+    std::string title;
+    std::string x_label;
+    std::vector<LineSeries> series;
+    std::function<std::string(double)> format_value;  // y axis labels and tooltips
+};
+
+// Renders the chart as an <svg> element with axes, a marker and tooltip per point and a
+// legend. A chart without points gets its title and no axes.
+std::string render_line_chart(const LineChart& chart);
 
 // Escapes &, <, >, " and ' for HTML and SVG text and attributes.
 std::string escape_html(const std::string& text);

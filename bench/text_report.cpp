@@ -99,8 +99,11 @@ std::string ratio_lines(const Results& results) {
 }  // namespace
 
 std::string render_table(const Results& results, bool color) {
-    std::string text = align_rows(figure_rows(results), color);
+    std::string text;
+    for (const auto& warning : result_warnings(results)) text += warning + "\n\n";
+    text += align_rows(figure_rows(results), color);
     text += missing_lines(results);
+    if (!results.scale.empty()) text += "\n" + align_rows(scale_rows(results), color);
     text += "\n" + align_rows(fact_rows(results), color);
     for (const auto& path : results.paths) {
         if (!path.accelerator_reason().empty()) text += path.name + " accelerator: " + path.accelerator_reason() + "\n";
@@ -170,12 +173,14 @@ std::string render_markdown(const Results& results) {
     std::string text = "# isolab compare: " + settings.workload + "\n\n";
     text += fmt::format("{} counted runs per path after {} warm-up runs ({}), created {}.\n\n", settings.runs,
                         settings.warmup, settings.order, results.created);
+    for (const auto& warning : result_warnings(results)) text += "**" + warning + "**\n\n";
     text += "## Reading\n\n";
     for (const auto& sentence : plain_reading(results)) text += sentence + "\n\n";
     text += "## Figures\n\n" + markdown_table(figure_rows(results));
     text += missing_lines(results);
     text += "\nOutliers are run numbers (1 = first counted run); " + std::string(outlier_rule) + ".\n\n";
     text += markdown_waterfalls(results);
+    text += render_scale_markdown(results);
     text += "## Kernels and accelerator\n\n" + markdown_table(fact_rows(results)) + "\n";
     for (const auto& path : results.paths) {
         if (!path.accelerator_reason().empty()) text += "- " + path.name + " accelerator: " + path.accelerator_reason() + "\n";
@@ -192,6 +197,19 @@ std::string render_markdown(const Results& results) {
     text += "\nWorkload: `" + settings.image + "`, readiness is " + settings.readiness + ".\n";
     text += "\n## Host\n\n" + markdown_host(results);
     return text;
+}
+
+std::string render_scale_markdown(const Results& results) {
+    if (results.scale.empty()) return {};
+    std::string text = "## Scale\n\nN instances started together per path.\n\n" + markdown_table(scale_rows(results));
+    text += "\n";
+    for (const auto& definition : scale_figure_catalog()) text += "- " + definition.label + ": " + definition.definition + ".\n";
+    for (const auto& series : results.scale) {
+        for (const auto& [key, definition] : series.definitions) {
+            text += "- " + series.path + ", " + key + ": " + definition + ".\n";
+        }
+    }
+    return text + "\n";
 }
 
 // CSV ----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ struct CompareArguments {
     bench::CompareOptions options;
     std::string memory = "256M";
     std::string references = "crun,runc,podman,qemu";
+    std::string paths = "container,vm";
     bool no_references = false;
     bool json = false;
     std::string output;
@@ -43,6 +44,7 @@ std::vector<std::string> split_list(const std::string& text) {
 void compare(Context& context, CompareArguments& arguments) {
     arguments.options.memory_bytes = parse_size(arguments.memory);
     arguments.options.references = arguments.no_references ? std::vector<std::string>{} : split_list(arguments.references);
+    arguments.options.paths = split_list(arguments.paths);
     auto directory = arguments.output.empty() ? bench::default_results_directory() : std::filesystem::path(arguments.output);
 
     bench::Results results;
@@ -88,7 +90,17 @@ void register_bench_commands(CLI::App& app, Context& context) {
     auto arguments = std::make_shared<CompareArguments>();
     auto* compare_command = app.add_subcommand(
         "compare", "Run a workload N times as a container and as a VM, interleaved, and report startup, memory and disk");
-    compare_command->add_option("--workload", arguments->options.workload, "Workload to run (hello)")->capture_default_str();
+    compare_command->add_option("--workload", arguments->options.workload, "Workload to run: hello, web, cpu, mem or io")
+        ->capture_default_str();
+    compare_command->add_option("--scenario", arguments->options.scenario_file,
+                                "Custom scenario file (YAML or JSON) to run instead of --workload");
+    compare_command->add_option("--size", arguments->options.size_mib, "MiB the mem workload holds and the io workload writes")
+        ->capture_default_str();
+    compare_command->add_option("--scale-max", arguments->options.scale_max,
+                                "Also start 1, 2, 4 ... up to this many instances together per isolab path (0: no scale series)")
+        ->capture_default_str();
+    compare_command->add_option("--paths", arguments->paths, "isolab paths to run, comma separated: container, vm")
+        ->capture_default_str();
     compare_command->add_option("--runs", arguments->options.runs, "Counted runs per path")->capture_default_str();
     compare_command->add_option("--warmup", arguments->options.warmup, "Warm-up runs per path, recorded but not counted")
         ->capture_default_str();

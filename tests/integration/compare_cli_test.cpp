@@ -48,7 +48,7 @@ TEST(CompareCli, RunsBothPathsEndToEnd) {
         EXPECT_TRUE(fs::exists(output / name)) << name;
     }
     auto results = json::parse(read_file(output / "results.json"));
-    EXPECT_EQ(results.at("schema_version"), 1);
+    EXPECT_EQ(results.at("schema_version"), 2);
     EXPECT_EQ(results.at("host").at("kernel"), host_kernel());
 
     const auto& container = path_named(results, "container");
