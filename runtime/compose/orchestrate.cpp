@@ -172,9 +172,9 @@ void ensure_networks(const Paths& paths, const Project& project) {
 
 // Connects a started container to the service's networks after the first, which
 // `network connect` does for a running container.
-// NOTE: like `network connect`, the connection ends with the container's processes, so a
+// NOTE: like `network connect`, the connection ends with the container's processes. A
 // restart by the restart policy, `compose start` or `compose restart` leaves the
-// container on its first network only; `compose up` connects it again.
+// container on its first network only, and `compose up` connects it again.
 void connect_other_networks(const Paths& paths, const Project& project, const Service& service, const std::string& container) {
     for (size_t i = 1; i < service.networks.size(); ++i) {
         const auto& network = service.networks[i];
@@ -374,7 +374,7 @@ container::RunOptions run_options_for(const Project& project, const Service& ser
         options.network_aliases = aliases_on(service, service.networks.front());
     }
     nlohmann::json request = options;
-    // The other networks are joined after the start, so the request does not hold them.
+    // The other networks are joined after the start, so the request does not contain them.
     std::string other_networks;
     for (size_t i = 1; i < service.networks.size(); ++i) {
         other_networks += " " + network_spec(project, service.networks[i].key).name;

@@ -98,7 +98,7 @@ TEST_F(ComposeWebapp, ProductionServesCodeFromImage) {
     EXPECT_NE(http_get_when_up(port_, "/").body.find("Hello from the isolab webapp"), std::string::npos);
     EXPECT_EQ(visits(), "visits: 1\n");
 
-    // The image holds its own copy: an edit of src/ does not reach the running site.
+    // The image contains its own copy: an edit of src/ does not reach the running site.
     auto index = app_dir_ / "src" / "index.html";
     std::ofstream(index) << "changed after the build\n";
     EXPECT_NE(http_get(port_, "/").body.find("Hello from the isolab webapp"), std::string::npos);
