@@ -154,7 +154,7 @@ TEST_F(ComposeNetwork, DefaultNetworkCreatedAndRemoved) {
     EXPECT_TRUE(network_names().count("demo_default"));
     auto inspect = isolab({"network", "inspect", "demo_default"});
     ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
-    EXPECT_EQ(json::parse(inspect.out).at("Labels").at("com.docker.compose.project"), "demo");
+    EXPECT_EQ(json::parse(inspect.out).at(0).at("Labels").at("com.docker.compose.project"), "demo");
 
     ASSERT_EQ(compose({"down"}).exit_code, 0);
     EXPECT_FALSE(network_names().count("demo_default"));
@@ -193,7 +193,7 @@ TEST_F(ComposeNetwork, SecondNetworkReachedByAlias) {
     EXPECT_NE(exec_in("proxy", {"ping", "-c", "1", "-W", "1", "db"}), 0);
     auto inspect = isolab({"network", "inspect", "demo_back"});
     ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
-    EXPECT_EQ(json::parse(inspect.out).at("IPAM").at("Config").at(0).at("Subnet"), "10.89.213.0/24");
+    EXPECT_EQ(json::parse(inspect.out).at(0).at("IPAM").at("Config").at(0).at("Subnet"), "10.89.213.0/24");
 }
 
 TEST_F(ComposeNetwork, DownLeavesNoLeftovers) {
@@ -212,7 +212,7 @@ TEST_F(ComposeNetwork, DownLeavesNoLeftovers) {
     for (const auto& name : {"demo_default", "demo_back"}) {
         auto inspect = isolab({"network", "inspect", name});
         ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
-        bridges.push_back(json::parse(inspect.out).at("Options").at("com.docker.network.bridge.name"));
+        bridges.push_back(json::parse(inspect.out).at(0).at("Options").at("com.docker.network.bridge.name"));
     }
     std::vector<std::string> ids;
     for (const auto& stored : container::list_containers(root_.paths())) ids.push_back(stored.config.id);
