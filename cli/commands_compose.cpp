@@ -51,12 +51,16 @@ void register_up_down(CLI::App& compose, Context& context, const Load& load) {
     auto* up = compose.add_subcommand("up", "Create the project's volumes and start its services in dependency order");
     up->add_flag("-d,--detach", up_options->detach, "Return once the containers run, instead of printing their output");
     up->add_flag("--build", up_options->build, "Build the images of services with build: first");
-    up->callback([&context, load, up_options] {
+    auto scale = std::make_shared<std::vector<std::string>>();
+    up->add_option("--scale", *scale, "Run N replicas of a service, as SERVICE=N (repeatable; overrides the file)")
+        ->allow_extra_args(false);
+    up->callback([&context, load, up_options, scale] {
+        for (const auto& value : *scale) compose::parse_scale(value, up_options->scale);
         context.exit_code = compose::up(context.store(), compose::load_with_warnings(*load), *up_options);
     });
 
     auto remove_volumes = std::make_shared<bool>(false);
-    auto* down = compose.add_subcommand("down", "Stop and remove the project's containers");
+    auto* down = compose.add_subcommand("down", "Stop and remove the project's containers and networks");
     down->add_flag("-v,--volumes", *remove_volumes, "Remove the project's named volumes too");
     down->callback([&context, load, remove_volumes] {
         compose::down(context.paths, compose::project_name_for(*load), *remove_volumes);

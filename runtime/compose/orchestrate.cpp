@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -22,14 +23,17 @@
 #include "runtime/container/status.hpp"
 #include "runtime/core/digest.hpp"
 #include "runtime/core/error.hpp"
+#include "runtime/network/bridge.hpp"
+#include "runtime/network/networks.hpp"
+#include "runtime/network/ports.hpp"
 #include "runtime/volume/volume.hpp"
 
 namespace isolab::compose {
 
 namespace {
 
-std::string container_name(const std::string& project, const std::string& service) {
-    return project + "-" + service + "-1";
+std::string container_name(const std::string& project, const std::string& service, int number = 1) {
+    return project + "-" + service + "-" + std::to_string(number);
 }
 
 std::string label_of(const container::StoredContainer& container, const char* key) {
@@ -111,6 +115,126 @@ void ensure_volumes(const Paths& paths, const Project& project) {
     }
 }
 
+const NetworkSpec& network_spec(const Project& project, const std::string& key) {
+    for (const auto& network : project.networks) {
+        if (network.key == key) return network;
+    }
+    throw Error("network " + key + " is not declared in project " + project.name, "declare it under networks:", 1);
+}
+
+// The aliases of a service on one of its networks: the service's name first, as docker
+// compose gives it.
+std::vector<std::string> aliases_on(const Service& service, const ServiceNetwork& network) {
+    std::vector<std::string> aliases = {service.name};
+    for (const auto& alias : network.aliases) {
+        if (std::find(aliases.begin(), aliases.end(), alias) == aliases.end()) aliases.push_back(alias);
+    }
+    return aliases;
+}
+
+// Creates the networks the services use, unless they exist. A network that exists must
+// belong to this project, and an external one must exist.
+void ensure_networks(const Paths& paths, const Project& project) {
+    std::set<std::string> used;
+    for (const auto& service : project.services) {
+        for (const auto& network : service.networks) used.insert(network.key);
+    }
+    auto existing = network::list_networks(paths);
+    for (const auto& spec : project.networks) {
+        if (!used.count(spec.key)) continue;
+        auto found = std::find_if(existing.begin(), existing.end(), [&](const auto& record) { return record.name == spec.name; });
+        if (spec.external) {
+            if (found == existing.end() || !found->user_defined) {
+                throw Error("external network " + spec.name + " not found",
+                            "create it with 'isolab network create " + spec.name + "'", 1);
+            }
+            continue;
+        }
+        if (found != existing.end()) {
+            auto owner = found->labels.find(project_label);
+            if (owner == found->labels.end() || owner->second != project.name) {
+                throw Error("network " + spec.name + " exists but was not created by project " + project.name,
+                            "remove it with 'isolab network rm " + spec.name + "', or declare it external: true", 1);
+            }
+            continue;
+        }
+        auto labels = spec.labels;
+        labels[project_label] = project.name;
+        labels[network_label] = spec.key;
+        try {
+            network::create_network(paths, spec.name, spec.subnet, labels);
+        } catch (const Error& error) {
+            throw Error("network " + spec.key + " of project " + project.name + ": " + error.what(), error.hint(), 1);
+        }
+        std::fprintf(stderr, "Network %s  Created\n", spec.name.c_str());
+    }
+}
+
+// Connects a started container to the service's networks after the first, which
+// `network connect` does for a running container.
+// NOTE: like `network connect`, the connection ends with the container's processes. A
+// restart by the restart policy, `compose start` or `compose restart` leaves the
+// container on its first network only, and `compose up` connects it again.
+void connect_other_networks(const Paths& paths, const Project& project, const Service& service, const std::string& container) {
+    for (size_t i = 1; i < service.networks.size(); ++i) {
+        const auto& network = service.networks[i];
+        network::connect_container(paths, network_spec(project, network.key).name, container, aliases_on(service, network));
+    }
+}
+
+int replicas_of(const Service& service, const UpOptions& options) {
+    auto found = options.scale.find(service.name);
+    return found == options.scale.end() ? service.replicas : found->second;
+}
+
+// Rejects a scale that makes replicas bind one host port, before anything starts.
+void check_scale(const Project& project, const UpOptions& options) {
+    for (const auto& [name, replicas] : options.scale) {
+        bool known = std::any_of(project.services.begin(), project.services.end(),
+                                 [&](const Service& service) { return service.name == name; });
+        if (!known) throw Error("--scale " + name + "=" + std::to_string(replicas) + ": no such service", "check the service name", 1);
+    }
+    for (const auto& service : project.services) {
+        int replicas = replicas_of(service, options);
+        if (replicas < 2) continue;
+        for (const auto& port : service.ports) {
+            auto mapping = network::parse_port_mapping(port);
+            if (mapping.host_port == 0) continue;
+            throw Error("service " + service.name + " cannot run " + std::to_string(replicas) +
+                            " replicas: each would publish host port " + std::to_string(mapping.host_port) + "/" +
+                            mapping.protocol,
+                        "publish only the container port (ports: [\"" + std::to_string(mapping.container_port) +
+                            "\"]) so each replica gets a free host port, or run 1 replica",
+                        1);
+        }
+    }
+}
+
+int container_number(const container::StoredContainer& container) {
+    try {
+        return std::stoi(label_of(container, number_label));
+    } catch (const std::exception&) {
+        return 1;
+    }
+}
+
+// Stops and removes a container. Its connections by `network connect` are undone first,
+// because their leases stay until the container's owner process has ended, which may be
+// after `stop` returns, and a network with a lease cannot be removed.
+void remove_project_container(const Paths& paths, const container::StoredContainer& container,
+                              const char* verb = "Removed") {
+    const auto& id = container.config.id;
+    for (const auto& network : network::list_networks(paths)) {
+        auto lease = network.leases.find(id);
+        if (lease != network.leases.end() && lease->second.device != network::veth_name(id)) {
+            network::disconnect_container(paths, network.name, id);
+        }
+    }
+    container::stop_container(paths, container.config.id, 10);
+    container::remove_container(paths, container.config.id, true);
+    std::fprintf(stderr, "Container %s  %s\n", container.config.name.c_str(), verb);
+}
+
 // Polling period of a wait for a dependency's health.
 constexpr auto health_poll = std::chrono::milliseconds(50);
 
@@ -160,6 +284,30 @@ void wait_for_dependencies(const Paths& paths, const Project& project, const Ser
     }
 }
 
+// Starts replica `number` of a service: leaves a running container with unchanged
+// settings alone, starts a stopped one, and replaces one with other settings.
+container::StoredContainer start_replica(image::Store& store, const Project& project, const Service& service, int number) {
+    const auto& paths = store.paths();
+    auto request = run_options_for(project, service, number);
+    auto existing = container::find_container(paths, request.name);
+    if (existing && label_of(*existing, config_hash_label) == request.labels[config_hash_label]) {
+        if (container::is_active(*existing)) {
+            std::fprintf(stderr, "Container %s  Running\n", request.name.c_str());
+        } else {
+            container::start_container(paths, existing->config.id);
+            connect_other_networks(paths, project, service, request.name);
+            std::fprintf(stderr, "Container %s  Started\n", request.name.c_str());
+        }
+        return container::require_container(paths, request.name);
+    }
+    if (existing) remove_project_container(paths, *existing, "Recreated");
+    if (service.build && !store.find(service.image)) build_service(store, service, false);
+    container::run_detached(store, request);
+    connect_other_networks(paths, project, service, request.name);
+    std::fprintf(stderr, "Container %s  Started\n", request.name.c_str());
+    return container::require_container(paths, request.name);
+}
+
 }  // namespace
 
 Project load_with_warnings(const LoadOptions& options) {
@@ -178,10 +326,20 @@ std::string project_name_for(const LoadOptions& options) {
     return load_with_warnings(options).name;
 }
 
-container::RunOptions run_options_for(const Project& project, const Service& service) {
+void parse_scale(const std::string& text, std::map<std::string, int>& scale) {
+    auto equals = text.find('=');
+    auto count = equals == std::string::npos ? "" : text.substr(equals + 1);
+    bool digits = !count.empty() && count.size() < 5 && count.find_first_not_of("0123456789") == std::string::npos;
+    if (equals == 0 || !digits) {
+        throw Error("invalid --scale " + text, "use SERVICE=N with N a whole number from 0 to 9999, e.g. --scale web=3", 1);
+    }
+    scale[text.substr(0, equals)] = std::stoi(count);
+}
+
+container::RunOptions run_options_for(const Project& project, const Service& service, int number) {
     container::RunOptions options;
     options.image = service.image;
-    options.name = container_name(project.name, service.name);
+    options.name = container_name(project.name, service.name, number);
     if (service.command) options.command = *service.command;
     if (service.entrypoint) {
         // Docker's --entrypoint takes one program: the rest of a list goes before the command.
@@ -208,40 +366,43 @@ container::RunOptions run_options_for(const Project& project, const Service& ser
     options.labels = service.labels;
     options.labels[project_label] = project.name;
     options.labels[service_label] = service.name;
-    options.labels["com.docker.compose.container-number"] = "1";
+    options.labels[number_label] = std::to_string(number);
+    options.publish = service.ports;
+    options.network = service.network_mode.empty() ? "none" : service.network_mode;
+    if (!service.networks.empty()) {
+        options.network = network_spec(project, service.networks.front().key).name;
+        options.network_aliases = aliases_on(service, service.networks.front());
+    }
     nlohmann::json request = options;
-    options.labels[config_hash_label] = sha256_digest(request.dump());
+    // The other networks are joined after the start, so the request does not contain them.
+    std::string other_networks;
+    for (size_t i = 1; i < service.networks.size(); ++i) {
+        other_networks += " " + network_spec(project, service.networks[i].key).name;
+        for (const auto& alias : service.networks[i].aliases) other_networks += "," + alias;
+    }
+    options.labels[config_hash_label] = sha256_digest(request.dump() + other_networks);
     return options;
 }
 
 int up(image::Store& store, const Project& project, const UpOptions& options) {
     const auto& paths = store.paths();
+    check_scale(project, options);
     if (options.build) build(store, project, false);
     ensure_volumes(paths, project);
+    ensure_networks(paths, project);
 
     std::vector<container::StoredContainer> started;
     for (const auto& service : project.services) {
         wait_for_dependencies(paths, project, service);
-        auto request = run_options_for(project, service);
-        auto existing = container::find_container(paths, request.name);
-        if (existing && label_of(*existing, config_hash_label) == request.labels[config_hash_label]) {
-            if (container::is_active(*existing)) {
-                std::fprintf(stderr, "Container %s  Running\n", request.name.c_str());
-            } else {
-                container::start_container(paths, existing->config.id);
-                std::fprintf(stderr, "Container %s  Started\n", request.name.c_str());
+        int replicas = replicas_of(service, options);
+        for (const auto& container : project_containers(paths, project.name, true)) {
+            if (label_of(container, service_label) == service.name && container_number(container) > replicas) {
+                remove_project_container(paths, container);
             }
-        } else {
-            if (existing) {
-                container::stop_container(paths, existing->config.id, 10);
-                container::remove_container(paths, existing->config.id, true);
-                std::fprintf(stderr, "Container %s  Recreated\n", request.name.c_str());
-            }
-            if (service.build && !store.find(service.image)) build_service(store, service, false);
-            container::run_detached(store, request);
-            std::fprintf(stderr, "Container %s  Started\n", request.name.c_str());
         }
-        started.push_back(container::require_container(paths, request.name));
+        for (int number = 1; number <= replicas; ++number) {
+            started.push_back(start_replica(store, project, service, number));
+        }
     }
     if (options.detach) return 0;
 
@@ -289,10 +450,12 @@ void down(const Paths& paths, const std::string& project_name, bool remove_volum
     auto containers = project_containers(paths, project_name, true);
     // Dependents first: the reverse of the order they were created in.
     std::reverse(containers.begin(), containers.end());
-    for (const auto& container : containers) {
-        container::stop_container(paths, container.config.id, 10);
-        container::remove_container(paths, container.config.id, true);
-        std::fprintf(stderr, "Container %s  Removed\n", container.config.name.c_str());
+    for (const auto& container : containers) remove_project_container(paths, container);
+    for (const auto& network : network::list_networks(paths)) {
+        auto owner = network.labels.find(project_label);
+        if (owner == network.labels.end() || owner->second != project_name) continue;
+        network::remove_network(paths, network.name);
+        std::fprintf(stderr, "Network %s  Removed\n", network.name.c_str());
     }
     if (!remove_volumes) return;
     for (const auto& volume : volume::list_volumes(paths)) {

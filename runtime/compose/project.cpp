@@ -7,6 +7,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "runtime/compose/network_keys.hpp"
+#include "runtime/compose/reader.hpp"
 #include "runtime/container/env_file.hpp"
 #include "runtime/container/health.hpp"
 #include "runtime/core/duration.hpp"
@@ -23,117 +25,6 @@ namespace {
 struct SourceFile {
     std::string name;
     YAML::Node root;
-};
-
-std::string location(const std::string& file, const YAML::Node& node) {
-    return file + ":" + std::to_string(node.Mark().line + 1);
-}
-
-[[noreturn]] void fail(const std::string& file, const YAML::Node& node, const std::string& key, const std::string& what) {
-    throw Error(location(file, node) + ": " + key + ": " + what, "fix the compose file", 1);
-}
-
-// Reads values of one service, interpolating every scalar it returns.
-class Reader {
-public:
-    Reader(std::string file, const container::EnvironmentLookup& lookup) : file_(std::move(file)), lookup_(lookup) {}
-
-    const std::string& file() const { return file_; }
-
-    std::string scalar(const YAML::Node& node, const std::string& key) const {
-        if (!node.IsScalar()) fail(file_, node, key, "expected a single value");
-        return interpolate(node.Scalar(), lookup_, location(file_, node));
-    }
-
-    bool boolean(const YAML::Node& node, const std::string& key) const {
-        auto text = scalar(node, key);
-        if (text == "true" || text == "True" || text == "yes") return true;
-        if (text == "false" || text == "False" || text == "no") return false;
-        fail(file_, node, key, "expected true or false, got \"" + text + "\"");
-    }
-
-    // A string or a list of strings. A string is split into words at spaces, with quotes and
-    // backslashes as in a shell but without expansions.
-    std::vector<std::string> words(const YAML::Node& node, const std::string& key) const {
-        if (node.IsSequence()) return list(node, key);
-        return split_words(scalar(node, key), node, key);
-    }
-
-    std::vector<std::string> list(const YAML::Node& node, const std::string& key) const {
-        if (!node.IsSequence()) fail(file_, node, key, "expected a list");
-        std::vector<std::string> values;
-        for (const auto& item : node) values.push_back(scalar(item, key));
-        return values;
-    }
-
-    // A map, or a list of "NAME=value" (split on the first '=').
-    std::vector<std::pair<std::string, std::optional<std::string>>> pairs(const YAML::Node& node,
-                                                                          const std::string& key) const {
-        std::vector<std::pair<std::string, std::optional<std::string>>> result;
-        if (node.IsMap()) {
-            for (const auto& item : node) {
-                auto name = item.first.as<std::string>();
-                if (item.second.IsNull()) {
-                    result.emplace_back(name, std::nullopt);
-                } else {
-                    result.emplace_back(name, scalar(item.second, key + "." + name));
-                }
-            }
-        } else if (node.IsSequence()) {
-            for (const auto& item : node) {
-                auto text = scalar(item, key);
-                auto equals = text.find('=');
-                if (equals == 0 || text.empty()) fail(file_, item, key, "\"" + text + "\" has no name before '='");
-                if (equals == std::string::npos) {
-                    result.emplace_back(text, std::nullopt);
-                } else {
-                    result.emplace_back(text.substr(0, equals), text.substr(equals + 1));
-                }
-            }
-        } else {
-            fail(file_, node, key, "expected a map or a list of NAME=value");
-        }
-        return result;
-    }
-
-private:
-    std::vector<std::string> split_words(const std::string& text, const YAML::Node& node, const std::string& key) const {
-        std::vector<std::string> words;
-        std::string word;
-        bool in_word = false;
-        char quote = 0;
-        for (size_t i = 0; i < text.size(); ++i) {
-            char c = text[i];
-            if (quote != 0) {
-                if (c == quote) {
-                    quote = 0;
-                } else if (c == '\\' && quote == '"' && i + 1 < text.size()) {
-                    word += text[++i];
-                } else {
-                    word += c;
-                }
-            } else if (c == '\'' || c == '"') {
-                quote = c;
-                in_word = true;
-            } else if (c == '\\' && i + 1 < text.size()) {
-                word += text[++i];
-                in_word = true;
-            } else if (std::isspace(static_cast<unsigned char>(c))) {
-                if (in_word) words.push_back(word);
-                word.clear();
-                in_word = false;
-            } else {
-                word += c;
-                in_word = true;
-            }
-        }
-        if (quote != 0) fail(file_, node, key, "unclosed quote in \"" + text + "\"");
-        if (in_word) words.push_back(word);
-        return words;
-    }
-
-    std::string file_;
-    const container::EnvironmentLookup& lookup_;
 };
 
 // Keys whose lists replace the earlier file's list when files are merged. Other lists
@@ -277,8 +168,8 @@ image::Healthcheck read_healthcheck(const Reader& reader, const YAML::Node& node
 
 Service read_service(const std::string& name, const YAML::Node& node, const Reader& reader, const fs::path& project_dir,
                      const std::string& project_name,
-                     const std::set<std::string>& declared_volumes, const container::EnvironmentLookup& lookup,
-                     std::vector<std::string>& warnings) {
+                     const std::set<std::string>& declared_volumes, const std::set<std::string>& declared_networks,
+                     const container::EnvironmentLookup& lookup, std::vector<std::string>& warnings) {
     if (!node.IsMap()) fail(reader.file(), node, "services." + name, "expected a map of settings");
     Service service;
     service.name = name;
@@ -403,14 +294,33 @@ Service read_service(const std::string& name, const YAML::Node& node, const Read
             for (auto& [label, label_value] : reader.pairs(value, full_key)) service.labels[label] = label_value.value_or("");
         } else if (key == "profiles") {
             service.profiles = reader.list(value, full_key);
-        } else if (key == "ports" || key == "networks" || key == "expose") {
-            warnings.push_back(location(reader.file(), item.first) + ": " + full_key +
-                               ": ignored: isolab compose does not connect services to networks or publish ports yet");
+        } else if (key == "ports") {
+            service.ports = read_ports(reader, value, full_key);
+        } else if (key == "networks") {
+            service.networks = read_service_networks(reader, value, full_key, declared_networks, warnings);
+        } else if (key == "network_mode") {
+            service.network_mode = read_network_mode(reader, value, full_key);
+        } else if (key == "scale") {
+            service.replicas = read_replicas(reader, value, full_key);
+        } else if (key == "deploy") {
+            int replicas = read_deploy(reader, value, full_key, warnings);
+            if (replicas >= 0) service.replicas = replicas;
+        } else if (key == "expose") {
+            // Containers on one network reach every port of each other, so expose: changes nothing.
+            reader.words(value, full_key);
         } else {
             warnings.push_back(location(reader.file(), item.first) + ": " + full_key + ": unknown key, ignored");
         }
     }
     if (service.image.empty() && !service.build) fail(reader.file(), node, "services." + name, "needs image or build");
+    if (!service.network_mode.empty() && !service.networks.empty()) {
+        fail(reader.file(), node["network_mode"], "services." + name + ".network_mode", "cannot be combined with networks:");
+    }
+    if (service.network_mode == "host" && !service.ports.empty()) {
+        fail(reader.file(), node["ports"], "services." + name + ".ports",
+             "cannot be combined with network_mode: host, where the service uses the host's ports directly");
+    }
+    if (service.network_mode.empty() && service.networks.empty()) service.networks.push_back({"default", {}});
     if (service.image.empty()) service.image = name;  // tagged by `build` as the service's name
 
     // env_file entries first, so values from environment: come later and win.
@@ -582,6 +492,7 @@ Project load_project_files(const LoadOptions& options) {
 
     YAML::Node merged(YAML::NodeType::Map);
     ServiceFiles service_files;
+    std::map<std::string, std::string> network_files;  // the file that last defined each network
     std::string last_file;
     for (const auto& file : files) {
         auto display = file.filename().string();
@@ -604,8 +515,8 @@ Project load_project_files(const LoadOptions& options) {
             } else if (key == "name") {
                 // read below
             } else if (key == "networks") {
-                project.warnings.push_back(location(display, item.first) +
-                                           ": networks: ignored: isolab compose does not connect services to networks or publish ports yet");
+                if (!item.second.IsMap() && !item.second.IsNull()) fail(display, item.second, "networks", "expected a map");
+                for (const auto& network : item.second) network_files[network.first.as<std::string>()] = display;
             } else if (key == "version") {
                 project.warnings.push_back(location(display, item.first) + ": version: obsolete, ignored");
             } else {
@@ -643,12 +554,22 @@ Project load_project_files(const LoadOptions& options) {
         }
     }
 
+    std::set<std::string> declared_networks;
+    if (merged["networks"] && merged["networks"].IsMap()) {
+        for (const auto& network : merged["networks"]) {
+            auto key = network.first.as<std::string>();
+            declared_networks.insert(key);
+            project.networks.push_back(read_network(Reader(network_files[key], lookup), key, network.second, project.name,
+                                                    project.warnings));
+        }
+    }
+
     std::vector<Service> services;
     for (const auto& item : merged["services"]) {
         auto service_name = item.first.as<std::string>();
         Reader reader(service_files[service_name], lookup);
-        auto service = read_service(service_name, item.second, reader, project.directory, project.name, declared_volumes, lookup,
-                                    project.warnings);
+        auto service = read_service(service_name, item.second, reader, project.directory, project.name, declared_volumes,
+                                    declared_networks, lookup, project.warnings);
         bool active = service.profiles.empty();
         for (const auto& profile : service.profiles) {
             if (std::find(options.active_profiles.begin(), options.active_profiles.end(), profile) !=
@@ -659,6 +580,15 @@ Project load_project_files(const LoadOptions& options) {
         if (active) services.push_back(std::move(service));
     }
     project.services = sort_by_dependencies(std::move(services), service_files);
+
+    // The default network exists as soon as one service uses it, as with docker compose.
+    bool default_used = false;
+    for (const auto& service : project.services) {
+        for (const auto& network : service.networks) default_used = default_used || network.key == "default";
+    }
+    if (default_used && !declared_networks.count("default")) {
+        project.networks.push_back({"default", project.name + "_default", false, "", {}});
+    }
     return project;
 }
 
@@ -718,6 +648,10 @@ std::string project_to_yaml(const Project& project) {
             out << YAML::EndMap;
         }
         if (service.command) out << YAML::Key << "command" << YAML::Value << YAML::Flow << *service.command;
+        if (service.replicas != 1) {
+            out << YAML::Key << "deploy" << YAML::Value << YAML::BeginMap << YAML::Key << "replicas" << YAML::Value
+                << service.replicas << YAML::EndMap;
+        }
         if (!service.depends_on.empty()) {
             out << YAML::Key << "depends_on" << YAML::Value << YAML::BeginMap;
             for (const auto& dependency : service.depends_on) {
@@ -742,6 +676,20 @@ std::string project_to_yaml(const Project& project) {
         if (!service.labels.empty()) out << YAML::Key << "labels" << YAML::Value << service.labels;
         if (service.mem_limit) out << YAML::Key << "mem_limit" << YAML::Value << std::to_string(*service.mem_limit);
         if (service.cpus) out << YAML::Key << "cpus" << YAML::Value << *service.cpus;
+        if (!service.network_mode.empty()) out << YAML::Key << "network_mode" << YAML::Value << service.network_mode;
+        if (!service.networks.empty()) {
+            out << YAML::Key << "networks" << YAML::Value << YAML::BeginMap;
+            for (const auto& network : service.networks) {
+                out << YAML::Key << network.key << YAML::Value;
+                if (network.aliases.empty()) {
+                    out << YAML::Null;
+                } else {
+                    out << YAML::BeginMap << YAML::Key << "aliases" << YAML::Value << network.aliases << YAML::EndMap;
+                }
+            }
+            out << YAML::EndMap;
+        }
+        if (!service.ports.empty()) out << YAML::Key << "ports" << YAML::Value << service.ports;
         if (!service.profiles.empty()) out << YAML::Key << "profiles" << YAML::Value << service.profiles;
         if (service.read_only) out << YAML::Key << "read_only" << YAML::Value << true;
         if (service.restart != "no") out << YAML::Key << "restart" << YAML::Value << service.restart;
@@ -752,6 +700,22 @@ std::string project_to_yaml(const Project& project) {
         out << YAML::EndMap;
     }
     out << YAML::EndMap;
+    if (!project.networks.empty()) {
+        out << YAML::Key << "networks" << YAML::Value << YAML::BeginMap;
+        for (const auto& network : project.networks) {
+            out << YAML::Key << network.key << YAML::Value << YAML::BeginMap;
+            out << YAML::Key << "name" << YAML::Value << network.name;
+            if (network.external) out << YAML::Key << "external" << YAML::Value << true;
+            if (!network.subnet.empty()) {
+                out << YAML::Key << "ipam" << YAML::Value << YAML::BeginMap << YAML::Key << "config" << YAML::Value
+                    << YAML::BeginSeq << YAML::BeginMap << YAML::Key << "subnet" << YAML::Value << network.subnet
+                    << YAML::EndMap << YAML::EndSeq << YAML::EndMap;
+            }
+            if (!network.labels.empty()) out << YAML::Key << "labels" << YAML::Value << network.labels;
+            out << YAML::EndMap;
+        }
+        out << YAML::EndMap;
+    }
     if (!project.volumes.empty()) {
         out << YAML::Key << "volumes" << YAML::Value << YAML::BeginMap;
         for (const auto& volume : project.volumes) {

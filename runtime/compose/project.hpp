@@ -25,6 +25,21 @@ struct Dependency {
     std::string condition = "service_started";  // or service_healthy, service_completed_successfully
 };
 
+// One network a service joins, by its key under the top-level networks: key.
+struct ServiceNetwork {
+    std::string key;                            // "default": the project's default network
+    std::vector<std::string> aliases;           // names the other members resolve besides the service's
+};
+
+// A network under the top-level networks: key, or the project's default network.
+struct NetworkSpec {
+    std::string key;                            // the key in the file; "default" for the default network
+    std::string name;                           // the isolab network: PROJECT_KEY unless name: gives one
+    bool external = false;                      // external: true: must exist; up and down leave it alone
+    std::string subnet;                         // ipam.config[0].subnet; empty: a free /24
+    std::map<std::string, std::string> labels;
+};
+
 struct Service {
     std::string name;
     std::string image;                          // empty when only build is given
@@ -46,6 +61,10 @@ struct Service {
     std::map<std::string, std::string> labels;
     std::vector<std::string> profiles;
     std::optional<image::Healthcheck> healthcheck;  // healthcheck:; unset: the image's
+    std::vector<std::string> ports;             // in `isolab run -p` form: [IP:][HOST_PORT:]CONTAINER_PORT/PROTOCOL
+    std::string network_mode;                   // none, host or bridge (isolab's default network); empty: networks
+    std::vector<ServiceNetwork> networks;       // empty without network_mode: the default network
+    int replicas = 1;                           // scale: or deploy.replicas
 };
 
 struct Project {
@@ -53,6 +72,7 @@ struct Project {
     std::filesystem::path directory;            // the folder of the first file
     std::vector<Service> services;              // sorted so each follows its dependencies
     std::vector<std::string> volumes;           // names under the top-level volumes: key
+    std::vector<NetworkSpec> networks;          // those under the top-level networks: key, and "default" when a service uses it
     std::vector<std::string> warnings;          // one per unknown or unsupported key
 };
 

@@ -40,6 +40,7 @@ void to_json(nlohmann::json& json, const RunOptions& options) {
             {"memory_swap", optional_to_json(options.memory_swap)},
             {"entrypoint", optional_to_json(options.entrypoint)},
             {"network", options.network},
+            {"network_aliases", options.network_aliases},
             {"pid_mode", options.pid_mode},
             {"ipc_mode", options.ipc_mode},
             {"interactive", options.interactive},
@@ -78,6 +79,7 @@ void from_json(const nlohmann::json& json, RunOptions& options) {
     optional_from_json(json, "memory_swap", options.memory_swap);
     optional_from_json(json, "entrypoint", options.entrypoint);
     options.network = json.value("network", defaults.network);
+    options.network_aliases = json.value("network_aliases", defaults.network_aliases);
     options.pid_mode = json.value("pid_mode", defaults.pid_mode);
     options.ipc_mode = json.value("ipc_mode", defaults.ipc_mode);
     options.interactive = json.value("interactive", defaults.interactive);

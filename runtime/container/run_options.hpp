@@ -47,6 +47,7 @@ struct RunOptions {
     std::optional<std::int64_t> memory_swap;   // --memory-swap bytes (memory plus swap); -1: unlimited
     std::optional<std::string> entrypoint;  // --entrypoint: replaces the image's Entrypoint ("" removes it)
     std::string network;                    // --network: "bridge" or a user-defined network's name; "host" shares the host's; "none" or empty: only lo
+    std::vector<std::string> network_aliases;  // --network-alias: more names the other members of a user-defined network resolve
     std::string pid_mode;                   // --pid: "host" shares the host's pid namespace; empty: own
     std::string ipc_mode;                   // --ipc: "host" shares the host's ipc namespace; empty: own
     bool interactive = false;               // -i: the workload reads this process's stdin

@@ -67,7 +67,7 @@ bool uses_bridge(const std::string& mode) { return !mode.empty() && mode != "non
 
 ContainerNetwork::ContainerNetwork(const Paths& paths, const std::string& mode, const std::string& id,
                                    const std::string& name, const std::string& hostname, const fs::path& container_directory,
-                                   std::vector<PortMapping> ports)
+                                   std::vector<PortMapping> ports, std::vector<std::string> aliases)
     : paths_(paths), network_(network_name(mode)), id_(id), device_(veth_name(id)), directory_(container_directory) {
     IpamLock lock(paths_);
     auto state = load_ipam(paths_);
@@ -94,6 +94,7 @@ ContainerNetwork::ContainerNetwork(const Paths& paths, const std::string& mode, 
         lease.owner_start_ticks = container::process_start_ticks(getpid());
         lease.name = name;
         lease.hostname = hostname;
+        lease.aliases = std::move(aliases);
         if (proxy_) {
             for (const auto& mapping : proxy_->mappings()) lease.ports.push_back(describe(mapping));
         }
@@ -185,7 +186,7 @@ std::unique_ptr<ContainerNetwork> attach_network(const Paths& paths, const conta
                                                  const fs::path& container_directory) {
     if (!uses_bridge(request.network)) return nullptr;
     return std::make_unique<ContainerNetwork>(paths, request.network, id, name, hostname, container_directory,
-                                              requested_ports(request, exposed_ports));
+                                              requested_ports(request, exposed_ports), request.network_aliases);
 }
 
 std::vector<std::string> release_stale_leases(const Paths& paths) {

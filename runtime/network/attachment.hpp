@@ -36,13 +36,13 @@ std::vector<PortMapping> requested_ports(const container::RunOptions& request, c
 class ContainerNetwork {
 public:
     // Leases an address on the network `mode` names for the container `id` (named `name`
-    // for the other members of a user-defined network), creating the
+    // and its `aliases` for the other members of a user-defined network), creating the
     // bridge and its rules when none exists, binds the published `ports` and writes the
     // three /etc files into `container_directory`. Throws Error; on failure nothing is
     // left behind.
     ContainerNetwork(const Paths& paths, const std::string& mode, const std::string& id, const std::string& name,
                      const std::string& hostname, const std::filesystem::path& container_directory,
-                     std::vector<PortMapping> ports = {});
+                     std::vector<PortMapping> ports = {}, std::vector<std::string> aliases = {});
     ~ContainerNetwork();
     ContainerNetwork(const ContainerNetwork&) = delete;
     ContainerNetwork& operator=(const ContainerNetwork&) = delete;

@@ -160,13 +160,20 @@ std::string hosts_file(const NetworkRecord& network, const std::string& id) {
                        "ff02::1\tip6-allnodes\n"
                        "ff02::2\tip6-allrouters\n";
     auto own = network.leases.find(id);
-    if (own != network.leases.end()) text += own->second.address + "\t" + own->second.hostname + "\n";
+    if (own != network.leases.end()) {
+        text += own->second.address + "\t" + own->second.hostname;
+        if (network.user_defined) {
+            for (const auto& alias : own->second.aliases) text += " " + alias;
+        }
+        text += "\n";
+    }
     // As with Docker, containers resolve each other's names on user-defined networks only.
     if (!network.user_defined) return text;
     for (const auto& [other_id, lease] : network.leases) {
         if (other_id == id || lease.name.empty()) continue;
         text += lease.address + "\t" + lease.name;
         if (!lease.hostname.empty() && lease.hostname != lease.name) text += " " + lease.hostname;
+        for (const auto& alias : lease.aliases) text += " " + alias;
         text += "\n";
     }
     return text;

@@ -21,7 +21,8 @@ void to_json(nlohmann::json& json, const Lease& lease) {
             {"pid_start_ticks", lease.pid_start_ticks},
             {"ports", lease.ports},
             {"name", lease.name},
-            {"hostname", lease.hostname}};
+            {"hostname", lease.hostname},
+            {"aliases", lease.aliases}};
 }
 
 void from_json(const nlohmann::json& json, Lease& lease) {
@@ -34,6 +35,7 @@ void from_json(const nlohmann::json& json, Lease& lease) {
     lease.ports = json.value("ports", std::vector<std::string>{});
     lease.name = json.value("name", "");
     lease.hostname = json.value("hostname", "");
+    lease.aliases = json.value("aliases", std::vector<std::string>{});
 }
 
 void to_json(nlohmann::json& json, const NetworkRecord& record) {
@@ -43,6 +45,7 @@ void to_json(nlohmann::json& json, const NetworkRecord& record) {
             {"gateway", record.gateway},
             {"user_defined", record.user_defined},
             {"created", record.created},
+            {"labels", record.labels},
             {"leases", record.leases}};
 }
 
@@ -53,6 +56,7 @@ void from_json(const nlohmann::json& json, NetworkRecord& record) {
     record.gateway = json.value("gateway", "");
     record.user_defined = json.value("user_defined", false);
     record.created = json.value("created", "");
+    record.labels = json.value("labels", std::map<std::string, std::string>{});
     record.leases = json.value("leases", std::map<std::string, Lease>{});
 }
 

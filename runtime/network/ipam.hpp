@@ -29,6 +29,7 @@ struct Lease {
     std::vector<std::string> ports;  // published ports, "0.0.0.0:18080->80/tcp"
     std::string name;                // the container's name, which other members resolve
     std::string hostname;
+    std::vector<std::string> aliases;  // more names that other members resolve (--network-alias)
 };
 
 struct NetworkRecord {
@@ -38,6 +39,7 @@ struct NetworkRecord {
     std::string gateway;                       // the bridge's address, the subnet's first host
     bool user_defined = false;                 // made by `network create`: the bridge stays without containers
     std::string created;                       // RFC 3339, user-defined networks only
+    std::map<std::string, std::string> labels; // user-defined networks only; compose marks its networks here
     std::map<std::string, Lease> leases;       // by container id
 };
 

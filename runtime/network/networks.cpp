@@ -83,7 +83,8 @@ NetworkRecord default_record() {
 
 }  // namespace
 
-NetworkRecord create_network(const Paths& paths, const std::string& name, const std::string& subnet) {
+NetworkRecord create_network(const Paths& paths, const std::string& name, const std::string& subnet,
+                             const std::map<std::string, std::string>& labels) {
     validate_network_name(name);
     IpamLock lock(paths);
     auto state = load_ipam(paths);
@@ -93,6 +94,7 @@ NetworkRecord create_network(const Paths& paths, const std::string& name, const 
     network.name = name;
     network.user_defined = true;
     network.created = container::rfc3339_now();
+    network.labels = labels;
     // The subnet of the default network stays recorded while its bridge is down.
     std::vector<std::string> taken;
     for (const auto& [other_name, other] : state.networks) taken.push_back(other.subnet);
@@ -153,6 +155,7 @@ nlohmann::json inspect_network(const Paths& paths, const std::string& name) {
             {"Driver", "bridge"},
             {"IPAM", {{"Driver", "default"}, {"Config", config}}},
             {"Containers", containers},
+            {"Labels", network.labels},
             {"Options", {{"com.docker.network.bridge.name", network.bridge}}}};
 }
 
@@ -173,7 +176,8 @@ void remove_network(const Paths& paths, const std::string& name) {
     save_ipam(paths, state);
 }
 
-void connect_container(const Paths& paths, const std::string& name, const std::string& container) {
+void connect_container(const Paths& paths, const std::string& name, const std::string& container,
+                       const std::vector<std::string>& aliases) {
     auto stored = container::require_container(paths, container);
     auto state_now = container::observed_state(stored);
     if (state_now.status != "running" || state_now.pid <= 0) {
@@ -206,6 +210,7 @@ void connect_container(const Paths& paths, const std::string& name, const std::s
     lease.pid_start_ticks = state_now.pid_start_ticks;
     lease.name = stored.config.name;
     lease.hostname = stored.config.hostname;
+    lease.aliases = aliases;
 
     auto interface = "eth" + std::to_string(interfaces);
     delete_device(lease.device);

@@ -4,6 +4,7 @@
 // resolve each other's names through /etc/hosts entries, which isolab rewrites in every
 // member whenever one joins or leaves. A file needs no server in the container, so isolab
 // runs no DNS server, unlike Docker's embedded one.
+#include <map>
 #include <string>
 #include <vector>
 
@@ -14,10 +15,11 @@
 
 namespace isolab::network {
 
-// Creates the network `name` with its bridge. `subnet` empty: a free /24 of
+// Creates the network `name` with its bridge and `labels`. `subnet` empty: a free /24 of
 // 10.89.0.0/16. Throws Error when the name is invalid or taken, or the subnet is invalid
 // or overlaps a route of the host.
-NetworkRecord create_network(const Paths& paths, const std::string& name, const std::string& subnet);
+NetworkRecord create_network(const Paths& paths, const std::string& name, const std::string& subnet,
+                             const std::map<std::string, std::string>& labels = {});
 
 // The default network and the user-defined ones, by name.
 std::vector<NetworkRecord> list_networks(const Paths& paths);
@@ -35,11 +37,13 @@ void remove_network(const Paths& paths, const std::string& name);
 
 // Connects the running container `container` (name or id) to the user-defined network
 // `name`: a second veth pair, ethN inside with an address of that network and no route
-// change, and /etc/hosts entries on both sides. Throws Error when either is missing, the
-// container does not run or is on that network already.
+// change, and /etc/hosts entries on both sides, where the others also resolve its
+// `aliases`. Throws Error when either is missing, the container does not run or is on
+// that network already.
 // NOTE: the connection lasts until the container's processes end; a restart by the
 // restart policy does not connect it again.
-void connect_container(const Paths& paths, const std::string& name, const std::string& container);
+void connect_container(const Paths& paths, const std::string& name, const std::string& container,
+                       const std::vector<std::string>& aliases = {});
 
 // Disconnects a container that `connect_container` connected. Throws Error when it is not
 // connected to that network that way.

@@ -41,6 +41,8 @@ protected:
                 ADD_FAILURE() << "cleanup of " << stored.config.id << ": " << error.what();
             }
         }
+        // The project's default network and its bridge.
+        run_isolab(root_.paths(), {"network", "prune", "-f"});
     }
 
     void write_compose(const std::string& text) { std::ofstream(project_dir_ / "compose.yaml") << text; }
@@ -208,13 +210,15 @@ TEST_F(ComposeCli, BadFileGivesOneLine) {
     EXPECT_TRUE(container::list_containers(root_.paths()).empty());
 }
 
-TEST_F(ComposeCli, PortsWarnButDoNotFail) {
+TEST_F(ComposeCli, ConfigPrintsPortsAndNetworks) {
     write_compose("services:\n  web:\n    image: busybox\n    ports: [\"8080:80\"]\n    command: [\"true\"]\n");
 
     auto config = compose({"config"});
 
     EXPECT_EQ(config.exit_code, 0) << config.err;
-    EXPECT_NE(config.err.find("warning: compose.yaml:4: services.web.ports: ignored"), std::string::npos) << config.err;
+    EXPECT_EQ(config.err, "");
+    EXPECT_NE(config.out.find("ports:\n      - 8080:80/tcp\n"), std::string::npos) << config.out;
+    EXPECT_NE(config.out.find("networks:\n  default:\n    name: demo_default\n"), std::string::npos) << config.out;
 }
 
 // The `isolab inspect` object of one container.

@@ -330,16 +330,158 @@ TEST(ComposeHealthcheck, InvalidSettingsNamed) {
     EXPECT_EQ(dir.load_error(), "compose.yaml:5: services.db.healthcheck.intervall: is not a healthcheck setting");
 }
 
-TEST(ComposeService, UnknownKeysAndNetworksWarn) {
+TEST(ComposeService, UnknownKeysWarn) {
     ProjectDir dir;
     dir.write("compose.yaml", "services:\n  a:\n    image: busybox\n    ports: [\"80:80\"]\n    colour: red\n"
-                              "networks:\n  default:\n");
+                              "networks:\n  default:\n    internal: true\n");
     auto warnings = dir.load().warnings;
 
-    ASSERT_EQ(warnings.size(), 3u);
-    EXPECT_EQ(warnings[0], "compose.yaml:6: networks: ignored: isolab compose does not connect services to networks or publish ports yet");
-    EXPECT_EQ(warnings[1], "compose.yaml:4: services.a.ports: ignored: isolab compose does not connect services to networks or publish ports yet");
-    EXPECT_EQ(warnings[2], "compose.yaml:5: services.a.colour: unknown key, ignored");
+    ASSERT_EQ(warnings.size(), 2u);
+    EXPECT_EQ(warnings[0], "compose.yaml:8: networks.default.internal: is not supported and ignored");
+    EXPECT_EQ(warnings[1], "compose.yaml:5: services.a.colour: unknown key, ignored");
+}
+
+TEST(ComposePorts, ShortSyntaxForms) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  web:\n    image: busybox\n    ports:\n"
+                              "      - \"80\"\n      - 81\n      - \"8080:80\"\n      - \"127.0.0.1:8081:80\"\n"
+                              "      - \"5353:53/udp\"\n      - \"127.0.0.1::82\"\n");
+    auto project = dir.load();
+
+    std::vector<std::string> expected = {"80/tcp", "81/tcp", "8080:80/tcp", "127.0.0.1:8081:80/tcp", "5353:53/udp",
+                                         "127.0.0.1::82/tcp"};
+    EXPECT_EQ(project.services.at(0).ports, expected);
+}
+
+TEST(ComposePorts, LongSyntaxForms) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  web:\n    image: busybox\n    ports:\n"
+                              "      - target: 80\n"
+                              "      - target: 80\n        published: \"8080\"\n        name: web\n"
+                              "      - target: 53\n        published: 5353\n        host_ip: 127.0.0.1\n"
+                              "        protocol: udp\n        mode: host\n"
+                              "      - target: 81\n        host_ip: 127.0.0.1\n");
+    auto project = dir.load();
+
+    std::vector<std::string> expected = {"80/tcp", "8080:80/tcp", "127.0.0.1:5353:53/udp", "127.0.0.1::81/tcp"};
+    EXPECT_EQ(project.services.at(0).ports, expected);
+}
+
+TEST(ComposePorts, InvalidPortsNamed) {
+    ProjectDir dir;
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"    ports: [\"70000:80\"]\n", "compose.yaml:4: services.web.ports: invalid"},
+        {"    ports: [\"8080:80/sctp\"]\n", "compose.yaml:4: services.web.ports: invalid protocol 'sctp'"},
+        {"    ports: [\"8080-8081:80-81\"]\n", "compose.yaml:4: services.web.ports: port range \"8080-8081:80-81/tcp\" is not supported"},
+        {"    ports: [\"1.2.3.4.5:80:80\"]\n", "compose.yaml:4: services.web.ports:"},
+        {"    ports: \"80\"\n", "compose.yaml:4: services.web.ports: expected a list"},
+        {"    ports:\n      - published: 8080\n", "compose.yaml:5: services.web.ports: a long-syntax port needs a target"},
+        {"    ports:\n      - target: 80\n        colour: red\n", "compose.yaml:6: services.web.ports.colour: is not a port setting"},
+        {"    ports:\n      - target: 80\n        mode: swarm\n", "compose.yaml:6: services.web.ports.mode: \"swarm\" is not host or ingress"},
+        {"    network_mode: host\n    ports: [\"80:80\"]\n", "compose.yaml:5: services.web.ports: cannot be combined with network_mode: host"},
+    };
+    for (const auto& [text, expected] : cases) {
+        dir.write("compose.yaml", "services:\n  web:\n    image: busybox\n" + text);
+        auto message = dir.load_error();
+        EXPECT_EQ(message.rfind(expected, 0), 0u) << "for:\n" << text << "got: " << message;
+    }
+}
+
+TEST(ComposeNetworks, DefaultNetworkForPlainService) {
+    ProjectDir dir("shop");
+    dir.write("compose.yaml", "services:\n  web:\n    image: busybox\n  solo:\n    image: busybox\n    network_mode: none\n");
+    auto project = dir.load();
+
+    ASSERT_EQ(project.networks.size(), 1u);
+    EXPECT_EQ(project.networks[0].key, "default");
+    EXPECT_EQ(project.networks[0].name, "shop_default");
+    EXPECT_FALSE(project.networks[0].external);
+    const auto& web = project.services.at(1).name == "web" ? project.services.at(1) : project.services.at(0);
+    const auto& solo = project.services.at(1).name == "web" ? project.services.at(0) : project.services.at(1);
+    ASSERT_EQ(web.networks.size(), 1u);
+    EXPECT_EQ(web.networks[0].key, "default");
+    EXPECT_TRUE(solo.networks.empty());
+    EXPECT_EQ(solo.network_mode, "none");
+}
+
+TEST(ComposeNetworks, NoDefaultNetworkWhenUnused) {
+    ProjectDir dir("shop");
+    dir.write("compose.yaml", "services:\n  web:\n    image: busybox\n    network_mode: host\n");
+
+    EXPECT_TRUE(dir.load().networks.empty());
+}
+
+TEST(ComposeNetworks, DeclaredNetworksAndAliases) {
+    ProjectDir dir("shop");
+    dir.write("compose.yaml", "services:\n  web:\n    image: busybox\n    networks:\n"
+                              "      front:\n        aliases: [www, site]\n      back:\n"
+                              "  db:\n    image: busybox\n    networks: [back]\n"
+                              "networks:\n  front:\n    driver: bridge\n    labels:\n      tier: front\n"
+                              "  back:\n    name: shop-backend\n    ipam:\n      config:\n        - subnet: 10.91.0.0/24\n"
+                              "  outside:\n    external: true\n");
+    auto project = dir.load();
+
+    ASSERT_EQ(project.networks.size(), 3u);
+    std::map<std::string, NetworkSpec> networks;
+    for (const auto& network : project.networks) networks[network.key] = network;
+    EXPECT_EQ(networks["back"].name, "shop-backend");
+    EXPECT_EQ(networks["back"].subnet, "10.91.0.0/24");
+    EXPECT_EQ(networks["front"].name, "shop_front");
+    EXPECT_EQ(networks["front"].labels["tier"], "front");
+    EXPECT_FALSE(networks["front"].external);
+    EXPECT_EQ(networks["outside"].name, "outside");
+    EXPECT_TRUE(networks["outside"].external);
+
+    const auto& web = project.services.at(0).name == "web" ? project.services.at(0) : project.services.at(1);
+    ASSERT_EQ(web.networks.size(), 2u);
+    EXPECT_EQ(web.networks[0].key, "front");
+    EXPECT_EQ(web.networks[0].aliases, (std::vector<std::string>{"www", "site"}));
+    EXPECT_EQ(web.networks[1].key, "back");
+    EXPECT_TRUE(web.networks[1].aliases.empty());
+}
+
+TEST(ComposeNetworks, InvalidNetworksNamed) {
+    ProjectDir dir;
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"    networks: [back]\n", "compose.yaml:4: services.web.networks: network \"back\" is not declared under the top-level networks: key"},
+        {"    networks:\n      back:\n        aliases: www\n", "compose.yaml:5: services.web.networks: network \"back\" is not declared"},
+        {"    networks:\n      default:\n        aliases: www\n", "compose.yaml:6: services.web.networks.default.aliases: expected a list"},
+        {"    networks: default\n", "compose.yaml:4: services.web.networks: expected a list of networks or a map"},
+        {"    network_mode: \"service:db\"\n", "compose.yaml:4: services.web.network_mode: \"service:db\" is not supported"},
+        {"    network_mode: none\n    networks: [default]\n", "compose.yaml:4: services.web.network_mode: cannot be combined with networks:"},
+        {"networks:\n  back:\n    driver: overlay\n", "compose.yaml:6: networks.back.driver: \"overlay\" is not supported"},
+        {"networks:\n  back:\n    external: maybe\n", "compose.yaml:6: networks.back.external: expected true or false"},
+        {"networks:\n  back:\n    ipam:\n      config: 10.0.0.0/24\n", "compose.yaml:7: networks.back.ipam.config: expected a list"},
+        {"networks:\n  back:\n    external: true\n    ipam:\n      config:\n        - subnet: 10.91.0.0/24\n",
+         "compose.yaml:6: networks.back: an external network takes no ipam: or labels:"},
+        {"networks: [back]\n", "compose.yaml:4: networks: expected a map"},
+    };
+    for (const auto& [text, expected] : cases) {
+        dir.write("compose.yaml", "services:\n  web:\n    image: busybox\n" + text);
+        auto message = dir.load_error();
+        EXPECT_EQ(message.rfind(expected, 0), 0u) << "for:\n" << text << "got: " << message;
+    }
+}
+
+TEST(ComposeScale, ReplicasFromScaleAndDeploy) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  a:\n    image: busybox\n    scale: 3\n"
+                              "  b:\n    image: busybox\n    deploy:\n      replicas: 2\n      resources: {}\n"
+                              "  c:\n    image: busybox\n");
+    auto project = dir.load();
+
+    std::map<std::string, int> replicas;
+    for (const auto& service : project.services) replicas[service.name] = service.replicas;
+    EXPECT_EQ(replicas, (std::map<std::string, int>{{"a", 3}, {"b", 2}, {"c", 1}}));
+    ASSERT_EQ(project.warnings.size(), 1u);
+    EXPECT_EQ(project.warnings[0], "compose.yaml:9: services.b.deploy.resources: is not supported and ignored");
+}
+
+TEST(ComposeScale, InvalidReplicasNamed) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  a:\n    image: busybox\n    deploy:\n      replicas: -1\n");
+
+    EXPECT_EQ(dir.load_error(), "compose.yaml:5: services.a.deploy.replicas: \"-1\" is not a whole number from 0 to 9999");
 }
 
 TEST(ComposeService, ProfilesLeaveServicesOut) {
