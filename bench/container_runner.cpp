@@ -57,11 +57,9 @@ public:
         return sample;
     }
 
-    // NOTE: container::run is not safe on several threads of one process yet. A container's
-    // first process, forked by one thread, inherits the IPAM FileLock and run_command
-    // pipe fds that another thread holds open, and the two threads deadlock in network
-    // setup (seen with 2 web containers). Starting instances as separate processes, or
-    // making those fds close-on-exec and closing them in the child, would fix it.
+    // Each instance is started by container::run on its own thread. A container's first
+    // process closes what it inherited from the other threads right after clone (see
+    // LaunchPlan::inherited_fds), so the starts cannot wait on each other.
     ScalePoint run_together(const Workload& workload, int count) override {
         ReadyGate gate(count);
         std::vector<std::future<ContainerInstance>> futures;

@@ -7,7 +7,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <sstream>
 
@@ -125,6 +127,22 @@ Clock::time_point time_from_nanoseconds(const std::string& text) {
     return Clock::time_point(std::chrono::nanoseconds(std::stoll(text)));
 }
 
+// Closes every descriptor above stderr except `keep`. Other threads of the calling process
+// may hold pipes they read to end of file, or lock files, at the moment of clone. If the
+// first process kept its copies until exec, those threads would wait for this container's
+// start, and a container started on another thread could wait for them in turn.
+void close_inherited_descriptors(std::vector<int> keep) {
+    std::erase_if(keep, [](int fd) { return fd <= STDERR_FILENO; });
+    std::sort(keep.begin(), keep.end());
+    unsigned first = STDERR_FILENO + 1;
+    for (int fd : keep) {
+        auto kept = static_cast<unsigned>(fd);
+        if (kept > first) syscall(SYS_close_range, first, kept - 1, 0U);
+        first = std::max(first, kept + 1);
+    }
+    syscall(SYS_close_range, first, UINT_MAX, 0U);
+}
+
 }  // namespace
 
 std::string find_executable(const std::string& command, const std::vector<std::string>& env) {
@@ -167,8 +185,9 @@ Launch::Launch(const LaunchPlan& plan, int stdout_fd, int stderr_fd) {
 
     try {
         child_ = kernel::clone_child(plan.clone_flags, [&] {
-            close(sync_pipe[1]);
-            close(status_pipe[0]);
+            std::vector<int> keep = plan.inherited_fds;
+            keep.insert(keep.end(), {sync_pipe[0], status_pipe[1], stdout_fd, stderr_fd, plan.terminal_socket});
+            close_inherited_descriptors(std::move(keep));
             return container_main(plan, sync_pipe[0], status_pipe[1], stdout_fd, stderr_fd);
         });
     } catch (...) {

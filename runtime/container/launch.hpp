@@ -45,6 +45,9 @@ struct LaunchPlan {
     std::optional<winsize> terminal_size;    // the caller's window size for that terminal
     bool keep_stdin = false;                 // -i: stdin is this process's, not /dev/null
     bool own_cgroup_namespace = true;        // false: the process stays in the caller's cgroup namespace
+    // Descriptors the first process keeps open besides stdio, its pipes and terminal_socket;
+    // it closes every other one right after clone.
+    std::vector<int> inherited_fds;
 
     // Replacements for `isolab oci`, whose config.json describes the rootfs and the
     // process's security in its own terms. Each runs in the container's first process.

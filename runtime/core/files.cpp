@@ -185,7 +185,11 @@ FileLock::FileLock(const fs::path& path) {
 }
 
 FileLock::~FileLock() {
-    if (fd_ >= 0) close(fd_);
+    // Unlocks explicitly: a child forked meanwhile may share the open file, and close()
+    // alone would leave the lock held until the child closes its copy too.
+    if (fd_ < 0) return;
+    flock(fd_, LOCK_UN);
+    close(fd_);
 }
 
 TemporaryDirectory::TemporaryDirectory(const fs::path& parent, std::string_view prefix) {

@@ -239,6 +239,7 @@ container::LaunchPlan launch_plan(const OciSpec& spec, const fs::path& rootfs, c
     const OciNamespace* cgroup = spec.find_namespace("cgroup");
     plan.own_cgroup_namespace = cgroup != nullptr && cgroup->path.empty();
     plan.keep_stdin = true;
+    plan.inherited_fds = {fifo_fd};
 
     plan.build_rootfs = [namespaces = spec.namespaces, rlimits = spec.process.rlimits, mounts, cgroup2_host](
                             const container::LaunchPlan& launched) {
