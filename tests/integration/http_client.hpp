@@ -1,6 +1,6 @@
 #pragma once
-// A minimal HTTP/1.0 client over loopback for tests of published ports, and a way to
-// find a free host port for them.
+// A minimal HTTP/1.0 client over loopback for tests of published ports (free_port() is
+// in tests/support/test_support.hpp).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <string>
 #include <thread>
+
+#include "support/test_support.hpp"
 
 namespace isolab::testing {
 
@@ -82,19 +84,6 @@ inline bool port_free(std::uint16_t port) {
     bool bound = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
     close(fd);
     return bound;
-}
-
-// A TCP port of 127.0.0.1 that the kernel reports free at the moment of the call.
-inline std::uint16_t free_port() {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-    socklen_t length = sizeof address;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    close(fd);
-    return ntohs(address.sin_port);
 }
 
 }  // namespace isolab::testing
