@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "runtime/core/unique_fd.hpp"
@@ -192,8 +191,6 @@ TEST_F(SignalProxy, RunForegroundForwards) {
     run.insert(run.end(), trapping_workload.begin(), trapping_workload.end());
     BackgroundIsolab attached(root_.paths(), run);
     ASSERT_TRUE(attached.wait_for_output("ready\n")) << attached.output();
-    // The workload prints before `run` has installed its handlers: give it that moment.
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
 
     attached.send(SIGINT);
 
