@@ -120,8 +120,8 @@ public:
 
     void send(int signal_number) { kill(pid_, signal_number); }
 
-    // Waits up to 20 seconds for the exit and returns the exit code, or -1 on a timeout
-    // (the process is killed then) or a death by signal.
+    // Waits up to 20 seconds for the exit and returns the exit code, 128 + N after a
+    // death by signal N, or -1 on a timeout (the destructor kills the process then).
     int wait_exit() {
         for (int attempt = 0; attempt < 200; ++attempt) {
             read_some(100);
@@ -130,7 +130,7 @@ public:
                 pid_ = -1;
                 while (read_some(100)) {
                 }
-                return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
             }
         }
         return -1;
