@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "runtime/core/unique_fd.hpp"
@@ -124,7 +125,8 @@ public:
     // death by signal N, or -1 on a timeout (the destructor kills the process then).
     int wait_exit() {
         for (int attempt = 0; attempt < 200; ++attempt) {
-            read_some(100);
+            // At end of file read_some returns at once, while isolab may still clean up.
+            if (!read_some(100)) std::this_thread::sleep_for(std::chrono::milliseconds(100));
             int status = 0;
             if (waitpid(pid_, &status, WNOHANG) == pid_) {
                 pid_ = -1;
