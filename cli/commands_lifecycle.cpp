@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/context.hpp"
+#include "runtime/container/attach.hpp"
 #include "runtime/container/inspect.hpp"
 #include "runtime/container/lifecycle.hpp"
 #include "runtime/container/logs.hpp"
@@ -35,13 +36,10 @@ void register_start(CLI::App& app, Context& context) {
     start->callback([&context, attach, names] {
         if (*attach && names->size() != 1) throw Error("start -a takes one container", "start the others separately");
         for (const auto& name : *names) {
-            // Attached, only this run's output is printed, not what earlier runs logged.
-            auto earlier_output = container::log_size(container::require_container(context.paths, name).paths);
-            auto id = container::start_container(context.paths, name);
             if (*attach) {
-                container::print_logs(context.paths, id, {.follow = true, .start_offset = earlier_output});
-                context.exit_code = container::wait_container(context.paths, id);
+                context.exit_code = container::start_attached(context.paths, name);
             } else {
+                container::start_container(context.paths, name);
                 std::printf("%s\n", name.c_str());
             }
         }
@@ -130,7 +128,7 @@ void register_inspect(CLI::App& app, Context& context) {
         if (!result.missing.empty()) {
             std::string missing;
             for (const auto& name : result.missing) missing += (missing.empty() ? "" : ", ") + name;
-            throw Error("no such container: " + missing, "list them with 'isolab ps -a'", 1);
+            throw container::no_such_container(missing);
         }
     });
 }

@@ -76,7 +76,7 @@ void register_rm(CLI::App& network, Context& context) {
 
 void register_connect(CLI::App& network, Context& context) {
     auto names = std::make_shared<std::vector<std::string>>();
-    auto* connect = network.add_subcommand("connect", "Connect a running container to a user-defined network");
+    auto* connect = network.add_subcommand("connect", "Connect a container to a user-defined network, now if it runs and at each later start");
     connect->add_option("names", *names, "NETWORK CONTAINER")->required()->expected(2);
     connect->callback([names, &context] { network::connect_container(context.paths, (*names)[0], (*names)[1]); });
 

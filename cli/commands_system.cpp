@@ -36,8 +36,8 @@ void print_list(const char* what, const std::vector<std::string>& items) {
 }
 
 bool confirm_prune(const container::PruneReport& found, bool volumes) {
-    std::printf("This removes stopped containers, mounts, cgroups, addresses, bridges and iptables rules left by "
-                "crashed runs, %sand every libvirt domain named isolab-* but those of running VMs (vm run -d), "
+    std::printf("This removes stopped containers, user-defined networks no container uses, mounts, cgroups, "
+                "addresses, bridges and iptables rules left by crashed runs, %sand every libvirt domain named isolab-* but those of running VMs (vm run -d), "
                 "and exited VMs.\n",
                 volumes ? "anonymous volumes no container uses, " : "");
     print_list("container", found.containers);
@@ -47,8 +47,8 @@ bool confirm_prune(const container::PruneReport& found, bool volumes) {
 }
 
 void register_prune(CLI::App& system, Context& context) {
-    auto* prune = system.add_subcommand("prune", "Remove stopped containers and everything isolab left behind "
-                                                 "(mounts, cgroups, isolab-* libvirt domains)");
+    auto* prune = system.add_subcommand("prune", "Remove stopped containers, unused networks and everything "
+                                                 "isolab left behind (mounts, cgroups, isolab-* libvirt domains)");
     auto force = std::make_shared<bool>(false);
     auto volumes = std::make_shared<bool>(false);
     auto uri = std::make_shared<std::string>();
@@ -66,6 +66,7 @@ void register_prune(CLI::App& system, Context& context) {
         print_list("removed bridge", removed.bridges);
         print_list("removed iptables rule", removed.rules);
         print_list("removed unfinished volume", volume::prune_unfinished_volumes(context.paths));
+        print_list("removed network", removed.networks);
         // After the containers, so the volumes of the pruned containers are unused.
         if (*volumes) print_list("removed volume", volume::prune_volumes(context.paths, false).names);
         try {

@@ -170,11 +170,9 @@ void ensure_networks(const Paths& paths, const Project& project) {
     }
 }
 
-// Connects a started container to the service's networks after the first, which
-// `network connect` does for a running container.
-// NOTE: like `network connect`, the connection ends with the container's processes. A
-// restart by the restart policy, `compose start` or `compose restart` leaves the
-// container on its first network only, and `compose up` connects it again.
+// Connects a new container to the service's networks after the first, as `network
+// connect` does. The container's folder records them, so every later start, by `compose
+// start`, `compose restart` or the restart policy, connects them again.
 void connect_other_networks(const Paths& paths, const Project& project, const Service& service, const std::string& container) {
     for (size_t i = 1; i < service.networks.size(); ++i) {
         const auto& network = service.networks[i];
@@ -294,8 +292,8 @@ container::StoredContainer start_replica(image::Store& store, const Project& pro
         if (container::is_active(*existing)) {
             std::fprintf(stderr, "Container %s  Running\n", request.name.c_str());
         } else {
+            // The start connects the networks recorded by the first connect_other_networks.
             container::start_container(paths, existing->config.id);
-            connect_other_networks(paths, project, service, request.name);
             std::fprintf(stderr, "Container %s  Started\n", request.name.c_str());
         }
         return container::require_container(paths, request.name);

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "runtime/container/record.hpp"
+#include "runtime/container/status.hpp"
 #include "runtime/core/error.hpp"
 
 namespace isolab::container {
@@ -51,14 +52,13 @@ std::vector<FilesystemChange> filesystem_changes(const fs::path& upperdir, const
 }
 
 std::vector<FilesystemChange> container_changes(image::Store& store, const std::string& name_or_id) {
-    auto container = find_container(store.paths(), name_or_id);
-    if (!container) throw Error("no such container: " + name_or_id, "list them with 'isolab ps -a'");
-    auto image = store.find(container->config.image_id);
+    auto container = require_container(store.paths(), name_or_id);
+    auto image = store.find(container.config.image_id);
     if (!image) {
-        throw Error("the image " + container->config.image + " of container " + container->config.name + " is gone",
-                    "remove the container with 'isolab rm " + container->config.name + "'");
+        throw Error("the image " + container.config.image + " of container " + container.config.name + " is gone",
+                    "remove the container with 'isolab rm " + container.config.name + "'");
     }
-    return filesystem_changes(container->paths.upperdir(), store.lowerdirs(*image));
+    return filesystem_changes(container.paths.upperdir(), store.lowerdirs(*image));
 }
 
 std::string format_changes(const std::vector<FilesystemChange>& changes) {

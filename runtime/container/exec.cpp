@@ -22,6 +22,7 @@
 #include "runtime/container/options.hpp"
 #include "runtime/container/record.hpp"
 #include "runtime/container/running.hpp"
+#include "runtime/container/status.hpp"
 #include "runtime/container/security.hpp"
 #include "runtime/container/signal_forwarding.hpp"
 #include "runtime/container/status_pipe.hpp"
@@ -84,7 +85,7 @@ struct ExecPlan {
 };
 
 [[noreturn]] void not_running(const std::string& name) {
-    throw Error("container " + name + " is not running", "start it with 'isolab run'; list running ones with 'isolab ps'");
+    throw container_not_running(name);
 }
 
 ExecPlan make_plan(const StoredContainer& container, const ExecOptions& options) {

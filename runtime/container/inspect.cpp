@@ -5,6 +5,7 @@
 #include "runtime/container/restart_policy.hpp"
 #include "runtime/container/status.hpp"
 #include "runtime/network/attachment.hpp"
+#include "runtime/network/ports.hpp"
 
 namespace isolab::container {
 
@@ -19,6 +20,26 @@ nlohmann::json null_if_empty(const std::vector<std::string>& values) {
     return values.empty() ? nlohmann::json(nullptr) : nlohmann::json(values);
 }
 
+std::optional<image::Image> find_image(const StoredContainer& container, const image::Store* store) {
+    if (store == nullptr) return std::nullopt;
+    auto image_id = container.config.image_id.substr(container.config.image_id.find(':') + 1);
+    return image_id.empty() ? std::nullopt : store->find(image_id);
+}
+
+// Docker's PortBindings: each -p value under its "80/tcp" key, with the host address and
+// port as given, empty when not given.
+nlohmann::json port_bindings_json(const RunOptions& request) {
+    nlohmann::json bindings = nlohmann::json::object();
+    for (const auto& text : request.publish) {
+        auto mapping = network::parse_port_mapping(text);
+        auto& list = bindings[network::port_key(mapping)];
+        if (!list.is_array()) list = nlohmann::json::array();
+        list.push_back({{"HostIp", mapping.host_ip},
+                        {"HostPort", mapping.host_port == 0 ? "" : std::to_string(mapping.host_port)}});
+    }
+    return bindings;
+}
+
 // Splits the stored argv into the image's Entrypoint and the Cmd after it.
 std::pair<std::vector<std::string>, std::vector<std::string>> split_command(const StoredContainer& container,
                                                                               const image::Store* store) {
@@ -26,9 +47,7 @@ std::pair<std::vector<std::string>, std::vector<std::string>> split_command(cons
     const auto& requested = container.config.request.command;
     auto entrypoint_size = [&]() -> size_t {
         if (!requested.empty() && requested.size() <= command.size()) return command.size() - requested.size();
-        if (store == nullptr) return 0;
-        auto image_id = container.config.image_id.substr(container.config.image_id.find(':') + 1);
-        auto image = image_id.empty() ? std::nullopt : store->find(image_id);
+        auto image = find_image(container, store);
         if (!image || image->config.entrypoint.size() > command.size()) return 0;
         return image->config.entrypoint.size();
     }();
@@ -73,6 +92,9 @@ nlohmann::json host_config_json(const RunOptions& request) {
             {"Tmpfs", tmpfs},
             {"Init", request.init},
             {"AutoRemove", request.remove},
+            {"NetworkMode", request.network.empty() ? "none" : request.network},
+            {"PortBindings", port_bindings_json(request)},
+            {"PublishAllPorts", request.publish_all},
             {"RestartPolicy", {{"Name", restart_policy_name(policy)}, {"MaximumRetryCount", policy.maximum_retries}}},
             {"LogConfig", {{"Type", "json-file"}, {"Config", nlohmann::json::object()}}}};
 }
@@ -83,6 +105,8 @@ nlohmann::json inspect_container(const StoredContainer& container, const image::
     const auto& config = container.config;
     auto state = observed_state(container);
     auto [entrypoint, cmd] = split_command(container, store);
+    auto image = find_image(container, store);
+    auto exposed = image ? image->config.exposed_ports : std::vector<std::string>{};
     nlohmann::json object = {
         {"Id", config.id},
         {"Created", config.created},
@@ -96,7 +120,8 @@ nlohmann::json inspect_container(const StoredContainer& container, const image::
         {"RestartCount", state.restart_count},
         {"Driver", "overlay"},
         {"HostConfig", host_config_json(config.request)},
-        {"NetworkSettings", network::network_settings(Paths{container.paths.directory.parent_path().parent_path(), {}}, config.id)},
+        {"NetworkSettings", network::network_settings(Paths{container.paths.directory.parent_path().parent_path(), {}},
+                                                      config.id, exposed)},
     };
     object["Config"] = {{"Hostname", config.hostname},
                         {"User", config.request.user},

@@ -168,7 +168,7 @@ void kill_container(const Paths& paths, const std::string& name_or_id, int signa
     auto container = require_container(paths, name_or_id);
     auto state = observed_state(container);
     if (state.status != "running") {
-        throw Error("container " + container.config.name + " is not running", "start it with 'isolab start'", 1);
+        throw container_not_running(container.config.name);
     }
     request_manual_stop(container);
     if (kill(state.pid, signal) != 0) throw_errno("cannot send signal " + std::to_string(signal) + " to the container");

@@ -13,6 +13,7 @@
 
 #include "runtime/container/mounts_plan.hpp"
 #include "runtime/container/lifecycle.hpp"
+#include "runtime/container/ps_format.hpp"
 #include "runtime/container/status.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/log.hpp"
@@ -75,14 +76,15 @@ std::string format_ps(const std::vector<StoredContainer>& containers, bool quiet
     }
 
     // Columns are as wide as their widest cell plus three spaces.
-    using Row = std::array<std::string, 6>;
-    std::vector<Row> rows = {{"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"}};
+    using Row = std::array<std::string, 7>;
+    std::vector<Row> rows = {{"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"}};
     auto now = std::chrono::system_clock::now();
     for (const auto& container : containers) {
         rows.push_back({container.config.id.substr(0, 12), container.config.image, command_text(container.config.command),
-                        created_text(container, now), status_text(container, now), container.config.name});
+                        created_text(container, now), status_text(container, now), ports_text(container),
+                        container.config.name});
     }
-    std::array<size_t, 6> widths{};
+    std::array<size_t, 7> widths{};
     for (const auto& row : rows) {
         for (size_t column = 0; column < row.size(); ++column) widths[column] = std::max(widths[column], display_width(row[column]));
     }

@@ -14,7 +14,7 @@ bool is_running(const StoredContainer& container);
 // ones, or all with `all`.
 std::vector<StoredContainer> containers_for_ps(const Paths& paths, bool all);
 
-// The `ps` table (CONTAINER ID, IMAGE, COMMAND, CREATED, STATUS, NAMES), or only the
+// The `ps` table (CONTAINER ID, IMAGE, COMMAND, CREATED, STATUS, PORTS, NAMES), or only the
 // short ids with `quiet`.
 std::string format_ps(const std::vector<StoredContainer>& containers, bool quiet);
 

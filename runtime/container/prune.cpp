@@ -19,6 +19,7 @@
 #include "runtime/core/log.hpp"
 #include "runtime/linux/cgroups.hpp"
 #include "runtime/network/attachment.hpp"
+#include "runtime/network/networks.hpp"
 
 namespace isolab::container {
 
@@ -172,6 +173,13 @@ PruneReport prune_containers(const Paths& paths) {
         } else {
             removed.containers.push_back(id);
         }
+    }
+
+    // After the records, so a network only stopped containers named is unused now.
+    try {
+        removed.networks = network::prune_networks(paths);
+    } catch (const Error& error) {
+        spdlog::warn("prune: user-defined networks not checked: {}", error.one_line());
     }
     return removed;
 }

@@ -18,13 +18,15 @@ struct PruneReport {
     std::vector<std::string> leases;      // ids of containers whose network address was released
     std::vector<std::string> bridges;     // isolab bridges deleted
     std::vector<std::string> rules;       // iptables rules of deleted bridges
+    std::vector<std::string> networks;    // user-defined networks no container used any more
 };
 
 // Finds the leftovers without changing anything.
 PruneReport find_container_leftovers(const Paths& paths);
 
 // Unmounts, kills the processes of orphaned cgroups, removes them and the records of
-// stopped containers. Returns what it removed. Throws Error only when the state root
+// stopped containers, then removes the user-defined networks that no remaining container
+// uses, as `docker system prune` does. Returns what it removed. Throws Error only when the state root
 // cannot be read; a leftover that cannot be removed is logged and kept.
 PruneReport prune_containers(const Paths& paths);
 

@@ -8,6 +8,8 @@
 #include "runtime/container/manage.hpp"
 #include "runtime/container/status.hpp"
 #include "runtime/core/error.hpp"
+#include "runtime/core/log.hpp"
+#include "runtime/network/attachment.hpp"
 
 namespace isolab::container {
 
@@ -18,6 +20,7 @@ const std::vector<std::pair<std::string, std::string>>& fields() {
     static const std::vector<std::pair<std::string, std::string>> known = {
         {"ID", "CONTAINER ID"}, {"Names", "NAMES"},          {"Image", "IMAGE"}, {"Command", "COMMAND"},
         {"CreatedAt", "CREATED AT"}, {"Status", "STATUS"}, {"State", "STATE"},
+        {"Ports", "PORTS"},
     };
     return known;
 }
@@ -37,6 +40,7 @@ std::map<std::string, std::string> field_values(const StoredContainer& container
         {"CreatedAt", container.config.created},
         {"Status", status_text(container, std::chrono::system_clock::now())},
         {"State", observed_state(container).status},
+        {"Ports", ports_text(container)},
     };
 }
 
@@ -96,6 +100,20 @@ std::string expand(std::string_view format, const std::map<std::string, std::str
 }
 
 }  // namespace
+
+std::string ports_text(const StoredContainer& container) {
+    if (observed_state(container).status != "running") return {};
+    std::string text;
+    try {
+        Paths paths{container.paths.directory.parent_path().parent_path(), {}};
+        for (const auto& published : network::published_ports(paths, container.config.id)) {
+            text += (text.empty() ? "" : ", ") + published;
+        }
+    } catch (const Error& error) {
+        spdlog::warn("ps: published ports of container {} not read: {}", container.config.id, error.one_line());
+    }
+    return text;
+}
 
 std::string format_ps_template(const std::vector<StoredContainer>& containers, std::string_view format) {
     std::string text;

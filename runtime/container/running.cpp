@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "runtime/container/status.hpp"
 #include "runtime/core/error.hpp"
 
 namespace isolab::container {
@@ -25,12 +26,9 @@ bool process_in_container(pid_t pid, const std::string& id) {
 }
 
 StoredContainer find_running_container(const Paths& paths, const std::string& name) {
-    auto container = find_container(paths, name);
-    if (!container) throw Error("no such container: " + name, "list containers with 'isolab ps -a'");
-    if (!is_running(*container)) {
-        throw Error("container " + name + " is not running", "start it with 'isolab run'; list running ones with 'isolab ps'");
-    }
-    return *container;
+    auto container = require_container(paths, name);
+    if (!is_running(container)) throw container_not_running(name);
+    return container;
 }
 
 std::vector<StoredContainer> running_containers(const Paths& paths) {

@@ -16,7 +16,7 @@ namespace isolab::container {
 bool process_in_container(pid_t pid, const std::string& id);
 
 // Finds the container by name or id and checks that its first process still runs.
-// Throws Error "no such container" or "container X is not running".
+// Throws no_such_container or container_not_running.
 StoredContainer find_running_container(const Paths& paths, const std::string& name);
 
 // Every container whose first process still runs, oldest first.

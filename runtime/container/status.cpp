@@ -93,8 +93,17 @@ bool update_state_if(const ContainerPaths& paths, const std::function<bool(Conta
 
 StoredContainer require_container(const Paths& paths, const std::string& name_or_id) {
     auto container = find_container(paths, name_or_id);
-    if (!container) throw Error("no such container: " + name_or_id, "list them with 'isolab ps -a'", 1);
+    if (!container) throw no_such_container(name_or_id);
     return std::move(*container);
+}
+
+Error no_such_container(const std::string& names) {
+    return Error("no such container: " + names, "list them with 'isolab ps -a'", target_error_exit_code);
+}
+
+Error container_not_running(const std::string& name) {
+    return Error("container " + name + " is not running", "start it with 'isolab start'; list running ones with 'isolab ps'",
+                 target_error_exit_code);
 }
 
 std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::string& text) {

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "runtime/container/record.hpp"
+#include "runtime/core/error.hpp"
 
 namespace isolab::container {
 
@@ -43,9 +44,16 @@ bool update_state_if(const ContainerPaths& paths, const std::function<bool(Conta
 // Reads the container's state.json again.
 ContainerState read_state(const ContainerPaths& paths);
 
-// Finds a container by name, id or unique id prefix. Throws Error (exit code 1) when
-// there is none.
+// Finds a container by name, id or unique id prefix. Throws no_such_container when there
+// is none.
 StoredContainer require_container(const Paths& paths, const std::string& name_or_id);
+
+// The error for names (one, or several joined by ", ") that match no container, with
+// target_error_exit_code.
+Error no_such_container(const std::string& names);
+
+// The error for a container that must run and does not, with target_error_exit_code.
+Error container_not_running(const std::string& name);
 
 // Parses an RFC 3339 UTC time as isolab writes it ("2024-05-01T12:00:00.123456789Z").
 // Returns nullopt for an empty or malformed text.

@@ -28,6 +28,12 @@ private:
     int exit_code_;
 };
 
+// The exit code of an error about the object a command names rather than about isolab:
+// the container or network does not exist, or is not in a state the command accepts.
+// The docker CLI exits 1 for these; `run` and `create` keep 125 for them, as `docker run`
+// does. docs/architecture.md lists the exit codes.
+inline constexpr int target_error_exit_code = 1;
+
 // Throws Error("<what>: <strerror(errno)>"), reading errno at the call.
 [[noreturn]] void throw_errno(const std::string& what, std::string hint = {});
 

@@ -10,24 +10,12 @@
 
 #include "runtime/core/digest.hpp"
 #include "runtime/core/error.hpp"
+#include "runtime/core/unique_fd.hpp"
 #include "runtime/image/layout.hpp"
 
 namespace isolab::image {
 
 namespace fs = std::filesystem;
-
-UniqueFd::~UniqueFd() {
-    if (fd_ >= 0) close(fd_);
-}
-
-UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-        if (fd_ >= 0) close(fd_);
-        fd_ = other.fd_;
-        other.fd_ = -1;
-    }
-    return *this;
-}
 
 void ArchiveReadCloser::operator()(archive* handle) const {
     archive_read_free(handle);

@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "runtime/core/error.hpp"
+#include "runtime/core/unique_fd.hpp"
 #include "runtime/image/archive_io.hpp"
 
 namespace isolab::image {

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "runtime/core/error.hpp"
+#include "runtime/core/unique_fd.hpp"
 #include "runtime/core/log.hpp"
 #include "runtime/linux/mounts.hpp"
 
@@ -23,20 +24,6 @@ namespace isolab::kernel {
 namespace fs = std::filesystem;
 
 namespace {
-
-class OwnedFd {
-public:
-    explicit OwnedFd(int fd) : fd_(fd) {}
-    ~OwnedFd() {
-        if (fd_ >= 0) close(fd_);
-    }
-    OwnedFd(const OwnedFd&) = delete;
-    OwnedFd& operator=(const OwnedFd&) = delete;
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
 
 void mount_checked(const char* source, const std::string& target, unsigned long flags, const std::string& what) {
     if (mount(source, target.c_str(), nullptr, flags, nullptr) != 0) throw_errno("mount " + what);
@@ -84,9 +71,9 @@ void copy_metadata(int destination_dir, const char* name, const struct stat& inf
 }
 
 void copy_file_content(int source_dir, int destination_dir, const char* name, const std::string& where) {
-    OwnedFd input(openat(source_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd input(openat(source_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (input.get() < 0) throw_errno("cannot open " + where + "/" + name + " in the image");
-    OwnedFd output(openat(destination_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    UniqueFd output(openat(destination_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (output.get() < 0) throw_errno("cannot create " + std::string(name) + " in the volume");
     // read and write, because copy_file_range from overlayfs to another filesystem failed
     // with EXDEV on Linux 6.18.
@@ -111,8 +98,8 @@ void copy_entry(int source_dir, int destination_dir, const char* name, const std
 
     if (S_ISDIR(info.st_mode)) {
         if (mkdirat(destination_dir, name, 0700) != 0) throw_errno("cannot create " + std::string(name) + " in the volume");
-        OwnedFd source(openat(source_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        OwnedFd destination(openat(destination_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        UniqueFd source(openat(source_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        UniqueFd destination(openat(destination_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (source.get() < 0 || destination.get() < 0) throw_errno("cannot open " + where + "/" + name);
         copy_tree(source.get(), destination.get(), where + "/" + name);
     } else if (S_ISREG(info.st_mode)) {
@@ -194,19 +181,19 @@ void bind_mount(const fs::path& rootfs, const BindMount& bind) {
 }
 
 bool copy_image_content(const fs::path& rootfs, const fs::path& path, const fs::path& destination) {
-    OwnedFd root(open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd root(open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (root.get() < 0) throw_errno("cannot open rootfs " + rootfs.string());
     open_how how{};
     how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
     how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
     auto relative = path.relative_path().string();
-    OwnedFd source(static_cast<int>(syscall(SYS_openat2, root.get(), relative.empty() ? "." : relative.c_str(), &how, sizeof how)));
+    UniqueFd source(static_cast<int>(syscall(SYS_openat2, root.get(), relative.empty() ? "." : relative.c_str(), &how, sizeof how)));
     if (source.get() < 0) {
         if (errno == ENOENT || errno == ENOTDIR) return false;  // nothing in the image at that path
         throw_errno("cannot open " + path.string() + " in the image");
     }
 
-    OwnedFd target(open(destination.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd target(open(destination.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (target.get() < 0) throw_errno("cannot open volume folder " + destination.string());
     // Two containers that start at once on the same new volume copy one after the other,
     // and the second then finds the volume filled. Closing the descriptor unlocks.

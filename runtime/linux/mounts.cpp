@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "runtime/core/error.hpp"
+#include "runtime/core/unique_fd.hpp"
 #include "runtime/core/log.hpp"
 
 namespace isolab::kernel {
@@ -45,21 +46,6 @@ int open_path_in_root(int root_fd, const std::string& relative, unsigned long lo
     return static_cast<int>(syscall(SYS_openat2, root_fd, relative.c_str(), &how, sizeof how));
 }
 
-class Descriptor {
-public:
-    explicit Descriptor(int fd) : fd_(fd) {}
-    ~Descriptor() {
-        if (fd_ >= 0) close(fd_);
-    }
-    Descriptor(const Descriptor&) = delete;
-    Descriptor& operator=(const Descriptor&) = delete;
-    int get() const { return fd_; }
-    int release() { return std::exchange(fd_, -1); }
-
-private:
-    int fd_;
-};
-
 std::string join_components(const std::vector<std::string>& components, size_t count) {
     std::string joined;
     for (size_t i = 0; i < count; ++i) {
@@ -83,12 +69,12 @@ ResolvedPath resolve_in_root_at(int root_fd, const fs::path& root, const fs::pat
 
     for (size_t i = 1; i <= components.size(); ++i) {
         auto prefix = join_components(components, i);
-        Descriptor existing(open_path_in_root(root_fd, prefix, O_PATH | O_CLOEXEC));
+        UniqueFd existing(open_path_in_root(root_fd, prefix, O_PATH | O_CLOEXEC));
         if (existing.get() >= 0) continue;
         if (errno != ENOENT) throw_errno("cannot resolve " + prefix + " in " + root.string());
 
         auto parent = join_components(components, i - 1);
-        Descriptor parent_fd(open_path_in_root(root_fd, parent, O_PATH | O_DIRECTORY | O_CLOEXEC));
+        UniqueFd parent_fd(open_path_in_root(root_fd, parent, O_PATH | O_DIRECTORY | O_CLOEXEC));
         if (parent_fd.get() < 0) throw_errno("cannot open /" + parent + " in " + root.string());
         bool last = i == components.size();
         create_missing(root_fd, root, parent_fd.get(), parent, components[i - 1], last ? kind : PathKind::directory, depth);
@@ -106,7 +92,7 @@ void create_missing(int root_fd, const fs::path& root, int parent_fd, const std:
         result = mkdirat(parent_fd, name.c_str(), 0755);
     } else {
         // O_PATH descriptors cannot create files: open the parent for real first.
-        Descriptor directory(openat(parent_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        UniqueFd directory(openat(parent_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         int file = directory.get() < 0 ? -1 : openat(directory.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         result = file < 0 ? -1 : 0;
         if (file >= 0) close(file);
@@ -144,7 +130,7 @@ fs::path ResolvedPath::real_path() const {
 }
 
 ResolvedPath resolve_in_root(const fs::path& root, const fs::path& path, PathKind kind) {
-    Descriptor root_fd(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd root_fd(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (root_fd.get() < 0) throw_errno("cannot open rootfs " + root.string());
     auto resolved = resolve_in_root_at(root_fd.get(), root, path, kind, 0);
     if ((kind == PathKind::directory) != is_directory(resolved.fd())) {
@@ -300,7 +286,7 @@ void link_default_dev_entries(const fs::path& rootfs) {
                                                           {"/proc/self/fd/0", "stdin"},
                                                           {"/proc/self/fd/1", "stdout"},
                                                           {"/proc/self/fd/2", "stderr"}};
-    Descriptor directory(openat(dev.fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd directory(openat(dev.fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     for (const auto& [target, name] : links) {
         if (symlinkat(target, directory.get(), name) != 0 && errno != EEXIST) throw_errno(std::string("symlink /dev/") + name);
     }

@@ -11,6 +11,7 @@
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
 #include "runtime/network/bridge.hpp"
+#include "runtime/network/connections.hpp"
 #include "runtime/network/firewall.hpp"
 #include "runtime/network/ipam.hpp"
 #include "runtime/network/netlink.hpp"
@@ -68,7 +69,8 @@ bool uses_bridge(const std::string& mode) { return !mode.empty() && mode != "non
 ContainerNetwork::ContainerNetwork(const Paths& paths, const std::string& mode, const std::string& id,
                                    const std::string& name, const std::string& hostname, const fs::path& container_directory,
                                    std::vector<PortMapping> ports, std::vector<std::string> aliases)
-    : paths_(paths), network_(network_name(mode)), id_(id), device_(veth_name(id)), directory_(container_directory) {
+    : paths_(paths), network_(network_name(mode)), id_(id), name_(name), hostname_(hostname), device_(veth_name(id)),
+      directory_(container_directory) {
     IpamLock lock(paths_);
     auto state = load_ipam(paths_);
     drop_stale_leases(paths_, state);
@@ -123,6 +125,11 @@ ContainerNetwork::ContainerNetwork(const Paths& paths, const std::string& mode, 
 ContainerNetwork::~ContainerNetwork() {
     proxy_.reset();
     try {
+        leave_connected_networks(paths_, id_);
+    } catch (const std::exception& error) {
+        spdlog::warn("net: cannot release the connected networks of container {}: {}", id_, error.what());
+    }
+    try {
         IpamLock lock(paths_);
         auto state = load_ipam(paths_);
         delete_device(device_);
@@ -169,6 +176,10 @@ void ContainerNetwork::connect(pid_t pid) {
     auto subnet = parse_ipv4(network.subnet);
     configure_container_interface(pid, {parse_ipv4(address_).value, subnet.prefix}, parse_ipv4(network.gateway).value);
     if (proxy_) proxy_->start(address_);
+
+    NetworkMember member{id_, name_, hostname_, pid, container::process_start_ticks(pid), getpid(),
+                         container::process_start_ticks(getpid())};
+    rejoin_connected_networks(paths_, member, directory_);
 }
 
 std::vector<PortMapping> requested_ports(const container::RunOptions& request, const std::vector<std::string>& exposed_ports) {
@@ -231,10 +242,10 @@ NetworkLeftovers prune_network_leftovers(const Paths& paths) {
     return removed;
 }
 
-nlohmann::json network_settings(const Paths& paths, const std::string& id) {
+nlohmann::json network_settings(const Paths& paths, const std::string& id, const std::vector<std::string>& exposed_ports) {
     nlohmann::json settings = {{"Bridge", ""}, {"IPAddress", ""}, {"IPPrefixLen", 0}, {"Gateway", ""},
                                {"Networks", nlohmann::json::object()},
-                               {"Ports", nlohmann::json::array()}};
+                               {"Ports", nlohmann::json::object()}};
     IpamState state;
     try {
         state = load_ipam(paths);
@@ -246,15 +257,35 @@ nlohmann::json network_settings(const Paths& paths, const std::string& id) {
         auto lease = network.leases.find(id);
         if (lease == network.leases.end()) continue;
         int prefix = parse_ipv4(network.subnet).prefix;
+        settings["Networks"][name] = {{"IPAddress", lease->second.address}, {"IPPrefixLen", prefix},
+                                      {"Gateway", network.gateway}};
+        // The top-level fields describe the network the container started on, not one
+        // that `network connect` added.
+        if (lease->second.device != veth_name(id)) continue;
         settings["Bridge"] = network.bridge;
         settings["IPAddress"] = lease->second.address;
         settings["IPPrefixLen"] = prefix;
         settings["Gateway"] = network.gateway;
-        for (const auto& published : lease->second.ports) settings["Ports"].push_back(published);
-        settings["Networks"][name] = {{"IPAddress", lease->second.address}, {"IPPrefixLen", prefix},
-                                      {"Gateway", network.gateway}};
+        // Docker lists the ports of a container only while it has an address.
+        for (const auto& exposed : exposed_ports) settings["Ports"][port_key(parse_port_mapping(exposed))] = nullptr;
+        for (const auto& published : lease->second.ports) {
+            auto mapping = parse_description(published);
+            auto& bindings = settings["Ports"][port_key(mapping)];
+            if (!bindings.is_array()) bindings = nlohmann::json::array();
+            bindings.push_back({{"HostIp", mapping.host_ip}, {"HostPort", std::to_string(mapping.host_port)}});
+        }
     }
     return settings;
+}
+
+std::vector<std::string> published_ports(const Paths& paths, const std::string& id) {
+    if (!fs::exists(ipam_directory(paths) / "ipam.json")) return {};
+    auto state = load_ipam(paths);
+    for (const auto& [name, network] : state.networks) {
+        auto lease = network.leases.find(id);
+        if (lease != network.leases.end() && lease->second.device == veth_name(id)) return lease->second.ports;
+    }
+    return {};
 }
 
 }  // namespace isolab::network

@@ -43,6 +43,7 @@ public:
     ContainerNetwork(const Paths& paths, const std::string& mode, const std::string& id, const std::string& name,
                      const std::string& hostname, const std::filesystem::path& container_directory,
                      std::vector<PortMapping> ports = {}, std::vector<std::string> aliases = {});
+    // Releases the address, the veth pairs of every network and the published ports.
     ~ContainerNetwork();
     ContainerNetwork(const ContainerNetwork&) = delete;
     ContainerNetwork& operator=(const ContainerNetwork&) = delete;
@@ -52,7 +53,8 @@ public:
 
     // Creates the veth pair into the network namespace of the container's first process
     // `pid`, configures eth0, records `pid` in the lease and starts forwarding the
-    // published ports.
+    // published ports. Then joins the networks `network connect` recorded for the
+    // container, as eth1 and on.
     void connect(pid_t pid);
 
     const std::string& address() const { return address_; }
@@ -61,6 +63,8 @@ private:
     Paths paths_;
     std::string network_;
     std::string id_;
+    std::string name_;
+    std::string hostname_;
     std::string address_;
     std::string device_;
     std::filesystem::path directory_;
@@ -98,8 +102,13 @@ NetworkLeftovers prune_network_leftovers(const Paths& paths);
 std::string container_resolv_conf(const std::string& host_text);
 
 // Docker's NetworkSettings for `inspect`: IPAddress, Gateway, IPPrefixLen, Networks and
-// Ports.
-// Empty values when the container holds no lease.
-nlohmann::json network_settings(const Paths& paths, const std::string& id);
+// Ports. Ports maps "80/tcp" to its host bindings, [{"HostIp": "0.0.0.0", "HostPort":
+// "8080"}], and each of `exposed_ports` that is not published to null. Empty values when
+// the container holds no lease.
+nlohmann::json network_settings(const Paths& paths, const std::string& id, const std::vector<std::string>& exposed_ports = {});
+
+// The published ports of container `id` ("0.0.0.0:8080->80/tcp", as `describe` writes
+// them), in the order of its -p and -P values. Empty when it holds no lease.
+std::vector<std::string> published_ports(const Paths& paths, const std::string& id);
 
 }  // namespace isolab::network

@@ -1,6 +1,8 @@
 #include "runtime/network/networks.hpp"
 
+#include <algorithm>
 #include <regex>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -11,11 +13,16 @@
 #include "runtime/core/log.hpp"
 #include "runtime/network/attachment.hpp"
 #include "runtime/network/bridge.hpp"
+#include "runtime/network/connections.hpp"
 #include "runtime/network/netlink.hpp"
 
 namespace isolab::network {
 
 namespace {
+
+Error network_not_found(const std::string& name) {
+    return Error("network " + name + " not found", "list networks with 'isolab network ls'", target_error_exit_code);
+}
 
 void validate_network_name(const std::string& name) {
     static const std::regex pattern("[a-zA-Z0-9][a-zA-Z0-9_.-]*");
@@ -88,7 +95,8 @@ NetworkRecord create_network(const Paths& paths, const std::string& name, const 
     validate_network_name(name);
     IpamLock lock(paths);
     auto state = load_ipam(paths);
-    if (state.networks.count(name)) throw Error("network " + name + " already exists", "remove it first with 'isolab network rm " + name + "'");
+    if (state.networks.count(name)) throw Error("network " + name + " already exists", "remove it first with 'isolab network rm " + name + "'",
+                                                   target_error_exit_code);
 
     NetworkRecord network;
     network.name = name;
@@ -140,7 +148,7 @@ nlohmann::json inspect_network(const Paths& paths, const std::string& name) {
     auto state = load_ipam(paths);
     auto wanted = network_name(name);
     auto found = state.networks.find(wanted);
-    if (found == state.networks.end() && wanted != default_network) throw Error("network " + name + " not found", {}, 1);
+    if (found == state.networks.end() && wanted != default_network) throw network_not_found(name);
     auto network = found == state.networks.end() ? default_record() : found->second;
 
     nlohmann::json containers = nlohmann::json::object();
@@ -160,16 +168,16 @@ nlohmann::json inspect_network(const Paths& paths, const std::string& name) {
 }
 
 void remove_network(const Paths& paths, const std::string& name) {
-    if (network_name(name) == default_network) throw Error("the default network " + name + " cannot be removed", {}, 1);
+    if (network_name(name) == default_network) throw Error("the default network " + name + " cannot be removed", {}, target_error_exit_code);
     IpamLock lock(paths);
     auto state = load_ipam(paths);
     drop_stale_leases(paths, state);
     auto found = state.networks.find(name);
-    if (found == state.networks.end()) throw Error("network " + name + " not found", {}, 1);
+    if (found == state.networks.end()) throw network_not_found(name);
     if (!found->second.leases.empty()) {
         std::string names;
         for (const auto& [id, lease] : found->second.leases) names += (names.empty() ? "" : ", ") + lease.name;
-        throw Error("network " + name + " is used by container " + names, "stop or remove those containers first", 1);
+        throw Error("network " + name + " is used by container " + names, "stop or remove those containers first", target_error_exit_code);
     }
     remove_bridge(paths, found->second);
     state.networks.erase(found);
@@ -180,51 +188,36 @@ void connect_container(const Paths& paths, const std::string& name, const std::s
                        const std::vector<std::string>& aliases) {
     auto stored = container::require_container(paths, container);
     auto state_now = container::observed_state(stored);
-    if (state_now.status != "running" || state_now.pid <= 0) {
-        throw Error("container " + stored.config.name + " is not running", "start it first", 1);
-    }
     const auto& id = stored.config.id;
 
     IpamLock lock(paths);
     auto state = load_ipam(paths);
     drop_stale_leases(paths, state);
     auto found = state.networks.find(name);
-    if (found == state.networks.end() || !found->second.user_defined) {
-        throw Error("network " + name + " not found", "connect takes a network made by 'isolab network create'", 1);
-    }
+    if (found == state.networks.end() || !found->second.user_defined) throw network_not_found(name);
     auto& network = found->second;
-    if (network.leases.count(id)) throw Error("container " + stored.config.name + " is already on network " + name, {}, 1);
-    int interfaces = 0;
-    for (const auto& [other_name, other] : state.networks) interfaces += static_cast<int>(other.leases.count(id));
-    ensure_bridge(paths, network);
-
-    Lease lease;
-    lease.address = allocate_address(network);
-    // "isolab", 8 digits of the id and a letter after f fill the 15 characters, so the
-    // name never equals that of the first veth, which ends in a ninth hex digit.
-    lease.device = "isolab" + id.substr(0, 8) + static_cast<char>('g' + interfaces % 20);
-    // The container's owner keeps the lease in use, as it keeps the first one.
-    lease.owner_pid = state_now.monitor_pid;
-    lease.owner_start_ticks = state_now.monitor_start_ticks;
-    lease.pid = state_now.pid;
-    lease.pid_start_ticks = state_now.pid_start_ticks;
-    lease.name = stored.config.name;
-    lease.hostname = stored.config.hostname;
-    lease.aliases = aliases;
-
-    auto interface = "eth" + std::to_string(interfaces);
-    delete_device(lease.device);
-    create_veth(lease.device, network.bridge, state_now.pid, interface);
-    try {
-        configure_container_interface(state_now.pid, {parse_ipv4(lease.address).value, parse_ipv4(network.subnet).prefix},
-                                      parse_ipv4(network.gateway).value, interface, false);
-        network.leases[id] = lease;
-        save_ipam(paths, state);
-    } catch (...) {
-        delete_device(lease.device);
-        throw;
+    auto recorded = connected_networks(stored.paths.directory);
+    auto recorded_here = [&](const ConnectedNetwork& entry) { return entry.name == name; };
+    bool on_network = network.leases.count(id) > 0 || stored.config.request.network == name ||
+                      std::any_of(recorded.begin(), recorded.end(), recorded_here);
+    if (on_network) {
+        throw Error("container " + stored.config.name + " is already on network " + name, {}, target_error_exit_code);
     }
-    refresh_hosts_files(paths, network);
+    // As Docker does, a container that does not run is only recorded, and its next start
+    // connects it.
+    if (state_now.status == "running" && state_now.pid > 0) {
+        NetworkMember member{id,
+                             stored.config.name,
+                             stored.config.hostname,
+                             state_now.pid,
+                             state_now.pid_start_ticks,
+                             state_now.monitor_pid,
+                             state_now.monitor_start_ticks};
+        join_network(paths, state, network, member, aliases);
+        refresh_hosts_files(paths, network);
+    }
+    recorded.push_back({name, aliases});
+    save_connected_networks(stored.paths.directory, recorded);
 }
 
 void disconnect_container(const Paths& paths, const std::string& name, const std::string& container) {
@@ -232,25 +225,41 @@ void disconnect_container(const Paths& paths, const std::string& name, const std
     IpamLock lock(paths);
     auto state = load_ipam(paths);
     auto found = state.networks.find(name);
-    if (found == state.networks.end()) throw Error("network " + name + " not found", {}, 1);
+    if (found == state.networks.end()) throw network_not_found(name);
+    auto recorded = connected_networks(stored.paths.directory);
+    auto entry = std::find_if(recorded.begin(), recorded.end(), [&](const ConnectedNetwork& connected) { return connected.name == name; });
     auto lease = found->second.leases.find(stored.config.id);
-    if (lease == found->second.leases.end() || lease->second.device == veth_name(stored.config.id)) {
+    bool leased = lease != found->second.leases.end() && lease->second.device != veth_name(stored.config.id);
+    if (entry == recorded.end() && !leased) {
         throw Error("container " + stored.config.name + " is not connected to network " + name + " by 'network connect'",
-                    "a container started with --network leaves it when it stops", 1);
+                    "a container started with --network leaves it when it stops", target_error_exit_code);
     }
-    delete_device(lease->second.device);
-    found->second.leases.erase(lease);
-    save_ipam(paths, state);
-    refresh_hosts_files(paths, found->second);
+    if (leased) {
+        delete_device(lease->second.device);
+        found->second.leases.erase(lease);
+        save_ipam(paths, state);
+        refresh_hosts_files(paths, found->second);
+    }
+    if (entry != recorded.end()) {
+        recorded.erase(entry);
+        save_connected_networks(stored.paths.directory, recorded);
+    }
 }
 
 std::vector<std::string> prune_networks(const Paths& paths) {
+    // As Docker counts them, a stopped container that names a network uses it too.
+    std::set<std::string> referenced;
+    for (const auto& container : container::list_containers(paths)) {
+        if (uses_bridge(container.config.request.network)) referenced.insert(network_name(container.config.request.network));
+        for (auto& connected : connected_networks(container.paths.directory)) referenced.insert(std::move(connected.name));
+    }
+
     std::vector<std::string> removed;
     IpamLock lock(paths);
     auto state = load_ipam(paths);
     drop_stale_leases(paths, state);
     for (auto network = state.networks.begin(); network != state.networks.end();) {
-        if (!network->second.user_defined || !network->second.leases.empty()) {
+        if (!network->second.user_defined || !network->second.leases.empty() || referenced.count(network->first)) {
             ++network;
             continue;
         }

@@ -35,21 +35,22 @@ nlohmann::json inspect_network(const Paths& paths, const std::string& name);
 // unknown one, or one that containers still use.
 void remove_network(const Paths& paths, const std::string& name);
 
-// Connects the running container `container` (name or id) to the user-defined network
-// `name`: a second veth pair, ethN inside with an address of that network and no route
-// change, and /etc/hosts entries on both sides, where the others also resolve its
-// `aliases`. Throws Error when either is missing, the container does not run or is on
-// that network already.
-// NOTE: the connection lasts until the container's processes end; a restart by the
-// restart policy does not connect it again.
+// Connects the container `container` (name or id) to the user-defined network `name` and
+// records the connection and its `aliases` in the container's folder, so each later start
+// connects it again. A running container gets a further veth pair at once: ethN inside,
+// with an address of that network and no route change, and /etc/hosts entries on both
+// sides, where the others also resolve its aliases. Throws Error when either is missing
+// or the container is on that network already.
 void connect_container(const Paths& paths, const std::string& name, const std::string& container,
                        const std::vector<std::string>& aliases = {});
 
-// Disconnects a container that `connect_container` connected. Throws Error when it is not
-// connected to that network that way.
+// Disconnects a container that `connect_container` connected and drops the record. Throws
+// Error when it is not connected to that network that way.
 void disconnect_container(const Paths& paths, const std::string& name, const std::string& container);
 
-// Removes the user-defined networks that no container uses. Returns their names.
+// Removes the user-defined networks that no container uses: none holds an address on it,
+// none was created on it and none was connected to it, whether running or not. Returns
+// their names.
 std::vector<std::string> prune_networks(const Paths& paths);
 
 }  // namespace isolab::network

@@ -128,6 +128,14 @@ std::string describe(const PortMapping& mapping) {
            std::to_string(mapping.container_port) + "/" + mapping.protocol;
 }
 
+PortMapping parse_description(const std::string& text) {
+    auto arrow = text.find("->");
+    if (arrow == std::string::npos) throw Error("invalid published port '" + text + "'", "expected e.g. 0.0.0.0:8080->80/tcp");
+    return parse_port_mapping(text.substr(0, arrow) + ":" + text.substr(arrow + 2));
+}
+
+std::string port_key(const PortMapping& mapping) { return std::to_string(mapping.container_port) + "/" + mapping.protocol; }
+
 PortProxy::PortProxy(std::vector<PortMapping> mappings, const std::function<std::string(const PortMapping&)>& holder)
     : mappings_(std::move(mappings)) {
     reject_repeated_host_ports(mappings_);

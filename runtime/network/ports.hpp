@@ -31,6 +31,12 @@ std::vector<PortMapping> publish_all_mappings(const std::vector<std::string>& ex
 // "0.0.0.0:18080->80/tcp", as `docker ps` shows a published port.
 std::string describe(const PortMapping& mapping);
 
+// Parses the text `describe` returns back into a mapping. Throws Error for other text.
+PortMapping parse_description(const std::string& text);
+
+// "80/tcp": the container port and protocol, as Docker keys its port maps.
+std::string port_key(const PortMapping& mapping);
+
 // Throws Error when two mappings bind the same host port and protocol on one address
 // (or on every address), as `-p 8080:80 -p 8080:81` would.
 void reject_repeated_host_ports(const std::vector<PortMapping>& mappings);

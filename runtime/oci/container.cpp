@@ -21,6 +21,7 @@
 #include "runtime/container/status_pipe.hpp"
 #include "runtime/core/clock.hpp"
 #include "runtime/core/error.hpp"
+#include "runtime/core/unique_fd.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
 #include "runtime/linux/cgroups.hpp"
@@ -129,21 +130,6 @@ private:
     bool kept_ = false;
 };
 
-// An open file descriptor, closed by the destructor.
-class Descriptor {
-public:
-    explicit Descriptor(int fd) : fd_(fd) {}
-    ~Descriptor() {
-        if (fd_ >= 0) close(fd_);
-    }
-    Descriptor(const Descriptor&) = delete;
-    Descriptor& operator=(const Descriptor&) = delete;
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
-
 // Joins the pid namespace config.json names by path for the children this process
 // clones, and returns to its own one in the destructor.
 class PidNamespaceJoin {
@@ -152,7 +138,7 @@ public:
         if (pid == nullptr || pid->path.empty()) return;
         own_ = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
         if (own_ < 0) throw_errno("cannot open this process's pid namespace");
-        Descriptor target(open(pid->path.c_str(), O_RDONLY | O_CLOEXEC));
+        UniqueFd target(open(pid->path.c_str(), O_RDONLY | O_CLOEXEC));
         if (target.get() < 0 || setns(target.get(), CLONE_NEWPID) != 0) {
             int saved = errno;
             close(own_);
@@ -211,7 +197,7 @@ struct Creation {
     std::unique_ptr<FolderGuard> folder;
     std::unique_ptr<kernel::Cgroup> cgroup;
     std::unique_ptr<container::Launch> launch;
-    std::unique_ptr<Descriptor> fifo;
+    UniqueFd fifo;
     OciSpec spec;
     fs::path folder_path;
 
@@ -315,15 +301,15 @@ std::unique_ptr<Creation> create(const fs::path& root, const std::string& id, co
     auto fifo_path = creation->folder_path / exec_fifo;
     if (mkfifo(fifo_path.c_str(), 0600) != 0) throw_errno("cannot create " + fifo_path.string());
     // Read and write: the first process blocks reading one byte, which `start` writes.
-    creation->fifo = std::make_unique<Descriptor>(open(fifo_path.c_str(), O_RDWR | O_CLOEXEC));
-    if (creation->fifo->get() < 0) throw_errno("cannot open " + fifo_path.string());
+    creation->fifo = UniqueFd(open(fifo_path.c_str(), O_RDWR | O_CLOEXEC));
+    if (creation->fifo.get() < 0) throw_errno("cannot open " + fifo_path.string());
 
     auto cgroup_host = kernel::detect_cgroups();
     creation->cgroup = kernel::create_cgroup(cgroup_host, cgroup_name(id));
     creation->cgroup->apply(spec.resources);
 
     auto plan = launch_plan(spec, rootfs, mounts, cgroup_host.version == kernel::CgroupVersion::v2, std::move(seccomp),
-                            creation->fifo->get(), detached);
+                            creation->fifo.get(), detached);
     {
         PidNamespaceJoin pid_namespace(spec.find_namespace("pid"));
         creation->launch = std::make_unique<container::Launch>(plan, -1, -1);
@@ -390,7 +376,7 @@ void start_container(const fs::path& root, const std::string& id) {
         throw Error("container " + id + " is " + container.status + ", not created", "only a created container can be started");
     }
     auto fifo_path = container.folder / exec_fifo;
-    Descriptor fifo(open(fifo_path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    UniqueFd fifo(open(fifo_path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
     if (fifo.get() < 0) throw_errno("cannot signal container " + id + " to start through " + fifo_path.string());
     if (write(fifo.get(), "1", 1) != 1) throw_errno("cannot signal container " + id + " to start");
     std::error_code error;

@@ -326,9 +326,10 @@ TEST_F(ComposeNetwork, ScaleWithContainerPortOnly) {
     for (const auto& name : {"demo-web-1", "demo-web-2"}) {
         auto inspect = isolab({"inspect", name});
         ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
-        auto published = json::parse(inspect.out).at(0).at("NetworkSettings").at("Ports").at(0).get<std::string>();
-        // "127.0.0.1:PORT->80/tcp"
-        auto port = static_cast<std::uint16_t>(std::stoi(published.substr(published.find(':') + 1)));
+        // Docker's shape: {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "PORT"}]}
+        auto binding = json::parse(inspect.out).at(0).at("NetworkSettings").at("Ports").at("80/tcp").at(0);
+        EXPECT_EQ(binding.at("HostIp"), "127.0.0.1") << name;
+        auto port = static_cast<std::uint16_t>(std::stoi(binding.at("HostPort").get<std::string>()));
         ports.insert(port);
         EXPECT_EQ(http_get_when_up(port, "/index.html").body, "hello from compose\n") << name;
     }

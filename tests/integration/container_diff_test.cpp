@@ -60,7 +60,7 @@ TEST_F(ContainerDiff, UnchangedContainerHasNoLines) {
 TEST_F(ContainerDiff, UnknownContainerIsOneLine) {
     auto diff = isolab({"diff", "nothing-here"});
 
-    EXPECT_NE(diff.exit_code, 0);
+    EXPECT_EQ(diff.exit_code, 1);
     EXPECT_EQ(diff.err, "isolab: no such container: nothing-here (list them with 'isolab ps -a')\n");
 }
 

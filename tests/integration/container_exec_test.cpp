@@ -186,10 +186,10 @@ TEST_F(ContainerExec, MissingAndStoppedContainer) {
     auto finished = isolab({"run", "--name", "exec-done", "busybox", "true"});
     auto stopped = isolab({"exec", "exec-done", "true"});
 
-    EXPECT_EQ(missing.exit_code, 125);
-    EXPECT_EQ(missing.err, "isolab: no such container: no-such-container (list containers with 'isolab ps -a')\n");
+    EXPECT_EQ(missing.exit_code, 1);
+    EXPECT_EQ(missing.err, "isolab: no such container: no-such-container (list them with 'isolab ps -a')\n");
     EXPECT_EQ(finished.exit_code, 0);
-    EXPECT_EQ(stopped.exit_code, 125);
+    EXPECT_EQ(stopped.exit_code, 1);
     EXPECT_NE(stopped.err.find("container exec-done is not running"), std::string::npos) << stopped.err;
 }
 

@@ -266,7 +266,11 @@ TEST_F(ContainerNetwork, PublishedPortServesLoopback) {
     auto result = isolab({"inspect", "web"});
 
     EXPECT_NE(response.find("served-by-web"), std::string::npos) << response;
-    EXPECT_NE(result.out.find("0.0.0.0:" + std::to_string(port) + "->80/tcp"), std::string::npos) << result.out;
+    auto inspected = nlohmann::json::parse(result.out, nullptr, false);
+    ASSERT_TRUE(inspected.is_array()) << result.out;
+    auto binding = inspected.at(0).at("NetworkSettings").at("Ports").at("80/tcp").at(0);
+    EXPECT_EQ(binding.at("HostIp"), "0.0.0.0");
+    EXPECT_EQ(binding.at("HostPort"), std::to_string(port));
     isolab({"rm", "-f", "web"});
 }
 
@@ -433,6 +437,140 @@ TEST_F(ContainerNetwork, ConnectAndDisconnect) {
     EXPECT_EQ(devices.out, "eth0\nlo\n") << devices.err;
     EXPECT_EQ(removed.exit_code, 0) << removed.err;
     EXPECT_EQ(ipam_text().find("joiner"), std::string::npos) << ipam_text();
+}
+
+TEST_F(ContainerNetwork, PsShowsPublishedPorts) {
+    auto tcp = std::to_string(free_port());
+    auto udp = std::to_string(free_port());
+    ASSERT_EQ(isolab({"run", "-d", "--name", "ported", "-p", "127.0.0.1:" + tcp + ":80", "-p", udp + ":90/udp", "busybox",
+                      "sleep", "60"})
+                  .exit_code,
+              0);
+    const std::string expected = "127.0.0.1:" + tcp + "->80/tcp, 0.0.0.0:" + udp + "->90/udp";
+
+    auto table = isolab({"ps"});
+    auto templated = isolab({"ps", "--format", "{{.Names}}: {{.Ports}}"});
+    auto lines = isolab({"ps", "--format", "json"});
+    ASSERT_EQ(isolab({"stop", "-t", "1", "ported"}).exit_code, 0);
+    auto stopped = isolab({"ps", "-a", "--format", "{{.Names}}: {{.Ports}}"});
+    isolab({"rm", "-f", "ported"});
+
+    EXPECT_NE(table.out.find("   PORTS   "), std::string::npos) << table.out;
+    EXPECT_NE(table.out.find(expected + "   ported\n"), std::string::npos) << table.out;
+    EXPECT_EQ(templated.out, "ported: " + expected + "\n") << templated.err;
+    auto object = nlohmann::json::parse(lines.out, nullptr, false);
+    ASSERT_FALSE(object.is_discarded()) << lines.out;
+    EXPECT_EQ(object.value("Ports", ""), expected) << lines.out;
+    EXPECT_EQ(stopped.out, "ported: \n") << "a stopped container publishes nothing";
+}
+
+TEST_F(ContainerNetwork, InspectPortsDockerShape) {
+    auto context = root_.root() / "exposing";
+    fs::create_directories(context);
+    write_file_atomic(context / "Dockerfile", "FROM busybox\nEXPOSE 80 443/tcp\n");
+    auto built = isolab({"build", "-t", "exposing", context.string()});
+    ASSERT_EQ(built.exit_code, 0) << built.err;
+    auto port = std::to_string(free_port());
+    ASSERT_EQ(isolab({"run", "-d", "--name", "shaped", "-p", port + ":80", "exposing", "sleep", "60"}).exit_code, 0);
+
+    auto running = nlohmann::json::parse(isolab({"inspect", "shaped"}).out)[0];
+    ASSERT_EQ(isolab({"stop", "-t", "1", "shaped"}).exit_code, 0);
+    auto stopped = nlohmann::json::parse(isolab({"inspect", "shaped"}).out)[0];
+    isolab({"rm", "-f", "shaped"});
+
+    auto published = nlohmann::json::parse(R"({"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": ")" + port + R"("}],
+                                               "443/tcp": null})");
+    auto bindings = nlohmann::json::parse(R"({"80/tcp": [{"HostIp": "", "HostPort": ")" + port + R"("}]})");
+    EXPECT_EQ(running["NetworkSettings"]["Ports"], published) << running["NetworkSettings"];
+    EXPECT_EQ(running["HostConfig"]["PortBindings"], bindings) << running["HostConfig"];
+    EXPECT_EQ(running["HostConfig"]["PublishAllPorts"], false);
+    EXPECT_EQ(stopped["NetworkSettings"]["Ports"], nlohmann::json::object()) << stopped["NetworkSettings"];
+    EXPECT_EQ(stopped["HostConfig"]["PortBindings"], bindings) << stopped["HostConfig"];
+}
+
+TEST_F(ContainerNetwork, ConnectionAndPortsSurviveRestart) {
+    ASSERT_EQ(isolab({"network", "create", "kept"}).exit_code, 0);
+    auto port = std::to_string(free_port());
+    ASSERT_EQ(run_web("keeper", port + ":80", "kept-page").exit_code, 0);
+    ASSERT_EQ(isolab({"network", "connect", "kept", "keeper"}).exit_code, 0);
+    auto subnet = nlohmann::json::parse(isolab({"network", "inspect", "kept"}).out)[0]["IPAM"]["Config"][0]["Subnet"].get<std::string>();
+    auto prefix = subnet.substr(0, subnet.rfind('.') + 1);
+
+    auto restarted = isolab({"restart", "-t", "1", "keeper"});
+    auto after_restart = isolab({"exec", "keeper", "ip", "-4", "-o", "addr", "show", "eth1"});
+    auto page_after_restart = http_get("127.0.0.1", static_cast<std::uint16_t>(std::stoi(port)));
+    auto stopped = isolab({"stop", "-t", "1", "keeper"});
+    auto started = isolab({"start", "keeper"});
+    auto after_start = isolab({"exec", "keeper", "ip", "-4", "-o", "addr", "show", "eth1"});
+    auto page_after_start = http_get("127.0.0.1", static_cast<std::uint16_t>(std::stoi(port)));
+    isolab({"rm", "-f", "keeper"});
+    auto removed = isolab({"network", "rm", "kept"});
+
+    EXPECT_EQ(restarted.exit_code, 0) << restarted.err;
+    EXPECT_NE(after_restart.out.find(" " + prefix), std::string::npos) << after_restart.out << after_restart.err;
+    EXPECT_NE(page_after_restart.find("kept-page"), std::string::npos) << page_after_restart;
+    EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+    EXPECT_EQ(started.exit_code, 0) << started.err;
+    EXPECT_NE(after_start.out.find(" " + prefix), std::string::npos) << after_start.out << after_start.err;
+    EXPECT_NE(page_after_start.find("kept-page"), std::string::npos) << page_after_start;
+    EXPECT_EQ(removed.exit_code, 0) << removed.err;
+    EXPECT_EQ(ipam_text().find("keeper"), std::string::npos) << ipam_text();
+}
+
+TEST_F(ContainerNetwork, ConnectionSurvivesPolicyRestart) {
+    ASSERT_EQ(isolab({"network", "create", "policy"}).exit_code, 0);
+    // Each run waits until /stop exists, then fails, so on-failure starts it again.
+    ASSERT_EQ(isolab({"run", "-d", "--name", "flaky", "--restart", "on-failure", "busybox", "sh", "-c",
+                      "rm -f /stop; while [ ! -f /stop ]; do sleep 0.1; done; exit 3"})
+                  .exit_code,
+              0);
+    ASSERT_EQ(isolab({"network", "connect", "policy", "flaky"}).exit_code, 0);
+    auto first_pid = container::find_container(root_.paths(), "flaky")->state.pid;
+
+    ASSERT_EQ(isolab({"exec", "flaky", "touch", "/stop"}).exit_code, 0);
+    bool restarted = false;
+    for (int attempt = 0; attempt < 100 && !restarted; ++attempt) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        auto current = container::find_container(root_.paths(), "flaky");
+        restarted = current && current->state.restart_count >= 1 && current->state.status == "running" &&
+                    current->state.pid != first_pid;
+    }
+    // The owner joins the networks before it records the start, so they are there now.
+    auto devices = isolab({"exec", "flaky", "ls", "/sys/class/net"});
+    auto network = nlohmann::json::parse(isolab({"network", "inspect", "policy"}).out)[0];
+    isolab({"rm", "-f", "flaky"});
+    auto removed = isolab({"network", "rm", "policy"});
+
+    ASSERT_TRUE(restarted) << "the restart policy did not start flaky again";
+    EXPECT_EQ(devices.out, "eth0\neth1\nlo\n") << devices.err;
+    EXPECT_EQ(network["Containers"].size(), 1u) << network;
+    EXPECT_EQ(removed.exit_code, 0) << removed.err;
+}
+
+TEST_F(ContainerNetwork, ConnectStoppedJoinsAtStart) {
+    ASSERT_EQ(isolab({"network", "create", "later"}).exit_code, 0);
+    ASSERT_EQ(isolab({"create", "--name", "idle", "busybox", "sleep", "60"}).exit_code, 0);
+
+    auto connected = isolab({"network", "connect", "later", "idle"});
+    auto twice = isolab({"network", "connect", "later", "idle"});
+    auto started = isolab({"start", "idle"});
+    auto devices = isolab({"exec", "idle", "ls", "/sys/class/net"});
+    ASSERT_EQ(isolab({"stop", "-t", "1", "idle"}).exit_code, 0);
+    auto disconnected = isolab({"network", "disconnect", "later", "idle"});
+    auto restarted = isolab({"start", "idle"});
+    auto devices_after = isolab({"exec", "idle", "ls", "/sys/class/net"});
+    isolab({"rm", "-f", "idle"});
+    auto removed = isolab({"network", "rm", "later"});
+
+    EXPECT_EQ(connected.exit_code, 0) << connected.err;
+    EXPECT_EQ(twice.exit_code, 1);
+    EXPECT_NE(twice.err.find("container idle is already on network later"), std::string::npos) << twice.err;
+    EXPECT_EQ(started.exit_code, 0) << started.err;
+    EXPECT_EQ(devices.out, "eth0\neth1\nlo\n") << devices.err;
+    EXPECT_EQ(disconnected.exit_code, 0) << disconnected.err;
+    EXPECT_EQ(restarted.exit_code, 0) << restarted.err;
+    EXPECT_EQ(devices_after.out, "eth0\nlo\n") << devices_after.err;
+    EXPECT_EQ(removed.exit_code, 0) << removed.err;
 }
 
 }  // namespace

@@ -56,8 +56,8 @@ TEST_F(ContainerStatsCli, TopOfStoppedContainerFails) {
     auto finished = isolab({"run", "--name", "top-done", "busybox", "true"});
     auto result = isolab({"top", "top-done"});
 
-    EXPECT_EQ(result.exit_code, 125);
-    EXPECT_EQ(result.err, "isolab: container top-done is not running (start it with 'isolab run'; list running ones with 'isolab ps')\n");
+    EXPECT_EQ(result.exit_code, 1);
+    EXPECT_EQ(result.err, "isolab: container top-done is not running (start it with 'isolab start'; list running ones with 'isolab ps')\n");
 }
 
 TEST_F(ContainerStatsCli, StatsShowsMemoryLimitAndPids) {

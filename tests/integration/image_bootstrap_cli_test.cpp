@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/core/digest.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/process.hpp"
 #include "support/test_support.hpp"
@@ -55,7 +56,8 @@ TEST(ImageBootstrapCli, BadInputGivesOneLine) {
 
 // Downloads Debian bookworm's minbase packages (about 44 MB) from the host's apt mirror
 // when the test cache has no tarball for them yet, so it needs that mirror then. It
-// installs bookworm twice, which takes minutes.
+// installs bookworm once, which takes minutes. The cache and --refresh are tested below
+// without a second installation.
 TEST(ImageBootstrapCli, BootstrapsBookwormAndRunsIt) {
     if (!testing::running_as_root()) GTEST_SKIP() << "debootstrap and containers need root";
     if (!program_available("debootstrap")) GTEST_SKIP() << "needs debootstrap";
@@ -82,15 +84,78 @@ TEST(ImageBootstrapCli, BootstrapsBookwormAndRunsIt) {
     auto shell = run_isolab(root.paths(), {"run", "--rm", "debian:bookworm", "bash", "-c", "ls /dev/null && apt-get --version"});
     EXPECT_EQ(shell.exit_code, 0) << shell.err;
     EXPECT_NE(shell.out.find("apt 2."), std::string::npos) << shell.out;
+    EXPECT_FALSE(entries_of(root.paths().cache / "debootstrap").empty()) << "the packages are kept in the cache";
+}
 
-    // A second bootstrap uses the cached packages: it works without any network.
-    testing::TestRoot second;
-    CommandOptions offline;
-    offline.extra_environment = {"ISOLAB_ROOT=" + second.paths().root.string(),
-                                 "ISOLAB_CACHE=" + second.paths().cache.string()};
-    auto again = run_command({"unshare", "--net", ISOLAB_BINARY, "image", "bootstrap", "debian:bookworm"}, offline);
-    ASSERT_EQ(again.exit_code, 0) << again.output;
-    EXPECT_NE(again.output.find("using the packages downloaded before"), std::string::npos) << again.output;
+// A state root with a cache of its own, whose package tarball for bookworm from `mirror`
+// is a placeholder that debootstrap cannot unpack. A bootstrap that takes it fails fast in
+// the installation, after it has chosen between the cache and a download.
+class CachedTarball : public ::testing::Test {
+protected:
+    static constexpr const char* mirror = "http://deb.debian.org/debian";
+    static constexpr const char* placeholder = "not a tarball\n";
+
+    void SetUp() override {
+        if (!testing::running_as_root()) GTEST_SKIP() << "unshare --net needs root";
+        if (!program_available("debootstrap")) GTEST_SKIP() << "needs debootstrap";
+        paths_ = root_.paths();
+        paths_.cache = root_.root().parent_path() / "cache";
+        auto architecture = run_command({"dpkg", "--print-architecture"}).output;
+        architecture.erase(architecture.find_last_not_of('\n') + 1);
+        // The name bootstrap_debian gives the tarball: suite, architecture and the mirror's digest.
+        tarball_ = paths_.cache / "debootstrap" /
+                   ("bookworm-" + architecture + "-minbase-" + sha256_digest(mirror).substr(7, 12) + ".tgz");
+        fs::create_directories(tarball_.parent_path());
+        write_file_atomic(tarball_, placeholder);
+    }
+
+    // Runs `isolab image bootstrap debian:bookworm` with `extra` arguments in a network
+    // namespace of its own, where no mirror can be reached.
+    CommandResult bootstrap_offline(const std::vector<std::string>& extra) {
+        CommandOptions offline;
+        offline.extra_environment = {"ISOLAB_ROOT=" + paths_.root.string(), "ISOLAB_CACHE=" + paths_.cache.string()};
+        std::vector<std::string> argv = {"unshare", "--net", ISOLAB_BINARY, "image", "bootstrap", "debian:bookworm",
+                                         "--mirror", mirror};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        return run_command(argv, offline);
+    }
+
+    // Checks what a failed bootstrap must leave: the cached tarball as it was, no partial
+    // download, no temporary folder, no mount and no image.
+    void expect_nothing_left() {
+        EXPECT_EQ(read_file(tarball_), placeholder);
+        EXPECT_EQ(entries_of(tarball_.parent_path()), std::vector<std::string>{tarball_.filename().string()});
+        EXPECT_TRUE(entries_of(paths_.tmp()).empty());
+        EXPECT_EQ(read_file("/proc/self/mountinfo").find(root_.root().string()), std::string::npos);
+        auto image = run_isolab(paths_, {"image", "inspect", "debian:bookworm"});
+        EXPECT_NE(image.exit_code, 0) << image.out;
+    }
+
+    testing::TestRoot root_;
+    Paths paths_;
+    fs::path tarball_;
+};
+
+TEST_F(CachedTarball, ReusedWithoutDownload) {
+    auto result = bootstrap_offline({});
+
+    EXPECT_NE(result.exit_code, 0);
+    EXPECT_NE(result.output.find("using the packages downloaded before: " + tarball_.string()), std::string::npos)
+        << result.output;
+    EXPECT_EQ(result.output.find("downloading"), std::string::npos) << result.output;
+    EXPECT_NE(result.output.find("debootstrap failed to install bookworm"), std::string::npos) << result.output;
+    expect_nothing_left();
+}
+
+TEST_F(CachedTarball, RefreshDownloadsAgain) {
+    auto result = bootstrap_offline({"--refresh"});
+
+    EXPECT_NE(result.exit_code, 0);
+    EXPECT_NE(result.output.find("downloading the bookworm minbase packages from " + std::string(mirror)), std::string::npos)
+        << result.output;
+    EXPECT_EQ(result.output.find("using the packages downloaded before"), std::string::npos) << result.output;
+    EXPECT_NE(result.output.find("debootstrap failed to download the packages"), std::string::npos) << result.output;
+    expect_nothing_left();
 }
 
 }  // namespace

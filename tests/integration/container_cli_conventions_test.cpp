@@ -1,0 +1,205 @@
+// Conventions of the docker CLI that scripts rely on: the exit code of each kind of error,
+// and signals sent to an attached isolab reaching the container (--sig-proxy). Needs root.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runtime/core/unique_fd.hpp"
+#include "support/root_cli_test.hpp"
+
+namespace isolab::testing {
+namespace {
+
+size_t line_count(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
+
+class ExitCodes : public BusyboxCliTest {};
+
+TEST_F(ExitCodes, MissingTargetsExitOne) {
+    ASSERT_EQ(isolab({"network", "create", "taken"}).exit_code, 0);
+    ASSERT_EQ(isolab({"create", "--name", "idle", "busybox", "true"}).exit_code, 0);
+    struct Case {
+        std::vector<std::string> arguments;
+        std::string message;
+    };
+    const std::vector<Case> cases = {
+        {{"rm", "nosuch"}, "no such container: nosuch"},
+        {{"logs", "nosuch"}, "no such container: nosuch"},
+        {{"inspect", "nosuch"}, "no such container: nosuch"},
+        {{"start", "nosuch"}, "no such container: nosuch"},
+        {{"stop", "nosuch"}, "no such container: nosuch"},
+        {{"kill", "nosuch"}, "no such container: nosuch"},
+        {{"diff", "nosuch"}, "no such container: nosuch"},
+        {{"exec", "nosuch", "true"}, "no such container: nosuch"},
+        {{"stats", "--no-stream", "nosuch"}, "no such container: nosuch"},
+        {{"exec", "idle", "true"}, "container idle is not running"},
+        {{"kill", "idle"}, "container idle is not running"},
+        {{"network", "rm", "nosuchnet"}, "network nosuchnet not found"},
+        {{"network", "inspect", "nosuchnet"}, "network nosuchnet not found"},
+        {{"network", "connect", "nosuchnet", "idle"}, "network nosuchnet not found"},
+        {{"network", "connect", "taken", "nosuch"}, "no such container: nosuch"},
+        {{"network", "disconnect", "nosuchnet", "idle"}, "network nosuchnet not found"},
+        {{"network", "create", "taken"}, "network taken already exists"},
+    };
+    for (const auto& test_case : cases) {
+        auto result = isolab(test_case.arguments);
+
+        EXPECT_EQ(result.exit_code, 1) << test_case.arguments[0] << " " << test_case.arguments[1] << ": " << result.err;
+        EXPECT_EQ(line_count(result.err), 1u) << result.err;
+        EXPECT_NE(result.err.find(test_case.message), std::string::npos) << result.err;
+    }
+    isolab({"rm", "idle"});
+    isolab({"network", "rm", "taken"});
+}
+
+TEST_F(ExitCodes, RunAndInvalidInputExit125) {
+    const std::vector<std::vector<std::string>> cases = {
+        {"run", "--rm", "--network", "nosuchnet", "busybox", "true"},
+        {"run", "--rm", "nosuchimage", "true"},
+        {"run", "--rm", "--restart", "sometimes", "busybox", "true"},
+        {"network", "create", "--subnet", "10.90.0.1/24", "odd"},
+        {"ps", "--no-such-flag"},
+    };
+    for (const auto& arguments : cases) {
+        auto result = isolab(arguments);
+
+        EXPECT_EQ(result.exit_code, 125) << arguments[0] << " " << arguments[1] << ": " << result.err;
+    }
+    EXPECT_TRUE(no_containers());
+}
+
+// An isolab process started in the background whose stdout is read through a pipe.
+class BackgroundIsolab {
+public:
+    BackgroundIsolab(const Paths& paths, const std::vector<std::string>& arguments) {
+        int ends[2];
+        if (pipe2(ends, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+        output_.reset(ends[0]);
+        pid_ = fork();
+        if (pid_ == 0) {
+            int null_input = open("/dev/null", O_RDONLY);
+            dup2(null_input, 0);
+            dup2(ends[1], 1);
+            setenv("ISOLAB_ROOT", paths.root.c_str(), 1);
+            setenv("ISOLAB_CACHE", paths.cache.c_str(), 1);
+            std::vector<std::string> words = {ISOLAB_BINARY};
+            words.insert(words.end(), arguments.begin(), arguments.end());
+            std::vector<char*> argv;
+            for (auto& word : words) argv.push_back(word.data());
+            argv.push_back(nullptr);
+            execv(ISOLAB_BINARY, argv.data());
+            _exit(127);
+        }
+        close(ends[1]);
+    }
+
+    ~BackgroundIsolab() {
+        if (pid_ > 0) {
+            kill(pid_, SIGKILL);
+            waitpid(pid_, nullptr, 0);
+        }
+    }
+
+    // Reads stdout until it contains `text` or 10 seconds passed. Returns whether it did.
+    bool wait_for_output(const std::string& text) {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (output_text_.find(text) == std::string::npos) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0 || !read_some(static_cast<int>(left.count()))) return false;
+        }
+        return true;
+    }
+
+    void send(int signal_number) { kill(pid_, signal_number); }
+
+    // Waits up to 20 seconds for the exit and returns the exit code, 128 + N after a
+    // death by signal N, or -1 on a timeout (the destructor kills the process then).
+    int wait_exit() {
+        for (int attempt = 0; attempt < 200; ++attempt) {
+            // At end of file read_some returns at once, while isolab may still clean up.
+            if (!read_some(100)) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            int status = 0;
+            if (waitpid(pid_, &status, WNOHANG) == pid_) {
+                pid_ = -1;
+                while (read_some(100)) {
+                }
+                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            }
+        }
+        return -1;
+    }
+
+    const std::string& output() const { return output_text_; }
+
+private:
+    // Reads what is available within `timeout_ms`. Returns false at end of file or timeout.
+    bool read_some(int timeout_ms) {
+        pollfd ready{output_.get(), POLLIN, 0};
+        if (poll(&ready, 1, timeout_ms) <= 0) return false;
+        char buffer[1024];
+        ssize_t count = read(output_.get(), buffer, sizeof buffer);
+        if (count <= 0) return false;
+        output_text_.append(buffer, static_cast<size_t>(count));
+        return true;
+    }
+
+    pid_t pid_ = -1;
+    UniqueFd output_;
+    std::string output_text_;
+};
+
+// Exits with a code of its own for each forwarded signal. busybox sh as pid 1 receives
+// only signals it has a handler for, which `trap` installs.
+const std::vector<std::string> trapping_workload = {
+    "busybox", "sh", "-c",
+    "trap 'echo got INT; exit 7' INT; trap 'echo got TERM; exit 8' TERM; trap 'echo got HUP; exit 9' HUP; "
+    "echo ready; while true; do sleep 0.1; done"};
+
+class SignalProxy : public BusyboxCliTest {};
+
+TEST_F(SignalProxy, StartAttachedForwards) {
+    std::vector<std::string> create = {"create", "--name", "trapper"};
+    create.insert(create.end(), trapping_workload.begin(), trapping_workload.end());
+    ASSERT_EQ(isolab(create).exit_code, 0);
+
+    struct Case {
+        int signal_number;
+        int exit_code;
+        std::string line;
+    };
+    for (const auto& test_case : std::vector<Case>{{SIGINT, 7, "got INT"}, {SIGTERM, 8, "got TERM"}, {SIGHUP, 9, "got HUP"}}) {
+        BackgroundIsolab attached(root_.paths(), {"start", "-a", "trapper"});
+        ASSERT_TRUE(attached.wait_for_output("ready\n")) << attached.output();
+
+        attached.send(test_case.signal_number);
+
+        EXPECT_EQ(attached.wait_exit(), test_case.exit_code) << attached.output();
+        EXPECT_NE(attached.output().find(test_case.line), std::string::npos) << attached.output();
+    }
+    isolab({"rm", "-f", "trapper"});
+}
+
+TEST_F(SignalProxy, RunForegroundForwards) {
+    std::vector<std::string> run = {"run", "--rm"};
+    run.insert(run.end(), trapping_workload.begin(), trapping_workload.end());
+    BackgroundIsolab attached(root_.paths(), run);
+    ASSERT_TRUE(attached.wait_for_output("ready\n")) << attached.output();
+
+    attached.send(SIGINT);
+
+    EXPECT_EQ(attached.wait_exit(), 7) << attached.output();
+    EXPECT_NE(attached.output().find("got INT"), std::string::npos) << attached.output();
+    EXPECT_TRUE(no_containers());
+}
+
+}  // namespace
+}  // namespace isolab::testing
