@@ -136,9 +136,9 @@ void close_inherited_descriptors(std::vector<int> keep) {
     std::sort(keep.begin(), keep.end());
     unsigned first = STDERR_FILENO + 1;
     for (int fd : keep) {
-        auto kept = static_cast<unsigned>(fd);
-        if (kept > first) syscall(SYS_close_range, first, kept - 1, 0U);
-        first = std::max(first, kept + 1);
+        auto kept_fd = static_cast<unsigned>(fd);
+        if (kept_fd > first) syscall(SYS_close_range, first, kept_fd - 1, 0U);
+        first = std::max(first, kept_fd + 1);
     }
     syscall(SYS_close_range, first, UINT_MAX, 0U);
 }

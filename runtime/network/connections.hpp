@@ -42,10 +42,9 @@ struct NetworkMember {
 };
 
 // Leases an address of `network` (an entry of `state`) for `member`, under which the
-// other containers there also resolve `aliases`, creates a veth pair
-// whose container end is the next free ethN, configures it without changing the default
-// route, and saves `state`. Throws Error, and then the veth is gone and `state` is not
-// saved.
+// other containers there also resolve `aliases`. Creates a veth pair whose container end
+// is the next free ethN, configures it without changing the default route, and saves
+// `state`. Throws Error, and then the veth is gone and `state` is not saved.
 void join_network(const Paths& paths, IpamState& state, NetworkRecord& network, const NetworkMember& member,
                   const std::vector<std::string>& aliases = {});
 
