@@ -259,9 +259,12 @@ nlohmann::json network_settings(const Paths& paths, const std::string& id, const
         int prefix = parse_ipv4(network.subnet).prefix;
         settings["Networks"][name] = {{"IPAddress", lease->second.address}, {"IPPrefixLen", prefix},
                                       {"Gateway", network.gateway}};
-        // The top-level fields describe the network the container started on, not one
-        // that `network connect` added.
-        if (lease->second.device != veth_name(id)) continue;
+        // The top-level fields describe the network the container or VM started on, not
+        // one that `network connect` added: "isolab", 8 characters of the id and a letter
+        // from g, as join_network names it.
+        const auto& device = lease->second.device;
+        bool connected = device.size() == 15 && device.compare(0, 14, "isolab" + id.substr(0, 8)) == 0 && device.back() >= 'g';
+        if (connected && device != veth_name(id)) continue;
         settings["Bridge"] = network.bridge;
         settings["IPAddress"] = lease->second.address;
         settings["IPPrefixLen"] = prefix;
