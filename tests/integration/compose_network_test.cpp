@@ -189,7 +189,7 @@ TEST_F(ComposeNetwork, SecondNetworkReachedByAlias) {
     EXPECT_EQ(exec_in("db", {"ping", "-c", "1", "-W", "2", "api"}), 0);
     EXPECT_EQ(exec_in("db", {"ping", "-c", "1", "-W", "2", "web"}), 0);
     EXPECT_EQ(exec_in("proxy", {"ping", "-c", "1", "-W", "2", "web"}), 0);
-    // db and proxy share no network, so neither knows the other's name.
+    // db and proxy share no network, so neither resolves the other's name.
     EXPECT_NE(exec_in("proxy", {"ping", "-c", "1", "-W", "1", "db"}), 0);
     auto inspect = isolab({"network", "inspect", "demo_back"});
     ASSERT_EQ(inspect.exit_code, 0) << inspect.err;

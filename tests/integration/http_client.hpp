@@ -71,7 +71,7 @@ inline HttpResponse http_get_when_up(std::uint16_t port, const std::string& path
     }
 }
 
-// True when a TCP socket can bind 127.0.0.1:`port`, so no process holds it.
+// True when a TCP socket can bind 127.0.0.1:`port`, so no process listens on it.
 inline bool port_free(std::uint16_t port) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return false;

@@ -26,6 +26,7 @@
 #include "runtime/container/status.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/network/ipam.hpp"
+#include "http_client.hpp"
 #include "libvirt_domains.hpp"
 #include "support/test_support.hpp"
 
@@ -38,26 +39,13 @@ using testing::CliResult;
 using testing::run_isolab;
 using testing::domain_exists;
 using testing::free_port;
+using testing::port_free;
 using testing::wait_for;
 
 // Generous, because creating a domain alone took 44 s under TCG on a loaded two-core host.
 constexpr std::chrono::seconds kBootDeadline{180};
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-// True when 127.0.0.1:`port` can be bound, so no proxy listens on it.
-bool port_free(std::uint16_t port) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int on = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool bound = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-    close(fd);
-    return bound;
-}
 
 // Sends an HTTP/1.0 GET for / to 127.0.0.1:`port` once and returns the whole response;
 // empty when none came.
