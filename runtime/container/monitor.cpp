@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,8 +25,7 @@
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
-
-extern char** environ;
+#include "runtime/core/process.hpp"
 
 namespace isolab::container {
 
@@ -41,14 +39,6 @@ constexpr int monitor_ready_fd = 3;
 // After a workload ran at least this long, the restart delay starts again at its minimum.
 constexpr std::chrono::seconds stable_run{10};
 
-// The isolab executable: this one, or the isolab beside it when a test program calls
-// the library.
-std::string isolab_executable() {
-    auto self = fs::read_symlink("/proc/self/exe");
-    if (self.filename() == "isolab") return self.string();
-    return (executable_directory() / "isolab").string();
-}
-
 std::string read_until_end(int fd) {
     std::string text;
     char buffer[4096];
@@ -61,63 +51,15 @@ std::string read_until_end(int fd) {
     return text;
 }
 
-// Owns the posix_spawn attributes and file actions.
-class SpawnSettings {
-public:
-    SpawnSettings() {
-        posix_spawnattr_init(&attributes_);
-        posix_spawn_file_actions_init(&actions_);
-    }
-    ~SpawnSettings() {
-        posix_spawnattr_destroy(&attributes_);
-        posix_spawn_file_actions_destroy(&actions_);
-    }
-    SpawnSettings(const SpawnSettings&) = delete;
-    SpawnSettings& operator=(const SpawnSettings&) = delete;
-
-    posix_spawnattr_t attributes_;
-    posix_spawn_file_actions_t actions_;
-};
-
-// Uses posix_spawn rather than fork, because the caller may have threads. With
-// POSIX_SPAWN_SETSID the monitor leads its own session, so the terminal's signals miss it.
+// Starts `isolab container-monitor` for the container, with its messages in monitor.log.
 pid_t spawn_monitor(const Paths& paths, const StoredContainer& container, int ready_write) {
-    SpawnSettings settings;
-    auto log_path = (container.paths.directory / "monitor.log").string();
-    posix_spawn_file_actions_addopen(&settings.actions_, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&settings.actions_, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&settings.actions_, STDERR_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0640);
-    posix_spawn_file_actions_adddup2(&settings.actions_, ready_write, monitor_ready_fd);
-
-    sigset_t signals;
-    sigemptyset(&signals);
-    posix_spawnattr_setsigmask(&settings.attributes_, &signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGHUP);
-    sigaddset(&signals, SIGQUIT);
-    sigaddset(&signals, SIGPIPE);
-    posix_spawnattr_setsigdefault(&settings.attributes_, &signals);
-    posix_spawnattr_setflags(&settings.attributes_, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-    auto executable = isolab_executable();
-    std::vector<std::string> arguments = {executable, "--log-level", "info", monitor_command,
-                                          "--ready-fd", std::to_string(monitor_ready_fd), container.config.id};
-    std::vector<std::string> environment = {"ISOLAB_ROOT=" + paths.root.string(), "ISOLAB_CACHE=" + paths.cache.string()};
-    for (char** entry = environ; *entry != nullptr; ++entry) {
-        std::string_view text(*entry);
-        if (text.rfind("ISOLAB_ROOT=", 0) != 0 && text.rfind("ISOLAB_CACHE=", 0) != 0) environment.emplace_back(text);
-    }
-    std::vector<char*> argv;
-    for (auto& argument : arguments) argv.push_back(argument.data());
-    argv.push_back(nullptr);
-    std::vector<char*> envp;
-    for (auto& entry : environment) envp.push_back(entry.data());
-    envp.push_back(nullptr);
-
-    pid_t pid = 0;
-    int error = posix_spawn(&pid, executable.c_str(), &settings.actions_, &settings.attributes_, argv.data(), envp.data());
-    if (error != 0) throw_errno(error, "cannot start the container monitor " + executable);
+    HelperSpawn spawn;
+    spawn.arguments = {"--log-level", "info", monitor_command, "--ready-fd", std::to_string(monitor_ready_fd),
+                       container.config.id};
+    spawn.ready_fd = ready_write;
+    spawn.ready_fd_number = monitor_ready_fd;
+    spawn.log = container.paths.directory / "monitor.log";
+    pid_t pid = spawn_isolab_helper(paths, spawn);
     spdlog::debug("monitor: started pid {} for container {}", pid, container.config.id);
     return pid;
 }

@@ -148,4 +148,82 @@ bool program_available(const std::string& program) {
     return false;
 }
 
+std::string isolab_executable() {
+    auto self = std::filesystem::read_symlink("/proc/self/exe");
+    if (self.filename() == "isolab") return self.string();
+    return (executable_directory() / "isolab").string();
+}
+
+namespace {
+
+// Owns the posix_spawn attributes and file actions.
+class SpawnSettings {
+public:
+    SpawnSettings() {
+        posix_spawnattr_init(&attributes);
+        posix_spawn_file_actions_init(&actions);
+    }
+    ~SpawnSettings() {
+        posix_spawnattr_destroy(&attributes);
+        posix_spawn_file_actions_destroy(&actions);
+    }
+    SpawnSettings(const SpawnSettings&) = delete;
+    SpawnSettings& operator=(const SpawnSettings&) = delete;
+
+    posix_spawnattr_t attributes;
+    posix_spawn_file_actions_t actions;
+};
+
+// This process's environment with ISOLAB_ROOT and ISOLAB_CACHE set to `paths`.
+std::vector<std::string> helper_environment(const Paths& paths) {
+    std::vector<std::string> environment = {"ISOLAB_ROOT=" + paths.root.string(), "ISOLAB_CACHE=" + paths.cache.string()};
+    for (char** entry = environ; *entry != nullptr; ++entry) {
+        std::string_view text(*entry);
+        if (!text.starts_with("ISOLAB_ROOT=") && !text.starts_with("ISOLAB_CACHE=")) environment.emplace_back(text);
+    }
+    return environment;
+}
+
+std::vector<char*> pointers(std::vector<std::string>& words) {
+    std::vector<char*> result;
+    for (auto& word : words) result.push_back(word.data());
+    result.push_back(nullptr);
+    return result;
+}
+
+}  // namespace
+
+pid_t spawn_isolab_helper(const Paths& paths, const HelperSpawn& spawn) {
+    SpawnSettings settings;
+    if (spawn.stdin_fd >= 0) {
+        posix_spawn_file_actions_adddup2(&settings.actions, spawn.stdin_fd, STDIN_FILENO);
+    } else {
+        posix_spawn_file_actions_addopen(&settings.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    }
+    posix_spawn_file_actions_addopen(&settings.actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&settings.actions, STDERR_FILENO, spawn.log.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                     0640);
+    if (spawn.ready_fd >= 0) posix_spawn_file_actions_adddup2(&settings.actions, spawn.ready_fd, spawn.ready_fd_number);
+
+    sigset_t signals;
+    sigemptyset(&signals);
+    posix_spawnattr_setsigmask(&settings.attributes, &signals);
+    for (int signal_number : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE}) sigaddset(&signals, signal_number);
+    posix_spawnattr_setsigdefault(&settings.attributes, &signals);
+    posix_spawnattr_setflags(&settings.attributes, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+    auto executable = isolab_executable();
+    std::vector<std::string> arguments = {executable};
+    arguments.insert(arguments.end(), spawn.arguments.begin(), spawn.arguments.end());
+    auto environment = helper_environment(paths);
+    auto argv = pointers(arguments);
+    auto envp = pointers(environment);
+
+    pid_t pid = 0;
+    int error = posix_spawn(&pid, executable.c_str(), &settings.actions, &settings.attributes, argv.data(), envp.data());
+    if (error != 0) throw_errno(error, "cannot start " + executable + " " + join_arguments(spawn.arguments));
+    spdlog::debug("started helper pid {}: {}", pid, join_arguments(arguments));
+    return pid;
+}
+
 }  // namespace isolab
