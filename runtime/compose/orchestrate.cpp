@@ -224,7 +224,7 @@ void remove_project_container(const Paths& paths, const container::StoredContain
     const auto& id = container.config.id;
     for (const auto& network : network::list_networks(paths)) {
         auto lease = network.leases.find(id);
-        if (lease != network.leases.end() && lease->second.device != network::veth_name(id)) {
+        if (lease != network.leases.end() && lease->second.kind == network::LeaseKind::connected) {
             network::disconnect_container(paths, network.name, id);
         }
     }

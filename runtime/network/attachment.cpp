@@ -64,6 +64,16 @@ std::string container_resolv_conf(const std::string& host_text) {
     return kept;
 }
 
+std::string bridge_resolv_conf() {
+    std::string host_text;
+    try {
+        host_text = read_file("/etc/resolv.conf");
+    } catch (const Error& error) {
+        spdlog::debug("net: {}", error.what());
+    }
+    return container_resolv_conf(host_text);
+}
+
 bool uses_bridge(const std::string& mode) { return !mode.empty() && mode != "none" && mode != "host"; }
 
 ContainerNetwork::ContainerNetwork(const Paths& paths, const std::string& mode, const std::string& id,
@@ -92,6 +102,7 @@ ContainerNetwork::ContainerNetwork(const Paths& paths, const std::string& mode, 
         Lease lease;
         lease.address = address_;
         lease.device = device_;
+        lease.kind = LeaseKind::container;
         lease.owner_pid = getpid();
         lease.owner_start_ticks = container::process_start_ticks(getpid());
         lease.name = name;
@@ -104,13 +115,7 @@ ContainerNetwork::ContainerNetwork(const Paths& paths, const std::string& mode, 
 
         write_file_atomic(directory_ / "hosts", hosts_file(network, id_));
         write_file_atomic(directory_ / "hostname", hostname + "\n");
-        std::string host_resolv;
-        try {
-            host_resolv = read_file("/etc/resolv.conf");
-        } catch (const Error& error) {
-            spdlog::debug("net: {}", error.what());
-        }
-        write_file_atomic(directory_ / "resolv.conf", container_resolv_conf(host_resolv));
+        write_file_atomic(directory_ / "resolv.conf", bridge_resolv_conf());
         save_ipam(paths_, state);
         refresh_hosts_files(paths_, network);
     } catch (...) {
@@ -260,11 +265,8 @@ nlohmann::json network_settings(const Paths& paths, const std::string& id, const
         settings["Networks"][name] = {{"IPAddress", lease->second.address}, {"IPPrefixLen", prefix},
                                       {"Gateway", network.gateway}};
         // The top-level fields describe the network the container or VM started on, not
-        // one that `network connect` added: "isolab", 8 characters of the id and a letter
-        // from g, as join_network names it.
-        const auto& device = lease->second.device;
-        bool connected = device.size() == 15 && device.compare(0, 14, "isolab" + id.substr(0, 8)) == 0 && device.back() >= 'g';
-        if (connected && device != veth_name(id)) continue;
+        // one that `network connect` added.
+        if (lease->second.kind == LeaseKind::connected) continue;
         settings["Bridge"] = network.bridge;
         settings["IPAddress"] = lease->second.address;
         settings["IPPrefixLen"] = prefix;
@@ -286,7 +288,7 @@ std::vector<std::string> published_ports(const Paths& paths, const std::string& 
     auto state = load_ipam(paths);
     for (const auto& [name, network] : state.networks) {
         auto lease = network.leases.find(id);
-        if (lease != network.leases.end() && lease->second.device == veth_name(id)) return lease->second.ports;
+        if (lease != network.leases.end() && lease->second.kind != LeaseKind::connected) return lease->second.ports;
     }
     return {};
 }

@@ -101,6 +101,10 @@ NetworkLeftovers prune_network_leftovers(const Paths& paths);
 // Docker drops them, and 8.8.8.8 and 8.8.4.4 are used when none is left.
 std::string container_resolv_conf(const std::string& host_text);
 
+// The resolv.conf of a container or VM on a bridge network: container_resolv_conf of the
+// host's /etc/resolv.conf, which counts as empty when it cannot be read.
+std::string bridge_resolv_conf();
+
 // Docker's NetworkSettings for `inspect`: IPAddress, Gateway, IPPrefixLen, Networks and
 // Ports. Ports maps "80/tcp" to its host bindings, [{"HostIp": "0.0.0.0", "HostPort":
 // "8080"}], and each of `exposed_ports` that is not published to null. Empty values when

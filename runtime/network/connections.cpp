@@ -61,6 +61,7 @@ void join_network(const Paths& paths, IpamState& state, NetworkRecord& network, 
     // "isolab", 8 digits of the id and a letter after f fill the 15 characters, so the
     // name never equals that of the first veth, which ends in a ninth hex digit.
     lease.device = "isolab" + member.id.substr(0, 8) + static_cast<char>('g' + interfaces % 20);
+    lease.kind = LeaseKind::connected;
     // The container's owner keeps the lease in use, as it keeps the first one.
     lease.owner_pid = member.owner_pid;
     lease.owner_start_ticks = member.owner_start_ticks;
@@ -127,7 +128,7 @@ void leave_connected_networks(const Paths& paths, const std::string& id) {
     bool changed = false;
     for (auto& [name, network] : state.networks) {
         auto lease = network.leases.find(id);
-        if (lease == network.leases.end() || lease->second.device == veth_name(id)) continue;
+        if (lease == network.leases.end() || lease->second.kind != LeaseKind::connected) continue;
         delete_device(lease->second.device);
         network.leases.erase(lease);
         refresh_hosts_files(paths, network);

@@ -12,9 +12,25 @@ namespace isolab::network {
 
 namespace fs = std::filesystem;
 
+const char* lease_kind_name(LeaseKind kind) {
+    switch (kind) {
+        case LeaseKind::connected: return "connected";
+        case LeaseKind::vm: return "vm";
+        case LeaseKind::container: break;
+    }
+    return "container";
+}
+
+LeaseKind infer_lease_kind(const std::string& device) {
+    if (device.starts_with("isolabt")) return LeaseKind::vm;
+    if (device.size() == 15 && device.back() >= 'g' && device.back() <= 'z') return LeaseKind::connected;
+    return LeaseKind::container;
+}
+
 void to_json(nlohmann::json& json, const Lease& lease) {
     json = {{"address", lease.address},
             {"device", lease.device},
+            {"kind", lease_kind_name(lease.kind)},
             {"owner_pid", lease.owner_pid},
             {"owner_start_ticks", lease.owner_start_ticks},
             {"pid", lease.pid},
@@ -28,6 +44,16 @@ void to_json(nlohmann::json& json, const Lease& lease) {
 void from_json(const nlohmann::json& json, Lease& lease) {
     lease.address = json.value("address", "");
     lease.device = json.value("device", "");
+    auto kind = json.value("kind", "");
+    if (kind == "container") {
+        lease.kind = LeaseKind::container;
+    } else if (kind == "connected") {
+        lease.kind = LeaseKind::connected;
+    } else if (kind == "vm") {
+        lease.kind = LeaseKind::vm;
+    } else {
+        lease.kind = infer_lease_kind(lease.device);
+    }
     lease.owner_pid = json.value("owner_pid", 0);
     lease.owner_start_ticks = json.value("owner_start_ticks", std::uint64_t{0});
     lease.pid = json.value("pid", 0);

@@ -16,12 +16,25 @@
 
 namespace isolab::network {
 
-// The address of one container and the processes that keep it in use: the owner (the
+// The device a lease gives an address to: a container's first veth, a veth that
+// `network connect` added to a container, or a VM's tap device.
+enum class LeaseKind { container, connected, vm };
+
+// The name ipam.json stores for `kind`: "container", "connected" or "vm".
+const char* lease_kind_name(LeaseKind kind);
+
+// The kind of a lease in an ipam.json written before leases recorded one, inferred from
+// its host device. "isolabt" and 8 hex digits is a VM's tap. A 15-character name ending
+// in a letter after f is a veth of `network connect`, and anything else a first veth.
+LeaseKind infer_lease_kind(const std::string& device);
+
+// The address of one container or VM and the processes that keep it in use: the owner (the
 // monitor or the foreground `isolab run`) and the container's first process. A lease
 // whose two processes are both gone is stale.
 struct Lease {
     std::string address;             // "10.89.0.2"
-    std::string device;              // the host end of the veth pair
+    std::string device;              // the host end of the veth pair, or the VM's tap device
+    LeaseKind kind = LeaseKind::container;
     pid_t owner_pid = 0;
     std::uint64_t owner_start_ticks = 0;
     pid_t pid = 0;                   // 0 until the container's process is connected

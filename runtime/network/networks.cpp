@@ -229,7 +229,7 @@ void disconnect_container(const Paths& paths, const std::string& name, const std
     auto recorded = connected_networks(stored.paths.directory);
     auto entry = std::find_if(recorded.begin(), recorded.end(), [&](const ConnectedNetwork& connected) { return connected.name == name; });
     auto lease = found->second.leases.find(stored.config.id);
-    bool leased = lease != found->second.leases.end() && lease->second.device != veth_name(stored.config.id);
+    bool leased = lease != found->second.leases.end() && lease->second.kind == LeaseKind::connected;
     if (entry == recorded.end() && !leased) {
         throw Error("container " + stored.config.name + " is not connected to network " + name + " by 'network connect'",
                     "a container started with --network leaves it when it stops", target_error_exit_code);

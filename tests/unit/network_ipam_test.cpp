@@ -71,6 +71,30 @@ TEST(NetworkIpam, StateRoundTripsThroughJson) {
     EXPECT_EQ(read_back.leases.at("abc").owner_pid, 42);
 }
 
+TEST(NetworkIpam, LeaseKindRoundTripsThroughJson) {
+    for (auto kind : {LeaseKind::container, LeaseKind::connected, LeaseKind::vm}) {
+        Lease lease;
+        lease.device = "isolab123456789";
+        lease.kind = kind;
+
+        nlohmann::json json = lease;
+        EXPECT_EQ(json["kind"], lease_kind_name(kind));
+        EXPECT_EQ(json.get<Lease>().kind, kind) << lease_kind_name(kind);
+    }
+}
+
+TEST(NetworkIpam, LeaseKindOfOldFileFromDevice) {
+    // ipam.json written before leases recorded their kind.
+    auto kind_of = [](const std::string& device) {
+        return nlohmann::json{{"address", "10.89.0.2"}, {"device", device}}.get<Lease>().kind;
+    };
+
+    EXPECT_EQ(kind_of("isolab0123abcd9"), LeaseKind::container);
+    EXPECT_EQ(kind_of("isolab0123abcdg"), LeaseKind::connected);
+    EXPECT_EQ(kind_of("isolab0123abcdh"), LeaseKind::connected);
+    EXPECT_EQ(kind_of("isolabt0a1b2c3d"), LeaseKind::vm);
+}
+
 TEST(NetworkIpam, LeaseWithoutProcessesIsStale) {
     Lease lease;
     lease.owner_pid = 999999999;
