@@ -354,7 +354,7 @@ static bool copy_file(const char *source, const char *destination) {
 
 /* Copies the workload files from the initramfs to the disk's /.isolab/. */
 static bool copy_workload_config(void) {
-    static const char *const names[] = {"argv", "env", "workdir", "user", "mounts"};
+    static const char *const names[] = {"argv", "env", "workdir", "user", "mounts", "resolv.conf"};
     make_folder(NEW_ROOT CONFIG_DIR, 0755);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i) {
         char source[256], destination[256];
@@ -538,6 +538,22 @@ static bool configure_network(void) {
     }
     if (sock >= 0) close(sock);
     return ok;
+}
+
+/* Copies /.isolab/resolv.conf, which the host writes for a VM on a bridge network, to
+ * /etc/resolv.conf, replacing the image's file or symlink. A missing file changes nothing. */
+static bool install_resolv_conf(void) {
+    if (access(CONFIG_DIR "/resolv.conf", F_OK) != 0) return true;
+    make_folder("/etc", 0755);
+    if (unlink("/etc/resolv.conf") != 0 && errno != ENOENT) {
+        protocol_line("error cannot replace /etc/resolv.conf: %s", strerror(errno));
+        return false;
+    }
+    if (!copy_file(CONFIG_DIR "/resolv.conf", "/etc/resolv.conf")) {
+        protocol_line("error cannot write /etc/resolv.conf: %s", strerror(errno));
+        return false;
+    }
+    return true;
 }
 
 /* Creates `path` and every missing parent, as mkdir -p does. */
@@ -797,7 +813,7 @@ static void vm_mode(void) {
 
     if (access(CONFIG_DIR "/root-device", F_OK) == 0 && !mount_disk_root()) power_off(127);
     mount_runtime_filesystems();
-    if (!configure_network() || !mount_shared_folders()) power_off(127);
+    if (!configure_network() || !install_resolv_conf() || !mount_shared_folders()) power_off(127);
 
     struct workload workload;
     memset(&workload, 0, sizeof workload);

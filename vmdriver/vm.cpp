@@ -178,6 +178,8 @@ GuestFiles prepare_guest(image::Store& store, const std::string& reference, cons
     }
     workload.early_modules = guest::early_modules(files.kernel, modules);
     workload.mounts = devices.folders.mounts;
+    // The same DNS servers a container on the bridge gets.
+    if (!devices.interface.address.empty()) workload.resolv_conf = network::bridge_resolv_conf();
 
     files.folder = folder;
     fs::permissions(files.folder, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |

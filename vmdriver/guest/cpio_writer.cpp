@@ -127,6 +127,7 @@ void add_workload_files(archive* writer, const Workload& workload) {
         }
         add_memory_file(writer, ".isolab/mounts", join_nul(fields), 0644);
     }
+    if (!workload.resolv_conf.empty()) add_memory_file(writer, ".isolab/resolv.conf", workload.resolv_conf, 0644);
     if (workload.early_modules.empty()) return;
     add_memory_folder(writer, ".isolab/early-modules", 0755);
     std::string list;

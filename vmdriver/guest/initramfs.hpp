@@ -31,6 +31,9 @@ struct Workload {
         bool read_only = false;
     };
     std::vector<SharedMount> mounts;
+    // The guest's /etc/resolv.conf, written to /.isolab/resolv.conf and copied into place
+    // by the init. Empty: the image's own file, if any, stays.
+    std::string resolv_conf;
 };
 
 // Builds the Workload for `image`: `command` (or Entrypoint + Cmd when empty), the image
