@@ -71,6 +71,7 @@ vm::VmOptions to_vm_options(const VmRunArguments& arguments) {
     options.form = parse_form(arguments.form);
     options.timeout = std::chrono::seconds(arguments.timeout_seconds);
     options.auto_remove = arguments.remove;
+    options.keep_record = true;
     options.network = arguments.network;
     options.publish = arguments.publish;
     options.volumes = arguments.volumes;
@@ -97,7 +98,7 @@ void register_run(CLI::App& vm_group, Context& context) {
     run->add_flag("-d,--detach", arguments->detach,
                   "Leave the VM running in the background and print its name; its console goes to a log for `vm logs`");
     run->add_flag("--rm", arguments->remove,
-                  "Remove the VM's record and files once it exits (a foreground VM keeps none in any case)");
+                  "Remove the VM's record, console log and guest files once it exits");
     run->add_option("-m,--memory", arguments->memory, "Guest RAM, a whole number of MiB, e.g. 256M or 1G (at least 64M)")
         ->capture_default_str();
     run->add_option("--cpus", arguments->cpus, "Number of virtual CPUs")->capture_default_str();
@@ -160,10 +161,12 @@ void register_network_holder(CLI::App& app, Context& context) {
     holder->group("");
     auto ready_fd = std::make_shared<int>(-1);
     auto name = std::make_shared<std::string>();
+    auto adopt = std::make_shared<bool>(false);
     holder->add_option("--ready-fd", *ready_fd, "Descriptor to report on")->required();
+    holder->add_flag("--adopt", *adopt, "Take over the lease of a running VM whose holder died");
     holder->add_option("name", *name, "VM name")->required();
-    holder->callback([&context, ready_fd, name] {
-        context.exit_code = vm::run_network_holder(context.paths, *name, *ready_fd);
+    holder->callback([&context, ready_fd, name, adopt] {
+        context.exit_code = vm::run_network_holder(context.paths, *name, *ready_fd, *adopt);
     });
 }
 

@@ -32,6 +32,19 @@ std::string vm_status_text(const vm::VmRecord& record, std::chrono::system_clock
     return "Created";
 }
 
+// The PORTS column: the published ports of a running VM, each marked "(down)" when its
+// network holder died and could not be started again.
+std::string vm_ports_text(const vm::VmView& view) {
+    if (view.record.status != "running") return {};
+    std::string text;
+    for (const auto& port : view.record.ports) {
+        if (!text.empty()) text += ", ";
+        text += port;
+        if (!view.ports_up) text += " (down)";
+    }
+    return text;
+}
+
 void register_ps(CLI::App& vm_group, Context& context) {
     auto all = std::make_shared<bool>(false);
     auto* ps = vm_group.add_subcommand("ps", "List VMs (running ones unless -a)");
@@ -39,14 +52,15 @@ void register_ps(CLI::App& vm_group, Context& context) {
     ps->callback([all, &context] {
         auto views = vm::list_vms(context.paths, *all);
         auto now = std::chrono::system_clock::now();
-        std::printf("%-28s %-16s %-10s %-6s %-26s %s\n", "NAME", "IMAGE", "FORM", "ACCEL", "STATUS", "CREATED");
+        std::printf("%-28s %-16s %-10s %-6s %-26s %-16s %s\n", "NAME", "IMAGE", "FORM", "ACCEL", "STATUS", "CREATED",
+                    "PORTS");
         for (const auto& view : views) {
             const auto& record = view.record;
             auto created = container::parse_rfc3339(record.created);
             std::string age = created ? container::human_duration(now - *created) + " ago" : record.created;
-            std::printf("%-28s %-16s %-10s %-6s %-26s %s\n", record.name.c_str(), record.image.c_str(),
+            std::printf("%-28s %-16s %-10s %-6s %-26s %-16s %s\n", record.name.c_str(), record.image.c_str(),
                         record.form.c_str(), record.accelerator.c_str(), vm_status_text(record, now).c_str(),
-                        age.c_str());
+                        age.c_str(), vm_ports_text(view).c_str());
         }
     });
 }

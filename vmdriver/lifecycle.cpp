@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "runtime/container/status.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/clock.hpp"
 #include "runtime/core/log.hpp"
@@ -74,16 +75,65 @@ bool record_exit(const Paths& paths, VmRecord& record) {
     return true;
 }
 
+bool holder_alive(const VmRecord& record) {
+    return record.holder_pid > 0 && container::process_alive(record.holder_pid, record.holder_start_ticks);
+}
+
+// Starts a new network holder for a running VM whose holder died (killed, or crashed),
+// because the published ports are sockets of the holder and went with it. A Docker user
+// expects `-p` to work for as long as the VM runs, and the holder keeps no state of its
+// own (the lease and the record do), so the first `vm` command that observes the VM
+// restores the ports. When that fails, for example because another process took a port meanwhile,
+// the view reports the holder as down and `vm ps` and `vm inspect` show the ports so.
+void repair_network_holder(const Paths& paths, VmView& view) {
+    if (view.record.holder_pid <= 0) {
+        // A foreground `vm run` binds the ports itself.
+        view.ports_up = container::process_alive(view.record.owner_pid, view.record.owner_start_ticks);
+        return;
+    }
+    if (holder_alive(view.record)) {
+        view.ports_up = true;
+        return;
+    }
+    FileLock lock = lock_vm_records(paths);
+    VmPaths vm = vm_paths(paths, view.record.name);
+    VmRecord record = read_record(vm);
+    if (holder_alive(record)) {
+        view.record = record;
+        view.ports_up = true;
+        return;
+    }
+    spdlog::warn("VM {}: its network holder (pid {}) is gone; starting a new one", record.name, record.holder_pid);
+    try {
+        record.holder_pid = restart_network_holder(paths, record.name);
+        record.holder_start_ticks = container::process_start_ticks(record.holder_pid);
+        write_record(vm, record);
+        view.ports_up = true;
+    } catch (const Error& error) {
+        spdlog::warn("VM {}: cannot restore its published ports: {}", record.name, error.one_line());
+        view.ports_up = false;
+    }
+    view.record = record;
+}
+
 // Checks the record against libvirt. Returns nothing when the VM was removed (--rm).
 std::optional<VmView> observe(const Paths& paths, const VmRecord& record, Connections& connections) {
     VmView view{record, std::nullopt};
-    // "created" without a UUID: `vm run -d` is still preparing the guest, or was killed
-    // while it did. NOTE: the second case stays "created" until `vm rm` removes it.
-    if (record.status == "created" && record.uuid.empty()) return view;
-    if (record.status != "exited") {
+    bool owner_alive = record.owner_pid > 0 && container::process_alive(record.owner_pid, record.owner_start_ticks);
+    // "created" without a UUID: `vm run` is still preparing the guest, or was killed while
+    // it did. A killed foreground `vm run` names itself as the owner, so that case is an
+    // exit. NOTE: a killed `vm run -d` stays "created" until `vm rm -f` removes it.
+    if (record.status == "created" && record.uuid.empty() && (record.owner_pid == 0 || owner_alive)) return view;
+    if (record.status != "exited" && !record.uuid.empty()) {
         view.domain = libvirt::domain_status(connections.get(record.connect_uri), record.uuid);
-        if (view.domain && view.domain->active) return view;
+        if (view.domain && view.domain->active) {
+            repair_network_holder(paths, view);
+            return view;
+        }
     }
+    // A foreground `vm run` records the exit itself once it has read the guest's last
+    // console lines.
+    if (record.status != "exited" && owner_alive) return view;
     if (!record_exit(paths, view.record)) return std::nullopt;
     return view;
 }
@@ -321,6 +371,8 @@ std::string inspect_vm(const Paths& paths, const std::string& name) {
         {"NetworkSettings", record.network == "none" ? json(nullptr) : network::network_settings(paths, record.name)},
         {"Network", record.network},
         {"NetworkHolderPid", record.holder_pid},
+        {"NetworkHolder",
+         record.holder_pid > 0 ? json{{"Pid", record.holder_pid}, {"Running", view.ports_up}} : json(nullptr)},
         {"Volumes", record.volumes},
         {"DomainXML", xml.empty() ? json(nullptr) : json(xml)},
     };

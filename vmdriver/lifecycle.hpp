@@ -35,6 +35,10 @@ private:
 struct VmView {
     VmRecord record;                              // status checked against libvirt
     std::optional<libvirt::DomainStatus> domain;  // nothing when the domain is gone
+    // True while the process that binds the published ports of a running VM lives: its
+    // network holder, or the foreground `vm run`. False when the holder died and could not
+    // be started again, and for a VM that does not run.
+    bool ports_up = false;
 };
 
 // The VMs of the state root; exited ones only with `all`. Records of exited --rm VMs are

@@ -43,6 +43,7 @@ std::string record_to_json(const VmRecord& record) {
         {"finished", record.finished},
         {"stopped_by", record.stopped_by},
         {"owner_pid", record.owner_pid},
+        {"owner_start_ticks", record.owner_start_ticks},
         {"network", record.network},
         {"publish", record.publish},
         {"ports", record.ports},
@@ -78,6 +79,7 @@ VmRecord record_from_json(const std::string& text) {
     record.finished = document.value("finished", "");
     record.stopped_by = document.value("stopped_by", "");
     record.owner_pid = document.value("owner_pid", 0);
+    record.owner_start_ticks = document.value("owner_start_ticks", std::uint64_t{0});
     record.network = document.value("network", "none");
     record.publish = document.value("publish", std::vector<std::string>{});
     record.ports = document.value("ports", std::vector<std::string>{});

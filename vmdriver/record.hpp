@@ -37,6 +37,7 @@ struct VmRecord {
     std::string finished;         // RFC 3339 UTC; empty while running
     std::string stopped_by;       // "", "stop", "stop-timeout" or "kill": who ended the domain
     pid_t owner_pid = 0;          // the foreground `vm run` process; 0 when detached
+    std::uint64_t owner_start_ticks = 0;
     std::string network = "none"; // --network: "none", "bridge" or a user-defined network
     std::vector<std::string> publish;    // -p values as given
     std::vector<std::string> ports;      // published ports, "127.0.0.1:8080->80/tcp"

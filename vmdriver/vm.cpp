@@ -8,7 +8,9 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -166,8 +168,8 @@ GuestFiles prepare_guest(image::Store& store, const std::string& reference, cons
     auto lowerdirs = store.lowerdirs(image);
     guest::Workload workload = guest::workload_for_image(image, command, lowerdirs);
     apply_environment(workload.env, env);
-    // Only detached VMs get `vm stop`, which presses the power button; the modules would
-    // only lengthen every other boot. The NIC and 9p modules likewise only when used.
+    // Only recorded VMs (detached ones and those of `vm run`) get `vm stop`, which presses
+    // the power button; the modules would only lengthen every other boot (benchmarks). The NIC and 9p modules likewise only when used.
     std::vector<std::string> modules;
     if (power_button) modules = guest::power_button_module_names();
     if (!devices.interface.address.empty()) {
@@ -376,6 +378,93 @@ void hand_over_network(libvirt::Connection& connection, VmRecord& record, Networ
     }
 }
 
+// The record of a foreground `vm run` (VmOptions::keep_record), so other `vm` commands
+// list the VM while it runs, as `docker ps` lists a container run in the foreground. It
+// names this process as the owner, and the guest files go into the VM's folder, so what
+// a killed run leaves is removed with the record. finish() records the exit; an
+// unfinished record (an error or an interrupt) is recorded as exited by the destructor,
+// or removed when the domain never started.
+class ForegroundRecord {
+public:
+    ForegroundRecord(const Paths& paths, libvirt::Connection& connection, const VmOptions& options,
+                     const std::string& name)
+        : paths_(paths), vm_(vm_paths(paths, name)) {
+        VmRecord record;
+        record.name = name;
+        record.image = options.image;
+        record.command = options.command;
+        record.form = options.form == guest::RootForm::disk ? "disk" : "initramfs";
+        record.memory_bytes = options.memory_bytes;
+        record.cpus = options.cpus;
+        record.auto_remove = options.auto_remove;
+        record.created = utc_timestamp();
+        record.network = options.network;
+        record.publish = options.publish;
+        record.volumes = options.volumes;
+        record.connect_uri = connection.uri();
+        record.owner_pid = getpid();
+        record.owner_start_ticks = container::process_start_ticks(getpid());
+        make_vm_parent(paths);
+        folder_ = claim_name(paths, connection, record);
+        // libvirt's QEMU user enters it to reach the guest files.
+        fs::permissions(vm_.folder, fs::perms(0755));
+        auto_remove_ = options.auto_remove;
+    }
+    ~ForegroundRecord() {
+        if (finished_) return;
+        try {
+            finish(std::nullopt);
+        } catch (const std::exception& error) {
+            spdlog::warn("cannot record the exit of VM {}: {}", vm_.folder.filename().string(), error.what());
+        }
+    }
+    ForegroundRecord(const ForegroundRecord&) = delete;
+    ForegroundRecord& operator=(const ForegroundRecord&) = delete;
+
+    const VmPaths& vm() const { return vm_; }
+
+    void update(const std::function<void(VmRecord&)>& change) {
+        FileLock lock = lock_vm_records(paths_);
+        if (!fs::exists(vm_.record())) return;  // `vm rm -f` removed it
+        VmRecord record = read_record(vm_);
+        change(record);
+        write_record(vm_, record);
+    }
+
+    // Records the domain, once it exists, as running.
+    void started(const std::string& uuid) {
+        started_ = !uuid.empty();
+        update([&](VmRecord& record) {
+            record.uuid = uuid;
+            record.status = "running";
+            record.started = utc_timestamp();
+        });
+    }
+
+    // Records the exit with `exit_code`, or the code in the console log when the guest
+    // reported none (255 without one), and removes an --rm VM's folder.
+    void finish(std::optional<int> exit_code) {
+        finished_ = true;
+        if (!started_ || auto_remove_) return;  // the folder goes with `folder_`
+        update([&](VmRecord& record) {
+            if (record.status == "exited") return;
+            record.status = "exited";
+            record.exit_code = exit_code ? exit_code : exit_code_from_console(vm_.console_log());
+            if (!record.exit_code) record.exit_code = record.stopped_by.empty() ? 255 : 137;
+            record.finished = utc_timestamp();
+        });
+        folder_->keep();
+    }
+
+private:
+    Paths paths_;
+    VmPaths vm_;
+    std::unique_ptr<RecordFolder> folder_;
+    bool auto_remove_ = false;
+    bool started_ = false;
+    bool finished_ = false;
+};
+
 }  // namespace
 
 Accelerator parse_accelerator(std::string_view text) {
@@ -395,11 +484,22 @@ VmResult run(image::Store& store, const VmOptions& options) {
     result.pss_definition = kPssDefinition;
 
     libvirt::Connection connection(libvirt::resolve_uri(options.connect_uri));
-    if (fs::exists(vm_paths(store.paths(), result.name).record())) check_name_free(store.paths(), connection, result.name);
+    std::unique_ptr<ForegroundRecord> record;
+    if (options.keep_record) {
+        record = std::make_unique<ForegroundRecord>(store.paths(), connection, options, result.name);
+    } else if (fs::exists(vm_paths(store.paths(), result.name).record())) {
+        check_name_free(store.paths(), connection, result.name);
+    }
     result.accelerator = choose_accelerator(options.accelerator, store.paths(), current_host_key(),
                                             [&] { return probe_kvm(store, connection); });
     result.phases.mark("accelerator");
     spdlog::debug("accelerator for {}: {} ({})", result.name, result.accelerator.used, result.accelerator.reason);
+    if (record) {
+        record->update([&](VmRecord& recorded) {
+            recorded.accelerator = result.accelerator.used;
+            recorded.accelerator_reason = result.accelerator.reason;
+        });
+    }
 
     QemuIds qemu = needs_qemu_ids(options, shared) ? read_qemu_ids(connection) : QemuIds{};
     GuestDevices devices;
@@ -411,10 +511,18 @@ VmResult run(image::Store& store, const VmOptions& options) {
         vm_network = std::make_unique<VmNetwork>(store.paths(), options.network, result.name, port_mappings(options.publish));
         devices.interface = vm_network->guest();
         result.address = devices.interface.address;
+        if (record) {
+            record->update([&](VmRecord& recorded) {
+                recorded.address = result.address;
+                recorded.ports = vm_network->published_ports();
+            });
+        }
     }
-    auto temporary = std::make_unique<TemporaryDirectory>(make_vm_parent(store.paths()), result.name + "-");
+    auto temporary = record ? std::make_unique<TemporaryDirectory>(record->vm().folder, "guest-")
+                            : std::make_unique<TemporaryDirectory>(make_vm_parent(store.paths()), result.name + "-");
+    // A recorded VM can be stopped with `vm stop`, which presses the power button.
     GuestFiles files = prepare_guest(store, options.image, options.command, options.env, temporary->path(), options.form,
-                                     false, qemu, devices);
+                                     options.keep_record, qemu, devices);
     files.temporary = std::move(temporary);
     result.phases.mark("prepare");
     result.kernel_bytes = files.kernel.boot_image_bytes;
@@ -423,7 +531,11 @@ VmResult run(image::Store& store, const VmOptions& options) {
     libvirt::BootRequest request;
     request.spec = domain_spec(result.name, files, result.accelerator.used, options.memory_bytes, options.cpus, devices);
     request.timeout = options.timeout;
-    if (vm_network) request.on_created = [&](int qemu_pid) { vm_network->attach(qemu_pid); };
+    if (record) request.spec.console_log = record->vm().console_log();
+    request.on_created = [&](int qemu_pid) {
+        if (vm_network) vm_network->attach(qemu_pid);
+        if (record) record->started(libvirt::domain_uuid(connection, result.name));
+    };
     request.on_output = [&options](const std::string& line, Clock::time_point arrived) {
         if (options.on_console_line) {
             options.on_console_line(line, arrived);
@@ -435,6 +547,7 @@ VmResult run(image::Store& store, const VmOptions& options) {
     request.interrupted = InterruptGuard::requested;
 
     libvirt::BootOutcome outcome = libvirt::boot(connection, request, result.phases);
+    if (record) record->finish(outcome.exit_code);
     result.exit_code = outcome.exit_code;
     result.init_error = outcome.init_error;
     result.guest_kernel = outcome.guest_kernel.empty() ? files.kernel.release : outcome.guest_kernel;

@@ -43,7 +43,8 @@ struct VmOptions {
     guest::RootForm form = guest::RootForm::initramfs;
     std::chrono::seconds timeout{300};  // the guest is destroyed after this long
     ConsoleLineHandler on_console_line; // unset: workload output goes to stdout
-    bool auto_remove = false;           // run_detached: remove the record once the VM has exited
+    bool auto_remove = false;           // remove the record once the VM has exited
+    bool keep_record = false;           // run: write vms/<name>/vm.json while the VM runs, as `vm run` does
     std::string network = "none";       // "none", "bridge" (isolab0, the CLI's default) or a network of `isolab network create`
     std::vector<std::string> publish;   // -p values, [IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]
     std::vector<std::string> volumes;   // -v values, HOST_FOLDER:GUEST_PATH[:ro|rw]
@@ -67,6 +68,9 @@ struct VmResult {
 };
 
 // Boots the image, runs the workload to completion and removes the domain.
+// With `keep_record`, the VM has a record in vms/<name>/ naming this process as its owner,
+// so `vm ps`, `vm inspect` and `vm logs` see it while it runs; the exit is recorded when
+// it ends, and `auto_remove` removes the record then.
 // Throws Error when the VM cannot be started (libvirtd not reachable, no kernel, ...).
 VmResult run(image::Store& store, const VmOptions& options);
 

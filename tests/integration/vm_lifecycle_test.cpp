@@ -3,6 +3,13 @@
 // a reader shows after a domain vanished behind isolab's back. Needs root; starts
 // libvirtd with scripts/start-libvirtd if needed. Each test boots at most two VMs at a
 // time and destroys its domains on every path.
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -19,9 +26,8 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/core/files.hpp"
-#include "libvirt_domains.hpp"
 #include "support/test_support.hpp"
-#include "vmdriver/libvirt/connection.hpp"
+#include "support/vm_domain_test.hpp"
 
 namespace isolab {
 namespace {
@@ -29,17 +35,82 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using testing::CliResult;
-using testing::run_isolab;
+using testing::contains;
 using testing::destroy_domain;
 using testing::domain_exists;
+using testing::kBootDeadline;
+using testing::run_isolab;
 using testing::wait_for;
 
-// A detached busybox guest reaches its workload in 2-20 s under TCG on a loaded host.
-constexpr std::chrono::seconds kBootDeadline{90};
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
 bool one_line(const std::string& text) { return !text.empty() && text.find('\n') == text.size() - 1; }
+
+// `isolab vm console NAME` on the slave side of a pseudo-terminal, as a user at a
+// terminal runs it. The test types on the master side and reads what the command prints.
+class ConsoleOnPty {
+public:
+    ConsoleOnPty(const Paths& paths, const std::string& name) {
+        child_ = forkpty(&master_, nullptr, nullptr, nullptr);
+        if (child_ == 0) {
+            setenv("ISOLAB_ROOT", paths.root.c_str(), 1);
+            setenv("ISOLAB_CACHE", paths.cache.c_str(), 1);
+            execl(ISOLAB_BINARY, ISOLAB_BINARY, "vm", "console", name.c_str(), static_cast<char*>(nullptr));
+            _exit(127);
+        }
+        if (master_ >= 0) fcntl(master_, F_SETFL, O_NONBLOCK);
+    }
+    ~ConsoleOnPty() {
+        if (child_ > 0 && !exited_) {
+            kill(child_, SIGKILL);
+            waitpid(child_, nullptr, 0);
+        }
+        if (master_ >= 0) close(master_);
+    }
+    ConsoleOnPty(const ConsoleOnPty&) = delete;
+    ConsoleOnPty& operator=(const ConsoleOnPty&) = delete;
+
+    bool started() const { return child_ > 0 && master_ >= 0; }
+    const std::string& screen() const { return screen_; }
+
+    void type(const std::string& keys) { ASSERT_EQ(write(master_, keys.data(), keys.size()), static_cast<ssize_t>(keys.size())); }
+
+    // Reads the command's output until `text` appears after the output seen so far, or
+    // `deadline` passes.
+    bool wait_for_text(const std::string& text, std::chrono::seconds deadline) {
+        auto end = std::chrono::steady_clock::now() + deadline;
+        while (!contains(screen_, text) && std::chrono::steady_clock::now() < end) read_available(100);
+        return contains(screen_, text);
+    }
+
+    // Waits up to `deadline` for the command to exit; returns its exit status, -1 when it
+    // still runs.
+    int wait_exit(std::chrono::seconds deadline) {
+        auto end = std::chrono::steady_clock::now() + deadline;
+        while (std::chrono::steady_clock::now() < end) {
+            read_available(50);
+            int status = 0;
+            if (waitpid(child_, &status, WNOHANG) == child_) {
+                exited_ = true;
+                read_available(0);
+                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            }
+        }
+        return -1;
+    }
+
+private:
+    void read_available(int timeout_ms) {
+        pollfd ready{master_, POLLIN, 0};
+        if (poll(&ready, 1, timeout_ms) <= 0) return;
+        char buffer[4096];
+        ssize_t count;
+        while ((count = read(master_, buffer, sizeof buffer)) > 0) screen_.append(buffer, static_cast<size_t>(count));
+    }
+
+    int master_ = -1;
+    pid_t child_ = -1;
+    bool exited_ = false;
+    std::string screen_;
+};
 
 class VmLifecycle : public testing::VmDomainTest {
 protected:
@@ -51,16 +122,6 @@ protected:
         arguments.insert(arguments.end(), command.begin(), command.end());
         return run_isolab(paths, arguments);
     }
-
-    std::string ps_line(const Paths& paths, const std::string& name) {
-        CliResult ps = run_isolab(paths, {"vm", "ps", "-a"});
-        EXPECT_EQ(ps.exit_code, 0) << ps.err;
-        auto start = ps.out.find(name + " ");
-        if (start == std::string::npos) return {};
-        return ps.out.substr(start, ps.out.find('\n', start) - start);
-    }
-
-    testing::TestRoot test_root_;
 };
 
 TEST_F(VmLifecycle, DetachedPsLogsInspectStatsStopRm) {
@@ -71,7 +132,7 @@ TEST_F(VmLifecycle, DetachedPsLogsInspectStatsStopRm) {
     EXPECT_EQ(started.out, name + "\n") << "vm run -d prints the VM's name";
     EXPECT_TRUE(domain_exists(name)) << "the domain outlives `vm run -d`";
 
-    std::string running = ps_line(paths, name);
+    std::string running = ps_line(name);
     EXPECT_TRUE(contains(running, "Up ")) << running;
     EXPECT_TRUE(contains(running, "busybox")) << running;
     EXPECT_TRUE(contains(running, "initramfs")) << running;
@@ -129,14 +190,14 @@ TEST_F(VmLifecycle, DetachedPsLogsInspectStatsStopRm) {
     EXPECT_EQ(stop.exit_code, 0) << stop.err;
     EXPECT_FALSE(contains(stop.err, "did not power off")) << stop.err;
     EXPECT_FALSE(domain_exists(name)) << "stop left the domain running";
-    EXPECT_TRUE(contains(ps_line(paths, name), "Exited (143)")) << ps_line(paths, name);
+    EXPECT_TRUE(contains(ps_line(name), "Exited (143)")) << ps_line(name);
     EXPECT_FALSE(contains(run_isolab(paths, {"vm", "ps"}).out, name)) << "vm ps lists an exited VM";
     EXPECT_TRUE(contains(run_isolab(paths, {"vm", "logs", name}).out, "started-marker")) << "log lost after stop";
 
     CliResult rm = run_isolab(paths, {"vm", "rm", name});
     EXPECT_EQ(rm.exit_code, 0) << rm.err;
     EXPECT_FALSE(fs::exists(paths.vms() / name)) << "vm rm left the VM's folder";
-    EXPECT_TRUE(ps_line(paths, name).empty()) << "vm ps -a still lists a removed VM";
+    EXPECT_TRUE(ps_line(name).empty()) << "vm ps -a still lists a removed VM";
 }
 
 TEST_F(VmLifecycle, StopDestroysAfterTimeout) {
@@ -162,7 +223,7 @@ TEST_F(VmLifecycle, StopDestroysAfterTimeout) {
     EXPECT_GE(seconds, 3.0) << "stop destroyed the VM before its timeout";
     EXPECT_LT(seconds, 30.0) << "stop took far longer than its timeout";
     EXPECT_FALSE(domain_exists(name)) << "stop left the domain running";
-    EXPECT_TRUE(contains(ps_line(paths, name), "Exited (137)")) << ps_line(paths, name);
+    EXPECT_TRUE(contains(ps_line(name), "Exited (137)")) << ps_line(name);
     CliResult console = run_isolab(paths, {"vm", "logs", "--console", name});
     EXPECT_TRUE(contains(console.out, "isolab-init: phase power-button")) << "the guest never saw the button:\n"
                                                                            << console.out;
@@ -181,8 +242,8 @@ TEST_F(VmLifecycle, ExitCodeAndRmAfterGuestPowersOff) {
     bool both_gone = wait_for([&] { return !domain_exists(kept) && !domain_exists(removed); }, kBootDeadline);
     ASSERT_TRUE(both_gone) << "the guests did not power off by themselves";
 
-    EXPECT_TRUE(contains(ps_line(paths, kept), "Exited (3)")) << ps_line(paths, kept);
-    EXPECT_TRUE(ps_line(paths, removed).empty()) << "--rm VM still listed: " << ps_line(paths, removed);
+    EXPECT_TRUE(contains(ps_line(kept), "Exited (3)")) << ps_line(kept);
+    EXPECT_TRUE(ps_line(removed).empty()) << "--rm VM still listed: " << ps_line(removed);
     EXPECT_FALSE(fs::exists(paths.vms() / removed)) << "--rm VM's folder left behind";
     EXPECT_EQ(run_isolab(paths, {"vm", "logs", kept}).out, "bye\n");
 
@@ -200,11 +261,11 @@ TEST_F(VmLifecycle, PsShowsExitedWhenDomainVanishes) {
     std::string name = new_name("vanish");
     CliResult started = run_detached(paths, name, {}, {"sleep", "600"});
     ASSERT_EQ(started.exit_code, 0) << started.err;
-    EXPECT_TRUE(contains(ps_line(paths, name), "Up ")) << ps_line(paths, name);
+    EXPECT_TRUE(contains(ps_line(name), "Up ")) << ps_line(name);
 
     // What a crash of QEMU, `virsh destroy` or a prune does: no isolab process sees it.
     destroy_domain(name);
-    EXPECT_TRUE(contains(ps_line(paths, name), "Exited (255)")) << ps_line(paths, name);
+    EXPECT_TRUE(contains(ps_line(name), "Exited (255)")) << ps_line(name);
     json record = json::parse(read_file(paths.vms() / name / "vm.json"));
     EXPECT_EQ(record["status"], "exited") << "ps did not record the exit";
 
@@ -214,6 +275,38 @@ TEST_F(VmLifecycle, PsShowsExitedWhenDomainVanishes) {
 
     CliResult rm = run_isolab(paths, {"vm", "rm", "-f", name});
     EXPECT_EQ(rm.exit_code, 0) << rm.err;
+    EXPECT_FALSE(fs::exists(paths.vms() / name));
+}
+
+TEST_F(VmLifecycle, ConsoleRunsCommandAndDetaches) {
+    const Paths& paths = test_root_.paths();
+    std::string name = new_name("console");
+    // The shell reads its commands from the serial console, isolab-init's stdin.
+    CliResult started = run_detached(paths, name, {}, {"sh", "-c", "echo console-ready; exec sh"});
+    ASSERT_EQ(started.exit_code, 0) << started.err;
+    bool ready = wait_for([&] { return contains(run_isolab(paths, {"vm", "logs", name}).out, "console-ready"); },
+                          kBootDeadline);
+    ASSERT_TRUE(ready) << "the workload never started:\n" << run_isolab(paths, {"vm", "logs", "--console", name}).out;
+
+    {
+        ConsoleOnPty console(paths, name);
+        ASSERT_TRUE(console.started());
+        ASSERT_TRUE(console.wait_for_text("press Ctrl-] to detach", std::chrono::seconds(30))) << console.screen();
+        // The guest's terminal echoes the line as typed; only the shell prints 42.
+        console.type("echo console-$((6*7))\r");
+        EXPECT_TRUE(console.wait_for_text("console-42", std::chrono::seconds(60))) << console.screen();
+        console.type("\x1d");
+        EXPECT_EQ(console.wait_exit(std::chrono::seconds(30)), 0) << console.screen();
+        EXPECT_TRUE(contains(console.screen(), "console of " + name + " closed: detached")) << console.screen();
+    }
+
+    EXPECT_TRUE(domain_exists(name)) << "detaching from the console stopped the VM";
+    EXPECT_TRUE(contains(ps_line(name), "Up ")) << ps_line(name);
+    EXPECT_TRUE(contains(run_isolab(paths, {"vm", "logs", name}).out, "console-42")) << "the command's output is not in the log";
+
+    CliResult rm = run_isolab(paths, {"vm", "rm", "-f", name});
+    EXPECT_EQ(rm.exit_code, 0) << rm.err;
+    EXPECT_FALSE(domain_exists(name));
     EXPECT_FALSE(fs::exists(paths.vms() / name));
 }
 

@@ -1,14 +1,15 @@
 // VM networking and shared folders through libvirtd (qemu:///system) under TCG. A VM on
-// the isolab bridge serves HTTP through `vm run -d -p`, and a container on the same
-// bridge pings it and fetches the page. The guest reads and writes host folders over
-// virtio-9p with :ro enforced. `vm rm -f`, or a kill -9 of a foreground `vm run`, leaves
-// no tap, lease, listening port or bridge. Needs root; two boots in all.
+// the isolab bridge serves HTTP through `vm run -d -p`, gets the containers'
+// /etc/resolv.conf, and a container on the same bridge pings it and fetches the page.
+// Its published port comes back after its network holder is killed. The guest reads and
+// writes host folders over virtio-9p with :ro enforced. `vm rm -f`, or a kill -9 of a
+// foreground `vm run`, leaves no tap, lease, listening port or bridge. Needs root; two
+// boots in all.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,10 +26,11 @@
 
 #include "runtime/container/status.hpp"
 #include "runtime/core/files.hpp"
+#include "runtime/network/attachment.hpp"
 #include "runtime/network/ipam.hpp"
 #include "http_client.hpp"
-#include "libvirt_domains.hpp"
 #include "support/test_support.hpp"
+#include "support/vm_domain_test.hpp"
 
 namespace isolab {
 namespace {
@@ -36,37 +38,15 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using testing::CliResult;
-using testing::run_isolab;
+using testing::contains;
 using testing::domain_exists;
 using testing::free_port;
+using testing::http_get;
+using testing::HttpResponse;
+using testing::kBootDeadline;
 using testing::port_free;
+using testing::run_isolab;
 using testing::wait_for;
-
-// Generous, because creating a domain alone took 44 s under TCG on a loaded two-core host.
-constexpr std::chrono::seconds kBootDeadline{180};
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-// Sends an HTTP/1.0 GET for / to 127.0.0.1:`port` once and returns the whole response;
-// empty when none came.
-std::string http_get(std::uint16_t port) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval timeout{5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    std::string response;
-    if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
-        std::string request = "GET / HTTP/1.0\r\n\r\n";
-        send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-        char buffer[4096];
-        for (ssize_t count; (count = recv(fd, buffer, sizeof buffer, 0)) > 0;) response.append(buffer, static_cast<size_t>(count));
-    }
-    close(fd);
-    return response;
-}
 
 bool link_exists(const std::string& device) { return !device.empty() && fs::exists("/sys/class/net/" + device); }
 
@@ -81,9 +61,64 @@ json lease_of(const Paths& paths, const std::string& name) {
     return nullptr;
 }
 
+// Binds 127.0.0.1:`port` and listens on it until destroyed. SO_REUSEADDR lets it bind
+// while earlier connections to the port are in TIME_WAIT, as the port proxy does.
+class PortBlocker {
+public:
+    explicit PortBlocker(std::uint16_t port) : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+        int on = 1;
+        setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(port);
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        bound_ = bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 && listen(fd_, 1) == 0;
+    }
+    ~PortBlocker() { close(fd_); }
+    PortBlocker(const PortBlocker&) = delete;
+    PortBlocker& operator=(const PortBlocker&) = delete;
+
+    bool bound() const { return bound_; }
+
+private:
+    int fd_;
+    bool bound_ = false;
+};
+
 class VmNetwork : public testing::VmDomainTest {
 protected:
-    testing::TestRoot test_root_;
+    // Kills the network holder `holder` of the running VM `name`, which serves HTTP on the
+    // published `port`. While another process binds the port, `vm ps` and `vm inspect`
+    // show the port as down. Once it is free, the next `vm` command starts a new holder
+    // and the page is served again.
+    void expect_holder_restarts(const std::string& name, std::uint16_t port, pid_t holder) {
+        const Paths& paths = test_root_.paths();
+        std::string published = "127.0.0.1:" + std::to_string(port) + "->80/tcp";
+        ASSERT_GT(holder, 0);
+        ASSERT_EQ(kill(holder, SIGKILL), 0);
+        EXPECT_TRUE(wait_for([&] { return port_free(port); }, std::chrono::seconds(10)))
+            << "port " << port << " still bound after its holder was killed";
+        {
+            PortBlocker blocker(port);
+            ASSERT_TRUE(blocker.bound()) << "the test could not bind port " << port;
+            std::string down = ps_line(name);
+            EXPECT_TRUE(contains(down, published + " (down)")) << down;
+            json inspected = json::parse(run_isolab(paths, {"vm", "inspect", name}).out);
+            EXPECT_EQ(inspected["NetworkHolder"]["Running"], false) << inspected["NetworkHolder"];
+            EXPECT_EQ(inspected["State"]["Status"], "running");
+        }
+
+        std::string up = ps_line(name);
+        EXPECT_TRUE(contains(up, published)) << up;
+        EXPECT_FALSE(contains(up, "(down)")) << up;
+        json inspected = json::parse(run_isolab(paths, {"vm", "inspect", name}).out);
+        pid_t restarted = inspected["NetworkHolder"].value("Pid", 0);
+        EXPECT_NE(restarted, holder) << inspected["NetworkHolder"];
+        EXPECT_EQ(inspected["NetworkHolder"]["Running"], true) << inspected["NetworkHolder"];
+        EXPECT_EQ(lease_of(paths, name).value("owner_pid", 0), restarted) << "the new holder does not own the lease";
+        EXPECT_TRUE(contains(testing::http_get_when_up(port, "/").body, "hello-from-host"))
+            << "the published port does not reach the guest after the holder restarted";
+    }
 };
 
 TEST_F(VmNetwork, DetachedHttpContainerAndSharedFolders) {
@@ -105,6 +140,7 @@ TEST_F(VmNetwork, DetachedHttpContainerAndSharedFolders) {
     std::string script =
         "mkdir -p /www && cat /mnt/ro/message.txt > /www/index.html"
         " && echo guest-wrote > /mnt/rw/from-guest.txt"
+        " && cat /etc/resolv.conf > /mnt/rw/resolv.conf"
         // A guest root may remount read-write; QEMU must still reject the write.
         " && { mount -o remount,rw /mnt/ro; true; }"
         " && { if echo x > /mnt/ro/denied.txt; then echo ro-writable; else echo ro-denied; fi; } > /mnt/rw/ro-result.txt"
@@ -125,6 +161,7 @@ TEST_F(VmNetwork, DetachedHttpContainerAndSharedFolders) {
     ASSERT_FALSE(lease.is_null()) << "no lease in ipam.json for " << name;
     std::string tap = lease["device"].get<std::string>();
     EXPECT_TRUE(tap.starts_with("isolab")) << tap;
+    EXPECT_EQ(lease.value("kind", ""), "vm") << lease;
     EXPECT_TRUE(link_exists(tap)) << "no tap device " << tap;
     EXPECT_TRUE(fs::exists("/sys/class/net/" + tap + "/master/bridge")) << tap << " is not a bridge port";
     EXPECT_TRUE(contains(document["DomainXML"].get<std::string>(), "<source bridge='" + bridge + "'/>"));
@@ -137,15 +174,21 @@ TEST_F(VmNetwork, DetachedHttpContainerAndSharedFolders) {
                        << run_isolab(paths, {"vm", "logs", "--console", name}).out;
 
     // The host reaches the guest's port 80 through the published port.
-    std::string response;
-    wait_for([&] { return contains(response = http_get(port), "hello-from-host"); }, std::chrono::seconds(30));
-    EXPECT_TRUE(contains(response, "200 OK")) << response;
-    EXPECT_TRUE(contains(response, "hello-from-host")) << response;
+    HttpResponse response;
+    wait_for([&] { return contains((response = http_get(port, "/")).body, "hello-from-host"); }, std::chrono::seconds(30));
+    EXPECT_EQ(response.status, 200);
+    EXPECT_TRUE(contains(response.body, "hello-from-host")) << response.body;
 
     // The guest wrote into the read-write folder and could not write into the :ro one.
     EXPECT_EQ(read_file(writable / "from-guest.txt"), "guest-wrote\n");
     EXPECT_EQ(read_file(writable / "ro-result.txt"), "ro-denied\n");
     EXPECT_FALSE(fs::exists(read_only / "denied.txt"));
+
+    // The guest has the resolv.conf a container on the bridge gets.
+    ASSERT_TRUE(fs::exists(writable / "resolv.conf")) << "the guest has no /etc/resolv.conf";
+    std::string guest_resolv = read_file(writable / "resolv.conf");
+    EXPECT_EQ(guest_resolv, network::bridge_resolv_conf());
+    EXPECT_TRUE(contains(guest_resolv, "nameserver ")) << guest_resolv;
 
     // A container on the same bridge reaches the VM by ICMP and TCP.
     CliResult container = run_isolab(paths, {"run", "--rm", "busybox", "sh", "-c",
@@ -153,6 +196,9 @@ TEST_F(VmNetwork, DetachedHttpContainerAndSharedFolders) {
     EXPECT_EQ(container.exit_code, 0) << container.out << container.err;
     EXPECT_TRUE(contains(container.out, "1 packets received")) << container.out;
     EXPECT_TRUE(contains(container.out, "hello-from-host")) << container.out;
+
+    expect_holder_restarts(name, port, holder);
+    holder = json::parse(run_isolab(paths, {"vm", "inspect", name}).out).value("NetworkHolderPid", 0);
 
     CliResult removed = run_isolab(paths, {"vm", "rm", "-f", name});
     EXPECT_EQ(removed.exit_code, 0) << removed.err;
@@ -189,22 +235,32 @@ TEST_F(VmNetwork, KilledForegroundRunReleasesNetwork) {
     std::uint16_t port = free_port();
     std::string name = new_name("fgkill");
     pid_t child = start_foreground(paths, {"vm", "run", "--accel", "tcg", "--name", name, "-p",
-                                           "127.0.0.1:" + std::to_string(port) + ":80", "busybox", "sleep", "600"});
+                                           "127.0.0.1:" + std::to_string(port) + ":80", "busybox", "sh", "-c",
+                                           "echo foreground-marker; sleep 600"});
     ASSERT_GT(child, 0);
 
-    // The lease names the QEMU process once the domain exists.
-    json lease;
-    bool attached = wait_for(
-        [&] {
-            lease = lease_of(paths, name);
-            return !lease.is_null() && lease.value("pid", 0) > 0;
-        },
-        kBootDeadline);
-    if (!attached) {
+    // Other `vm` commands list the foreground VM as `docker ps` lists a foreground container.
+    bool logged = wait_for([&] { return contains(run_isolab(paths, {"vm", "logs", name}).out, "foreground-marker"); },
+                           kBootDeadline);
+    if (!logged) {
         kill(child, SIGKILL);
         waitpid(child, nullptr, 0);
-        FAIL() << "the foreground VM never recorded its QEMU process in its lease";
+        FAIL() << "the foreground VM's output never reached vm logs:\n" << run_isolab(paths, {"vm", "ps", "-a"}).out;
     }
+    std::string running = ps_line(name);
+    EXPECT_TRUE(contains(running, "Up ")) << running;
+    EXPECT_TRUE(contains(running, "127.0.0.1:" + std::to_string(port) + "->80/tcp")) << running;
+    CliResult inspect = run_isolab(paths, {"vm", "inspect", name});
+    ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+    json document = json::parse(inspect.out);
+    EXPECT_EQ(document["State"]["Status"], "running");
+    EXPECT_EQ(document["State"]["DomainState"], "running");
+    EXPECT_FALSE(document["NetworkSettings"]["IPAddress"].get<std::string>().empty()) << inspect.out;
+
+    // The lease names the QEMU process once the domain exists.
+    json lease = lease_of(paths, name);
+    ASSERT_FALSE(lease.is_null()) << "no lease for the foreground VM";
+    EXPECT_GT(lease.value("pid", 0), 0) << lease;
     std::string tap = lease["device"].get<std::string>();
     EXPECT_TRUE(link_exists(tap)) << tap;
     EXPECT_FALSE(port_free(port)) << "the published port is not bound";
@@ -215,13 +271,22 @@ TEST_F(VmNetwork, KilledForegroundRunReleasesNetwork) {
     EXPECT_TRUE(wait_for([&] { return !domain_exists(name); }, std::chrono::seconds(60))) << "the domain outlived kill -9";
     EXPECT_TRUE(port_free(port)) << "port " << port << " still bound after kill -9";
 
-    CliResult ps = run_isolab(paths, {"vm", "ps", "-a"});
-    EXPECT_EQ(ps.exit_code, 0) << ps.err;
+    // The owner is gone and no exit code was reported, so the record shows code 255.
+    std::string exited = ps_line(name);
+    EXPECT_TRUE(contains(exited, "Exited (255)")) << exited;
     EXPECT_TRUE(lease_of(paths, name).is_null()) << "vm ps kept the stale lease";
     EXPECT_FALSE(link_exists(tap)) << "tap " << tap << " left after kill -9";
     auto ipam = json::parse(read_file(network::ipam_directory(paths) / "ipam.json"));
     std::string bridge = ipam["networks"]["bridge"].value("bridge", "");
     EXPECT_FALSE(link_exists(bridge)) << "bridge " << bridge << " left after kill -9";
+    EXPECT_TRUE(contains(run_isolab(paths, {"vm", "logs", name}).out, "foreground-marker")) << "log lost after kill -9";
+
+    // `system prune` removes the exited VM with the guest files the killed run left.
+    // test:///default, so the prune destroys no domain of another state root on this host.
+    CliResult prune = run_isolab(paths, {"system", "prune", "--force", "--connect", "test:///default"});
+    EXPECT_EQ(prune.exit_code, 0) << prune.err;
+    EXPECT_FALSE(fs::exists(paths.vms() / name)) << "system prune left the VM's folder";
+    EXPECT_TRUE(ps_line(name).empty()) << "vm ps -a still lists a pruned VM";
 }
 
 }  // namespace

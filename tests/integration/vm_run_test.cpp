@@ -67,7 +67,11 @@ TEST_F(VmRun, OutputExitCodeAndEnvironment) {
     EXPECT_TRUE(contains(result.err, "QEMU PSS peak")) << result.err;
 
     EXPECT_FALSE(domain_exists("isolab-" + name)) << "domain isolab-" << name << " outlived the run";
-    EXPECT_TRUE(!fs::exists(paths_.vms()) || fs::is_empty(paths_.vms())) << "per-VM files left in " << paths_.vms();
+    // --rm removes the record that other `vm` commands saw while the VM ran.
+    for (const auto& entry : fs::directory_iterator(paths_.vms())) {
+        EXPECT_FALSE(entry.is_directory()) << "VM folder left behind: " << entry.path();
+    }
+    EXPECT_FALSE(contains(run_isolab(paths_, {"vm", "ps", "-a"}).out, name)) << "vm ps -a lists an --rm VM";
 }
 
 TEST_F(VmRun, InvalidMemoryRejectedInOneLine) {

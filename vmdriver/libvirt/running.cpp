@@ -99,6 +99,19 @@ bool destroy_domain(Connection& connection, const std::string& uuid) {
     return true;
 }
 
+std::string domain_uuid(Connection& connection, const std::string& name) {
+    virDomainPtr domain = virDomainLookupByName(connection.get(), name.c_str());
+    if (domain == nullptr) {
+        virResetLastError();
+        return {};
+    }
+    char uuid[VIR_UUID_STRING_BUFLEN] = {};
+    int status = virDomainGetUUIDString(domain, uuid);
+    virDomainFree(domain);
+    virResetLastError();
+    return status == 0 ? std::string(uuid) : std::string();
+}
+
 std::optional<std::string> describe_domain(Connection& connection, const std::string& name) {
     virDomainPtr domain = virDomainLookupByName(connection.get(), name.c_str());
     if (domain == nullptr) {

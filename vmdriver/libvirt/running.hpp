@@ -55,6 +55,9 @@ bool request_shutdown(Connection& connection, const std::string& uuid);
 // Destroys the domain (virDomainDestroy). Returns false when it was already gone.
 bool destroy_domain(Connection& connection, const std::string& uuid);
 
+// Returns the UUID of the domain named `name`, or an empty string when there is none.
+std::string domain_uuid(Connection& connection, const std::string& name);
+
 // A short description of the domain named `name` for error messages, e.g.
 // "running, transient", or nothing when no such domain exists.
 std::optional<std::string> describe_domain(Connection& connection, const std::string& name);

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,9 +19,8 @@
 #include "runtime/container/status.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/log.hpp"
+#include "runtime/core/process.hpp"
 #include "vmdriver/record.hpp"
-
-extern char** environ;
 
 namespace isolab::vm {
 
@@ -36,14 +34,6 @@ constexpr int kHolderReadyFd = 3;
 // How often the holder checks that the QEMU process still runs.
 constexpr std::chrono::milliseconds kPollInterval{200};
 constexpr std::chrono::seconds kStopTimeout{5};
-
-// The isolab executable: this one, or the isolab beside it when a test program calls
-// the library.
-std::string isolab_executable() {
-    auto self = fs::read_symlink("/proc/self/exe");
-    if (self.filename() == "isolab") return self.string();
-    return (executable_directory() / "isolab").string();
-}
 
 // Reads one line from `fd`, a byte at a time so nothing after it is consumed. Returns
 // empty at end of file.
@@ -70,50 +60,32 @@ void close_fd(int& fd) {
     fd = -1;
 }
 
-// Uses posix_spawn rather than fork, because the caller has libvirt's threads. With
-// POSIX_SPAWN_SETSID the holder leads its own session, so the terminal's signals miss it.
-pid_t spawn_holder(const Paths& paths, const std::string& name, int command_read, int ready_write) {
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attributes;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attributes);
-    auto log_path = (vm_paths(paths, name).folder / "holder.log").string();
-    posix_spawn_file_actions_adddup2(&actions, command_read, STDIN_FILENO);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0640);
-    posix_spawn_file_actions_adddup2(&actions, ready_write, kHolderReadyFd);
-    sigset_t signals;
-    sigemptyset(&signals);
-    posix_spawnattr_setsigmask(&attributes, &signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGHUP);
-    sigaddset(&signals, SIGPIPE);
-    posix_spawnattr_setsigdefault(&attributes, &signals);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-    auto executable = isolab_executable();
-    std::vector<std::string> arguments = {executable, "--log-level", "info", network_holder_command,
-                                          "--ready-fd", std::to_string(kHolderReadyFd), name};
-    std::vector<std::string> environment = {"ISOLAB_ROOT=" + paths.root.string(), "ISOLAB_CACHE=" + paths.cache.string()};
-    for (char** entry = environ; *entry != nullptr; ++entry) {
-        std::string_view text(*entry);
-        if (!text.starts_with("ISOLAB_ROOT=") && !text.starts_with("ISOLAB_CACHE=")) environment.emplace_back(text);
-    }
-    std::vector<char*> argv;
-    for (auto& argument : arguments) argv.push_back(argument.data());
-    argv.push_back(nullptr);
-    std::vector<char*> envp;
-    for (auto& entry : environment) envp.push_back(entry.data());
-    envp.push_back(nullptr);
-
-    pid_t pid = 0;
-    int error = posix_spawn(&pid, executable.c_str(), &actions, &attributes, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attributes);
-    if (error != 0) throw_errno(error, "cannot start the network holder " + executable);
+// Starts `isolab vm-network-holder` for the VM, with its messages in holder.log. With
+// `adopt` the holder takes over the lease of a running VM whose holder died.
+pid_t spawn_holder(const Paths& paths, const std::string& name, int command_read, int ready_write, bool adopt) {
+    HelperSpawn spawn;
+    spawn.arguments = {"--log-level", "info", network_holder_command, "--ready-fd", std::to_string(kHolderReadyFd)};
+    if (adopt) spawn.arguments.emplace_back("--adopt");
+    spawn.arguments.push_back(name);
+    spawn.stdin_fd = command_read;
+    spawn.ready_fd = ready_write;
+    spawn.ready_fd_number = kHolderReadyFd;
+    spawn.log = vm_paths(paths, name).folder / "holder.log";
+    pid_t pid = spawn_isolab_helper(paths, spawn);
     spdlog::debug("net: started holder pid {} for VM {}", pid, name);
     return pid;
+}
+
+// The Error for a holder that reported `line` instead of its address: the holder's own
+// message, or where to read why it exited.
+Error holder_failure(const Paths& paths, const std::string& name, const std::string& line) {
+    auto message = json::parse(line, nullptr, false);
+    std::string text = message.is_object() ? message.value("message", line) : line;
+    std::string hint = message.is_object() ? message.value("hint", "") : "";
+    if (text.empty()) {
+        text = "the VM network holder exited without reporting; see " + (vm_paths(paths, name).folder / "holder.log").string();
+    }
+    return Error(text, hint);
 }
 
 json interface_json(const VmNetwork& network) {
@@ -153,7 +125,7 @@ NetworkHolder::NetworkHolder(const Paths& paths, const std::string& name) {
         throw_errno("cannot create a pipe");
     }
     try {
-        pid_ = spawn_holder(paths, name, command[0], ready[1]);
+        pid_ = spawn_holder(paths, name, command[0], ready[1], false);
     } catch (...) {
         for (int fd : {command[0], command[1], ready[0], ready[1]}) close(fd);
         throw;
@@ -166,14 +138,10 @@ NetworkHolder::NetworkHolder(const Paths& paths, const std::string& name) {
     std::string line = read_line(ready_fd_);
     auto message = json::parse(line, nullptr, false);
     if (message.is_discarded() || !message.is_object() || !message.contains("address")) {
-        std::string text = message.is_object() ? message.value("message", line) : line;
-        std::string hint = message.is_object() ? message.value("hint", "") : "";
         close_fd(command_fd_);
         close_fd(ready_fd_);
         waitpid(pid_, nullptr, 0);
-        if (text.empty()) text = "the VM network holder exited without reporting; see " +
-                                 (vm_paths(paths, name).folder / "holder.log").string();
-        throw Error(text, hint);
+        throw holder_failure(paths, name, line);
     }
     guest_.address = message.value("address", "");
     guest_.prefix = message.value("prefix", 24);
@@ -202,8 +170,64 @@ void NetworkHolder::attach(pid_t qemu_pid) {
     close_fd(ready_fd_);
 }
 
-int run_network_holder(const Paths& paths, const std::string& name, int ready_fd) {
+pid_t restart_network_holder(const Paths& paths, const std::string& name) {
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) != 0) throw_errno("cannot create a pipe");
+    pid_t pid = -1;
+    try {
+        pid = spawn_holder(paths, name, -1, ready[1], true);
+    } catch (...) {
+        close(ready[0]);
+        close(ready[1]);
+        throw;
+    }
+    close(ready[1]);
+    std::string line = read_line(ready[0]);
+    close(ready[0]);
+    auto message = json::parse(line, nullptr, false);
+    if (message.is_discarded() || !message.is_object() || !message.value("attached", false)) {
+        waitpid(pid, nullptr, 0);
+        throw holder_failure(paths, name, line);
+    }
+    spdlog::info("net: restarted the network holder of VM {} as pid {}", name, pid);
+    return pid;
+}
+
+namespace {
+
+// The body of `vm-network-holder --adopt`: takes over the lease of the VM, whose QEMU
+// process runs, and owns it until that process exits.
+int adopt_network(const Paths& paths, const std::string& name, int ready_fd) {
+    std::unique_ptr<VmNetwork> network;
+    pid_t qemu_pid = 0;
+    std::uint64_t qemu_start_ticks = 0;
+    try {
+        network = VmNetwork::adopt(paths, name);
+        qemu_pid = network->qemu_pid();
+        qemu_start_ticks = qemu_pid > 0 ? container::process_start_ticks(qemu_pid) : 0;
+        if (qemu_start_ticks == 0) throw Error(fmt::format("the QEMU process of VM {} is gone", name));
+        network->attach(qemu_pid);
+    } catch (const Error& error) {
+        write_line(ready_fd, json{{"message", error.what()}, {"hint", error.hint()}}.dump());
+        close(ready_fd);
+        return 1;
+    }
+    json message = interface_json(*network);
+    message["attached"] = true;
+    write_line(ready_fd, message.dump());
+    close(ready_fd);
+
+    wait_for_end(qemu_pid, qemu_start_ticks);
+    spdlog::info("VM network holder of {}: QEMU process {} ended; releasing {}", name, qemu_pid,
+                 network->guest().address);
+    return 0;
+}
+
+}  // namespace
+
+int run_network_holder(const Paths& paths, const std::string& name, int ready_fd, bool adopt) {
     fcntl(ready_fd, F_SETFD, FD_CLOEXEC);
+    if (adopt) return adopt_network(paths, name, ready_fd);
     VmRecord record;
     std::unique_ptr<VmNetwork> network;
     try {

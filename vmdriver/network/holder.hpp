@@ -20,7 +20,7 @@
 
 namespace isolab::vm {
 
-// The hidden subcommand: isolab vm-network-holder --ready-fd N NAME.
+// The hidden subcommand: isolab vm-network-holder --ready-fd N [--adopt] NAME.
 inline constexpr const char* network_holder_command = "vm-network-holder";
 
 // The parent's side of one holder process.
@@ -52,8 +52,16 @@ private:
     std::vector<std::string> published_;
 };
 
-// The body of the holder process. Returns its exit code.
-int run_network_holder(const Paths& paths, const std::string& name, int ready_fd);
+// Starts a new holder for the running VM `name` whose holder died. The new holder takes
+// over the VM's lease, binds the published ports the lease records again and watches the
+// QEMU process the lease names. Returns its pid. Throws the Error it reports, for
+// example a port that another process took meanwhile.
+pid_t restart_network_holder(const Paths& paths, const std::string& name);
+
+// The body of the holder process. With `adopt` (`--adopt`), the holder takes over the
+// lease of a running VM instead of leasing an address, and reports once on `ready_fd`.
+// Returns its exit code.
+int run_network_holder(const Paths& paths, const std::string& name, int ready_fd, bool adopt = false);
 
 // Ends the holder `pid` (checked against its start time) with SIGTERM and waits up to
 // 5 s for it, so its ports are free when this returns.

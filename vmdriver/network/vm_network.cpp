@@ -75,6 +75,7 @@ VmNetwork::VmNetwork(const Paths& paths, const std::string& mode, const std::str
         network::Lease lease;
         lease.address = guest_.address;
         lease.device = guest_.tap_device;
+        lease.kind = network::LeaseKind::vm;
         lease.owner_pid = getpid();
         lease.owner_start_ticks = container::process_start_ticks(getpid());
         lease.name = short_name(name_);
@@ -89,13 +90,44 @@ VmNetwork::VmNetwork(const Paths& paths, const std::string& mode, const std::str
         network::remove_bridge_if_unused(paths_, record);
         throw;
     }
+    owns_lease_ = true;
     spdlog::debug("net: VM {} has {} on {} ({}), tap {}", name_, guest_.address, guest_.bridge, network_,
                   guest_.tap_device);
 }
 
+std::unique_ptr<VmNetwork> VmNetwork::adopt(const Paths& paths, const std::string& name) {
+    std::unique_ptr<VmNetwork> adopted(new VmNetwork(paths, name));
+    network::IpamLock lock(paths);
+    auto state = network::load_ipam(paths);
+    for (auto& [network_name, record] : state.networks) {
+        auto found = record.leases.find(name);
+        if (found == record.leases.end()) continue;
+        auto& lease = found->second;
+        std::vector<network::PortMapping> ports;
+        for (const auto& published : lease.ports) ports.push_back(network::parse_description(published));
+        if (!ports.empty()) {
+            adopted->proxy_ = std::make_unique<network::PortProxy>(std::move(ports), [&](const network::PortMapping& taken) {
+                return network::port_holder(paths, state, taken);
+            });
+        }
+        adopted->network_ = network_name;
+        adopted->guest_ = {lease.address, network::parse_ipv4(record.subnet).prefix, record.gateway, record.bridge,
+                           lease.device};
+        adopted->qemu_pid_ = lease.pid;
+        lease.owner_pid = getpid();
+        lease.owner_start_ticks = container::process_start_ticks(getpid());
+        network::save_ipam(paths, state);
+        adopted->owns_lease_ = true;
+        spdlog::debug("net: took over the lease of VM {} ({} on {})", name, lease.address, record.bridge);
+        return adopted;
+    }
+    throw Error(fmt::format("cannot restore the network of VM {}: its address lease is missing", name),
+                fmt::format("remove it with `isolab vm rm -f {}` and run it again", name));
+}
+
 VmNetwork::~VmNetwork() {
     proxy_.reset();
-    release_vm_network(paths_, name_);
+    if (owns_lease_) release_vm_network(paths_, name_);
 }
 
 std::vector<std::string> VmNetwork::published_ports() const {
@@ -115,6 +147,7 @@ void VmNetwork::attach(pid_t qemu_pid) {
         lease.pid_start_ticks = container::process_start_ticks(qemu_pid);
         network::save_ipam(paths_, state);
     }
+    qemu_pid_ = qemu_pid;
     if (proxy_) proxy_->start(guest_.address);
     spdlog::debug("net: VM {} runs as QEMU process {}", name_, qemu_pid);
 }

@@ -40,6 +40,11 @@ public:
     // `ports`. Throws Error; on failure nothing is left behind.
     VmNetwork(const Paths& paths, const std::string& mode, const std::string& name,
               std::vector<network::PortMapping> ports);
+    // Takes over the lease that the VM `name` already holds, as a new network holder does
+    // after the previous one died: binds the published ports the lease records and names
+    // this process as the owner. Throws Error when there is no such lease or a port is
+    // taken.
+    static std::unique_ptr<VmNetwork> adopt(const Paths& paths, const std::string& name);
     ~VmNetwork();
     VmNetwork(const VmNetwork&) = delete;
     VmNetwork& operator=(const VmNetwork&) = delete;
@@ -53,12 +58,19 @@ public:
     // to the guest's address.
     void attach(pid_t qemu_pid);
 
+    // The QEMU process the lease records; 0 before attach().
+    pid_t qemu_pid() const { return qemu_pid_; }
+
 private:
+    VmNetwork(const Paths& paths, const std::string& name) : paths_(paths), name_(name) {}
+
     Paths paths_;
     std::string network_;
     std::string name_;
     GuestInterface guest_;
     std::unique_ptr<network::PortProxy> proxy_;
+    pid_t qemu_pid_ = 0;
+    bool owns_lease_ = false;  // false while adopt() has not taken the lease: nothing to release
 };
 
 // Releases the lease of the VM `name`, whichever process owns it: deletes its tap device when

@@ -1,6 +1,7 @@
 #pragma once
 // Helpers of the integration tests that boot VMs on qemu:///system: a fixture that starts
-// libvirtd and destroys the domains a test named, checks on domains by name, and polling.
+// libvirtd, gives each test a fresh state root and destroys the domains a test named,
+// checks on domains by name, `vm ps -a` lines, and polling.
 #include <gtest/gtest.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -19,6 +20,13 @@
 namespace isolab::testing {
 
 inline constexpr const char* kSystemUri = "qemu:///system";
+
+// How long a test waits for a busybox guest to reach its workload under TCG. Generous,
+// because creating a domain alone took 44 s on a loaded two-core host; a guest usually
+// gets there in 2-20 s.
+inline constexpr std::chrono::seconds kBootDeadline{180};
+
+inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 inline bool domain_exists(const std::string& name) {
     vm::libvirt::Connection connection(kSystemUri);
@@ -74,7 +82,17 @@ protected:
         return name;
     }
 
+    // The line of `vm ps -a` that lists `name`; empty when there is none.
+    std::string ps_line(const std::string& name) {
+        CliResult ps = run_isolab(test_root_.paths(), {"vm", "ps", "-a"});
+        EXPECT_EQ(ps.exit_code, 0) << ps.err;
+        auto start = ps.out.find(name + " ");
+        if (start == std::string::npos) return {};
+        return ps.out.substr(start, ps.out.find('\n', start) - start);
+    }
+
     std::vector<std::string> domains_;
+    TestRoot test_root_;
 };
 
 }  // namespace isolab::testing
