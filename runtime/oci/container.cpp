@@ -24,6 +24,7 @@
 #include "runtime/core/unique_fd.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
+#include "runtime/linux/cgroup_warmup.hpp"
 #include "runtime/linux/cgroups.hpp"
 #include "runtime/oci/hooks.hpp"
 #include "runtime/oci/process_setup.hpp"
@@ -291,6 +292,8 @@ std::unique_ptr<Creation> create(const fs::path& root, const std::string& id, co
     auto rootfs = rootfs_path(spec, bundle);
     auto mounts = resolve_mounts(spec, bundle);
     if (geteuid() != 0) throw Error("creating a container needs root", "run isolab as root");
+    auto cgroup_host = kernel::detect_cgroups();
+    kernel::CgroupMoveWarmup cgroup_warmup(cgroup_host);
     auto durability = detached ? Durability::crash_safe : Durability::rename_only;
 
     std::optional<kernel::SeccompProgram> seccomp;
@@ -313,12 +316,12 @@ std::unique_ptr<Creation> create(const fs::path& root, const std::string& id, co
     creation->fifo = UniqueFd(open(fifo_path.c_str(), O_RDWR | O_CLOEXEC));
     if (creation->fifo.get() < 0) throw_errno("cannot open " + fifo_path.string());
 
-    auto cgroup_host = kernel::detect_cgroups();
     creation->cgroup = kernel::create_cgroup(cgroup_host, cgroup_name(id));
     creation->cgroup->apply(spec.resources);
 
     auto plan = launch_plan(spec, rootfs, mounts, cgroup_host.version == kernel::CgroupVersion::v2, std::move(seccomp),
                             creation->fifo.get(), detached);
+    cgroup_warmup.wait();
     {
         PidNamespaceJoin pid_namespace(spec.find_namespace("pid"));
         creation->launch = std::make_unique<container::Launch>(plan, -1, -1);
