@@ -11,8 +11,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The cgroup.procs file of the cgroup the calling process is in, in one hierarchy a
-// container cgroup is also created in; empty when none is known.
+// The cgroup.procs file of the calling process's own cgroup, in the first hierarchy that
+// container cgroups are created in. Empty when no such hierarchy is known.
 fs::path own_procs_file(const CgroupHost& host) {
     auto procs_in = [&](const fs::path& mount_point, const std::string& controller) -> fs::path {
         auto self = host.self_paths.find(controller);
@@ -29,20 +29,28 @@ fs::path own_procs_file(const CgroupHost& host) {
 
 }  // namespace
 
-CgroupMoveWarmup::CgroupMoveWarmup(const CgroupHost& host) {
-    auto procs = own_procs_file(host);
-    if (procs.empty()) return;
-    thread_ = std::thread([procs = std::move(procs)] {
-        try {
-            write_cgroup_file(procs, std::to_string(getpid()));
-        } catch (const Error& error) {
-            spdlog::debug("cgroup: no early move into the own cgroup: {}", error.what());
-        }
-    });
+CgroupMoveWarmup::CgroupMoveWarmup(const CgroupHost& host) : procs_(own_procs_file(host)) {
+    if (procs_.empty()) return;
+    thread_ = std::thread([this] { moved_ = move_into_own_cgroup(); });
+}
+
+bool CgroupMoveWarmup::move_into_own_cgroup() const {
+    try {
+        write_cgroup_file(procs_, std::to_string(getpid()));
+        return true;
+    } catch (const Error& error) {
+        spdlog::debug("cgroup: early move into the own cgroup failed: {}", error.what());
+        return false;
+    }
 }
 
 void CgroupMoveWarmup::wait() {
-    if (thread_.joinable()) thread_.join();
+    if (!thread_.joinable()) return;
+    thread_.join();
+    // The first move may have ended more than a grace period ago on a busy host. A second
+    // one takes microseconds while the last grace period's state is kept, and keeps it for
+    // the next grace period, in which the container's process is moved.
+    if (moved_) move_into_own_cgroup();
 }
 
 }  // namespace isolab::kernel
