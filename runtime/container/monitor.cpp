@@ -26,6 +26,7 @@
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
 #include "runtime/core/process.hpp"
+#include "runtime/linux/cgroup_warmup.hpp"
 
 namespace isolab::container {
 
@@ -152,6 +153,7 @@ private:
     RunOutcome start_and_wait(const ImageRootfs& image) {
         const auto& config = container_.config;
         auto cgroup_host = kernel::detect_cgroups();
+        kernel::CgroupMoveWarmup cgroup_warmup(cgroup_host);
         // Declared in this order so that on any failure the process dies first, then its
         // network goes, then its cgroup, then the reader thread ends.
         OutputCapture output(logging_handler(log_, {}));
@@ -160,6 +162,7 @@ private:
         auto container_network = network::attach_network(paths_, config.request, image.config.exposed_ports, config.id,
                                                          config.name, config.hostname, container_.paths.directory);
         if (container_network) add_network_mounts(plan, *container_network);
+        cgroup_warmup.wait();
         Launch launch(plan, output.child_stdout(), output.child_stderr());
         if (container_network) container_network->connect(launch.pid());
         cgroup = kernel::create_cgroup(cgroup_host, "isolab-" + config.id);

@@ -32,6 +32,7 @@
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
 #include "runtime/linux/capabilities.hpp"
+#include "runtime/linux/cgroup_warmup.hpp"
 #include "runtime/linux/cgroups.hpp"
 #include "runtime/linux/mounts.hpp"
 #include "runtime/linux/namespaces.hpp"
@@ -257,6 +258,7 @@ RunResult run_image_rootfs(const Paths& paths, const ImageRootfs& image, const R
     check_options(options);
     check_host_can_run();
     auto cgroup_host = kernel::detect_cgroups();
+    kernel::CgroupMoveWarmup cgroup_warmup(cgroup_host);
     result.cgroup_version = std::string(kernel::to_string(cgroup_host.version));
 
     // Declared in this order so that on any failure the process dies first, then its
@@ -287,6 +289,7 @@ RunResult run_image_rootfs(const Paths& paths, const ImageRootfs& image, const R
         plan.terminal_size = kernel::caller_window_size();
     }
     std::unique_ptr<kernel::Cgroup> cgroup;
+    cgroup_warmup.wait();
     Launch launch(plan, output.child_stdout(), output.child_stderr());
     result.phases.mark("namespaces");
     if (container_network) {

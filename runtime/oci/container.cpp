@@ -24,6 +24,7 @@
 #include "runtime/core/unique_fd.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
+#include "runtime/linux/cgroup_warmup.hpp"
 #include "runtime/linux/cgroups.hpp"
 #include "runtime/oci/hooks.hpp"
 #include "runtime/oci/process_setup.hpp"
@@ -83,7 +84,10 @@ Container load_container(const fs::path& root, const std::string& id) {
     Container container{id, existing_folder(root, id), nullptr, "creating"};
     std::error_code error;
     if (!fs::exists(container.folder / state_file, error)) return container;
-    container.record = json::parse(read_file(container.folder / state_file));
+    auto text = read_file(container.folder / state_file);
+    // `oci run` writes state.json without fsync: after a host crash it may be empty.
+    if (text.empty()) return container;
+    container.record = json::parse(text);
     bool alive = container::process_alive(container.pid(), container.record.value("pid_start", std::uint64_t{0}));
     if (!alive) {
         container.status = "stopped";
@@ -200,6 +204,7 @@ struct Creation {
     UniqueFd fifo;
     OciSpec spec;
     fs::path folder_path;
+    fs::path bundle;
 
     void keep() {
         launch->release();
@@ -273,16 +278,23 @@ void write_pid_file(const fs::path& pid_file, pid_t pid) {
     if (!pid_file.empty()) write_file_atomic(fs::absolute(pid_file), std::to_string(pid));
 }
 
+// `detached`: the container outlives this process (`oci create`). Otherwise (`oci run`)
+// its folder goes when the container exits, so its files are written without fsync, as
+// those of `isolab run --rm`.
 std::unique_ptr<Creation> create(const fs::path& root, const std::string& id, const fs::path& bundle_argument, bool detached) {
     validate_id(id);
     auto bundle = absolute_bundle(bundle_argument);
     auto config_text = read_file(bundle / "config.json");
     auto creation = std::make_unique<Creation>();
+    creation->bundle = bundle;
     creation->spec = parse_spec(config_text);
     const OciSpec& spec = creation->spec;
     auto rootfs = rootfs_path(spec, bundle);
     auto mounts = resolve_mounts(spec, bundle);
     if (geteuid() != 0) throw Error("creating a container needs root", "run isolab as root");
+    auto cgroup_host = kernel::detect_cgroups();
+    kernel::CgroupMoveWarmup cgroup_warmup(cgroup_host);
+    auto durability = detached ? Durability::crash_safe : Durability::rename_only;
 
     std::optional<kernel::SeccompProgram> seccomp;
     if (spec.seccomp) {
@@ -297,19 +309,19 @@ std::unique_ptr<Creation> create(const fs::path& root, const std::string& id, co
         throw_errno("cannot create " + creation->folder_path.string());
     }
     creation->folder = std::make_unique<FolderGuard>(creation->folder_path);
-    write_file_atomic(creation->folder_path / config_copy, config_text, 0600);
+    write_file_atomic(creation->folder_path / config_copy, config_text, 0600, durability);
     auto fifo_path = creation->folder_path / exec_fifo;
     if (mkfifo(fifo_path.c_str(), 0600) != 0) throw_errno("cannot create " + fifo_path.string());
     // Read and write: the first process blocks reading one byte, which `start` writes.
     creation->fifo = UniqueFd(open(fifo_path.c_str(), O_RDWR | O_CLOEXEC));
     if (creation->fifo.get() < 0) throw_errno("cannot open " + fifo_path.string());
 
-    auto cgroup_host = kernel::detect_cgroups();
     creation->cgroup = kernel::create_cgroup(cgroup_host, cgroup_name(id));
     creation->cgroup->apply(spec.resources);
 
     auto plan = launch_plan(spec, rootfs, mounts, cgroup_host.version == kernel::CgroupVersion::v2, std::move(seccomp),
                             creation->fifo.get(), detached);
+    cgroup_warmup.wait();
     {
         PidNamespaceJoin pid_namespace(spec.find_namespace("pid"));
         creation->launch = std::make_unique<container::Launch>(plan, -1, -1);
@@ -331,7 +343,7 @@ std::unique_ptr<Creation> create(const fs::path& root, const std::string& id, co
                    {"pid_start", container::process_start_ticks(pid)},
                    {"rootfs", rootfs.string()},
                    {"annotations", spec.annotations}};
-    write_file_atomic(creation->folder_path / state_file, record.dump(2) + "\n", 0600);
+    write_file_atomic(creation->folder_path / state_file, record.dump(2) + "\n", 0600, durability);
     spdlog::debug("oci: created {} (pid {})", id, pid);
     return creation;
 }
@@ -349,6 +361,18 @@ int signal_number(const std::string& name) {
     throw Error("invalid signal '" + name + "'", "use a name such as TERM, SIGKILL or HUP, or a number");
 }
 
+// Lets the first process of a created container exec its program: writes the byte it
+// waits for into exec.fifo, then removes the fifo, so the container reads as running.
+// The caller holds the container's lock.
+void signal_start(const fs::path& folder, const std::string& id) {
+    auto fifo_path = folder / exec_fifo;
+    UniqueFd fifo(open(fifo_path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    if (fifo.get() < 0) throw_errno("cannot signal container " + id + " to start through " + fifo_path.string());
+    if (write(fifo.get(), "1", 1) != 1) throw_errno("cannot signal container " + id + " to start");
+    std::error_code error;
+    fs::remove(fifo_path, error);
+}
+
 void wait_until_stopped(const Container& container) {
     auto start_ticks = container.record.value("pid_start", std::uint64_t{0});
     for (int attempt = 0; attempt < 1000; ++attempt) {
@@ -356,6 +380,22 @@ void wait_until_stopped(const Container& container) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     throw Error("container " + container.id + " did not stop within 10 s of SIGKILL");
+}
+
+// What delete_container() does for a container `oci run` created and reaped, with the
+// cgroup and spec this process holds. Another `isolab oci delete` may have removed the
+// container meanwhile; then nothing is left to do.
+void remove_exited(Creation& creation, const std::string& id) {
+    std::error_code error;
+    if (!fs::is_directory(creation.folder_path, error)) return;
+    FileLock lock(creation.folder_path / lock_file);
+    creation.cgroup->remove();
+    auto stopped = state_json(id, "stopped", 0, creation.bundle, creation.spec.annotations).dump();
+    fs::remove_all(creation.folder_path, error);
+    if (error) throw Error("cannot remove " + creation.folder_path.string() + ": " + error.message());
+    creation.folder->keep();
+    run_hooks_warning(creation.spec.hooks.poststop, "poststop", stopped);
+    spdlog::debug("oci: deleted {}", id);
 }
 
 }  // namespace
@@ -375,12 +415,7 @@ void start_container(const fs::path& root, const std::string& id) {
     if (container.status != "created") {
         throw Error("container " + id + " is " + container.status + ", not created", "only a created container can be started");
     }
-    auto fifo_path = container.folder / exec_fifo;
-    UniqueFd fifo(open(fifo_path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
-    if (fifo.get() < 0) throw_errno("cannot signal container " + id + " to start through " + fifo_path.string());
-    if (write(fifo.get(), "1", 1) != 1) throw_errno("cannot signal container " + id + " to start");
-    std::error_code error;
-    fs::remove(fifo_path, error);
+    signal_start(container.folder, id);
 
     container.status = "running";
     run_hooks_warning(read_stored_spec(container).hooks.poststart, "poststart", state_json(container).dump());
@@ -418,7 +453,14 @@ void delete_container(const fs::path& root, const std::string& id, bool force) {
 
     kernel::remove_cgroup_directories(kernel::cgroup_directories(kernel::detect_cgroups(), cgroup_name(id)));
     std::optional<OciSpec> spec;
-    if (!container.record.is_null()) spec = read_stored_spec(container);
+    std::error_code size_error;
+    auto config_size = fs::file_size(container.folder / config_copy, size_error);
+    if (!container.record.is_null() && !size_error && config_size > 0) {
+        spec = read_stored_spec(container);
+    } else if (!container.record.is_null()) {
+        // Only `oci run` writes config.json without fsync; a host crash can empty it.
+        spdlog::warn("container {}: {} is empty, its poststop hooks do not run", id, config_copy);
+    }
     container.status = "stopped";
     auto stopped = state_json(container).dump();
     std::error_code error;
@@ -430,8 +472,15 @@ void delete_container(const fs::path& root, const std::string& id, bool force) {
 
 int run_container(const fs::path& root, const std::string& id, const fs::path& bundle, const fs::path& pid_file) {
     auto creation = create(root, id, bundle, false);
-    write_pid_file(pid_file, creation->launch->pid());
-    start_container(root, id);
+    pid_t pid = creation->launch->pid();
+    write_pid_file(pid_file, pid);
+    // As start_container() does, with the record and spec this process already holds.
+    {
+        FileLock lock(creation->folder_path / lock_file);
+        signal_start(creation->folder_path, id);
+    }
+    run_hooks_warning(creation->spec.hooks.poststart, "poststart",
+                      state_json(id, "running", pid, creation->bundle, creation->spec.annotations).dump());
 
     PhaseRecorder phases;
     if (!creation->launch->resume(phases)) {
@@ -445,7 +494,7 @@ int run_container(const fs::path& root, const std::string& id, const fs::path& b
         container::SignalForwarding forwarding(creation->launch->pid());
         exit_code = creation->launch->child().wait();
     }
-    delete_container(root, id, false);
+    remove_exited(*creation, id);
     return exit_code;
 }
 

@@ -1,5 +1,6 @@
 // The process that owns a container (`isolab run` in the foreground, or the monitor of
-// `run -d`) does not load libvirt, which only VM commands need. Needs root.
+// `run -d`) does not load libvirt, which only VM commands need, nor libarchive once the
+// image's layers are unpacked. Needs root.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -41,7 +42,21 @@ TEST_F(ContainerStartLibraries, MonitorLoadsNoLibvirt) {
 
     ASSERT_NE(maps.find("isolab"), std::string::npos) << maps;
     EXPECT_EQ(maps.find("/libvirt.so"), std::string::npos);
+    EXPECT_EQ(maps.find("/libarchive.so"), std::string::npos);
     EXPECT_EQ(removed.exit_code, 0) << removed.err;
+}
+
+TEST_F(ContainerStartLibraries, RunOfUnpackedImageLoadsNoLibarchive) {
+    // The first run unpacks busybox's layer, which needs libarchive.
+    auto first = isolab({"run", "--rm", "busybox", "true"});
+    ASSERT_EQ(first.exit_code, 0) << first.err;
+    RunningContainer container(root_.paths(), "libraries-unpacked");
+    ASSERT_TRUE(container.started());
+
+    auto maps = owner_maps("libraries-unpacked");
+
+    ASSERT_NE(maps.find("isolab"), std::string::npos) << maps;
+    EXPECT_EQ(maps.find("/libarchive.so"), std::string::npos);
 }
 
 }  // namespace

@@ -284,6 +284,42 @@ TEST_F(OciCli, HooksGetStateOnStdin) {
     EXPECT_EQ(poststop["status"], "stopped");
 }
 
+TEST_F(OciCli, RunHooksGetStartAndStopState) {
+    auto poststart_file = root_.root().parent_path() / "poststart.json";
+    auto poststop_file = root_.root().parent_path() / "poststop.json";
+    config_["hooks"] = {
+        {"poststart", json::array({{{"path", "/bin/sh"}, {"args", {"sh", "-c", "cat > " + poststart_file.string()}}}})},
+        {"poststop", json::array({{{"path", "/bin/sh"}, {"args", {"sh", "-c", "cat > " + poststop_file.string()}}}})}};
+    set_command({"true"});
+    auto result = run("run-hooked");
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+
+    auto poststart = json::parse(read_file(poststart_file));
+    EXPECT_EQ(poststart["id"], "run-hooked");
+    EXPECT_EQ(poststart["status"], "running");
+    EXPECT_GT(poststart["pid"].get<int>(), 0);
+    EXPECT_EQ(poststart["bundle"], fs::canonical(bundle_).string());
+    auto poststop = json::parse(read_file(poststop_file));
+    EXPECT_EQ(poststop["status"], "stopped");
+    EXPECT_EQ(poststop["bundle"], fs::canonical(bundle_).string());
+    expect_nothing_left("run-hooked");
+}
+
+// `oci run` writes its files without fsync: after a host crash they may be empty.
+TEST_F(OciCli, DeleteForceRemovesEmptyStateFiles) {
+    fs::create_directories(oci_root_ / "crashed");
+    write_file_atomic(oci_root_ / "crashed/state.json", "");
+    write_file_atomic(oci_root_ / "crashed/config.json", "");
+
+    auto state_result = oci({"state", "crashed"});
+    auto deleted = oci({"delete", "--force", "crashed"});
+
+    EXPECT_EQ(state_result.exit_code, 0) << state_result.err;
+    EXPECT_EQ(json::parse(state_result.out).value("status", ""), "creating");
+    EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
+    EXPECT_FALSE(fs::exists(oci_root_ / "crashed"));
+}
+
 TEST_F(OciCli, FailingPrestartHookLeavesNothing) {
     config_["hooks"] = {{"prestart", json::array({{{"path", "/bin/false"}}})}};
     set_command({"true"});

@@ -8,45 +8,19 @@
 // checks it. A function used anywhere in isolab must get a forwarder here, or linking
 // fails with an undefined reference. The executable does not export these definitions
 // (nothing it links to refers to them), so libvirt's own calls never reach them.
-#include <dlfcn.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include <mutex>
-#include <string>
-
-#include "runtime/core/error.hpp"
+#include "runtime/core/lazy_library.hpp"
 
 namespace isolab::vm::libvirt {
 
 namespace {
 
 // The soname of the libvirt 1.x and later ABI, the one Debian's libvirt0 package ships.
-constexpr const char* library_name = "libvirt.so.0";
-
-void* load_library() {
-    static std::once_flag once;
-    static void* handle = nullptr;
-    static std::string failure;
-    std::call_once(once, [] {
-        handle = dlopen(library_name, RTLD_NOW | RTLD_LOCAL);
-        if (handle == nullptr) failure = dlerror();
-    });
-    if (handle == nullptr) {
-        throw Error(std::string("cannot load libvirt (") + library_name + "): " + failure,
-                    "install libvirt with 'apt-get install libvirt0'");
-    }
-    return handle;
-}
-
-template <typename Function>
-Function resolve(const char* name) {
-    void* address = dlsym(load_library(), name);
-    if (address == nullptr) {
-        throw Error(std::string("libvirt has no function ") + name + ": " + dlerror(),
-                    "update libvirt with 'apt-get install libvirt0'");
-    }
-    return reinterpret_cast<Function>(address);
+LazyLibrary& library() {
+    static LazyLibrary libvirt("libvirt.so.0", "libvirt0");
+    return libvirt;
 }
 
 }  // namespace
@@ -56,7 +30,8 @@ Function resolve(const char* name) {
 // Defines `name` to call the function of the same name in libvirt.so.0, resolved once.
 #define ISOLAB_LIBVIRT_FORWARD(result, name, parameters, arguments)                                         \
     extern "C" result name parameters {                                                                     \
-        static const auto function = isolab::vm::libvirt::resolve<decltype(&name)>(#name);                 \
+        static const auto function =                                                                        \
+            reinterpret_cast<decltype(&name)>(isolab::vm::libvirt::library().function(#name));             \
         return function arguments;                                                                          \
     }
 
