@@ -78,8 +78,12 @@ bool record_exit(const Paths& paths, VmRecord& record) {
 std::optional<VmView> observe(const Paths& paths, const VmRecord& record, Connections& connections) {
     VmView view{record, std::nullopt};
     // "created" without a UUID: `vm run -d` is still preparing the guest, or was killed
-    // while it did. NOTE: the second case stays "created" until `vm rm` removes it.
-    if (record.status == "created" && record.uuid.empty()) return view;
+    // while it did, and then the VM has exited.
+    if (record.status == "created" && record.uuid.empty() && !abandoned_while_created(record)) return view;
+    if (abandoned_while_created(record)) {
+        if (!record_exit(paths, view.record)) return std::nullopt;
+        return view;
+    }
     if (record.status != "exited") {
         view.domain = libvirt::domain_status(connections.get(record.connect_uri), record.uuid);
         if (view.domain && view.domain->active) return view;
