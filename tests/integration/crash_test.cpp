@@ -1,7 +1,8 @@
-// Crashes at named steps: ISOLAB_FAULT makes isolab kill itself with SIGKILL at one step
-// of run, build or volume create (runtime/core/fault.hpp). Afterwards `ps`, `images` and
-// `volume ls` tell the truth, `system prune` removes every mount, cgroup, veth, address
-// lease and container folder the crash left, and no image or volume content is lost.
+// Crashes at named steps: ISOLAB_FAULT makes isolab kill itself with SIGKILL at one
+// step of run, build, volume create or compose up (runtime/core/fault.hpp). Afterwards
+// `ps`, `images` and `volume ls` tell the truth, `system prune` removes every mount,
+// cgroup, veth, address lease and container folder the crash left, and no image or
+// volume content is lost.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -283,8 +284,9 @@ TEST_F(ComposeCrashTest, KilledAfterFirstContainerStarted) {
     expect_down_and_prune_remove_everything(devices);
 }
 
-// Killed after the second container started, before it joined its second network, and
-// after all of that: both run, a second `up` finishes the project without a duplicate.
+// Killed after the second container started (compose.started@2) and after it joined its
+// second network (compose.connected@2): both run, and a second `up` finishes the project
+// without a duplicate.
 TEST_F(ComposeCrashTest, KilledAfterContainersStarted) {
     for (const std::string point : {"compose.started@2", "compose.connected@2"}) {
         crash_at(point, compose({"up", "-d"}));
