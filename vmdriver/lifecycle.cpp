@@ -121,8 +121,11 @@ std::optional<VmView> observe(const Paths& paths, const VmRecord& record, Connec
     VmView view{record, std::nullopt};
     bool owner_alive = record.owner_pid > 0 && container::process_alive(record.owner_pid, record.owner_start_ticks);
     // "created" without a UUID: `vm run` is still preparing the guest, or was killed while
-    // it did. A killed foreground `vm run` names itself as the owner, so that case is an
-    // exit. NOTE: a killed `vm run -d` stays "created" until `vm rm -f` removes it.
+    // it did (its creator process is gone), and then the VM has exited.
+    if (abandoned_while_created(record)) {
+        if (!record_exit(paths, view.record)) return std::nullopt;
+        return view;
+    }
     if (record.status == "created" && record.uuid.empty() && (record.owner_pid == 0 || owner_alive)) return view;
     if (record.status != "exited" && !record.uuid.empty()) {
         view.domain = libvirt::domain_status(connections.get(record.connect_uri), record.uuid);

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "runtime/container/status.hpp"
 #include "runtime/core/error.hpp"
 #include "vmdriver/libvirt/console.hpp"
 #include "vmdriver/libvirt/domain_xml.hpp"
@@ -51,6 +52,8 @@ std::string record_to_json(const VmRecord& record) {
         {"address", record.address},
         {"holder_pid", record.holder_pid},
         {"holder_start_ticks", record.holder_start_ticks},
+        {"creator_pid", record.creator_pid},
+        {"creator_start_ticks", record.creator_start_ticks},
     };
     return document.dump(2) + "\n";
 }
@@ -87,7 +90,14 @@ VmRecord record_from_json(const std::string& text) {
     record.address = document.value("address", "");
     record.holder_pid = document.value("holder_pid", 0);
     record.holder_start_ticks = document.value("holder_start_ticks", std::uint64_t{0});
+    record.creator_pid = document.value("creator_pid", 0);
+    record.creator_start_ticks = document.value("creator_start_ticks", std::uint64_t{0});
     return record;
+}
+
+bool abandoned_while_created(const VmRecord& record) {
+    if (record.status != "created" || !record.uuid.empty() || record.creator_pid <= 0) return false;
+    return !container::process_alive(record.creator_pid, record.creator_start_ticks);
 }
 
 void write_record(const VmPaths& paths, const VmRecord& record) {

@@ -45,7 +45,13 @@ struct VmRecord {
     std::string address;          // the guest's IPv4 address; empty without a network
     pid_t holder_pid = 0;         // the network holder of a detached VM; 0: none
     std::uint64_t holder_start_ticks = 0;
+    pid_t creator_pid = 0;        // the `vm run` process that wrote the record; 0 in older records
+    std::uint64_t creator_start_ticks = 0;
 };
+
+// True when the record is "created" without a domain UUID and the `vm run` process
+// that wrote it has exited: that process was killed while it prepared or started the VM.
+bool abandoned_while_created(const VmRecord& record);
 
 // Folder and files of one VM under the state root.
 struct VmPaths {

@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "runtime/core/error.hpp"
+#include "runtime/core/fault.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
 #include "vmdriver/accel.hpp"
@@ -359,6 +360,8 @@ std::unique_ptr<RecordFolder> claim_name(const Paths& paths, libvirt::Connection
     VmPaths vm = vm_paths(paths, record.name);
     fs::create_directory(vm.folder);
     auto folder = std::make_unique<RecordFolder>(vm.folder);
+    record.creator_pid = getpid();
+    record.creator_start_ticks = container::process_start_ticks(record.creator_pid);
     write_record(vm, record);
     return folder;
 }
@@ -517,6 +520,7 @@ VmResult run(image::Store& store, const VmOptions& options) {
                 recorded.ports = vm_network->published_ports();
             });
         }
+        fault_point("vm.network");
     }
     auto temporary = record ? std::make_unique<TemporaryDirectory>(record->vm().folder, "guest-")
                             : std::make_unique<TemporaryDirectory>(make_vm_parent(store.paths()), result.name + "-");
@@ -524,6 +528,7 @@ VmResult run(image::Store& store, const VmOptions& options) {
     GuestFiles files = prepare_guest(store, options.image, options.command, options.env, temporary->path(), options.form,
                                      options.keep_record, qemu, devices);
     files.temporary = std::move(temporary);
+    fault_point("vm.prepared");
     result.phases.mark("prepare");
     result.kernel_bytes = files.kernel.boot_image_bytes;
     result.initramfs_bytes = files.initramfs_bytes;
@@ -596,14 +601,17 @@ VmRecord run_detached(image::Store& store, const VmOptions& options) {
         devices.interface = holder->guest();
         record.address = devices.interface.address;
         record.ports = holder->published_ports();
+        fault_point("vm.network");
     }
     GuestFiles files =
         prepare_guest(store, options.image, options.command, options.env, vm.folder, options.form, true, qemu, devices);
+    fault_point("vm.prepared");
     libvirt::DomainSpec spec = domain_spec(record.name, files, verdict.used, options.memory_bytes, options.cpus, devices);
     spec.console_log = vm.console_log();
 
     FileLock lock = lock_vm_records(paths);
     record.uuid = libvirt::start_detached(connection, spec);
+    fault_point("vm.domain");
     if (holder) hand_over_network(connection, record, *holder);
     record.started = utc_timestamp();
     record.status = "running";
@@ -636,7 +644,10 @@ std::vector<std::string> prune_domains(const std::string& connect_uri, const Pat
     libvirt::Connection connection(libvirt::resolve_uri(connect_uri));
     std::set<std::string> running;
     for (const auto& record : read_all_records(paths)) {
-        if (record.status != "exited" && record.connect_uri == connection.uri()) running.insert(record.name);
+        // The domain of a VM whose `vm run -d` was killed after creating it is not in the
+        // record, which has no UUID yet: that domain goes too.
+        if (record.status == "exited" || abandoned_while_created(record)) continue;
+        if (record.connect_uri == connection.uri()) running.insert(record.name);
     }
     return libvirt::remove_isolab_domains(
         connection, [&](const libvirt::DomainSummary& domain) { return running.contains(domain.name); });

@@ -315,6 +315,7 @@ private:
             // reports a base it does not need to fetch, unless --no-cache is given.
             base_was_present = !options_.no_cache && base_in_store(spec.base);
             image::Image base = resolve_image(spec.base, *spec.from);
+            pin_layers(base, *spec.from);
             stage.layers = base.layers;
             stage.config = base.config;
             stage.history = base.history;
@@ -336,6 +337,18 @@ private:
             return store_.find(reference).has_value();
         } catch (const Error&) {
             return false;  // resolve_image reports the invalid reference
+        }
+    }
+
+    // Pins the layers of a base image until the build's tag is written, so an `isolab rmi`
+    // of the base in another process cannot collect them mid-build.
+    void pin_layers(const image::Image& base, const Instruction& instruction) {
+        for (const auto& layer : base.layers) {
+            layout_.pin(layer.digest);
+            if (!layout_.has_blob(layer.digest)) {
+                throw Error(error_at(instruction, "image " + base.reference + " was removed while the build read it"),
+                            "run the build again");
+            }
         }
     }
 
@@ -395,6 +408,12 @@ private:
         if (options_.no_cache) return false;
         auto cached = cache_.find(layer_cache_key(key), store_);
         if (!cached) return false;
+        if (cached->layer) {
+            // Pinned, the cached layer stays until the tag is written. It may have been
+            // collected between the lookup and the pin, which counts as a miss.
+            layout_.pin(cached->layer->digest);
+            if (!layout_.has_blob(cached->layer->digest)) return false;
+        }
         finish_layer_step(stage, key, created_by, cached->layer);
         end_step(true);
         return true;
@@ -410,8 +429,7 @@ private:
     }
 
     // Writes `entries` as a layer (none when empty), stores it in the cache and the stage.
-    // NOTE: only tagged images keep blobs alive, so an `isolab rmi` running during a build
-    // can collect the layers written so far, and the final tag then fails.
+    // write_layer pins the layer until the build ends, after its tag is written.
     void commit_entries(StageState& stage, const std::string& key, const std::string& created_by,
                         std::vector<TarEntry> entries) {
         std::optional<image::Layer> layer;
@@ -575,6 +593,7 @@ private:
                 source_description = "stage " + built_[*index]->cache_key;
             } else {
                 image::Image source = resolve_image(reference, instruction);
+                pin_layers(source, instruction);
                 auto tree = std::make_unique<LayerTree>(store_.lowerdirs(source));
                 request.source_tree = tree.get();
                 image_trees_.push_back(std::move(tree));

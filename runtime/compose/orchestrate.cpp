@@ -23,6 +23,7 @@
 #include "runtime/container/status.hpp"
 #include "runtime/core/digest.hpp"
 #include "runtime/core/error.hpp"
+#include "runtime/core/fault.hpp"
 #include "runtime/network/bridge.hpp"
 #include "runtime/network/networks.hpp"
 #include "runtime/network/ports.hpp"
@@ -167,6 +168,7 @@ void ensure_networks(const Paths& paths, const Project& project) {
             throw Error("network " + spec.key + " of project " + project.name + ": " + error.what(), error.hint(), 1);
         }
         std::fprintf(stderr, "Network %s  Created\n", spec.name.c_str());
+        fault_point("compose.network");
     }
 }
 
@@ -301,7 +303,9 @@ container::StoredContainer start_replica(image::Store& store, const Project& pro
     if (existing) remove_project_container(paths, *existing, "Recreated");
     if (service.build && !store.find(service.image)) build_service(store, service, false);
     container::run_detached(store, request);
+    fault_point("compose.started");
     connect_other_networks(paths, project, service, request.name);
+    fault_point("compose.connected");
     std::fprintf(stderr, "Container %s  Started\n", request.name.c_str());
     return container::require_container(paths, request.name);
 }

@@ -9,7 +9,9 @@
 // docs/reliability.md lists them.
 namespace isolab {
 
-// Kills this process with SIGKILL when ISOLAB_FAULT equals `name`.
+// Kills this process with SIGKILL when ISOLAB_FAULT equals `name`, or, when ISOLAB_FAULT
+// is `name@N`, when this process reaches the point for the Nth time (compose.started@2:
+// after the second container compose starts).
 void fault_point(const char* name);
 
 }  // namespace isolab

@@ -11,12 +11,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
 #include "runtime/core/error.hpp"
+#include "runtime/core/files.hpp"
 #include "runtime/core/unique_fd.hpp"
 #include "runtime/image/archive_io.hpp"
 
@@ -81,11 +83,13 @@ struct DirectoryTime {
 // Extracts entries one by one below `root`, never following a symbolic link.
 class Unpacker {
 public:
-    explicit Unpacker(const fs::path& destination)
-        : destination_(destination), as_root_(geteuid() == 0) {
+    Unpacker(const fs::path& destination, std::uint64_t max_data_bytes)
+        : destination_(destination), as_root_(geteuid() == 0), max_data_bytes_(max_data_bytes) {
         root_ = UniqueFd(open(destination.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!root_) throw_errno("cannot open " + destination.string());
     }
+
+    std::uint64_t data_bytes() const { return data_bytes_; }
 
     void extract(archive* tar, archive_entry* entry) {
         const char* raw_name = archive_entry_pathname(entry);
@@ -292,6 +296,12 @@ private:
     }
 
     void write_at(int fd, const void* data, size_t size, la_int64_t offset) {
+        if (size > max_data_bytes_ - data_bytes_) {
+            throw Error("the layer unpacks to more than " + std::to_string(max_data_bytes_) + " bytes of file data (at '" +
+                            entry_ + "'), the limit set by " + max_layer_size_variable,
+                        std::string("if the image is trusted, raise the limit, e.g. ") + max_layer_size_variable + "=64G");
+        }
+        data_bytes_ += size;
         const char* bytes = static_cast<const char*>(data);
         while (size > 0) {
             ssize_t count = pwrite(fd, bytes, size, offset);
@@ -348,6 +358,8 @@ private:
 
     fs::path destination_;
     bool as_root_;
+    std::uint64_t max_data_bytes_;
+    std::uint64_t data_bytes_ = 0;
     UniqueFd root_;
     std::string entry_;
     std::vector<DirectoryTime> directory_times_;
@@ -375,7 +387,17 @@ struct TarSource {
 
 }  // namespace
 
-UnpackResult unpack_layer(const fs::path& blob, const fs::path& destination) {
+std::uint64_t max_layer_size() {
+    const char* text = std::getenv(max_layer_size_variable);
+    if (text == nullptr || *text == '\0') return default_max_layer_size;
+    try {
+        return parse_size(text);
+    } catch (const Error& error) {
+        throw Error(std::string(max_layer_size_variable) + ": " + error.what(), error.hint());
+    }
+}
+
+UnpackResult unpack_layer(const fs::path& blob, const fs::path& destination, std::uint64_t max_data_bytes) {
     DecompressingReader reader(blob);
     TarSource source{&reader};
     ReadArchive tar(archive_read_new());
@@ -386,7 +408,7 @@ UnpackResult unpack_layer(const fs::path& blob, const fs::path& destination) {
         throw Error("layer " + blob.string() + " is not a tar archive: " + archive_error_text(tar.get()), rejected_hint);
     }
 
-    Unpacker unpacker(destination);
+    Unpacker unpacker(destination, max_data_bytes);
     UnpackResult result;
     while (true) {
         archive_entry* entry = nullptr;
@@ -400,6 +422,7 @@ UnpackResult unpack_layer(const fs::path& blob, const fs::path& destination) {
         ++result.entries;
     }
     unpacker.finish();
+    result.data_bytes = unpacker.data_bytes();
 
     reader.finish();
     result.digest = reader.compressed_digest();

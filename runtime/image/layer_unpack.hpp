@@ -20,6 +20,7 @@
 // named NAME, and `.wh..wh..opq` sets trusted.overlay.opaque=y on its directory. Both
 // need root (CAP_MKNOD, CAP_SYS_ADMIN). Ownership, permission bits (setuid included),
 // xattrs and mtimes are kept. Ownership is only applied when running as root.
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -29,10 +30,22 @@ struct UnpackResult {
     std::string digest;   // "sha256:" of the blob as read
     std::string diff_id;  // "sha256:" of the uncompressed tar
     std::uint64_t entries = 0;
+    std::uint64_t data_bytes = 0;  // file data written, holes of sparse files not counted
 };
 
+// The environment variable that sets the maximum unpacked size of one layer, in the
+// form parse_size reads ("16G", "512m", a number of bytes).
+inline constexpr const char* max_layer_size_variable = "ISOLAB_MAX_LAYER_SIZE";
+inline constexpr std::uint64_t default_max_layer_size = 16ULL << 30;
+
+// The maximum file data one layer may write when unpacked: ISOLAB_MAX_LAYER_SIZE, or
+// 16 GiB when it is not set. Throws Error when the variable is not a valid size.
+std::uint64_t max_layer_size();
+
 // Unpacks `blob` into `destination`, an existing empty folder. The caller compares the
-// returned digests with the ones the image expects.
-UnpackResult unpack_layer(const std::filesystem::path& blob, const std::filesystem::path& destination);
+// returned digests with the ones the image expects. Throws Error as soon as the file
+// data written would exceed `max_data_bytes`; the holes of sparse files do not count.
+UnpackResult unpack_layer(const std::filesystem::path& blob, const std::filesystem::path& destination,
+                          std::uint64_t max_data_bytes = max_layer_size());
 
 }  // namespace isolab::image

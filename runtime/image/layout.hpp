@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,8 @@ void check_digest(const std::string& digest);
 // The hex part of a "sha256:<hex>" digest.
 std::string digest_hex(const std::string& digest);
 
+class BlobPins;
+
 class OciLayout {
 public:
     // Opens the layout at `root`, creating `oci-layout`, an empty index.json and the blob
@@ -57,6 +60,17 @@ public:
     const std::filesystem::path& root() const { return root_; }
     std::filesystem::path blob_path(const std::string& digest) const;
     bool has_blob(const std::string& digest) const;
+
+    // Keeps the blob `digest` and its unpacked layer from garbage collection while this
+    // object (or a copy of it) exists, even when no tag refers to the blob. write_blob and
+    // adopt_blob_file pin what they store. A caller that reuses a blob already in the
+    // store pins it first and then checks that it is still there.
+    void pin(const std::string& digest);
+    // Drops this object's pins at once, so a failed operation can collect what it wrote.
+    void unpin_all();
+    // The digests pinned by live OciLayout objects of every process. Pin files whose
+    // owner has exited (its lock is free) are removed. The caller holds the layout lock.
+    std::set<std::string> pinned_digests() const;
 
     // Stores `content` as a blob and returns its descriptor.
     Descriptor write_blob(const std::string& content, const std::string& media_type);
@@ -84,6 +98,7 @@ public:
 
 private:
     std::filesystem::path root_;
+    std::shared_ptr<BlobPins> pins_;  // created by the first pin()
 };
 
 }  // namespace isolab::image

@@ -103,12 +103,12 @@ void remove_abandoned_staging(const OciLayout& layout, const Paths& paths) {
     remove_old(layout.scratch(), "");
 }
 
-// Deletes blobs and unpacked layers that no tagged image refers to. The caller holds the
-// layout lock. Returns the ids of the image configs it deleted.
+// Deletes blobs and unpacked layers that no tagged image refers to and no live process
+// has pinned. The caller holds the layout lock. Returns the ids of the image configs it
+// deleted.
 std::vector<std::string> collect_garbage(OciLayout& layout, const Paths& paths) {
     remove_abandoned_staging(layout, paths);
     std::set<std::string> live;
-    std::set<std::string> live_layers;
     for (const auto& entry : layout.read_index()) {
         auto readable = read_image_or_warn(layout, entry);
         if (!readable) {
@@ -120,25 +120,30 @@ std::vector<std::string> collect_garbage(OciLayout& layout, const Paths& paths) 
         const Image& image = *readable;
         live.insert(image.manifest_digest);
         live.insert(image.config_digest);
-        for (const auto& layer : image.layers) {
-            live.insert(layer.digest);
-            live_layers.insert(digest_hex(layer.digest));
-        }
+        for (const auto& layer : image.layers) live.insert(layer.digest);
     }
 
+    // Writers pin a blob before they store it, so the pins are read after the blobs and
+    // layer folders are listed: every blob listed has its pin written by then.
+    std::vector<std::string> candidates = layout.blob_digests();
+    std::vector<fs::path> layer_folders;
+    if (fs::exists(paths.layers())) {
+        for (const auto& folder : fs::directory_iterator(paths.layers())) {
+            if (folder.path().filename().string().size() == 64) layer_folders.push_back(folder.path());
+        }
+    }
+    live.merge(layout.pinned_digests());
+
     std::vector<std::string> deleted;
-    for (const auto& digest : layout.blob_digests()) {
+    for (const auto& digest : candidates) {
         if (live.count(digest)) continue;
         layout.remove_blob(digest);
         deleted.push_back(digest);
     }
-    if (fs::exists(paths.layers())) {
-        for (const auto& folder : fs::directory_iterator(paths.layers())) {
-            std::string name = folder.path().filename().string();
-            if (name.size() != 64 || live_layers.count(name)) continue;
-            fs::remove_all(folder.path());
-            spdlog::debug("removed unpacked layer {}", folder.path().string());
-        }
+    for (const auto& folder : layer_folders) {
+        if (live.count("sha256:" + folder.filename().string())) continue;
+        fs::remove_all(folder);
+        spdlog::debug("removed unpacked layer {}", folder.string());
     }
     return deleted;
 }
@@ -338,6 +343,7 @@ Image Store::import_rootfs(const fs::path& tar, const std::string& reference, co
     try {
         unpacked_layer(layer);
     } catch (const Error& error) {
+        layout.unpin_all();
         auto held = layout.lock();
         collect_garbage(layout, paths_);
         throw Error("cannot import " + tar.string() + ": " + error.what(), error.hint());

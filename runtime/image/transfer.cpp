@@ -246,13 +246,14 @@ private:
 };
 
 // Adds an image and unpacks its layers once; an image whose layers cannot be unpacked
-// safely is removed again.
-void add_checked(Store& store, const std::string& reference, const std::string& config, const std::vector<Layer>& layers,
-                 std::vector<std::string>& loaded) {
+// safely is removed again, with the blobs `layout` pinned for it.
+void add_checked(Store& store, OciLayout& layout, const std::string& reference, const std::string& config,
+                 const std::vector<Layer>& layers, std::vector<std::string>& loaded) {
     Image image = store.add_image(reference, config, layers);
     try {
         store.lowerdirs(image);
     } catch (const Error&) {
+        layout.unpin_all();
         store.remove(image.reference, false);
         throw;
     }
@@ -308,7 +309,7 @@ std::vector<std::string> load_docker_archive(Store& store, const ArchiveContent&
         std::vector<std::string> tags;
         if (item.contains("RepoTags") && item["RepoTags"].is_array()) tags = item["RepoTags"].get<std::vector<std::string>>();
         if (tags.empty()) tags.push_back("loaded:" + sha256_digest(config_text).substr(7, 12));
-        for (const auto& tag : tags) add_checked(store, tag, config_text, layers, loaded);
+        for (const auto& tag : tags) add_checked(store, layout, tag, config_text, layers, loaded);
     }
     return loaded;
 }
@@ -346,6 +347,7 @@ json platform_manifest(const ArchiveContent& content, json descriptor) {
 
 Layer adopt_oci_layer(OciLayout& layout, const ArchiveContent& content, const json& descriptor, const std::string& diff_id) {
     Descriptor layer_descriptor = Descriptor::from_json(descriptor);
+    layout.pin(layer_descriptor.digest);
     if (!layout.has_blob(layer_descriptor.digest)) {
         const fs::path& file = content.file(blob_name(layer_descriptor.digest));
         if (sha256_file_digest(file) != layer_descriptor.digest) {
@@ -378,7 +380,7 @@ std::vector<std::string> load_oci_archive(Store& store, const ArchiveContent& co
 
         std::vector<Layer> layers;
         for (size_t i = 0; i < layer_list.size(); ++i) layers.push_back(adopt_oci_layer(layout, content, layer_list[i], diff_ids[i]));
-        add_checked(store, oci_reference(descriptor), config_text, layers, loaded);
+        add_checked(store, layout, oci_reference(descriptor), config_text, layers, loaded);
     }
     return loaded;
 }

@@ -1,14 +1,21 @@
-// Crashes at named steps: ISOLAB_FAULT makes isolab kill itself with SIGKILL at one step
-// of run, build or volume create (runtime/core/fault.hpp). Afterwards `ps`, `images` and
-// `volume ls` tell the truth, `system prune` removes every mount, cgroup, veth, address
-// lease and container folder the crash left, and no image or volume content is lost.
+// Crashes at named steps: ISOLAB_FAULT makes isolab kill itself with SIGKILL at one
+// step of run, build, volume create or compose up (runtime/core/fault.hpp). Afterwards
+// `ps`, `images` and `volume ls` tell the truth, `system prune` removes every mount,
+// cgroup, veth, address lease and container folder the crash left, and no image or
+// volume content is lost.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <map>
+#include <set>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "runtime/core/files.hpp"
+#include "runtime/core/process.hpp"
+#include "runtime/network/bridge.hpp"
+#include "runtime/network/netlink.hpp"
 #include "support/root_cli_test.hpp"
 
 namespace isolab {
@@ -58,6 +65,23 @@ protected:
         auto kept = isolab({"run", "--rm", "-v", "kept:/data", "busybox", "cat", "/data/f"});
         EXPECT_EQ(kept.exit_code, 0) << kept.err;
         EXPECT_EQ(kept.out, "safe\n") << "the volume's content was lost";
+    }
+
+    // No bridge of this state root is left, and no iptables rule names one of `bridges`.
+    void expect_no_network_leftovers(const std::vector<std::string>& bridges) {
+        const auto alias = network::owner_alias(root_.paths());
+        for (const auto& link : network::list_links()) {
+            EXPECT_NE(link.alias, alias) << "bridge " << link.name << " of this state root is left";
+        }
+        auto rules = run_command({"iptables", "-w", "5", "-S"}).output +
+                     run_command({"iptables", "-w", "5", "-t", "nat", "-S"}).output;
+        for (const auto& bridge : bridges) {
+            // Tests of other state roots may reuse a free bridge name at once, so a rule
+            // is only this test's while no link of that name exists.
+            if (network::link_exists(bridge)) continue;
+            EXPECT_EQ(rules.find(" " + bridge + " "), std::string::npos) << rules;
+            EXPECT_EQ(rules.find(" " + bridge + "\n"), std::string::npos) << rules;
+        }
     }
 
     // The one container record `ps -a` shows, as JSON.
@@ -157,6 +181,125 @@ TEST_F(CrashTest, TornVolumeMetadataKeepsData) {
     auto removed = isolab({"volume", "rm", "kept"});
     EXPECT_EQ(removed.exit_code, 0) << removed.err;
     EXPECT_FALSE(fs::exists(root_.paths().volumes() / "kept"));
+}
+
+// Crashes of `compose up -d` of a project with two services on its default network and
+// one of them on a second network.
+class ComposeCrashTest : public CrashTest {
+protected:
+    void SetUp() override {
+        CrashTest::SetUp();
+        if (IsSkipped()) return;
+        project_ = root_.root().parent_path() / "project";
+        fs::create_directories(project_);
+        write_file_atomic(project_ / "compose.yaml",
+                          "services:\n"
+                          "  first:\n    image: busybox\n    command: [\"sleep\", \"600\"]\n"
+                          "  second:\n    image: busybox\n    command: [\"sleep\", \"600\"]\n"
+                          "    networks: [default, back]\n"
+                          "networks:\n  back:\n");
+    }
+
+    std::vector<std::string> compose(const std::vector<std::string>& arguments) const {
+        std::vector<std::string> full{"compose", "-f", (project_ / "compose.yaml").string(), "-p", "demo"};
+        full.insert(full.end(), arguments.begin(), arguments.end());
+        return full;
+    }
+
+    // Service name to State of each container `compose ps -a` lists.
+    std::map<std::string, std::string> service_states() {
+        auto listing = isolab(compose({"ps", "-a", "--format", "json"}));
+        EXPECT_EQ(listing.exit_code, 0) << listing.err;
+        std::map<std::string, std::string> states;
+        std::istringstream lines(listing.out);
+        for (std::string line; std::getline(lines, line);) {
+            if (line.empty()) continue;
+            auto container = json::parse(line);
+            states[container.at("Service").get<std::string>()] = container.at("State").get<std::string>();
+        }
+        return states;
+    }
+
+    std::set<std::string> network_names() {
+        auto listing = isolab({"network", "ls", "-q"});
+        EXPECT_EQ(listing.exit_code, 0) << listing.err;
+        std::set<std::string> names;
+        std::istringstream lines(listing.out);
+        for (std::string line; std::getline(lines, line);) {
+            if (!line.empty()) names.insert(line);
+        }
+        return names;
+    }
+
+    // The bridge device of each network `network ls` lists.
+    std::vector<std::string> bridges() {
+        std::vector<std::string> devices;
+        for (const auto& name : network_names()) {
+            auto inspect = isolab({"network", "inspect", name});
+            if (inspect.exit_code != 0) continue;
+            devices.push_back(json::parse(inspect.out).at(0).at("Options").at("com.docker.network.bridge.name"));
+        }
+        return devices;
+    }
+
+    // `compose down` and `system prune` leave no container, network, bridge, rule,
+    // lease, cgroup or mount of the project.
+    void expect_down_and_prune_remove_everything(const std::vector<std::string>& bridges) {
+        auto ids = container_ids();
+        auto down = isolab(compose({"down"}));
+        EXPECT_EQ(down.exit_code, 0) << down.err;
+        expect_prune_removes_everything(ids);
+        EXPECT_EQ(network_names(), std::set<std::string>{"bridge"});
+        expect_no_network_leftovers(bridges);
+    }
+
+    fs::path project_;
+};
+
+// Killed after the first network was created, before any container: `network ls` shows
+// that network, `compose ps` no container, and `system prune` alone removes the network
+// with its bridge.
+TEST_F(ComposeCrashTest, KilledAfterNetworkCreated) {
+    crash_at("compose.network", compose({"up", "-d"}));
+    EXPECT_TRUE(service_states().empty());
+    auto names = network_names();
+    EXPECT_EQ(names.size(), 2u) << "bridge and one network of the project";
+    auto devices = bridges();
+
+    expect_prune_removes_everything(container_ids());
+    EXPECT_EQ(network_names(), std::set<std::string>{"bridge"});
+    expect_no_network_leftovers(devices);
+}
+
+// Killed after the first container started, before the second was created: `compose
+// ps -a` shows the first running and no second, and both networks exist.
+TEST_F(ComposeCrashTest, KilledAfterFirstContainerStarted) {
+    crash_at("compose.started", compose({"up", "-d"}));
+    auto states = service_states();
+    EXPECT_EQ(states["first"], "running");
+    EXPECT_EQ(states.count("second"), 0u) << "the second container was never created";
+    EXPECT_EQ(network_names().size(), 3u) << "bridge, demo_default and demo_back";
+
+    auto devices = bridges();
+    expect_down_and_prune_remove_everything(devices);
+}
+
+// Killed after the second container started (compose.started@2) and after it joined its
+// second network (compose.connected@2): both run, and a second `up` finishes the project
+// without a duplicate.
+TEST_F(ComposeCrashTest, KilledAfterContainersStarted) {
+    for (const std::string point : {"compose.started@2", "compose.connected@2"}) {
+        crash_at(point, compose({"up", "-d"}));
+        auto states = service_states();
+        EXPECT_EQ(states["first"], "running") << point;
+        EXPECT_EQ(states["second"], "running") << point;
+
+        auto again = isolab(compose({"up", "-d"}));
+        EXPECT_EQ(again.exit_code, 0) << point << ": " << again.err;
+        EXPECT_EQ(container_ids().size(), 2u) << point << ": a container was duplicated";
+        auto devices = bridges();
+        expect_down_and_prune_remove_everything(devices);
+    }
 }
 
 }  // namespace

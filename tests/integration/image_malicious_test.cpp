@@ -180,6 +180,67 @@ TEST_F(MaliciousImageTest, LoadRejectsDiffIdMismatch) {
     expect_rejected_cleanly(isolab({"load", "-i", archive.string()}), claimed);
 }
 
+// Sets ISOLAB_MAX_LAYER_SIZE for the isolab processes a test starts, until destroyed.
+class MaxLayerSize {
+public:
+    explicit MaxLayerSize(std::uintmax_t bytes) { setenv("ISOLAB_MAX_LAYER_SIZE", std::to_string(bytes).c_str(), 1); }
+    ~MaxLayerSize() { unsetenv("ISOLAB_MAX_LAYER_SIZE"); }
+};
+
+// Writes a layer of busybox and a file /zeros of 2 MiB of zeros, which counts in full
+// against the unpacked size limit.
+void write_zeros_layer(TarBuilder& layer) {
+    layer.directory("bin").file("bin/busybox", read_file("/bin/busybox"), 0755).symlink("bin/sh", "busybox");
+    layer.file("zeros", std::string(2u << 20, '\0'));
+    layer.close();
+}
+
+// The layer of write_zeros_layer under a limit that busybox alone fits in.
+TEST_F(MaliciousImageTest, ImportRejectsLayerOverSizeLimit) {
+    fs::path tar = base_ / "zeros.tar";
+    TarBuilder layer(tar);
+    write_zeros_layer(layer);
+
+    MaxLayerSize limit(fs::file_size("/bin/busybox") + (1u << 20));
+    expect_rejected_cleanly(import(tar), "ISOLAB_MAX_LAYER_SIZE");
+}
+
+TEST_F(MaliciousImageTest, LoadRejectsLayerOverSizeLimit) {
+    fs::path tar = base_ / "zeros.tar.gz";
+    TarBuilder layer(tar, TarBuilder::Compression::gzip);
+    write_zeros_layer(layer);
+    std::string diff_id = sha256_digest(run_checked({"gzip", "-dc", tar.string()}));
+    auto archive = testing::write_oci_archive(base_ / "pack", "lab/evil:1", {tar, image::media_type::layer_gzip, diff_id, {}});
+
+    MaxLayerSize limit(fs::file_size("/bin/busybox") + (1u << 20));
+    expect_rejected_cleanly(isolab({"load", "-i", archive.string()}), "ISOLAB_MAX_LAYER_SIZE");
+}
+
+// The same layer is accepted once the limit is raised, so the rejection above is the limit's.
+TEST_F(MaliciousImageTest, LayerUnderSizeLimitImports) {
+    fs::path tar = base_ / "zeros.tar";
+    TarBuilder layer(tar);
+    write_zeros_layer(layer);
+
+    MaxLayerSize limit(fs::file_size("/bin/busybox") + (3u << 20));
+    auto imported = import(tar);
+    EXPECT_EQ(imported.exit_code, 0) << imported.err;
+    auto run = isolab({"run", "--rm", "lab/evil:1", "sh", "-c", "wc -c < /zeros"});
+    EXPECT_EQ(run.out, std::to_string(2u << 20) + "\n") << run.err;
+}
+
+TEST_F(MaliciousImageTest, InvalidLayerSizeLimitRejected) {
+    fs::path tar = base_ / "small.tar";
+    TarBuilder layer(tar);
+    add_busybox(layer);
+    layer.close();
+
+    setenv("ISOLAB_MAX_LAYER_SIZE", "lots", 1);
+    auto result = import(tar);
+    unsetenv("ISOLAB_MAX_LAYER_SIZE");
+    expect_rejected_cleanly(result, "ISOLAB_MAX_LAYER_SIZE");
+}
+
 // An image whose /dev, /proc and /sys are absolute symbolic links to host folders. The
 // container's mounts resolve them inside the root, so the host folders get no mount and
 // no file, and the container still has a working /dev, /proc and /sys.

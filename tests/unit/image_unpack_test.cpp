@@ -10,6 +10,7 @@
 #include "runtime/core/digest.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
+#include "runtime/core/process.hpp"
 #include "runtime/image/layer_unpack.hpp"
 #include "support/tar_builder.hpp"
 #include "support/test_support.hpp"
@@ -84,6 +85,64 @@ protected:
     std::unique_ptr<TemporaryDirectory> folder_;
     fs::path base_, layer_, outside_, tar_;
 };
+
+TEST_F(UnpackTest, DataOverLimitRejected) {
+    TarBuilder tar(tar_);
+    tar.file("small", std::string(1000, 'a'));
+    tar.file("large", std::string(5000, 'b'));
+    tar.close();
+
+    try {
+        unpack_layer(tar_, layer_, 4096);
+        ADD_FAILURE() << "a layer with 6000 bytes of data was accepted under a limit of 4096";
+    } catch (const Error& error) {
+        std::string message = error.what();
+        EXPECT_NE(message.find("4096 bytes"), std::string::npos) << message;
+        EXPECT_NE(message.find("'large'"), std::string::npos) << message;
+        EXPECT_NE(message.find(max_layer_size_variable), std::string::npos) << message;
+    }
+}
+
+TEST_F(UnpackTest, DataAtLimitAccepted) {
+    TarBuilder tar(tar_);
+    tar.file("small", std::string(1000, 'a'));
+    tar.file("large", std::string(5000, 'b'));
+    tar.close();
+
+    auto result = unpack_layer(tar_, layer_, 6000);
+    EXPECT_EQ(result.data_bytes, 6000u);
+    EXPECT_EQ(fs::file_size(layer_ / "large"), 5000u);
+}
+
+// The holes of a sparse file do not count: 64 MiB of apparent size with 6 bytes of data
+// unpack under a limit of 64 KiB. GNU tar stores each data region in whole file-system
+// blocks, so the layer holds two 4 KiB regions.
+TEST_F(UnpackTest, SparseHolesNotCountedAgainstLimit) {
+    fs::path rootfs = base_ / "sparse-rootfs";
+    fs::create_directories(rootfs);
+    constexpr std::uintmax_t size = std::uintmax_t{64} << 20;
+    {
+        std::ofstream big(rootfs / "big", std::ios::binary);
+        big << "aa";
+        big.seekp(static_cast<std::streamoff>(size - 3));
+        big << "zz\n";
+    }
+    run_checked({"tar", "--sparse", "--posix", "--numeric-owner", "-C", rootfs.string(), "-cf", tar_.string(), "big"});
+
+    auto result = unpack_layer(tar_, layer_, 64 * 1024);
+    EXPECT_LE(result.data_bytes, 64u * 1024);
+    EXPECT_EQ(fs::file_size(layer_ / "big"), size);
+}
+
+TEST(MaxLayerSize, DefaultAndVariable) {
+    unsetenv(max_layer_size_variable);
+    EXPECT_EQ(max_layer_size(), std::uint64_t{16} << 30);
+    setenv(max_layer_size_variable, "512m", 1);
+    EXPECT_EQ(max_layer_size(), std::uint64_t{512} << 20);
+    setenv(max_layer_size_variable, "lots", 1);
+    EXPECT_THROW(max_layer_size(), Error);
+    unsetenv(max_layer_size_variable);
+}
 
 TEST_F(UnpackTest, FilesDirectoriesAndLinks) {
     TarBuilder tar(tar_);

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "runtime/core/fault.hpp"
 #include "runtime/core/log.hpp"
 #include "vmdriver/libvirt/console.hpp"
 
@@ -125,6 +126,7 @@ private:
                 if (!ready) {
                     ready = when;
                     ready_uptime_ms = event.uptime_ms;
+                    fault_point("vm.ready");
                 }
                 break;
         }
@@ -414,6 +416,7 @@ BootOutcome boot(Connection& connection, const BootRequest& request, PhaseRecord
     outcome.qemu_pid = read_qemu_pid(connection.uri(), domain.name());
     spdlog::debug("domain {} runs as QEMU process {}", domain.name(), outcome.qemu_pid);
     if (request.on_created && outcome.qemu_pid > 0) request.on_created(outcome.qemu_pid);
+    fault_point("vm.domain");
     ConsoleStream console(connection, domain, state);
     domain.resume();
     phases.mark("qemu-up");

@@ -1,0 +1,84 @@
+// Crashes of `vm run -d` before its domain exists: ISOLAB_FAULT=vm.network kills isolab
+// once the address is leased and the tap device is set up, vm.prepared once the guest's
+// initramfs is written. `vm ps -a` then shows the VM as exited, the network holder has
+// released the lease and the tap, and `system prune` removes the VM's folder. Neither
+// point boots a guest. Needs root.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "libvirt_domains.hpp"
+#include "runtime/core/files.hpp"
+#include "support/test_support.hpp"
+
+namespace isolab {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::run_isolab;
+
+constexpr int killed = 128 + 9;
+
+class VmCrash : public testing::VmDomainTest {
+protected:
+    // Runs `vm run -d` of busybox on the default network with ISOLAB_FAULT=point; isolab
+    // must die there with SIGKILL.
+    void crash_at(const std::string& point, const std::string& name) {
+        setenv("ISOLAB_FAULT", point.c_str(), 1);
+        auto result = run_isolab(root_.paths(), {"vm", "run", "-d", "--accel", "tcg", "--network", "bridge", "--name", name,
+                                                 "busybox", "sleep", "600"});
+        unsetenv("ISOLAB_FAULT");
+        ASSERT_EQ(result.exit_code, killed) << point << " was not reached: " << result.err;
+    }
+
+    // The line of `name` in `vm ps -a`; empty when it is not listed.
+    std::string ps_line(const std::string& name) {
+        auto ps = run_isolab(root_.paths(), {"vm", "ps", "-a"});
+        EXPECT_EQ(ps.exit_code, 0) << ps.err;
+        std::istringstream lines(ps.out);
+        for (std::string line; std::getline(lines, line);) {
+            if (line.find(name + " ") != std::string::npos) return line;
+        }
+        return {};
+    }
+
+    // No lease in ipam.json, and no tap device on a bridge of this state root.
+    void expect_no_network_left() {
+        auto ipam = root_.paths().root / "network/ipam.json";
+        if (!fs::exists(ipam)) return;
+        for (const auto& [network, record] : json::parse(read_file(ipam))["networks"].items()) {
+            EXPECT_TRUE(record["leases"].empty()) << network << ": " << record["leases"].dump();
+            fs::path ports = fs::path("/sys/class/net") / record["bridge"].get<std::string>() / "brif";
+            std::error_code error;
+            for (const auto& port : fs::directory_iterator(ports, error)) {
+                ADD_FAILURE() << "device " << port.path().filename() << " is left on " << record["bridge"];
+            }
+        }
+    }
+
+    testing::TestRoot root_;
+};
+
+TEST_F(VmCrash, KilledBeforeTheDomainExists) {
+    for (const std::string point : {"vm.network", "vm.prepared"}) {
+        std::string name = new_name("crash");
+        crash_at(point, name);
+        auto line = ps_line(name);
+        EXPECT_NE(line, "") << point << ": the VM is not listed";
+        EXPECT_NE(line.find("Exited"), std::string::npos) << point << ": " << line;
+        expect_no_network_left();
+
+        auto pruned = run_isolab(root_.paths(), {"system", "prune", "--force", "--connect", "test:///default"});
+        EXPECT_EQ(pruned.exit_code, 0) << point << ": " << pruned.err;
+        EXPECT_EQ(ps_line(name), "") << point << ": prune left the VM";
+        EXPECT_FALSE(fs::exists(root_.paths().root / "vms" / name)) << point << ": prune left the VM's folder";
+        EXPECT_FALSE(testing::domain_exists(name)) << point;
+    }
+}
+
+}  // namespace
+}  // namespace isolab
