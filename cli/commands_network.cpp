@@ -76,9 +76,14 @@ void register_rm(CLI::App& network, Context& context) {
 
 void register_connect(CLI::App& network, Context& context) {
     auto names = std::make_shared<std::vector<std::string>>();
+    auto aliases = std::make_shared<std::vector<std::string>>();
     auto* connect = network.add_subcommand("connect", "Connect a container to a user-defined network, now if it runs and at each later start");
+    connect->add_option("--alias", *aliases, "Another name the other containers on the network resolve (repeatable)")
+        ->allow_extra_args(false);
     connect->add_option("names", *names, "NETWORK CONTAINER")->required()->expected(2);
-    connect->callback([names, &context] { network::connect_container(context.paths, (*names)[0], (*names)[1]); });
+    connect->callback([names, aliases, &context] {
+        network::connect_container(context.paths, (*names)[0], (*names)[1], *aliases);
+    });
 
     auto disconnect_names = std::make_shared<std::vector<std::string>>();
     auto* disconnect = network.add_subcommand("disconnect", "Disconnect a container that 'network connect' connected");

@@ -15,6 +15,7 @@ namespace fs = std::filesystem;
 void to_json(nlohmann::json& json, const Lease& lease) {
     json = {{"address", lease.address},
             {"device", lease.device},
+            {"mac_address", lease.mac_address},
             {"owner_pid", lease.owner_pid},
             {"owner_start_ticks", lease.owner_start_ticks},
             {"pid", lease.pid},
@@ -28,6 +29,7 @@ void to_json(nlohmann::json& json, const Lease& lease) {
 void from_json(const nlohmann::json& json, Lease& lease) {
     lease.address = json.value("address", "");
     lease.device = json.value("device", "");
+    lease.mac_address = json.value("mac_address", "");
     lease.owner_pid = json.value("owner_pid", 0);
     lease.owner_start_ticks = json.value("owner_start_ticks", std::uint64_t{0});
     lease.pid = json.value("pid", 0);
@@ -40,6 +42,7 @@ void from_json(const nlohmann::json& json, Lease& lease) {
 
 void to_json(nlohmann::json& json, const NetworkRecord& record) {
     json = {{"name", record.name},
+            {"id", record.id},
             {"bridge", record.bridge},
             {"subnet", record.subnet},
             {"gateway", record.gateway},
@@ -51,6 +54,7 @@ void to_json(nlohmann::json& json, const NetworkRecord& record) {
 
 void from_json(const nlohmann::json& json, NetworkRecord& record) {
     record.name = json.value("name", "");
+    record.id = json.value("id", "");
     record.bridge = json.value("bridge", "");
     record.subnet = json.value("subnet", "");
     record.gateway = json.value("gateway", "");
