@@ -13,11 +13,6 @@ namespace isolab::cli {
 
 namespace {
 
-void print_error(Context& context, const Error& error) {
-    std::fprintf(stderr, "isolab: %s\n", error.one_line().c_str());
-    context.exit_code = 1;
-}
-
 void register_create(CLI::App& network, Context& context) {
     auto name = std::make_shared<std::string>();
     auto subnet = std::make_shared<std::string>();
@@ -50,7 +45,7 @@ void register_inspect(CLI::App& network, Context& context) {
             try {
                 documents.push_back(network::inspect_network(context.paths, name));
             } catch (const Error& error) {
-                print_error(context, error);
+                context.report(error);
             }
         }
         std::printf("%s\n", documents.dump(4).c_str());
@@ -68,7 +63,7 @@ void register_rm(CLI::App& network, Context& context) {
                 network::remove_network(context.paths, name);
                 std::printf("%s\n", name.c_str());
             } catch (const Error& error) {
-                print_error(context, error);
+                context.report(error);
             }
         }
     });
