@@ -121,20 +121,22 @@ void register_exec(CLI::App& compose, Context& context, const Load& load) {
     auto options = std::make_shared<container::ExecOptions>();
     auto service = std::make_shared<std::string>();
     auto no_tty = std::make_shared<bool>(false);
+    auto index = std::make_shared<int>(1);
     auto* exec = compose.add_subcommand("exec", "Run a command in the running container of a service");
     exec->add_flag("-T,--no-TTY", *no_tty, "Give the command no pseudo-terminal (default: one when stdin is a terminal)");
     exec->add_flag("-d,--detach", options->detach, "Start the command in the background and return");
     exec->add_option("-e,--env", options->env, "Set NAME=value (repeatable)")->allow_extra_args(false);
     exec->add_option("-u,--user", options->user, "Run as USER[:GROUP] or UID[:GID]");
     exec->add_option("-w,--workdir", options->working_dir, "Working directory inside the container (absolute)");
+    exec->add_option("--index", *index, "Replica of a scaled service to run the command in, from 1")->capture_default_str();
     exec->add_option("service", *service, "Service name")->required();
     exec->add_option("command", options->command, "Command and arguments")->required();
     exec->positionals_at_end();
-    exec->callback([&context, load, options, service, no_tty] {
+    exec->callback([&context, load, options, service, no_tty, index] {
         // docker compose exec is interactive, with a terminal when stdin is one and -T is not given.
         options->interactive = !options->detach;
         options->tty = !*no_tty && !options->detach && isatty(STDIN_FILENO) == 1;
-        options->container = compose::container_of(context.paths, compose::project_name_for(*load), *service);
+        options->container = compose::container_of(context.paths, compose::project_name_for(*load), *service, *index);
         context.exit_code = container::exec(context.paths, *options);
     });
 }

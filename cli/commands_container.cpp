@@ -48,6 +48,7 @@ struct RunArguments {
     std::vector<std::string> env_files;
     std::string entrypoint;
     std::string network;
+    std::vector<std::string> network_aliases;
     std::string pid_mode;
     std::string ipc_mode;
     bool interactive = false;
@@ -90,6 +91,7 @@ container::RunOptions to_run_options(const RunArguments& arguments, const CLI::A
     if (command.count("--entrypoint") > 0) options.entrypoint = arguments.entrypoint;
     // As in Docker, a container joins the default bridge network unless --network names another.
     options.network = arguments.network.empty() ? "bridge" : arguments.network;
+    options.network_aliases = arguments.network_aliases;
     options.publish = arguments.publish;
     options.publish_all = arguments.publish_all;
     options.pid_mode = arguments.pid_mode;
@@ -142,7 +144,11 @@ void register_run(CLI::App& app, Context& context, const std::string& name, cons
     run->add_option("--memory-swap", arguments->memory_swap, "Memory plus swap limit, e.g. 128m, or -1 for unlimited swap");
     run->add_option("--env-file", arguments->env_files, "Read NAME=value lines from a file (repeatable)")->allow_extra_args(false);
     run->add_option("--entrypoint", arguments->entrypoint, "Replace the image's Entrypoint (and its Cmd unless a command is given)");
-    run->add_option("--network", arguments->network, "bridge (default: an address on isolab's bridge), none (only lo) or host");
+    run->add_option("--network", arguments->network,
+                    "bridge (default: an address on isolab's bridge), none (only lo), host, or a network from 'isolab network create'");
+    run->add_option("--network-alias", arguments->network_aliases,
+                    "Another name the other containers on the user-defined network resolve (repeatable)")
+        ->allow_extra_args(false);
     run->add_option("-p,--publish", arguments->publish, "Publish a port: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp] (repeatable)")
         ->allow_extra_args(false);
     run->add_flag("-P,--publish-all", arguments->publish_all, "Publish each port the image exposes on a free host port");

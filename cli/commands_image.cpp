@@ -1,6 +1,7 @@
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "cli/confirm.hpp"
 #include "cli/context.hpp"
@@ -72,11 +73,20 @@ void register_image_bootstrap(CLI::App& group, Context& context) {
 void register_inspect(CLI::App& app, Context& context) {
     auto* group = app.add_subcommand("image", "Manage images");
     group->require_subcommand(1);
-    auto reference = std::make_shared<std::string>();
-    auto* command = group->add_subcommand("inspect", "Show an image's config, layers and sizes as JSON");
-    command->add_option("IMAGE", *reference, "Image reference or id")->required();
-    command->callback([reference, &context] {
-        std::cout << image::inspect_json(context.store(), *reference).dump(2) << "\n";
+    auto references = std::make_shared<std::vector<std::string>>();
+    auto* command = group->add_subcommand("inspect", "Show images' config, layers and sizes as JSON");
+    command->add_option("IMAGE", *references, "Image references or ids")->required();
+    command->callback([references, &context] {
+        // As docker does, prints the images found and one error line for each other one.
+        auto documents = nlohmann::json::array();
+        for (const auto& reference : *references) {
+            try {
+                for (auto& document : image::inspect_json(context.store(), reference)) documents.push_back(std::move(document));
+            } catch (const Error& error) {
+                context.report(error);
+            }
+        }
+        std::cout << documents.dump(2) << "\n";
     });
     register_image_prune(*group, context);
     register_image_bootstrap(*group, context);
@@ -101,7 +111,37 @@ void register_rmi(CLI::App& app, Context& context) {
     command->add_option("IMAGE", options->references, "Image references or ids")->required();
     command->callback([options, &context] {
         for (const auto& reference : options->references) {
-            for (const auto& line : context.store().remove(reference, options->force)) std::cout << line << "\n";
+            try {
+                for (const auto& line : context.store().remove(reference, options->force)) std::cout << line << "\n";
+            } catch (const Error& error) {
+                std::cout.flush();
+                // As with docker rmi -f, a missing image is reported but does not fail the command.
+                bool missing = options->force && error.exit_code() == target_error_exit_code && !context.store().find(reference);
+                if (missing) {
+                    std::fprintf(stderr, "isolab: %s\n", error.one_line().c_str());
+                } else {
+                    context.report(error);
+                }
+            }
+        }
+    });
+}
+
+// isolab has no registry client. `pull` exists so that scripts written for Docker, which
+// pull before they run, work with the images isolab has, and fail as `docker pull` does
+// (exit code 1) for one it lacks.
+void register_pull(CLI::App& app, Context& context) {
+    auto reference = std::make_shared<std::string>();
+    auto* command = app.add_subcommand("pull", "Check that an image is in the local store; isolab pulls from no registry");
+    command->add_option("IMAGE", *reference, "Image reference or id")->required();
+    command->callback([reference, &context] {
+        try {
+            auto image = context.store().resolve(*reference);
+            std::cout << "Status: Image is up to date for " << image.reference << "\n";
+        } catch (const Error& error) {
+            if (error.exit_code() != target_error_exit_code) throw;
+            throw Error("image '" + *reference + "' not found locally, and isolab pulls from no registry", error.hint(),
+                        target_error_exit_code);
         }
     });
 }
@@ -159,6 +199,7 @@ void register_image_commands(CLI::App& app, Context& context) {
     register_inspect(app, context);
     register_tag(app, context);
     register_rmi(app, context);
+    register_pull(app, context);
     register_import(app, context);
     register_history(app, context);
     register_save(app, context);

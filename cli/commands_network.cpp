@@ -13,11 +13,6 @@ namespace isolab::cli {
 
 namespace {
 
-void print_error(Context& context, const Error& error) {
-    std::fprintf(stderr, "isolab: %s\n", error.one_line().c_str());
-    context.exit_code = 1;
-}
-
 void register_create(CLI::App& network, Context& context) {
     auto name = std::make_shared<std::string>();
     auto subnet = std::make_shared<std::string>();
@@ -50,7 +45,7 @@ void register_inspect(CLI::App& network, Context& context) {
             try {
                 documents.push_back(network::inspect_network(context.paths, name));
             } catch (const Error& error) {
-                print_error(context, error);
+                context.report(error);
             }
         }
         std::printf("%s\n", documents.dump(4).c_str());
@@ -68,7 +63,7 @@ void register_rm(CLI::App& network, Context& context) {
                 network::remove_network(context.paths, name);
                 std::printf("%s\n", name.c_str());
             } catch (const Error& error) {
-                print_error(context, error);
+                context.report(error);
             }
         }
     });
@@ -76,9 +71,14 @@ void register_rm(CLI::App& network, Context& context) {
 
 void register_connect(CLI::App& network, Context& context) {
     auto names = std::make_shared<std::vector<std::string>>();
+    auto aliases = std::make_shared<std::vector<std::string>>();
     auto* connect = network.add_subcommand("connect", "Connect a container to a user-defined network, now if it runs and at each later start");
+    connect->add_option("--alias", *aliases, "Another name the other containers on the network resolve (repeatable)")
+        ->allow_extra_args(false);
     connect->add_option("names", *names, "NETWORK CONTAINER")->required()->expected(2);
-    connect->callback([names, &context] { network::connect_container(context.paths, (*names)[0], (*names)[1]); });
+    connect->callback([names, aliases, &context] {
+        network::connect_container(context.paths, (*names)[0], (*names)[1], *aliases);
+    });
 
     auto disconnect_names = std::make_shared<std::vector<std::string>>();
     auto* disconnect = network.add_subcommand("disconnect", "Disconnect a container that 'network connect' connected");

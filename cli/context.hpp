@@ -1,10 +1,12 @@
 #pragma once
 // What every command callback shares: the paths, the exit code to return, and the
 // image store, opened on first use.
+#include <cstdio>
 #include <memory>
 
 #include <CLI/CLI.hpp>
 
+#include "runtime/core/error.hpp"
 #include "runtime/core/paths.hpp"
 #include "runtime/image/store.hpp"
 
@@ -13,6 +15,14 @@ namespace isolab::cli {
 struct Context {
     Paths paths = Paths::from_environment();
     int exit_code = 0;
+
+    // Prints `error` on one line and keeps the exit code of the first error, for commands
+    // that go on with their other arguments after one fails, as docker's `rm` and
+    // `inspect` do.
+    void report(const Error& error) {
+        std::fprintf(stderr, "isolab: %s\n", error.one_line().c_str());
+        if (exit_code == 0) exit_code = error.exit_code();
+    }
 
     image::Store& store() {
         if (!store_) store_ = std::make_unique<image::Store>(paths);

@@ -126,7 +126,12 @@ image::Image resolve_image(image::Store& store, const std::string& reference) {
     if (image::normalize_reference(reference) == "busybox:latest" && !store.find(reference)) {
         return store.ensure_busybox();
     }
-    return store.resolve(reference);
+    try {
+        return store.resolve(reference);
+    } catch (const Error& error) {
+        // `vm run` exits 125 for a missing image, as `run` does, while image commands exit 1.
+        throw Error(error.what(), error.hint());
+    }
 }
 
 // Adds "NAME=value" entries to the image's environment, replacing entries of the same name.

@@ -546,12 +546,22 @@ void logs(const Paths& paths, const std::string& project_name, bool follow) {
     print_prefixed_logs(paths, project_containers(paths, project_name, true), follow);
 }
 
-std::string container_of(const Paths& paths, const std::string& project_name, const std::string& service) {
+std::string container_of(const Paths& paths, const std::string& project_name, const std::string& service, int index) {
+    std::vector<int> numbers;
     for (const auto& container : project_containers(paths, project_name, true)) {
-        if (label_of(container, service_label) == service) return container.config.id;
+        if (label_of(container, service_label) != service) continue;
+        if (container_number(container) == index) return container.config.id;
+        numbers.push_back(container_number(container));
     }
-    throw Error("service " + service + " of project " + project_name + " has no container",
-                "start it with isolab compose up -d", 1);
+    if (numbers.empty()) {
+        throw Error("service " + service + " of project " + project_name + " has no container",
+                    "start it with isolab compose up -d", target_error_exit_code);
+    }
+    std::sort(numbers.begin(), numbers.end());
+    std::string existing;
+    for (int number : numbers) existing += (existing.empty() ? "" : ", ") + std::to_string(number);
+    throw Error("service " + service + " of project " + project_name + " has no container with index " + std::to_string(index),
+                "use --index with one of " + existing, target_error_exit_code);
 }
 
 }  // namespace isolab::compose

@@ -74,7 +74,8 @@ void restart(const Paths& paths, const std::string& project_name, int timeout_se
 // Prints the output of the project's containers, each line prefixed with its service.
 void logs(const Paths& paths, const std::string& project_name, bool follow);
 
-// Finds the container of `service` (index 1). Throws Error when it does not exist.
-std::string container_of(const Paths& paths, const std::string& project_name, const std::string& service);
+// Finds replica `index` of `service`, the container named PROJECT-SERVICE-INDEX. Returns
+// its id. Throws Error when the service has no container, or none with that index.
+std::string container_of(const Paths& paths, const std::string& project_name, const std::string& service, int index = 1);
 
 }  // namespace isolab::compose

@@ -12,6 +12,7 @@ void check_namespace_modes(const RunOptions& options) {
     if (!mode.empty() && mode != "none" && mode != "host" && !network::uses_bridge(mode)) {
         throw Error("unsupported --network '" + mode + "'", "use bridge (the default), none or host");
     }
+    network::check_network_aliases(mode, options.network_aliases);
     for (const auto& text : options.publish) network::parse_port_mapping(text);
     if ((!options.publish.empty() || options.publish_all) && !network::uses_bridge(mode)) {
         throw Error("published ports need a bridge network, not --network " + (mode.empty() ? "none" : mode),

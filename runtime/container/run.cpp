@@ -10,6 +10,7 @@
 #include <array>
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -355,7 +356,14 @@ RunResult run(image::Store& store, const RunOptions& options) {
 }
 
 ImageRootfs load_image_rootfs(image::Store& store, const std::string& reference) {
-    auto resolved = store.resolve(reference);
+    std::optional<image::Image> found;
+    try {
+        found = store.resolve(reference);
+    } catch (const Error& error) {
+        // Image commands exit 1 for a missing image, but `docker run` and `create` exit 125.
+        throw Error(error.what(), error.hint());
+    }
+    const auto& resolved = *found;
     return ImageRootfs{resolved.reference, resolved.config_digest, resolved.config, store.lowerdirs(resolved)};
 }
 

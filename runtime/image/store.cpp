@@ -174,7 +174,7 @@ std::optional<Image> Store::find(const std::string& reference) const {
 Image Store::resolve(const std::string& reference) const {
     if (auto image = find(reference)) return *image;
     if (normalize_reference(reference) == busybox_reference) return Store(paths_).ensure_busybox();
-    throw Error("image '" + reference + "' not found", bootstrap_hint(reference).value_or(not_found_hint));
+    throw Error("image '" + reference + "' not found", bootstrap_hint(reference).value_or(not_found_hint), target_error_exit_code);
 }
 
 std::vector<Image> Store::list() const {
@@ -283,7 +283,7 @@ std::vector<std::string> Store::remove(const std::string& reference, bool force)
         image = find_by_id(layout, reference);
         by_id = true;
     }
-    if (!image) throw Error("image '" + reference + "' not found", not_found_hint);
+    if (!image) throw Error("image '" + reference + "' not found", not_found_hint, target_error_exit_code);
 
     std::vector<std::string> tags;
     for (const auto& entry : entries) {
@@ -297,7 +297,8 @@ std::vector<std::string> Store::remove(const std::string& reference, bool force)
     }
     if (by_id && tags.size() > 1 && !force) {
         throw Error("image " + image->id().substr(0, 12) + " has " + std::to_string(tags.size()) + " tags",
-                    "remove the tags one by one, or use `isolab rmi -f " + reference + "` to remove all of them");
+                    "remove the tags one by one, or use `isolab rmi -f " + reference + "` to remove all of them",
+                    target_error_exit_code);
     }
 
     size_t remaining_with_id = 0;
@@ -311,7 +312,8 @@ std::vector<std::string> Store::remove(const std::string& reference, bool force)
         auto users = containers_using(image->config_digest);
         if (!users.empty()) {
             throw Error("image " + image->reference + " is used by container " + users.front().substr(0, 12),
-                        "remove the container first with `isolab rm " + users.front().substr(0, 12) + "`");
+                        "remove the container first with `isolab rm " + users.front().substr(0, 12) + "`",
+                        target_error_exit_code);
         }
     }
 

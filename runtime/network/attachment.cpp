@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <sstream>
 
@@ -76,6 +78,21 @@ std::string bridge_resolv_conf() {
 
 bool uses_bridge(const std::string& mode) { return !mode.empty() && mode != "none" && mode != "host"; }
 
+void check_network_aliases(const std::string& mode, const std::vector<std::string>& aliases) {
+    if (aliases.empty()) return;
+    if (!uses_bridge(mode) || network_name(mode) == default_network) {
+        throw Error("network-scoped alias is supported only for containers in user-defined networks, and " +
+                        (mode.empty() ? std::string("none") : mode) + " is not one",
+                    "create one with 'isolab network create NAME' and use it instead");
+    }
+    for (const auto& alias : aliases) {
+        bool blank = std::any_of(alias.begin(), alias.end(), [](unsigned char c) { return std::isspace(c) || std::iscntrl(c); });
+        if (alias.empty() || blank) {
+            throw Error("invalid network alias '" + alias + "': it must be a non-empty name without whitespace", "e.g. --network-alias db");
+        }
+    }
+}
+
 ContainerNetwork::ContainerNetwork(const Paths& paths, const std::string& mode, const std::string& id,
                                    const std::string& name, const std::string& hostname, const fs::path& container_directory,
                                    std::vector<PortMapping> ports, std::vector<std::string> aliases)
@@ -93,6 +110,7 @@ ContainerNetwork::ContainerNetwork(const Paths& paths, const std::string& mode, 
     }
     auto& network = state.networks[network_];
     network.name = network_;
+    if (network.created.empty()) network.created = container::rfc3339_now();
     ensure_bridge(paths_, network, other_subnets);
     try {
         if (!ports.empty()) {
@@ -103,6 +121,7 @@ ContainerNetwork::ContainerNetwork(const Paths& paths, const std::string& mode, 
         lease.address = address_;
         lease.device = device_;
         lease.kind = LeaseKind::container;
+        lease.mac_address = container_mac_address(parse_ipv4(address_).value);
         lease.owner_pid = getpid();
         lease.owner_start_ticks = container::process_start_ticks(getpid());
         lease.name = name;

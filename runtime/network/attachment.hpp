@@ -29,6 +29,12 @@ inline constexpr const char* default_network = "bridge";
 // default one ("bridge" or "default") or one made by `network create`.
 bool uses_bridge(const std::string& mode);
 
+// Checks the --network-alias values of a container on the network `mode`. As Docker does,
+// throws Error when there is any and `mode` is not a user-defined network, because only
+// those resolve names. Also throws Error for an alias that is empty or contains
+// whitespace, which would break the /etc/hosts line it is written to.
+void check_network_aliases(const std::string& mode, const std::vector<std::string>& aliases);
+
 // The published ports of a request: each -p value, and with -P each of the image's
 // `exposed_ports` on a free host port. Throws Error for an invalid -p value.
 std::vector<PortMapping> requested_ports(const container::RunOptions& request, const std::vector<std::string>& exposed_ports);

@@ -62,6 +62,7 @@ void join_network(const Paths& paths, IpamState& state, NetworkRecord& network, 
     // name never equals that of the first veth, which ends in a ninth hex digit.
     lease.device = "isolab" + member.id.substr(0, 8) + static_cast<char>('g' + interfaces % 20);
     lease.kind = LeaseKind::connected;
+    lease.mac_address = container_mac_address(parse_ipv4(lease.address).value);
     // The container's owner keeps the lease in use, as it keeps the first one.
     lease.owner_pid = member.owner_pid;
     lease.owner_start_ticks = member.owner_start_ticks;

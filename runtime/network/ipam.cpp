@@ -31,6 +31,7 @@ void to_json(nlohmann::json& json, const Lease& lease) {
     json = {{"address", lease.address},
             {"device", lease.device},
             {"kind", lease_kind_name(lease.kind)},
+            {"mac_address", lease.mac_address},
             {"owner_pid", lease.owner_pid},
             {"owner_start_ticks", lease.owner_start_ticks},
             {"pid", lease.pid},
@@ -54,6 +55,7 @@ void from_json(const nlohmann::json& json, Lease& lease) {
     } else {
         lease.kind = infer_lease_kind(lease.device);
     }
+    lease.mac_address = json.value("mac_address", "");
     lease.owner_pid = json.value("owner_pid", 0);
     lease.owner_start_ticks = json.value("owner_start_ticks", std::uint64_t{0});
     lease.pid = json.value("pid", 0);
@@ -66,6 +68,7 @@ void from_json(const nlohmann::json& json, Lease& lease) {
 
 void to_json(nlohmann::json& json, const NetworkRecord& record) {
     json = {{"name", record.name},
+            {"id", record.id},
             {"bridge", record.bridge},
             {"subnet", record.subnet},
             {"gateway", record.gateway},
@@ -77,6 +80,7 @@ void to_json(nlohmann::json& json, const NetworkRecord& record) {
 
 void from_json(const nlohmann::json& json, NetworkRecord& record) {
     record.name = json.value("name", "");
+    record.id = json.value("id", "");
     record.bridge = json.value("bridge", "");
     record.subnet = json.value("subnet", "");
     record.gateway = json.value("gateway", "");

@@ -35,6 +35,7 @@ struct Lease {
     std::string address;             // "10.89.0.2"
     std::string device;              // the host end of the veth pair, or the VM's tap device
     LeaseKind kind = LeaseKind::container;
+    std::string mac_address;         // of the container's interface; empty for a VM, because libvirt picks its MAC
     pid_t owner_pid = 0;
     std::uint64_t owner_start_ticks = 0;
     pid_t pid = 0;                   // 0 until the container's process is connected
@@ -47,6 +48,7 @@ struct Lease {
 
 struct NetworkRecord {
     std::string name;                          // "bridge" for the default network
+    std::string id;                            // 64 hex digits, user-defined networks only; see network_id()
     std::string bridge;                        // device name, "isolab0" unless taken
     std::string subnet;                        // "10.89.0.0/24"
     std::string gateway;                       // the bridge's address, the subnet's first host

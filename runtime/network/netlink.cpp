@@ -6,11 +6,14 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <array>
 #include <exception>
 #include <functional>
+#include <optional>
 #include <thread>
 #include <utility>
 
+#include <fmt/format.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
@@ -86,6 +89,15 @@ int link_index(const RouteSocket& socket, const std::string& name) {
     return rtnl_link_get_ifindex(link.get());
 }
 
+// 02:42 and the four bytes of the IPv4 address, as Docker up to version 24 derived a
+// container's MAC address (libnetwork's GenerateMACFromIP). It is locally administered,
+// unique on a bridge whose members have distinct addresses, and stays the same for an
+// address, so the neighbours' ARP caches stay valid when a container takes a released one.
+std::array<std::uint8_t, 6> container_mac_bytes(std::uint32_t address) {
+    return {0x02, 0x42, static_cast<std::uint8_t>(address >> 24), static_cast<std::uint8_t>(address >> 16),
+            static_cast<std::uint8_t>(address >> 8), static_cast<std::uint8_t>(address)};
+}
+
 void add_address(const RouteSocket& socket, int index, const Ipv4Address& address, const std::string& device) {
     Owned<rtnl_addr, rtnl_addr_put> request(rtnl_addr_alloc());
     rtnl_addr_set_ifindex(request.get(), index);
@@ -97,8 +109,10 @@ void add_address(const RouteSocket& socket, int index, const Ipv4Address& addres
 
 // Sets the device up, and with a non-zero `master` makes it a port of that bridge, and
 // with an `alias` sets IFLA_IFALIAS, which the kernel ignores in a request that creates a
-// device.
-void set_up(const RouteSocket& socket, const std::string& name, int master = 0, const std::string& alias = {}) {
+// device. A non-null `mac` becomes the device's MAC address; the kernel sets
+// IFLA_ADDRESS before it sets the device up.
+void set_up(const RouteSocket& socket, const std::string& name, int master = 0, const std::string& alias = {},
+            const std::array<std::uint8_t, 6>* mac = nullptr) {
     rtnl_link* found = nullptr;
     check(rtnl_link_get_kernel(socket.get(), 0, name.c_str(), &found), "cannot find network device " + name);
     Link current(found);
@@ -106,6 +120,11 @@ void set_up(const RouteSocket& socket, const std::string& name, int master = 0, 
     rtnl_link_set_flags(change.get(), IFF_UP);
     if (master != 0) rtnl_link_set_master(change.get(), master);
     if (!alias.empty()) rtnl_link_set_ifalias(change.get(), alias.c_str());
+    std::optional<Address> hardware;
+    if (mac != nullptr) {
+        hardware.emplace(nl_addr_build(AF_LLC, mac->data(), mac->size()));
+        rtnl_link_set_addr(change.get(), hardware->get());
+    }
     check(rtnl_link_change(socket.get(), current.get(), change.get(), 0), "cannot set up network device " + name);
 }
 
@@ -219,12 +238,18 @@ void create_veth(const std::string& host_name, const std::string& bridge, pid_t 
     spdlog::debug("net: veth {} on {} with {} in the namespace of pid {}", host_name, bridge, peer_name, pid);
 }
 
+std::string container_mac_address(std::uint32_t address) {
+    auto bytes = container_mac_bytes(address);
+    return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5]);
+}
+
 void configure_container_interface(pid_t pid, const Ipv4Address& address, std::uint32_t gateway,
                                    const std::string& interface, bool default_route) {
+    auto mac = container_mac_bytes(address.value);
     in_network_namespace(pid, [&] {
         RouteSocket socket;
         int index = link_index(socket, interface);
-        set_up(socket, interface);
+        set_up(socket, interface, 0, {}, &mac);
         add_address(socket, index, address, interface);
         if (!default_route) return;
 

@@ -47,8 +47,13 @@ void delete_link(const std::string& name);
 // its peer is created as `peer_name` in the network namespace of `pid`.
 void create_veth(const std::string& host_name, const std::string& bridge, pid_t pid, const std::string& peer_name = "eth0");
 
-// Inside the network namespace of `pid`: gives `interface` its `address` and sets it up,
-// and with `default_route` adds the default route via `gateway`.
+// The MAC address a container's interface with the IPv4 `address` gets:
+// "02:42:0a:59:00:02" for 10.89.0.2.
+std::string container_mac_address(std::uint32_t address);
+
+// Inside the network namespace of `pid`: gives `interface` its `address` and the MAC
+// address container_mac_address() returns for it, and sets it up, and with
+// `default_route` adds the default route via `gateway`.
 void configure_container_interface(pid_t pid, const Ipv4Address& address, std::uint32_t gateway,
                                    const std::string& interface = "eth0", bool default_route = true);
 

@@ -8,6 +8,7 @@
 
 #include "runtime/container/record.hpp"
 #include "runtime/container/status.hpp"
+#include "runtime/core/digest.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
@@ -108,7 +109,8 @@ NetworkRecord create_network(const Paths& paths, const std::string& name, const 
     for (const auto& [other_name, other] : state.networks) taken.push_back(other.subnet);
     network.subnet = subnet.empty() ? choose_subnet("10.89.1.0/24", taken) : checked_subnet(subnet, state);
     network.gateway = to_string(parse_ipv4(network.subnet).value + 1);
-    network.bridge = bridge_name_for(random_hex_id());
+    network.id = random_hex_id();
+    network.bridge = bridge_name_for(network.id);
     ensure_bridge(paths, network);
     state.networks[name] = network;
     try {
@@ -144,27 +146,54 @@ std::string networks_table(const std::vector<NetworkRecord>& networks, bool quie
     return table;
 }
 
+std::string network_id(const Paths& paths, const NetworkRecord& network) {
+    if (!network.id.empty()) return network.id;
+    return sha256_digest(owner_alias(paths) + "\n" + network.name).substr(7);
+}
+
 nlohmann::json inspect_network(const Paths& paths, const std::string& name) {
     auto state = load_ipam(paths);
+    auto network = default_record();
     auto wanted = network_name(name);
     auto found = state.networks.find(wanted);
-    if (found == state.networks.end() && wanted != default_network) throw network_not_found(name);
-    auto network = found == state.networks.end() ? default_record() : found->second;
+    if (found != state.networks.end()) {
+        network = found->second;
+    } else if (wanted != default_network) {
+        // As Docker does, a unique prefix of the id names a network too.
+        std::vector<const NetworkRecord*> matches;
+        for (const auto& [other_name, other] : state.networks) {
+            if (name.size() >= 3 && network_id(paths, other).rfind(name, 0) == 0) matches.push_back(&other);
+        }
+        if (matches.size() != 1) throw network_not_found(name);
+        network = *matches.front();
+    }
 
+    int prefix = network.subnet.empty() ? 0 : parse_ipv4(network.subnet).prefix;
     nlohmann::json containers = nlohmann::json::object();
     for (const auto& [id, lease] : network.leases) {
-        int prefix = parse_ipv4(network.subnet).prefix;
-        containers[id] = {{"Name", lease.name}, {"IPv4Address", lease.address + "/" + std::to_string(prefix)}};
+        containers[id] = {{"Name", lease.name},
+                          {"EndpointID", sha256_digest(network_id(paths, network) + "\n" + id).substr(7)},
+                          {"MacAddress", lease.mac_address},
+                          {"IPv4Address", lease.address + "/" + std::to_string(prefix)},
+                          {"IPv6Address", ""}};
     }
     nlohmann::json config = nlohmann::json::array();
     if (!network.subnet.empty()) config.push_back({{"Subnet", network.subnet}, {"Gateway", network.gateway}});
     return {{"Name", network.name},
+            {"Id", network_id(paths, network)},
             {"Created", network.created},
+            {"Scope", "local"},
             {"Driver", "bridge"},
-            {"IPAM", {{"Driver", "default"}, {"Config", config}}},
+            {"EnableIPv6", false},
+            {"IPAM", {{"Driver", "default"}, {"Options", nlohmann::json::object()}, {"Config", config}}},
+            {"Internal", false},
+            {"Attachable", false},
+            {"Ingress", false},
+            {"ConfigFrom", {{"Network", ""}}},
+            {"ConfigOnly", false},
             {"Containers", containers},
-            {"Labels", network.labels},
-            {"Options", {{"com.docker.network.bridge.name", network.bridge}}}};
+            {"Options", {{"com.docker.network.bridge.name", network.bridge}}},
+            {"Labels", network.labels}};
 }
 
 void remove_network(const Paths& paths, const std::string& name) {
@@ -186,6 +215,7 @@ void remove_network(const Paths& paths, const std::string& name) {
 
 void connect_container(const Paths& paths, const std::string& name, const std::string& container,
                        const std::vector<std::string>& aliases) {
+    check_network_aliases(name, aliases);
     auto stored = container::require_container(paths, container);
     auto state_now = container::observed_state(stored);
     const auto& id = stored.config.id;

@@ -28,7 +28,14 @@ std::vector<NetworkRecord> list_networks(const Paths& paths);
 // With `quiet`, only the names.
 std::string networks_table(const std::vector<NetworkRecord>& networks, bool quiet);
 
-// Docker's `network inspect` object of one network. Throws Error when it does not exist.
+// The network's id, 64 hex digits. create_network stores a random one. The default network
+// and one that an older isolab recorded without an id get one derived from the state root
+// and the name, so it stays the same while the state root exists.
+std::string network_id(const Paths& paths, const NetworkRecord& network);
+
+// Docker's `network inspect` object of the network `name` (a name, or a unique prefix of
+// at least 3 digits of its id), with each container's name, MAC and IPv4 address. Throws
+// Error when it does not exist.
 nlohmann::json inspect_network(const Paths& paths, const std::string& name);
 
 // Removes a user-defined network and its bridge. Throws Error for the default network, an

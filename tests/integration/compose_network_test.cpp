@@ -2,6 +2,7 @@
 // loopback), the default and declared networks, name and alias resolution, scale, external
 // networks, and a `down` that leaves no network, veth, iptables rule, container or
 // cgroup. Needs root.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -301,6 +302,45 @@ TEST_F(ComposeNetwork, DeployReplicasMakesNContainers) {
     ASSERT_EQ(up.exit_code, 0) << up.err;
 
     EXPECT_EQ(container_names(), (std::set<std::string>{"demo-worker-1", "demo-worker-2"}));
+}
+
+TEST_F(ComposeNetwork, ScaledServiceCommandsReachEveryReplica) {
+    write_compose("services:\n  worker:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo up; exec sleep 600\"]\n"
+                  "    deploy:\n      replicas: 2\n");
+    auto up = compose({"up", "-d"});
+    ASSERT_EQ(up.exit_code, 0) << up.err;
+
+    auto first = compose({"exec", "-T", "worker", "hostname"});
+    auto second = compose({"exec", "-T", "--index", "2", "worker", "hostname"});
+    auto missing = compose({"exec", "-T", "--index", "3", "worker", "true"});
+    auto first_id = json::parse(isolab({"inspect", "demo-worker-1"}).out)[0]["Id"].get<std::string>();
+    auto second_id = json::parse(isolab({"inspect", "demo-worker-2"}).out)[0]["Id"].get<std::string>();
+    auto stopped = compose({"stop", "-t", "1"});
+    auto running_after_stop = container_names();
+    auto started = compose({"start"});
+    auto running_after_start = container_names();
+    auto restarted = compose({"restart", "-t", "1"});
+    auto running_after_restart = container_names();
+    auto logs = compose({"logs"});
+
+    EXPECT_EQ(first.out, first_id.substr(0, 12) + "\n") << first.err;
+    EXPECT_EQ(second.out, second_id.substr(0, 12) + "\n") << second.err;
+    EXPECT_EQ(missing.exit_code, 1);
+    EXPECT_EQ(std::count(missing.err.begin(), missing.err.end(), '\n'), 1) << missing.err;
+    EXPECT_NE(missing.err.find("service worker of project demo has no container with index 3"), std::string::npos)
+        << missing.err;
+    EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+    EXPECT_TRUE(running_after_stop.empty()) << "stop leaves a replica running";
+    EXPECT_EQ(started.exit_code, 0) << started.err;
+    EXPECT_EQ(running_after_start, (std::set<std::string>{"demo-worker-1", "demo-worker-2"}));
+    EXPECT_EQ(restarted.exit_code, 0) << restarted.err;
+    EXPECT_EQ(running_after_restart, (std::set<std::string>{"demo-worker-1", "demo-worker-2"}));
+    // Each replica printed "up" at up, start and restart, and logs shows all of it.
+    for (const std::string name : {"demo-worker-1", "demo-worker-2"}) {
+        size_t lines = 0;
+        for (auto at = logs.out.find(name); at != std::string::npos; at = logs.out.find(name, at + 1)) ++lines;
+        EXPECT_EQ(lines, 3u) << name << " in:\n" << logs.out;
+    }
 }
 
 TEST_F(ComposeNetwork, ScaleWithFixedHostPortRejected) {

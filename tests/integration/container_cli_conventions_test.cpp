@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -49,6 +50,11 @@ TEST_F(ExitCodes, MissingTargetsExitOne) {
         {{"network", "connect", "taken", "nosuch"}, "no such container: nosuch"},
         {{"network", "disconnect", "nosuchnet", "idle"}, "network nosuchnet not found"},
         {{"network", "create", "taken"}, "network taken already exists"},
+        {{"rmi", "nosuchimage"}, "image 'nosuchimage' not found"},
+        {{"image", "inspect", "nosuchimage"}, "image 'nosuchimage' not found"},
+        {{"history", "nosuchimage"}, "image 'nosuchimage' not found"},
+        {{"tag", "nosuchimage", "other:1"}, "image 'nosuchimage' not found"},
+        {{"pull", "nosuchimage"}, "image 'nosuchimage' not found locally, and isolab pulls from no registry"},
     };
     for (const auto& test_case : cases) {
         auto result = isolab(test_case.arguments);
@@ -65,6 +71,8 @@ TEST_F(ExitCodes, RunAndInvalidInputExit125) {
     const std::vector<std::vector<std::string>> cases = {
         {"run", "--rm", "--network", "nosuchnet", "busybox", "true"},
         {"run", "--rm", "nosuchimage", "true"},
+        {"run", "-d", "nosuchimage", "true"},
+        {"create", "nosuchimage", "true"},
         {"run", "--rm", "--restart", "sometimes", "busybox", "true"},
         {"network", "create", "--subnet", "10.90.0.1/24", "odd"},
         {"ps", "--no-such-flag"},
@@ -75,6 +83,44 @@ TEST_F(ExitCodes, RunAndInvalidInputExit125) {
         EXPECT_EQ(result.exit_code, 125) << arguments[0] << " " << arguments[1] << ": " << result.err;
     }
     EXPECT_TRUE(no_containers());
+}
+
+TEST_F(ExitCodes, MissingImageMessagesAreOneLine) {
+    for (const auto& command : {"run", "create"}) {
+        auto result = isolab({command, "nosuchimage", "true"});
+
+        EXPECT_EQ(line_count(result.err), 1u) << result.err;
+        EXPECT_NE(result.err.find("image 'nosuchimage' not found"), std::string::npos) << result.err;
+    }
+}
+
+TEST_F(ExitCodes, ImageCommandsGoOnAfterMissingImage) {
+    ASSERT_EQ(isolab({"tag", "busybox", "spare:1"}).exit_code, 0);
+
+    auto removed = isolab({"rmi", "nosuchimage", "spare:1"});
+    auto forced = isolab({"rmi", "-f", "nosuchimage"});
+    auto inspected = isolab({"image", "inspect", "busybox", "nosuchimage"});
+    auto spare = isolab({"image", "inspect", "spare:1"});
+
+    EXPECT_EQ(removed.exit_code, 1) << removed.err;
+    EXPECT_EQ(line_count(removed.err), 1u) << removed.err;
+    EXPECT_NE(removed.out.find("Untagged: "), std::string::npos) << removed.out;
+    EXPECT_EQ(spare.exit_code, 1) << "spare:1 was removed after the missing image";
+    // docker rmi -f reports a missing image but does not fail.
+    EXPECT_EQ(forced.exit_code, 0) << forced.err;
+    EXPECT_NE(forced.err.find("image 'nosuchimage' not found"), std::string::npos) << forced.err;
+    EXPECT_EQ(inspected.exit_code, 1);
+    EXPECT_EQ(line_count(inspected.err), 1u) << inspected.err;
+    auto documents = nlohmann::json::parse(inspected.out, nullptr, false);
+    ASSERT_TRUE(documents.is_array()) << inspected.out;
+    EXPECT_EQ(documents.size(), 1u) << "the image found is still printed";
+}
+
+TEST_F(ExitCodes, PullFindsLocalImage) {
+    auto pulled = isolab({"pull", "busybox"});
+
+    EXPECT_EQ(pulled.exit_code, 0) << pulled.err;
+    EXPECT_EQ(pulled.out, "Status: Image is up to date for busybox:latest\n");
 }
 
 // An isolab process started in the background whose stdout is read through a pipe.

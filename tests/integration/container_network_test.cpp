@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <string>
@@ -571,6 +572,96 @@ TEST_F(ContainerNetwork, ConnectStoppedJoinsAtStart) {
     EXPECT_EQ(restarted.exit_code, 0) << restarted.err;
     EXPECT_EQ(devices_after.out, "eth0\nlo\n") << devices_after.err;
     EXPECT_EQ(removed.exit_code, 0) << removed.err;
+}
+
+TEST_F(ContainerNetwork, NetworkAliasesResolveOnEachNetwork) {
+    ASSERT_EQ(isolab({"network", "create", "--subnet", "10.89.236.0/24", "front"}).exit_code, 0);
+    ASSERT_EQ(isolab({"network", "create", "--subnet", "10.89.237.0/24", "back"}).exit_code, 0);
+    auto started = isolab({"run", "-d", "--network", "front", "--network-alias", "db", "--network-alias", "store",
+                           "--name", "database", "busybox", "sleep", "60"});
+    ASSERT_EQ(started.exit_code, 0) << started.err;
+    ASSERT_EQ(isolab({"run", "-d", "--network", "front", "--name", "client", "busybox", "sleep", "60"}).exit_code, 0);
+
+    auto by_alias = isolab({"exec", "client", "ping", "-c", "1", "-W", "2", "db"});
+    auto by_second_alias = isolab({"exec", "client", "ping", "-c", "1", "-W", "2", "store"});
+    auto connected = isolab({"network", "connect", "--alias", "cache", "back", "database"});
+    auto on_back = isolab({"run", "--rm", "--network", "back", "busybox", "ping", "-c", "1", "-W", "2", "cache"});
+    // An alias belongs to one network: "db" is not a name on back.
+    auto front_alias_on_back = isolab({"run", "--rm", "--network", "back", "busybox", "grep", "-cw", "db", "/etc/hosts"});
+    isolab({"rm", "-f", "database", "client"});
+    isolab({"network", "rm", "front", "back"});
+
+    EXPECT_EQ(by_alias.exit_code, 0) << by_alias.out << by_alias.err;
+    EXPECT_NE(by_alias.out.find("10.89.236."), std::string::npos) << by_alias.out;
+    EXPECT_EQ(by_second_alias.exit_code, 0) << by_second_alias.out << by_second_alias.err;
+    EXPECT_EQ(connected.exit_code, 0) << connected.err;
+    EXPECT_EQ(on_back.exit_code, 0) << on_back.out << on_back.err;
+    EXPECT_NE(on_back.out.find("10.89.237."), std::string::npos) << on_back.out;
+    EXPECT_EQ(front_alias_on_back.out, "0\n") << front_alias_on_back.err;
+}
+
+TEST_F(ContainerNetwork, NetworkAliasRejectedOffUserNetworks) {
+    ASSERT_EQ(isolab({"create", "--name", "plain", "busybox", "sleep", "60"}).exit_code, 0);
+    const std::vector<std::vector<std::string>> cases = {
+        {"run", "--rm", "--network-alias", "db", "busybox", "true"},
+        {"run", "--rm", "--network", "bridge", "--network-alias", "db", "busybox", "true"},
+        {"create", "--network-alias", "db", "busybox", "true"},
+        {"run", "--rm", "--network", "none", "--network-alias", "db", "busybox", "true"},
+        {"run", "--rm", "--network", "host", "--network-alias", "db", "busybox", "true"},
+        {"network", "connect", "--alias", "db", "bridge", "plain"},
+    };
+    for (const auto& arguments : cases) {
+        auto result = isolab(arguments);
+
+        EXPECT_EQ(result.exit_code, 125) << result.err;
+        EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+        EXPECT_NE(result.err.find("network-scoped alias is supported only for containers in user-defined networks"),
+                  std::string::npos)
+            << result.err;
+    }
+    auto containers = isolab({"ps", "-a", "-q"});
+    isolab({"rm", "plain"});
+
+    EXPECT_EQ(std::count(containers.out.begin(), containers.out.end(), '\n'), 1) << "only 'plain' was created: " << containers.out;
+}
+
+TEST_F(ContainerNetwork, InspectNetworkDockerFields) {
+    auto created = isolab({"network", "create", "--subnet", "10.89.238.0/24", "shown"});
+    ASSERT_EQ(created.exit_code, 0) << created.err;
+    ASSERT_EQ(isolab({"run", "-d", "--network", "shown", "--name", "member", "busybox", "sleep", "60"}).exit_code, 0);
+
+    auto inspected = isolab({"network", "inspect", "shown"});
+    auto mac_inside = isolab({"exec", "member", "cat", "/sys/class/net/eth0/address"});
+    auto id = inspect("member").id;
+    auto document = nlohmann::json::parse(inspected.out, nullptr, false);
+    std::string network_id = document.is_array() && !document.empty() ? document[0].value("Id", "") : "";
+    auto by_id = isolab({"network", "inspect", network_id.substr(0, 12)});
+    isolab({"rm", "-f", "member"});
+    isolab({"network", "rm", "shown"});
+
+    ASSERT_EQ(inspected.exit_code, 0) << inspected.err;
+    ASSERT_TRUE(document.is_array()) << inspected.out;
+    ASSERT_EQ(document.size(), 1u) << inspected.out;
+    const auto& network = document[0];
+    EXPECT_EQ(network["Name"], "shown");
+    EXPECT_EQ(network_id.size(), 64u) << network;
+    EXPECT_EQ(network_id.find_first_not_of("0123456789abcdef"), std::string::npos) << network_id;
+    EXPECT_EQ(network["Driver"], "bridge");
+    EXPECT_EQ(network["Scope"], "local");
+    EXPECT_FALSE(network.value("Created", "").empty()) << network;
+    EXPECT_TRUE(network["Labels"].is_object()) << network;
+    ASSERT_EQ(network["IPAM"]["Config"].size(), 1u) << network;
+    EXPECT_EQ(network["IPAM"]["Config"][0]["Subnet"], "10.89.238.0/24");
+    EXPECT_EQ(network["IPAM"]["Config"][0]["Gateway"], "10.89.238.1");
+    ASSERT_TRUE(network["Containers"].contains(id)) << network;
+    const auto& member = network["Containers"][id];
+    EXPECT_EQ(member["Name"], "member");
+    EXPECT_EQ(member["IPv4Address"], "10.89.238.2/24");
+    // 02:42 and the address's bytes, on the container's eth0 too.
+    EXPECT_EQ(member["MacAddress"], "02:42:0a:59:ee:02");
+    EXPECT_EQ(mac_inside.out, "02:42:0a:59:ee:02\n") << mac_inside.err;
+    EXPECT_EQ(by_id.exit_code, 0) << by_id.err;
+    EXPECT_NE(by_id.out.find("\"shown\""), std::string::npos) << by_id.out;
 }
 
 }  // namespace
