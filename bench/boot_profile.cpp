@@ -133,12 +133,14 @@ double boot_with_qemu(const vm::BootVariant& variant, const vm::ProfileFiles& fi
 }
 
 // Boots the guest as `isolab vm run` does; returns start-to-ready and the accelerator.
-std::pair<double, std::string> boot_with_libvirt(image::Store& store, const BootProfileOptions& options) {
+std::pair<double, std::string> boot_with_libvirt(image::Store& store, const BootProfileOptions& options,
+                                                 const vm::BootVariant& variant) {
     vm::VmOptions vm_options;
     vm_options.image = options.image;
     vm_options.command = options.command;
     vm_options.accelerator = options.accelerator;
-    vm_options.connect_uri = options.connect_uri;
+    vm_options.connect_uri =
+        variant.embedded_driver ? vm::embedded_driver_uri(store.paths()) : options.connect_uri;
     vm_options.memory_bytes = options.memory_bytes;
     vm_options.on_console_line = [](std::string_view line, Clock::time_point) {
         spdlog::debug("boot-profile libvirt: {}", line);
@@ -167,9 +169,9 @@ std::optional<double> row_ratio(const BootProfile& profile, const std::string& n
     return median_paired_ratio(top->ready_ms, bottom->ready_ms);
 }
 
-std::string ratio_line(const char* what, const std::optional<double>& ratio, double target) {
+std::string ratio_line(const char* run, const char* what, const std::optional<double>& ratio, double target) {
     if (!ratio) return {};
-    return fmt::format("isolab vm run / {}: {:.2f} (target <= {:.1f}, {})\n", what, *ratio, target,
+    return fmt::format("{} / {}: {:.2f} (target <= {:.1f}, {})\n", run, what, *ratio, target,
                        *ratio <= target ? "met" : "not met");
 }
 
@@ -188,6 +190,8 @@ void summarize_profile(BootProfile& profile) {
     for (auto& row : profile.rows) row.summary = summarize(row.ready_ms);
     profile.ratio_to_default_qemu = row_ratio(profile, "libvirt", "default");
     profile.ratio_to_tuned_qemu = row_ratio(profile, "libvirt", "trimmed-cmdline");
+    profile.embedded_ratio_to_default_qemu = row_ratio(profile, "libvirt-embedded", "default");
+    profile.embedded_ratio_to_tuned_qemu = row_ratio(profile, "libvirt-embedded", "trimmed-cmdline");
 }
 
 std::string format_boot_profile(const BootProfile& profile) {
@@ -205,8 +209,13 @@ std::string format_boot_profile(const BootProfile& profile) {
         text += fmt::format("medians of {} run(s); start-to-ready ends when isolab-init starts the workload\n",
                             profile.rows.front().ready_ms.size());
     }
-    text += ratio_line("default bare QEMU (bzImage)", profile.ratio_to_default_qemu, kTargetRatioToDefaultQemu);
-    text += ratio_line("tuned bare QEMU", profile.ratio_to_tuned_qemu, kTargetRatioToTunedQemu);
+    constexpr const char* system = "isolab vm run";
+    constexpr const char* embedded = "isolab vm run (embedded driver)";
+    text += ratio_line(system, "default bare QEMU (bzImage)", profile.ratio_to_default_qemu, kTargetRatioToDefaultQemu);
+    text += ratio_line(system, "tuned bare QEMU", profile.ratio_to_tuned_qemu, kTargetRatioToTunedQemu);
+    text += ratio_line(embedded, "default bare QEMU (bzImage)", profile.embedded_ratio_to_default_qemu,
+                       kTargetRatioToDefaultQemu);
+    text += ratio_line(embedded, "tuned bare QEMU", profile.embedded_ratio_to_tuned_qemu, kTargetRatioToTunedQemu);
     return text;
 }
 
@@ -243,7 +252,7 @@ BootProfile run_boot_profile(image::Store& store, const BootProfileOptions& opti
         for (auto& row : profile.rows) {
             double ready_ms = 0;
             if (row.variant.path == vm::BootPath::libvirt) {
-                std::tie(ready_ms, row.accelerator) = boot_with_libvirt(store, options);
+                std::tie(ready_ms, row.accelerator) = boot_with_libvirt(store, options, row.variant);
             } else {
                 ready_ms = boot_with_qemu(row.variant, guest.files, machine);
                 row.accelerator = machine.accelerator;

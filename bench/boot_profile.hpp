@@ -44,12 +44,15 @@ struct BootProfile {
     // Medians over runs of the paired ratio libvirt row / that qemu row, when both ran.
     std::optional<double> ratio_to_default_qemu;
     std::optional<double> ratio_to_tuned_qemu;
+    // The same for the libvirt-embedded row.
+    std::optional<double> embedded_ratio_to_default_qemu;
+    std::optional<double> embedded_ratio_to_tuned_qemu;
 };
 
 // The median of the per-run ratios numerator[i] / denominator[i] (paired runs).
 double median_paired_ratio(const std::vector<double>& numerator, const std::vector<double>& denominator);
 
-// Fills each row's summary and the two ratios from the rows' ready_ms.
+// Fills each row's summary and the ratios from the rows' ready_ms.
 void summarize_profile(BootProfile& profile);
 
 // The table printed by `vm boot-profile`: step, accelerator, median start-to-ready,

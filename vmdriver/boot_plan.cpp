@@ -39,6 +39,11 @@ std::vector<BootVariant> boot_profile_variants() {
     step.change = "the same guest through libvirt (isolab vm run)";
     step.path = BootPath::libvirt;
     variants.push_back(step);
+
+    step.name = "libvirt-embedded";
+    step.change = "the same through libvirt's embedded QEMU driver (no libvirtd, QEMU as root)";
+    step.embedded_driver = true;
+    variants.push_back(step);
     return variants;
 }
 

@@ -25,10 +25,12 @@ struct BootVariant {
     bool uncompressed_initramfs = false;  // plain cpio, not gzip
     bool trimmed_devices = false;         // -nodefaults -no-user-config: no VGA, NIC, IDE, floppy
     bool trimmed_cmdline = false;         // the trimmed kernel command line, quiet
+    bool embedded_driver = false;         // libvirt row: libvirt's embedded QEMU driver, not libvirtd
 };
 
 // The rows in order: default, pvh-vmlinux, uncompressed-initramfs, trimmed-devices,
-// trimmed-cmdline (bare QEMU, each adding one optimisation), then libvirt (all of them).
+// trimmed-cmdline (bare QEMU, each adding one optimisation), then libvirt (all of them)
+// and libvirt-embedded (the same through libvirt's embedded driver, see vm.hpp).
 std::vector<BootVariant> boot_profile_variants();
 
 // The variants named in `names`, in plan order. An empty list selects all of them.

@@ -636,6 +636,8 @@ AcceleratorVerdict choose_host_accelerator(image::Store& store, Accelerator requ
 
 guest::GuestKernel guest_kernel(const Paths& paths) { return guest::ensure_kernel(paths); }
 
+std::string embedded_driver_uri(const Paths& paths) { return libvirt::embedded_uri(paths.root / "libvirt-embedded"); }
+
 std::vector<DomainListing> list_domains(const std::string& connect_uri) {
     libvirt::Connection connection(libvirt::resolve_uri(connect_uri));
     std::vector<DomainListing> listings;

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "runtime/core/error.hpp"
+#include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
 
 namespace isolab::vm::libvirt {
@@ -45,7 +46,47 @@ std::string hint_for(const virError& error, const std::string& uri) {
     return {};
 }
 
+// An embedded driver reads DIR/etc/qemu.conf. Without one it would run QEMU as
+// libvirt-qemu, like the system driver; on hosts where only root may open /dev/kvm,
+// every capability lookup then finds its cached probe stale and probes QEMU again
+// (seconds per lookup). The embedded driver belongs to isolab, which runs as root, so
+// its QEMU runs as root too. An existing qemu.conf is left as it is.
+void prepare_embedded_root(const std::filesystem::path& root) {
+    auto config = root / "etc" / "qemu.conf";
+    std::error_code error;
+    if (std::filesystem::exists(config, error)) return;
+    std::filesystem::create_directories(config.parent_path(), error);
+    if (error) throw Error("cannot create " + config.parent_path().string() + ": " + error.message());
+    write_file_atomic(config,
+                          "# Written by isolab for its embedded libvirt driver: QEMU runs as root, as isolab does.\n"
+                          "user = \"root\"\n"
+                          "group = \"root\"\n");
+}
+
+std::string busy_hint(const virError& error, const std::filesystem::path& root) {
+    std::string message = error.message ? error.message : "";
+    if (root.empty() || message.find("pid file") == std::string::npos) return {};
+    return "another process holds the embedded libvirt driver at " + root.string() +
+           "; only one process at a time may use it, so wait for it to end";
+}
+
 }  // namespace
+
+std::filesystem::path embedded_root(std::string_view uri) {
+    constexpr std::string_view prefix = "qemu:///embed?";
+    if (!uri.starts_with(prefix)) return {};
+    std::string_view query = uri.substr(prefix.size());
+    while (!query.empty()) {
+        auto end = query.find('&');
+        auto parameter = query.substr(0, end);
+        if (parameter.starts_with("root=")) return std::filesystem::path(parameter.substr(5));
+        if (end == std::string_view::npos) break;
+        query.remove_prefix(end + 1);
+    }
+    return {};
+}
+
+std::string embedded_uri(const std::filesystem::path& root) { return "qemu:///embed?root=" + root.string(); }
 
 std::string resolve_uri(std::string_view requested) {
     if (!requested.empty()) return std::string(requested);
@@ -79,8 +120,19 @@ void throw_last_error(const std::string& what, const std::string& uri) {
 
 Connection::Connection(std::string uri) : uri_(std::move(uri)) {
     ensure_event_loop();
+    auto root = embedded_root(uri_);
+    if (!root.empty()) prepare_embedded_root(root);
     connection_ = virConnectOpen(uri_.c_str());
-    if (connection_ == nullptr) throw_last_error("cannot connect to libvirt at " + uri_, uri_);
+    if (connection_ == nullptr) {
+        virErrorPtr last = virGetLastError();
+        std::string hint = last != nullptr ? busy_hint(*last, root) : std::string();
+        if (!hint.empty()) {
+            std::string message = last->message ? last->message : "";
+            virResetLastError();
+            throw Error("cannot open the embedded libvirt driver at " + root.string() + ": " + message, hint);
+        }
+        throw_last_error("cannot connect to libvirt at " + uri_, uri_);
+    }
     spdlog::debug("connected to libvirt at {}", uri_);
 }
 

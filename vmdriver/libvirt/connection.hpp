@@ -6,6 +6,7 @@
 // stderr is switched off; failures become isolab::Error with a hint.
 #include <libvirt/libvirt.h>
 
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,14 @@ namespace isolab::vm::libvirt {
 // The URI to connect to: `requested` when not empty, else ISOLAB_LIBVIRT_URI, else
 // qemu:///system.
 std::string resolve_uri(std::string_view requested);
+
+// The root folder of an embedded QEMU driver URI (qemu:///embed?root=DIR), else empty.
+// An embedded driver runs inside the isolab process: no libvirtd, one process at a time
+// per root, and its own qemu.conf under DIR/etc.
+std::filesystem::path embedded_root(std::string_view uri);
+
+// The embedded-driver URI for `root`.
+std::string embedded_uri(const std::filesystem::path& root);
 
 // Starts libvirt's default event loop (virEventRegisterDefaultImpl) on a detached thread.
 // Safe to call many times: only the first call starts it.

@@ -228,6 +228,7 @@ private:
 };
 
 std::filesystem::path pid_file(const std::string& uri, const std::string& name) {
+    if (auto root = embedded_root(uri); !root.empty()) return root / "run/qemu" / (name + ".pid");
     if (uri.starts_with("qemu:///session")) {
         const char* runtime = std::getenv("XDG_RUNTIME_DIR");
         if (runtime == nullptr) return {};
@@ -409,7 +410,11 @@ BootOutcome boot(Connection& connection, const BootRequest& request, PhaseRecord
 
     // Paused first, so the console is attached before the guest writes its first byte;
     // auto-destroy, so libvirtd removes the domain if isolab dies without cleaning up.
-    Domain domain(connection, request.spec.name, xml, VIR_DOMAIN_START_PAUSED | VIR_DOMAIN_START_AUTODESTROY);
+    // An embedded driver has no auto-destroy; the domain's owner destroys it on the way out
+    // and `system prune` finds it after a crash.
+    unsigned flags = VIR_DOMAIN_START_PAUSED;
+    if (embedded_root(connection.uri()).empty()) flags |= VIR_DOMAIN_START_AUTODESTROY;
+    Domain domain(connection, request.spec.name, xml, flags);
     phases.mark("create");
 
     BootOutcome outcome;
