@@ -647,8 +647,9 @@ std::vector<DomainListing> list_domains(const std::string& connect_uri) {
     return listings;
 }
 
-std::vector<std::string> prune_domains(const std::string& connect_uri, const Paths& paths) {
-    libvirt::Connection connection(libvirt::resolve_uri(connect_uri));
+namespace {
+
+std::vector<std::string> prune_connection(libvirt::Connection& connection, const Paths& paths) {
     std::set<std::string> running;
     for (const auto& record : read_all_records(paths)) {
         // The domain of a VM whose `vm run -d` was killed after creating it is not in the
@@ -658,6 +659,25 @@ std::vector<std::string> prune_domains(const std::string& connect_uri, const Pat
     }
     return libvirt::remove_isolab_domains(
         connection, [&](const libvirt::DomainSummary& domain) { return running.contains(domain.name); });
+}
+
+}  // namespace
+
+std::vector<std::string> prune_domains(const std::string& connect_uri, const Paths& paths) {
+    libvirt::Connection connection(libvirt::resolve_uri(connect_uri));
+    auto removed = prune_connection(connection, paths);
+
+    // Domains of the embedded driver outlive a killed isolab process like any other.
+    // A driver that another process holds is in use, so its domains are not leftovers.
+    std::string embedded = embedded_driver_uri(paths);
+    if (embedded == connection.uri() || !std::filesystem::exists(libvirt::embedded_root(embedded))) return removed;
+    try {
+        libvirt::Connection embedded_connection(embedded);
+        for (auto& name : prune_connection(embedded_connection, paths)) removed.push_back(std::move(name));
+    } catch (const Error& error) {
+        spdlog::warn("{}; its domains were left alone", error.what());
+    }
+    return removed;
 }
 
 }  // namespace isolab::vm

@@ -1,5 +1,6 @@
-// `isolab vm boot-profile` with bare QEMU under TCG. The file boots three guests (two
-// steps of one run, then a failing workload) and no libvirt domain.
+// `isolab vm boot-profile` under TCG. The file boots five guests: two bare QEMU steps of
+// one run, a failing workload, then a bare step beside the libvirt-embedded step, whose
+// domain runs in libvirt's embedded driver under the test's state root (no libvirtd).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -68,5 +69,35 @@ TEST_F(VmBootProfile, FailingWorkloadIsReported) {
     EXPECT_NE(result.exit_code, 0);
     EXPECT_NE(result.err.find("boot-profile step trimmed-cmdline: the workload exited with code 1"), std::string::npos)
         << result.err;
+    EXPECT_TRUE(leftovers().empty());
+}
+
+TEST_F(VmBootProfile, EmbeddedDriverStepNeedsNoLibvirtdAndLeavesNoDomain) {
+    auto result = isolab({"vm", "boot-profile", "--runs", "1", "--accel", "tcg", "--only",
+                          "trimmed-cmdline,libvirt-embedded", "busybox", "true"});
+    ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+    EXPECT_TRUE(std::regex_search(result.out, std::regex(R"(\nlibvirt-embedded +tcg +[0-9]+\.[0-9] )"))) << result.out;
+    EXPECT_TRUE(std::regex_search(result.out,
+                                  std::regex(R"(isolab vm run \(embedded driver\) / tuned bare QEMU: [0-9]+\.[0-9]{2} )")))
+        << result.out;
+    EXPECT_EQ(result.out.find("\nlibvirt "), std::string::npos) << result.out;
+
+    fs::path driver = root_.root() / "libvirt-embedded";
+    std::string config = isolab::read_file(driver / "etc" / "qemu.conf");
+    EXPECT_NE(config.find("user = \"root\""), std::string::npos) << config;
+
+    // The transient domain is gone with its QEMU process, and prune opens the driver too.
+    std::vector<fs::path> pid_files;
+    std::error_code ignored;
+    for (const auto& entry : fs::directory_iterator(driver / "run" / "qemu", ignored)) {
+        // driver.pid is the driver's own lock; a domain's QEMU has NAME.pid.
+        if (entry.path().extension() == ".pid" && entry.path().filename() != "driver.pid") {
+            pid_files.push_back(entry.path());
+        }
+    }
+    EXPECT_TRUE(pid_files.empty());
+    auto prune = isolab({"system", "prune", "--connect", "test:///default"});
+    EXPECT_EQ(prune.exit_code, 0) << prune.err;
+    EXPECT_EQ(prune.err.find("embedded"), std::string::npos) << prune.err;
     EXPECT_TRUE(leftovers().empty());
 }
