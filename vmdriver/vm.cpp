@@ -232,10 +232,12 @@ QemuIds read_qemu_ids(libvirt::Connection& connection) {
     return {static_cast<uid_t>(uid), static_cast<gid_t>(gid)};
 }
 
-libvirt::DomainSpec domain_spec(const std::string& name, const GuestFiles& files, const std::string& accelerator,
-                                std::uint64_t memory_bytes, unsigned cpus, const GuestDevices& devices = {}) {
+libvirt::DomainSpec domain_spec(const Paths& paths, const std::string& name, const GuestFiles& files,
+                                const std::string& accelerator, std::uint64_t memory_bytes, unsigned cpus,
+                                const GuestDevices& devices = {}) {
     libvirt::DomainSpec spec;
     spec.name = name;
+    spec.owner_root = paths.root;
     spec.domain_type = accelerator == "kvm" ? "kvm" : "qemu";
     spec.memory_mib = memory_bytes / kMib;
     spec.vcpus = cpus;
@@ -265,7 +267,7 @@ std::string probe_kvm(image::Store& store, libvirt::Connection& connection) {
                                          false);
         files.temporary = std::move(temporary);
         libvirt::BootRequest request;
-        request.spec = domain_spec(name, files, "kvm", 256 * kMib, 1);
+        request.spec = domain_spec(store.paths(), name, files, "kvm", 256 * kMib, 1);
         request.timeout = kKvmProbeDeadline;
         request.on_output = [](const std::string& line, Clock::time_point) { spdlog::debug("kvm probe: {}", line); };
         InterruptGuard interrupts;
@@ -539,7 +541,8 @@ VmResult run(image::Store& store, const VmOptions& options) {
     result.initramfs_bytes = files.initramfs_bytes;
 
     libvirt::BootRequest request;
-    request.spec = domain_spec(result.name, files, result.accelerator.used, options.memory_bytes, options.cpus, devices);
+    request.spec = domain_spec(store.paths(), result.name, files, result.accelerator.used, options.memory_bytes,
+                               options.cpus, devices);
     request.timeout = options.timeout;
     if (record) request.spec.console_log = record->vm().console_log();
     request.on_created = [&](int qemu_pid) {
@@ -611,7 +614,8 @@ VmRecord run_detached(image::Store& store, const VmOptions& options) {
     GuestFiles files =
         prepare_guest(store, options.image, options.command, options.env, vm.folder, options.form, true, qemu, devices);
     fault_point("vm.prepared");
-    libvirt::DomainSpec spec = domain_spec(record.name, files, verdict.used, options.memory_bytes, options.cpus, devices);
+    libvirt::DomainSpec spec =
+        domain_spec(store.paths(), record.name, files, verdict.used, options.memory_bytes, options.cpus, devices);
     spec.console_log = vm.console_log();
 
     FileLock lock = lock_vm_records(paths);
@@ -652,13 +656,14 @@ namespace {
 std::vector<std::string> prune_connection(libvirt::Connection& connection, const Paths& paths) {
     std::set<std::string> running;
     for (const auto& record : read_all_records(paths)) {
-        // The domain of a VM whose `vm run -d` was killed after creating it is not in the
-        // record, which has no UUID yet: that domain goes too.
-        if (record.status == "exited" || abandoned_while_created(record)) continue;
-        if (record.connect_uri == connection.uri()) running.insert(record.name);
+        if (record.status != "exited" && record.connect_uri == connection.uri()) running.insert(record.name);
     }
-    return libvirt::remove_isolab_domains(
-        connection, [&](const libvirt::DomainSummary& domain) { return running.contains(domain.name); });
+    // A domain another state root started belongs to that root's records; one without an
+    // owner comes from an isolab that did not record owners, and is treated as a leftover.
+    return libvirt::remove_isolab_domains(connection, [&](const libvirt::DomainSummary& domain) {
+        bool foreign = !domain.owner_root.empty() && domain.owner_root != paths.root.string();
+        return foreign || running.contains(domain.name);
+    });
 }
 
 }  // namespace

@@ -51,6 +51,16 @@ TEST(DomainXml, PathsSurviveLibvirt) {
     EXPECT_TRUE(contains(read_back, "<cmdline>console=ttyS0 quiet panic=-1</cmdline>")) << read_back;
 }
 
+TEST(DomainXml, OwnerRootSurvivesLibvirt) {
+    DomainSpec spec = awkward_spec(256ULL << 20);
+    spec.owner_root = kAwkwardInitrd;
+    std::string read_back = define_and_read_back(build_domain_xml(spec));
+    EXPECT_EQ(owner_root_of(read_back), kAwkwardInitrd) << read_back;
+
+    DomainSpec unowned = awkward_spec(256ULL << 20);
+    EXPECT_EQ(owner_root_of(define_and_read_back(build_domain_xml(unowned))), "");
+}
+
 TEST(DomainXml, MemorySixteenGibBothSpellings) {
     for (const char* text : {"16384M", "16G"}) {
         std::uint64_t bytes = parse_memory_size(text);

@@ -469,8 +469,15 @@ std::vector<DomainSummary> list_isolab_domains(Connection& connection) {
         const char* name = virDomainGetName(domain);
         virDomainInfo info{};
         if (name != nullptr && std::string_view(name).starts_with(kDomainPrefix) && virDomainGetInfo(domain, &info) == 0) {
+            std::string owner;
+            if (char* xml = virDomainGetXMLDesc(domain, 0)) {
+                owner = owner_root_of(xml);
+                free(xml);
+            } else {
+                virResetLastError();  // stopped and vanished since the listing
+            }
             summaries.push_back({name, std::string(domain_state_name(info.state)), std::uint64_t{info.memory} * 1024,
-                                 info.nrVirtCpu, virDomainIsPersistent(domain) == 1});
+                                 info.nrVirtCpu, virDomainIsPersistent(domain) == 1, owner});
         }
         virDomainFree(domain);
     }

@@ -99,6 +99,7 @@ struct DomainSummary {
     std::uint64_t memory_bytes = 0;
     unsigned vcpus = 0;
     bool persistent = false;
+    std::string owner_root;   // the state root named in the domain's <metadata>; empty: none
 };
 
 // Lists every domain whose name starts with "isolab-".

@@ -203,6 +203,51 @@ std::string xml_escape(std::string_view text) {
     return escaped;
 }
 
+namespace {
+
+// Undoes xml_escape and libvirt's own attribute escaping.
+std::string xml_unescape(std::string_view text) {
+    static constexpr std::pair<std::string_view, char> kEntities[] = {
+        {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&apos;", '\''}, {"&quot;", '"'}};
+    std::string plain;
+    for (size_t i = 0; i < text.size();) {
+        bool replaced = false;
+        for (const auto& [entity, character] : kEntities) {
+            if (text.substr(i).starts_with(entity)) {
+                plain += character;
+                i += entity.size();
+                replaced = true;
+                break;
+            }
+        }
+        if (!replaced) plain += text[i++];
+    }
+    return plain;
+}
+
+}  // namespace
+
+std::string owner_root_of(std::string_view domain_xml) {
+    // libvirt keeps the element as given but may rename the prefix, so the search is for
+    // the namespace and then the root attribute of that element.
+    auto at = domain_xml.find(kOwnerNamespace);
+    if (at == std::string_view::npos) return {};
+    auto element_end = domain_xml.find('>', at);
+    auto element_start = domain_xml.rfind('<', at);
+    if (element_end == std::string_view::npos || element_start == std::string_view::npos) return {};
+    auto element = domain_xml.substr(element_start, element_end - element_start);
+    for (std::string_view quote : {"'", "\""}) {
+        std::string key = std::string(" root=") + std::string(quote);
+        auto begin = element.find(key);
+        if (begin == std::string_view::npos) continue;
+        begin += key.size();
+        auto end = element.find(quote, begin);
+        if (end == std::string_view::npos) return {};
+        return xml_unescape(element.substr(begin, end - begin));
+    }
+    return {};
+}
+
 std::string build_domain_xml(const DomainSpec& spec) {
     if (spec.name.empty()) throw Error("cannot build domain XML: no domain name");
     if (spec.kernel.empty()) throw Error("cannot build domain XML for " + spec.name + ": no kernel");
@@ -215,6 +260,12 @@ std::string build_domain_xml(const DomainSpec& spec) {
     xml += fmt::format("  <name>{}</name>\n", xml_escape(spec.name));
     xml += fmt::format("  <memory unit='MiB'>{}</memory>\n", spec.memory_mib);
     xml += fmt::format("  <vcpu>{}</vcpu>\n", spec.vcpus);
+    if (!spec.owner_root.empty()) {
+        xml += "  <!-- The state root whose records own this domain: `system prune` of another root\n"
+               "       leaves it alone. -->\n";
+        xml += fmt::format("  <metadata>\n    <isolab:owner xmlns:isolab='{}' root='{}'/>\n  </metadata>\n",
+                           kOwnerNamespace, xml_escape(spec.owner_root.string()));
+    }
     xml += os_xml(spec);
     xml += "  <!-- ACPI lets the guest power itself off, which ends the domain. -->\n"
            "  <features>\n    <acpi/>\n  </features>\n";

@@ -42,7 +42,14 @@ struct DomainSpec {
     std::vector<SharedFolder> shared_folders;
     bool memory_statistics = false;    // adds a virtio balloon that reports guest memory
     std::filesystem::path console_log; // virtlogd copies the serial console here; empty: no log
+    std::filesystem::path owner_root;  // the state root that started the domain, kept in <metadata>
 };
+
+// The XML namespace of the <metadata> element naming the state root that owns a domain.
+inline constexpr const char* kOwnerNamespace = "https://isolab.dev/xmlns/owner/1";
+
+// The owner state root recorded in a domain's XML by build_domain_xml, else empty.
+std::string owner_root_of(std::string_view domain_xml);
 
 // Parses a --memory value ("256M", "16G", "16384M", "262144K") into bytes. Rejects with one
 // clear message anything parse_size rejects, sizes that are not a whole number of MiB and
