@@ -349,14 +349,20 @@ void check_name_free(const Paths& paths, libvirt::Connection& connection, const 
                                 name, existing.status, existing.created),
                     fmt::format("remove it with `isolab vm rm -f {}`, or choose another --name", name));
     }
-    if (auto leftover = libvirt::describe_domain(connection, name)) {
-        throw Error(fmt::format("cannot create VM {}: a leftover libvirt domain of that name exists ({}) and no VM "
-                                "record in {} describes it",
-                                name, *leftover, paths.vms().string()),
-                    fmt::format("remove it with `virsh -c {} destroy {}` (and `virsh undefine` if it is persistent) "
-                                "or `isolab system prune --connect {}`",
-                                connection.uri(), name, connection.uri()));
+    auto existing = libvirt::describe_domain(connection, name);
+    if (!existing) return;
+    if (!existing->owner_root.empty() && existing->owner_root != paths.root.string()) {
+        throw Error(fmt::format("cannot create VM {}: the name is in use by a VM of the state root {} ({})", name,
+                                existing->owner_root, existing->summary),
+                    fmt::format("remove it there with `ISOLAB_ROOT='{}' isolab vm rm -f {}`, or choose another --name",
+                                existing->owner_root, name));
     }
+    throw Error(fmt::format("cannot create VM {}: a leftover libvirt domain of that name exists ({}) and no VM "
+                            "record in {} describes it",
+                            name, existing->summary, paths.vms().string()),
+                fmt::format("remove it with `virsh -c {} destroy {}` (and `virsh undefine` if it is persistent) "
+                            "or `isolab system prune --connect {}`",
+                            connection.uri(), name, connection.uri()));
 }
 
 // Claims `name` under the records lock: checks that it is free and creates vms/<name>

@@ -176,13 +176,17 @@ TEST_F(VmLifecycle, DetachedPsLogsInspectStatsStopRm) {
     EXPECT_TRUE(contains(again.err, "isolab vm rm -f " + name)) << again.err;
     EXPECT_TRUE(one_line(again.err)) << again.err;
 
-    // In another state root the domain is a leftover that no record describes.
+    // Another state root names the root that owns the domain, and its prune leaves it.
     testing::TestRoot other;
-    CliResult leftover = run_detached(other.paths(), name, {}, {"true"});
-    EXPECT_NE(leftover.exit_code, 0);
-    EXPECT_TRUE(contains(leftover.err, "leftover libvirt domain")) << leftover.err;
-    EXPECT_TRUE(contains(leftover.err, "virsh -c qemu:///system destroy " + name)) << leftover.err;
-    EXPECT_TRUE(one_line(leftover.err)) << leftover.err;
+    CliResult foreign = run_detached(other.paths(), name, {}, {"true"});
+    EXPECT_NE(foreign.exit_code, 0);
+    EXPECT_TRUE(contains(foreign.err, "in use by a VM of the state root " + paths.root.string())) << foreign.err;
+    EXPECT_TRUE(contains(foreign.err, "isolab vm rm -f " + name)) << foreign.err;
+    EXPECT_TRUE(one_line(foreign.err)) << foreign.err;
+    CliResult prune = run_isolab(other.paths(), {"system", "prune", "--connect", "qemu:///system"});
+    EXPECT_EQ(prune.exit_code, 0) << prune.err;
+    EXPECT_FALSE(contains(prune.out, name)) << prune.out;
+    EXPECT_TRUE(domain_exists(name)) << "a prune of another state root destroyed the VM";
     EXPECT_FALSE(fs::exists(other.paths().vms() / name)) << "a rejected run left its folder";
 
     // isolab-init sends SIGTERM to the workload on the power button and powers off.

@@ -112,7 +112,7 @@ std::string domain_uuid(Connection& connection, const std::string& name) {
     return status == 0 ? std::string(uuid) : std::string();
 }
 
-std::optional<std::string> describe_domain(Connection& connection, const std::string& name) {
+std::optional<DomainDescription> describe_domain(Connection& connection, const std::string& name) {
     virDomainPtr domain = virDomainLookupByName(connection.get(), name.c_str());
     if (domain == nullptr) {
         virResetLastError();
@@ -123,9 +123,15 @@ std::optional<std::string> describe_domain(Connection& connection, const std::st
     char uuid[VIR_UUID_STRING_BUFLEN] = {};
     virDomainGetUUIDString(domain, uuid);
     bool persistent = virDomainIsPersistent(domain) == 1;
+    std::string owner;
+    if (char* xml = virDomainGetXMLDesc(domain, 0)) {
+        owner = owner_root_of(xml);
+        free(xml);
+    }
     virDomainFree(domain);
     virResetLastError();
-    return fmt::format("{}, {}, UUID {}", state, persistent ? "persistent" : "transient", uuid);
+    return DomainDescription{fmt::format("{}, {}, UUID {}", state, persistent ? "persistent" : "transient", uuid),
+                             owner};
 }
 
 }  // namespace isolab::vm::libvirt

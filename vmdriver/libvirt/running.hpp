@@ -58,8 +58,12 @@ bool destroy_domain(Connection& connection, const std::string& uuid);
 // Returns the UUID of the domain named `name`, or an empty string when there is none.
 std::string domain_uuid(Connection& connection, const std::string& name);
 
-// A short description of the domain named `name` for error messages, e.g.
-// "running, transient", or nothing when no such domain exists.
-std::optional<std::string> describe_domain(Connection& connection, const std::string& name);
+struct DomainDescription {
+    std::string summary;     // for error messages, e.g. "running, transient, UUID ..."
+    std::string owner_root;  // the state root in the domain's <metadata>; empty: none
+};
+
+// Describes the domain named `name`, or nothing when no such domain exists.
+std::optional<DomainDescription> describe_domain(Connection& connection, const std::string& name);
 
 }  // namespace isolab::vm::libvirt
