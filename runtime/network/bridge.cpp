@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "runtime/container/record.hpp"
@@ -147,43 +148,90 @@ std::vector<std::string> drop_stale_leases(const Paths& paths, IpamState& state)
         }
         if (!changed) continue;
         remove_bridge_if_unused(paths, network);
-        refresh_hosts_files(paths, network);
+        refresh_hosts_files(paths, state, network);
     }
     return released;
 }
 
-std::string hosts_file(const NetworkRecord& network, const std::string& id) {
+namespace {
+
+// The lines of `network` in the hosts file of member `id`: its own address and names and,
+// on a user-defined network, every other member with its names and aliases.
+std::vector<std::string> network_host_lines(const NetworkRecord& network, const std::string& id) {
+    std::vector<std::string> lines;
+    auto own = network.leases.find(id);
+    if (own != network.leases.end()) {
+        std::string line = own->second.address + "\t" + own->second.hostname;
+        if (network.user_defined) {
+            for (const auto& alias : own->second.aliases) line += " " + alias;
+        }
+        lines.push_back(line);
+    }
+    // As with Docker, containers resolve each other's names on user-defined networks only.
+    if (!network.user_defined) return lines;
+    for (const auto& [other_id, lease] : network.leases) {
+        if (other_id == id || lease.name.empty()) continue;
+        std::string line = lease.address + "\t" + lease.name;
+        if (!lease.hostname.empty() && lease.hostname != lease.name) line += " " + lease.hostname;
+        for (const auto& alias : lease.aliases) line += " " + alias;
+        lines.push_back(line);
+    }
+    return lines;
+}
+
+std::string render_hosts(const std::vector<std::string>& lines) {
     std::string text = "127.0.0.1\tlocalhost\n"
                        "::1\tlocalhost ip6-localhost ip6-loopback\n"
                        "fe00::0\tip6-localnet\n"
                        "ff00::0\tip6-mcastprefix\n"
                        "ff02::1\tip6-allnodes\n"
                        "ff02::2\tip6-allrouters\n";
-    auto own = network.leases.find(id);
-    if (own != network.leases.end()) {
-        text += own->second.address + "\t" + own->second.hostname;
-        if (network.user_defined) {
-            for (const auto& alias : own->second.aliases) text += " " + alias;
-        }
-        text += "\n";
-    }
-    // As with Docker, containers resolve each other's names on user-defined networks only.
-    if (!network.user_defined) return text;
-    for (const auto& [other_id, lease] : network.leases) {
-        if (other_id == id || lease.name.empty()) continue;
-        text += lease.address + "\t" + lease.name;
-        if (!lease.hostname.empty() && lease.hostname != lease.name) text += " " + lease.hostname;
-        for (const auto& alias : lease.aliases) text += " " + alias;
-        text += "\n";
-    }
+    for (const auto& line : lines) text += line + "\n";
     return text;
+}
+
+}  // namespace
+
+std::string hosts_file(const NetworkRecord& network, const std::string& id) {
+    return render_hosts(network_host_lines(network, id));
+}
+
+std::string hosts_file(const IpamState& state, const std::string& id) {
+    // The network the container started on comes first, so its hostname resolves to that
+    // address; networks joined later by `network connect` follow.
+    std::vector<const NetworkRecord*> member_of;
+    for (const auto& [name, network] : state.networks) {
+        auto lease = network.leases.find(id);
+        if (lease == network.leases.end()) continue;
+        if (lease->second.kind == LeaseKind::connected) {
+            member_of.push_back(&network);
+        } else {
+            member_of.insert(member_of.begin(), &network);
+        }
+    }
+    std::vector<std::string> lines;
+    for (const auto* network : member_of) {
+        for (auto& line : network_host_lines(*network, id)) {
+            if (std::find(lines.begin(), lines.end(), line) == lines.end()) lines.push_back(std::move(line));
+        }
+    }
+    return render_hosts(lines);
+}
+
+void refresh_hosts_files(const Paths& paths, const IpamState& state, const NetworkRecord& network) {
+    if (!network.user_defined) return;
+    // A member may be on other networks too, and its hosts file names their members as
+    // well. `network` may be newer than its copy in `state`.
+    IpamState merged = state;
+    merged.networks[network.name] = network;
+    for (const auto& [id, lease] : network.leases) {
+        overwrite_in_place(container::container_paths(paths, id).directory / "hosts", hosts_file(merged, id));
+    }
 }
 
 void refresh_hosts_files(const Paths& paths, const NetworkRecord& network) {
     if (!network.user_defined) return;
-    for (const auto& [id, lease] : network.leases) {
-        overwrite_in_place(container::container_paths(paths, id).directory / "hosts", hosts_file(network, id));
-    }
+    refresh_hosts_files(paths, load_ipam(paths), network);
 }
 
 }  // namespace isolab::network

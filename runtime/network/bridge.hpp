@@ -66,10 +66,16 @@ void remove_bridge(const Paths& paths, const NetworkRecord& network);
 std::vector<std::string> drop_stale_leases(const Paths& paths, IpamState& state);
 
 // Rewrites the /etc/hosts file of every member of a user-defined network, so each names
-// all the others.
+// all the others, and the members of the other networks it is on. The caller holds the
+// lock; `network` may be newer than ipam.json (or than its copy in `state`).
 void refresh_hosts_files(const Paths& paths, const NetworkRecord& network);
+void refresh_hosts_files(const Paths& paths, const IpamState& state, const NetworkRecord& network);
 
-// The /etc/hosts of the container `id` on `network`.
+// The /etc/hosts of the container `id` on `network` alone.
 std::string hosts_file(const NetworkRecord& network, const std::string& id);
+
+// The /etc/hosts of the container `id` on every network of `state` it is on: the network
+// it started on first, then those it joined with `network connect`, each line once.
+std::string hosts_file(const IpamState& state, const std::string& id);
 
 }  // namespace isolab::network

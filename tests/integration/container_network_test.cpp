@@ -586,6 +586,8 @@ TEST_F(ContainerNetwork, NetworkAliasesResolveOnEachNetwork) {
     auto by_second_alias = isolab({"exec", "client", "ping", "-c", "1", "-W", "2", "store"});
     auto connected = isolab({"network", "connect", "--alias", "cache", "back", "database"});
     auto on_back = isolab({"run", "--rm", "--network", "back", "busybox", "ping", "-c", "1", "-W", "2", "cache"});
+    // Joining back keeps the names of front in the connected container's /etc/hosts.
+    auto front_after_connect = isolab({"exec", "database", "ping", "-c", "1", "-W", "2", "client"});
     // An alias belongs to one network: "db" is not a name on back.
     auto front_alias_on_back = isolab({"run", "--rm", "--network", "back", "busybox", "grep", "-cw", "db", "/etc/hosts"});
     isolab({"rm", "-f", "database", "client"});
@@ -598,6 +600,8 @@ TEST_F(ContainerNetwork, NetworkAliasesResolveOnEachNetwork) {
     EXPECT_EQ(on_back.exit_code, 0) << on_back.out << on_back.err;
     EXPECT_NE(on_back.out.find("10.89.237."), std::string::npos) << on_back.out;
     EXPECT_EQ(front_alias_on_back.out, "0\n") << front_alias_on_back.err;
+    EXPECT_EQ(front_after_connect.exit_code, 0) << front_after_connect.out << front_after_connect.err;
+    EXPECT_NE(front_after_connect.out.find("10.89.236."), std::string::npos) << front_after_connect.out;
 }
 
 TEST_F(ContainerNetwork, NetworkAliasRejectedOffUserNetworks) {

@@ -129,6 +129,31 @@ TEST(NetworkHostsFile, UserNetworkNamesOtherMembers) {
     EXPECT_NE(text.find("10.89.5.2\tdb dbhost\n"), std::string::npos) << text;
 }
 
+TEST(NetworkHostsFile, ConnectedContainerNamesMembersOfEveryNetwork) {
+    IpamState state;
+    auto& front = state.networks["front"] = network_of("10.89.5.0/24", "10.89.5.1");
+    front.user_defined = true;
+    front.leases["a"] = Lease{.address = "10.89.5.2", .name = "db", .hostname = "db"};
+    front.leases["b"] = Lease{.address = "10.89.5.3", .name = "web", .hostname = "web"};
+    auto& back = state.networks["back"] = network_of("10.89.6.0/24", "10.89.6.1");
+    back.user_defined = true;
+    back.leases["b"] = Lease{.address = "10.89.6.2", .kind = LeaseKind::connected, .name = "web", .hostname = "web",
+                             .aliases = {"www"}};
+    back.leases["c"] = Lease{.address = "10.89.6.3", .name = "cache", .hostname = "cache"};
+
+    auto text = hosts_file(state, "b");
+
+    // front is where b started, so its own address there comes first, though back sorts first.
+    auto own_front = text.find("10.89.5.3\tweb\n");
+    auto own_back = text.find("10.89.6.2\tweb www\n");
+    ASSERT_NE(own_front, std::string::npos) << text;
+    ASSERT_NE(own_back, std::string::npos) << text;
+    EXPECT_LT(own_front, own_back) << text;
+    EXPECT_NE(text.find("10.89.5.2\tdb\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("10.89.6.3\tcache\n"), std::string::npos) << text;
+    EXPECT_EQ(hosts_file(state, "a").find("cache"), std::string::npos) << "a is not on back";
+}
+
 TEST(NetworkHostsFile, DefaultNetworkNamesOnlySelf) {
     auto network = network_of("10.89.0.0/24", "10.89.0.1");
     network.leases["a"] = Lease{.address = "10.89.0.2", .name = "db", .hostname = "db"};
