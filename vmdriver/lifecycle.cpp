@@ -123,6 +123,12 @@ std::optional<VmView> observe(const Paths& paths, const VmRecord& record, Connec
     // "created" without a UUID: `vm run` is still preparing the guest, or was killed while
     // it did (its creator process is gone), and then the VM has exited.
     if (abandoned_while_created(record)) {
+        // The run may have died between starting the domain and recording it. Such a
+        // domain never became a VM isolab manages, so it goes with the failed run.
+        libvirt::Connection& connection = connections.get(record.connect_uri);
+        if (auto uuid = libvirt::domain_uuid(connection, record.name); !uuid.empty()) {
+            libvirt::destroy_domain(connection, uuid);
+        }
         if (!record_exit(paths, view.record)) return std::nullopt;
         return view;
     }

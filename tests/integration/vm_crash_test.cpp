@@ -1,8 +1,9 @@
-// Crashes of `vm run -d` before its domain exists: ISOLAB_FAULT=vm.network kills isolab
-// once the address is leased and the tap device is set up, vm.prepared once the guest's
-// initramfs is written. `vm ps -a` then shows the VM as exited, the network holder has
-// released the lease and the tap, and `system prune` removes the VM's folder. Neither
-// point boots a guest. Needs root.
+// Crashes of `vm run -d`: ISOLAB_FAULT=vm.network kills isolab once the address is leased
+// and the tap device is set up, vm.prepared once the guest's initramfs is written, and
+// vm.domain right after libvirt started the domain, before the record names it. `vm ps -a`
+// then shows the VM as exited, a started domain is gone, the network holder has released
+// the lease and the tap, and `system prune` removes the VM's folder. Only vm.domain starts
+// QEMU, and the test does not wait for the guest to boot. Needs root.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -10,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "libvirt_domains.hpp"
+#include "support/vm_domain_test.hpp"
 #include "runtime/core/files.hpp"
 #include "support/test_support.hpp"
 
@@ -63,13 +64,14 @@ protected:
     testing::TestRoot root_;
 };
 
-TEST_F(VmCrash, KilledBeforeTheDomainExists) {
-    for (const std::string point : {"vm.network", "vm.prepared"}) {
+TEST_F(VmCrash, KilledBeforeTheRecordNamesTheDomain) {
+    for (const std::string point : {"vm.network", "vm.prepared", "vm.domain"}) {
         std::string name = new_name("crash");
         crash_at(point, name);
         auto line = ps_line(name);
         EXPECT_NE(line, "") << point << ": the VM is not listed";
         EXPECT_NE(line.find("Exited"), std::string::npos) << point << ": " << line;
+        EXPECT_FALSE(testing::domain_exists(name)) << point << ": the domain outlived the exited VM";
         expect_no_network_left();
 
         auto pruned = run_isolab(root_.paths(), {"system", "prune", "--force", "--connect", "test:///default"});
