@@ -46,11 +46,11 @@ std::string hint_for(const virError& error, const std::string& uri) {
     return {};
 }
 
-// An embedded driver reads DIR/etc/qemu.conf. Without one it would run QEMU as
-// libvirt-qemu, like the system driver; on hosts where only root may open /dev/kvm,
-// every capability lookup then finds its cached probe stale and probes QEMU again
-// (seconds per lookup). The embedded driver belongs to isolab, which runs as root, so
-// its QEMU runs as root too. An existing qemu.conf is left as it is.
+// An embedded driver reads DIR/etc/qemu.conf, and without one it runs QEMU as
+// libvirt-qemu, like the system driver. Where only root may open /dev/kvm, each capability
+// lookup then finds its cached probe stale and probes QEMU again, for seconds each time.
+// The embedded driver belongs to isolab, which runs as root, so its QEMU runs as root too.
+// An existing qemu.conf is left as it is.
 void prepare_embedded_root(const std::filesystem::path& root) {
     auto config = root / "etc" / "qemu.conf";
     std::error_code error;
