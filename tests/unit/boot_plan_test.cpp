@@ -45,14 +45,13 @@ TEST(BootPlan, StepsInOrder) {
     std::vector<std::string> names;
     for (const auto& variant : boot_profile_variants()) names.push_back(variant.name);
     EXPECT_EQ(names, (std::vector<std::string>{"default", "pvh-vmlinux", "uncompressed-initramfs", "trimmed-devices",
-                                               "trimmed-cmdline", "libvirt"}));
+                                               "trimmed-cmdline", "libvirt", "libvirt-embedded"}));
 }
 
 TEST(BootPlan, EachQemuStepAddsOneOptimisation) {
     auto variants = boot_profile_variants();
     EXPECT_EQ(optimisation_count(variants.front()), 0);
-    for (size_t i = 1; i + 1 < variants.size(); ++i) {
-        EXPECT_EQ(variants[i].path, BootPath::qemu) << variants[i].name;
+    for (size_t i = 1; i < variants.size() && variants[i].path == BootPath::qemu; ++i) {
         EXPECT_EQ(optimisation_count(variants[i]), optimisation_count(variants[i - 1]) + 1) << variants[i].name;
     }
 }
@@ -63,6 +62,15 @@ TEST(BootPlan, LibvirtStepHasEveryOptimisation) {
     EXPECT_EQ(libvirt.path, BootPath::libvirt);
     EXPECT_EQ(optimisation_count(libvirt), 4);
     EXPECT_EQ(variant_cmdline(libvirt), variant_cmdline(tuned));
+}
+
+TEST(BootPlan, EmbeddedStepDiffersOnlyInDriver) {
+    auto embedded = variant_named("libvirt-embedded");
+    auto libvirt = variant_named("libvirt");
+    EXPECT_EQ(embedded.path, BootPath::libvirt);
+    EXPECT_TRUE(embedded.embedded_driver);
+    EXPECT_FALSE(libvirt.embedded_driver);
+    EXPECT_EQ(optimisation_count(embedded), optimisation_count(libvirt));
 }
 
 TEST(BootPlan, TunedCmdlineIsWhatVmRunBoots) {
