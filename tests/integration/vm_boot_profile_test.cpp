@@ -96,7 +96,7 @@ TEST_F(VmBootProfile, EmbeddedDriverStepNeedsNoLibvirtdAndLeavesNoDomain) {
         }
     }
     EXPECT_TRUE(pid_files.empty());
-    auto prune = isolab({"system", "prune", "--connect", "test:///default"});
+    auto prune = isolab({"system", "prune", "--force", "--connect", "test:///default"});
     EXPECT_EQ(prune.exit_code, 0) << prune.err;
     EXPECT_EQ(prune.err.find("embedded"), std::string::npos) << prune.err;
     EXPECT_TRUE(leftovers().empty());

@@ -183,7 +183,7 @@ TEST_F(VmLifecycle, DetachedPsLogsInspectStatsStopRm) {
     EXPECT_TRUE(contains(foreign.err, "in use by a VM of the state root " + paths.root.string())) << foreign.err;
     EXPECT_TRUE(contains(foreign.err, "isolab vm rm -f " + name)) << foreign.err;
     EXPECT_TRUE(one_line(foreign.err)) << foreign.err;
-    CliResult prune = run_isolab(other.paths(), {"system", "prune", "--connect", "qemu:///system"});
+    CliResult prune = run_isolab(other.paths(), {"system", "prune", "--force", "--connect", "qemu:///system"});
     EXPECT_EQ(prune.exit_code, 0) << prune.err;
     EXPECT_FALSE(contains(prune.out, name)) << prune.out;
     EXPECT_TRUE(domain_exists(name)) << "a prune of another state root destroyed the VM";
