@@ -49,7 +49,17 @@ std::vector<BootVariant> boot_profile_variants() {
 
 std::vector<BootVariant> select_variants(const std::vector<std::string>& names) {
     auto all = boot_profile_variants();
-    if (names.empty()) return all;
+    // One process cannot use libvirtd after it has loaded the embedded driver, so the
+    // embedded step runs only when asked for, and never beside the libvirt step.
+    if (names.empty()) {
+        std::erase_if(all, [](const BootVariant& variant) { return variant.embedded_driver; });
+        return all;
+    }
+    auto named = [&](const char* name) { return std::find(names.begin(), names.end(), name) != names.end(); };
+    if (named("libvirt") && named("libvirt-embedded")) {
+        throw Error("cannot profile the steps libvirt and libvirt-embedded in one run",
+                    "profile them in two runs: one process cannot use libvirtd after loading the embedded driver");
+    }
 
     std::string known;
     for (const auto& variant : all) known += (known.empty() ? "" : ", ") + variant.name;

@@ -33,8 +33,9 @@ struct BootVariant {
 // and libvirt-embedded (the same through libvirt's embedded driver, see vm.hpp).
 std::vector<BootVariant> boot_profile_variants();
 
-// The variants named in `names`, in plan order. An empty list selects all of them.
-// Throws Error naming an unknown variant and listing the known ones.
+// The variants named in `names`, in plan order. An empty list selects all of them but
+// libvirt-embedded. Throws Error naming an unknown variant and listing the known ones,
+// and for libvirt together with libvirt-embedded.
 std::vector<BootVariant> select_variants(const std::vector<std::string>& names);
 
 // The files one guest can boot from, prepared once for every variant.

@@ -144,8 +144,15 @@ TEST(BootPlan, SelectKeepsPlanOrder) {
     EXPECT_EQ(selected[1].name, "libvirt");
 }
 
-TEST(BootPlan, SelectNothingMeansAll) {
-    EXPECT_EQ(select_variants({}).size(), boot_profile_variants().size());
+TEST(BootPlan, SelectNothingMeansAllButEmbedded) {
+    auto selected = select_variants({});
+    EXPECT_EQ(selected.size(), boot_profile_variants().size() - 1);
+    EXPECT_EQ(selected.back().name, "libvirt");
+}
+
+TEST(BootPlan, SelectBothLibvirtStepsThrows) {
+    EXPECT_THROW(select_variants({"libvirt", "libvirt-embedded"}), isolab::Error);
+    EXPECT_EQ(select_variants({"default", "libvirt-embedded"}).back().name, "libvirt-embedded");
 }
 
 TEST(BootPlan, SelectUnknownStepThrows) {

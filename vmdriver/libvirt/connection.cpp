@@ -2,6 +2,7 @@
 
 #include <libvirt/virterror.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
@@ -25,6 +26,11 @@ void discard_error(void*, virErrorPtr error) {
 void silence_libvirt_errors() {
     static std::once_flag once;
     std::call_once(once, [] {
+        // libvirt writes its warnings to stderr when no log output is set, and an embedded
+        // driver logs like a daemon (for example "tainted: high-privileges" for QEMU as
+        // root). Errors reach isolab through virGetLastError, so the log is dropped unless
+        // the user set LIBVIRT_LOG_OUTPUTS or LIBVIRT_DEBUG.
+        if (std::getenv("LIBVIRT_DEBUG") == nullptr) setenv("LIBVIRT_LOG_OUTPUTS", "4:file:/dev/null", 0);
         virInitialize();
         virSetErrorFunc(nullptr, discard_error);
     });
@@ -118,10 +124,26 @@ void throw_last_error(const std::string& what, const std::string& uri) {
     throw Error(what + ": " + message, hint);
 }
 
+namespace {
+
+// Once a process has loaded the embedded QEMU driver, libvirt hands every qemu URI to it,
+// and it rejects those without a root; the remote driver is not tried either.
+std::atomic<bool> embedded_driver_loaded = false;
+
+}  // namespace
+
 Connection::Connection(std::string uri) : uri_(std::move(uri)) {
     ensure_event_loop();
     auto root = embedded_root(uri_);
-    if (!root.empty()) prepare_embedded_root(root);
+    if (root.empty() && embedded_driver_loaded) {
+        throw Error("cannot connect to libvirt at " + uri_ + ": this process has loaded libvirt's embedded QEMU driver, "
+                    "which takes over the qemu URIs",
+                    "use libvirtd and the embedded driver in separate isolab runs");
+    }
+    if (!root.empty()) {
+        prepare_embedded_root(root);
+        embedded_driver_loaded = true;
+    }
     connection_ = virConnectOpen(uri_.c_str());
     if (connection_ == nullptr) {
         virErrorPtr last = virGetLastError();
