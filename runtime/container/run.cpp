@@ -186,6 +186,7 @@ kernel::CgroupLimits cgroup_limits(const RunOptions& options) {
     limits.pids = options.pids_limit;
     limits.cpus = options.cpus;
     limits.cpu_shares = options.cpu_shares;
+    limits.devices = options.privileged ? kernel::privileged_device_rules() : kernel::default_device_rules();
     return limits;
 }
 
