@@ -1,7 +1,9 @@
 #include "runtime/linux/cgroup_devices.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -110,6 +112,54 @@ std::vector<DeviceRule> default_device_rules() {
     std::vector<DeviceRule> rules{DeviceRule{.allow = false, .type = 'a'}};
     rules.insert(rules.end(), default_allowed_devices().begin(), default_allowed_devices().end());
     return rules;
+}
+
+DeviceMapping parse_device_mapping(const std::string& text) {
+    auto is_permissions = [](const std::string& field) {
+        return !field.empty() && field.find_first_not_of("rwm") == std::string::npos;
+    };
+    std::vector<std::string> fields;
+    size_t start = 0;
+    while (true) {
+        auto end = text.find(':', start);
+        fields.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+        if (end == std::string::npos) break;
+        start = end + 1;
+    }
+    const std::string hint = "use --device HOST_PATH[:CONTAINER_PATH[:PERMISSIONS]], e.g. /dev/fuse:/dev/fuse:rw";
+    if (fields.size() > 3) throw Error("invalid --device '" + text + "': too many fields", hint);
+
+    DeviceMapping mapping;
+    mapping.host_path = fields[0];
+    if (fields.size() == 2 && is_permissions(fields[1])) {
+        mapping.permissions = fields[1];
+    } else if (fields.size() >= 2) {
+        mapping.container_path = fields[1];
+    }
+    if (fields.size() == 3) mapping.permissions = fields[2];
+    if (mapping.container_path.empty()) mapping.container_path = mapping.host_path;
+
+    if (!mapping.host_path.is_absolute()) throw Error("invalid --device '" + text + "': the host path must be absolute", hint);
+    if (!mapping.container_path.is_absolute()) {
+        throw Error("invalid --device '" + text + "': the container path must be absolute", hint);
+    }
+    if (!is_permissions(mapping.permissions)) {
+        throw Error("invalid --device '" + text + "': permissions must be a combination of r, w and m", hint);
+    }
+    return mapping;
+}
+
+DeviceRule device_rule_for(const DeviceMapping& mapping) {
+    struct stat status {};
+    if (stat(mapping.host_path.c_str(), &status) != 0) throw_errno("cannot use --device " + mapping.host_path.string());
+    if (!S_ISCHR(status.st_mode) && !S_ISBLK(status.st_mode)) {
+        throw Error("cannot use --device " + mapping.host_path.string() + ": not a character or block device");
+    }
+    return DeviceRule{.allow = true,
+                      .type = S_ISBLK(status.st_mode) ? 'b' : 'c',
+                      .major = major(status.st_rdev),
+                      .minor = minor(status.st_rdev),
+                      .access = mapping.permissions};
 }
 
 std::vector<DeviceRule> privileged_device_rules() { return {DeviceRule{.allow = true, .type = 'a'}}; }

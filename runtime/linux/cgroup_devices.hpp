@@ -41,6 +41,23 @@ const std::vector<DeviceRule>& default_allowed_devices();
 // Docker's default rules: deny everything, then default_allowed_devices().
 std::vector<DeviceRule> default_device_rules();
 
+// A --device HOST_PATH[:CONTAINER_PATH[:PERMISSIONS]] request.
+struct DeviceMapping {
+    std::filesystem::path host_path;
+    std::filesystem::path container_path;  // the host path when the request gives none
+    std::string permissions = "rwm";
+
+    bool operator==(const DeviceMapping&) const = default;
+};
+
+// Parses a --device value as Docker does, where a second field of only r, w and m is the
+// permissions. Throws Error on a relative path or invalid permissions.
+DeviceMapping parse_device_mapping(const std::string& text);
+
+// The allow rule for the host node of `mapping`. Throws Error when the host path is
+// missing or is not a character or block device.
+DeviceRule device_rule_for(const DeviceMapping& mapping);
+
 // The rules of --privileged: every device with every access.
 std::vector<DeviceRule> privileged_device_rules();
 

@@ -346,6 +346,19 @@ TEST_F(ContainerSecurity, UnlistedDeviceDenied) {
     EXPECT_NE(captured.err[0].find("Operation not permitted"), std::string::npos) << captured.err[0];
 }
 
+TEST_F(ContainerSecurity, DeviceOptionBindsAndAllows) {
+    if (!host_opens_loop0()) GTEST_SKIP() << "the host cannot open /dev/loop0 itself";
+    RunOptions options;
+    options.devices = {"/dev/loop0:/dev/disk:r"};
+
+    auto captured = run_with(options, {"sh", "-c", "true < /dev/disk && echo read; true > /dev/disk || echo no-write"});
+
+    EXPECT_TRUE(captured.has_line("read")) << ::testing::PrintToString(captured.err);
+    EXPECT_TRUE(captured.has_line("no-write")) << ::testing::PrintToString(captured.out);
+    ASSERT_EQ(captured.err.size(), 1u) << ::testing::PrintToString(captured.err);
+    EXPECT_NE(captured.err[0].find("Operation not permitted"), std::string::npos) << captured.err[0];
+}
+
 TEST_F(ContainerSecurity, PrivilegedOpensAnyDevice) {
     if (!host_opens_loop0()) GTEST_SKIP() << "the host cannot open /dev/loop0 itself";
     RunOptions options;

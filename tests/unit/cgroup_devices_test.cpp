@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/core/error.hpp"
 #include "runtime/linux/cgroup_devices.hpp"
 
 namespace isolab::kernel {
@@ -77,6 +78,27 @@ TEST(DeviceRules, DefaultV1Writes) {
 
     EXPECT_EQ(v1_device_writes(default_device_rules()), expected);
     EXPECT_EQ(v1_device_writes(privileged_device_rules()), (Writes{{"devices.allow", "a"}}));
+}
+
+TEST(DeviceMapping, ParsesDockerForms) {
+    EXPECT_EQ(parse_device_mapping("/dev/fuse"), (DeviceMapping{"/dev/fuse", "/dev/fuse", "rwm"}));
+    EXPECT_EQ(parse_device_mapping("/dev/fuse:r"), (DeviceMapping{"/dev/fuse", "/dev/fuse", "r"}));
+    EXPECT_EQ(parse_device_mapping("/dev/loop0:/dev/disk"), (DeviceMapping{"/dev/loop0", "/dev/disk", "rwm"}));
+    EXPECT_EQ(parse_device_mapping("/dev/loop0:/dev/disk:rw"), (DeviceMapping{"/dev/loop0", "/dev/disk", "rw"}));
+}
+
+TEST(DeviceMapping, RejectsInvalidValues) {
+    EXPECT_THROW(parse_device_mapping("dev/fuse"), Error);
+    EXPECT_THROW(parse_device_mapping("/dev/fuse:disk"), Error);
+    EXPECT_THROW(parse_device_mapping("/dev/fuse:/dev/fuse:rx"), Error);
+    EXPECT_THROW(parse_device_mapping("/dev/fuse:/dev/fuse:rw:m"), Error);
+}
+
+TEST(DeviceMapping, RuleFromHostNode) {
+    EXPECT_EQ(device_rule_for(parse_device_mapping("/dev/null:/dev/other:rw")),
+              (DeviceRule{.allow = true, .type = 'c', .major = 1, .minor = 3, .access = "rw"}));
+    EXPECT_THROW(device_rule_for(parse_device_mapping("/proc/self/status")), Error);
+    EXPECT_THROW(device_rule_for(parse_device_mapping("/dev/isolab-missing-device")), Error);
 }
 
 TEST(DeviceFilter, InstructionsForTwoRules) {
