@@ -35,6 +35,7 @@ struct RunArguments {
     bool init = false;
     bool read_only = false;
     std::vector<std::string> tmpfs;
+    std::vector<std::string> devices;
     std::string user;
     std::string working_dir;
     std::vector<std::string> cap_add;
@@ -74,6 +75,7 @@ container::RunOptions to_run_options(const RunArguments& arguments, const CLI::A
     options.init = arguments.init;
     options.read_only = arguments.read_only;
     options.tmpfs = arguments.tmpfs;
+    options.devices = arguments.devices;
     options.user = arguments.user;
     options.working_dir = arguments.working_dir;
     options.cap_add = arguments.cap_add;
@@ -130,6 +132,9 @@ void register_run(CLI::App& app, Context& context, const std::string& name, cons
     run->add_flag("--init", arguments->init, "Run isolab-init as pid 1: it forwards signals and reaps orphans");
     run->add_flag("--read-only", arguments->read_only, "Mount the rootfs read-only");
     run->add_option("--tmpfs", arguments->tmpfs, "Mount a tmpfs at PATH[:OPTIONS], e.g. /run:size=64m (repeatable)")
+        ->allow_extra_args(false);
+    run->add_option("--device", arguments->devices,
+                    "Add the host device HOST_PATH[:CONTAINER_PATH[:PERMISSIONS]], e.g. /dev/fuse:/dev/fuse:rw (repeatable)")
         ->allow_extra_args(false);
     run->add_option("-u,--user", arguments->user, "Run as USER[:GROUP] or UID[:GID] from the image's /etc/passwd");
     run->add_option("-w,--workdir", arguments->working_dir, "Working directory inside the container (absolute)");

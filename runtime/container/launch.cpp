@@ -39,6 +39,7 @@ void build_rootfs(const LaunchPlan& plan) {
     kernel::make_mounts_private();
     kernel::mount_overlay(plan.lowerdirs, plan.upperdir, plan.workdir, plan.rootfs);
     kernel::mount_kernel_filesystems(plan.rootfs, plan.sys_read_only);
+    for (const auto& device : plan.devices) kernel::bind_device(plan.rootfs, device.host_path, device.container_path);
     for (const auto& tmpfs : plan.tmpfs) kernel::mount_tmpfs(plan.rootfs, tmpfs);
     mount_container_mounts(plan.rootfs, plan.mounts);
     if (plan.init_binary) kernel::bind_file_read_only(*plan.init_binary, plan.rootfs, init_target);

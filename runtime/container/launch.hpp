@@ -13,6 +13,7 @@
 #include "runtime/container/mount_spec.hpp"
 #include "runtime/core/clock.hpp"
 #include "runtime/core/error.hpp"
+#include "runtime/linux/cgroup_devices.hpp"
 #include "runtime/linux/mounts.hpp"
 #include "runtime/linux/namespaces.hpp"
 #include "runtime/linux/pty.hpp"
@@ -30,6 +31,7 @@ struct LaunchPlan {
     std::vector<std::string> env;
     std::string working_dir;
     std::vector<kernel::TmpfsMount> tmpfs;
+    std::vector<kernel::DeviceMapping> devices;  // --device, bound from the host into /dev
     std::vector<ContainerMount> mounts;      // -v, --mount and the image's Volumes, parents first
     bool read_only_rootfs = false;
     std::optional<std::filesystem::path> init_binary;  // bound read-only at init_target

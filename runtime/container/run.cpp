@@ -59,6 +59,7 @@ void check_options(const RunOptions& options) {
                     "use a size such as 64m");
     }
     for (const auto& tmpfs : options.tmpfs) kernel::parse_tmpfs(tmpfs);
+    for (const auto& device : options.devices) kernel::device_rule_for(kernel::parse_device_mapping(device));
     parse_mount_requests(options);
     for (const auto& name : options.cap_add) kernel::parse_capability(name);
     for (const auto& name : options.cap_drop) kernel::parse_capability(name);
@@ -188,6 +189,8 @@ kernel::CgroupLimits cgroup_limits(const RunOptions& options) {
     limits.pids = options.pids_limit;
     limits.cpus = options.cpus;
     limits.cpu_shares = options.cpu_shares;
+    limits.devices = options.privileged ? kernel::privileged_device_rules() : kernel::default_device_rules();
+    for (const auto& device : options.devices) limits.devices->push_back(kernel::device_rule_for(kernel::parse_device_mapping(device)));
     return limits;
 }
 
@@ -217,6 +220,7 @@ LaunchPlan launch_plan(const ContainerConfig& config, const ContainerPaths& path
     plan.working_dir = config.working_dir;
     plan.read_only_rootfs = options.read_only;
     for (const auto& tmpfs : options.tmpfs) plan.tmpfs.push_back(kernel::parse_tmpfs(tmpfs));
+    for (const auto& device : options.devices) plan.devices.push_back(kernel::parse_device_mapping(device));
     plan.mounts = config.mounts;
     plan.user = config.user;
     plan.keep_stdin = options.interactive && !options.tty;

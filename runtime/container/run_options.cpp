@@ -27,6 +27,7 @@ void to_json(nlohmann::json& json, const RunOptions& options) {
             {"init", options.init},
             {"read_only", options.read_only},
             {"tmpfs", options.tmpfs},
+            {"devices", options.devices},
             {"user", options.user},
             {"working_dir", options.working_dir},
             {"cap_add", options.cap_add},
@@ -66,6 +67,7 @@ void from_json(const nlohmann::json& json, RunOptions& options) {
     options.init = json.value("init", defaults.init);
     options.read_only = json.value("read_only", defaults.read_only);
     options.tmpfs = json.value("tmpfs", defaults.tmpfs);
+    options.devices = json.value("devices", defaults.devices);
     options.user = json.value("user", defaults.user);
     options.working_dir = json.value("working_dir", defaults.working_dir);
     options.cap_add = json.value("cap_add", defaults.cap_add);

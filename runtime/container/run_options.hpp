@@ -34,6 +34,7 @@ struct RunOptions {
     bool init = false;                      // --init: isolab-init as pid 1, reaping orphans
     bool read_only = false;                 // --read-only rootfs
     std::vector<std::string> tmpfs;         // --tmpfs PATH[:OPTIONS]
+    std::vector<std::string> devices;       // --device HOST_PATH[:CONTAINER_PATH[:PERMISSIONS]]
     std::string user;                       // -u USER[:GROUP] or UID[:GID]; empty: the image's User
     std::string working_dir;                // -w; empty: the image's WorkingDir
     std::vector<std::string> cap_add;       // capability names, or ALL

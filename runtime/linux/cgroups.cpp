@@ -155,7 +155,7 @@ CgroupHost detect_cgroups(const fs::path& host_root) {
 }
 
 const std::vector<std::string>& v1_container_controllers() {
-    static const std::vector<std::string> controllers{"memory", "pids", "cpu", "cpuacct", "blkio", "freezer"};
+    static const std::vector<std::string> controllers{"memory", "pids", "cpu", "cpuacct", "blkio", "freezer", "devices"};
     return controllers;
 }
 
@@ -302,6 +302,12 @@ public:
             write_cgroup_file(*cpu / "cpu.cfs_period_us", std::to_string(period));
             write_cgroup_file(*cpu / "cpu.cfs_quota_us", std::to_string(quota));
         }
+
+        if (limits.devices) {
+            auto devices = directory_with("devices.allow");
+            if (!devices) throw Error("cannot restrict device access: the devices cgroup controller is not mounted");
+            for (const auto& [file, value] : v1_device_writes(*limits.devices)) write_cgroup_file(*devices / file, value);
+        }
     }
 
     std::uint64_t memory_peak() override {
@@ -354,6 +360,7 @@ public:
             auto quota = static_cast<std::uint64_t>(std::llround(*limits.cpus * period));
             write_cgroup_file(directory / "cpu.max", std::to_string(quota) + " " + std::to_string(period));
         }
+        if (limits.devices) attach_device_filter(directory, device_filter_program(*limits.devices));
     }
 
     bool needs_sampling() const override { return !fs::exists(directories_.front() / "memory.peak"); }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "runtime/core/error.hpp"
+#include "runtime/linux/cgroup_devices.hpp"
 
 namespace isolab::kernel {
 
@@ -73,6 +74,7 @@ struct CgroupLimits {
     std::optional<std::int64_t> pids;
     std::optional<double> cpus;                 // CPU time as a number of CPUs
     std::optional<std::uint64_t> cpu_shares;    // relative weight, 1024 by default (v1 units)
+    std::optional<std::vector<DeviceRule>> devices;  // applied in order; unset: every device allowed
 };
 
 // A container's cgroup. The constructor creates its folders; the destructor kills any

@@ -279,6 +279,12 @@ void bind_default_devices(const fs::path& rootfs) {
     }
 }
 
+void bind_device(const fs::path& rootfs, const fs::path& host_path, const fs::path& container_path) {
+    auto target = resolve_in_root(rootfs, container_path, PathKind::file);
+    mount_or_throw(host_path.c_str(), target.proc_path(), nullptr, MS_BIND, "",
+                   "bind " + host_path.string() + " on " + container_path.string());
+}
+
 void link_default_dev_entries(const fs::path& rootfs) {
     auto dev = resolve_in_root(rootfs, "/dev");
     const std::pair<const char*, const char*> links[] = {{"pts/ptmx", "ptmx"},

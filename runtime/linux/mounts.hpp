@@ -73,6 +73,10 @@ void mount_kernel_filesystems(const std::filesystem::path& rootfs, bool sys_read
 // Binds the host's null, zero, full, random, urandom and tty at /dev/NAME inside `rootfs`.
 void bind_default_devices(const std::filesystem::path& rootfs);
 
+// Binds the host device node `host_path` at `container_path` inside `rootfs` (--device).
+void bind_device(const std::filesystem::path& rootfs, const std::filesystem::path& host_path,
+                 const std::filesystem::path& container_path);
+
 // Creates /dev/ptmx (to pts/ptmx), fd, stdin, stdout and stderr as symbolic links inside
 // `rootfs`, keeping entries that exist.
 void link_default_dev_entries(const std::filesystem::path& rootfs);

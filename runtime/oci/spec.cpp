@@ -260,6 +260,41 @@ std::vector<OciNamespace> read_namespaces(const SpecReader& reader, const json& 
     return namespaces;
 }
 
+// linux.resources.devices in order, followed by the default allowed devices as runc
+// appends them. A list that starts with a rule denying every device is an allow-list.
+std::vector<kernel::DeviceRule> read_device_rules(const SpecReader& reader, const json& value) {
+    const std::string path = "linux.resources.devices";
+    const auto& items = reader.array(value, path);
+    std::vector<kernel::DeviceRule> rules;
+    for (size_t i = 0; i < items.size(); ++i) {
+        const std::string item_path = SpecReader::index(path, i);
+        reader.object(items[i], item_path);
+        kernel::DeviceRule rule;
+        rule.allow = reader.boolean(reader.required(items[i], item_path, "allow"), item_path + ".allow");
+        if (const json* type = SpecReader::member(items[i], "type")) {
+            auto name = reader.string(*type, item_path + ".type");
+            if (name != "a" && name != "b" && name != "c") reader.fail(item_path + ".type", "must be \"a\", \"b\" or \"c\", not '" + name + "'");
+            rule.type = name.front();
+        }
+        for (auto [key, number] : {std::pair{"major", &rule.major}, std::pair{"minor", &rule.minor}}) {
+            const json* field = SpecReader::member(items[i], key);
+            if (field == nullptr) continue;
+            auto parsed = reader.integer(*field, item_path + "." + key);
+            if (parsed < -1 || parsed > 0xFFFFF) reader.fail(item_path + "." + key, "must be between 0 and 1048575, or -1 for every number");
+            if (parsed >= 0) *number = static_cast<std::uint32_t>(parsed);
+        }
+        if (const json* access = SpecReader::member(items[i], "access")) {
+            rule.access = reader.string(*access, item_path + ".access");
+            if (rule.access.empty() || rule.access.find_first_not_of("rwm") != std::string::npos) {
+                reader.fail(item_path + ".access", "must be a combination of r, w and m, not '" + rule.access + "'");
+            }
+        }
+        rules.push_back(std::move(rule));
+    }
+    rules.insert(rules.end(), kernel::default_allowed_devices().begin(), kernel::default_allowed_devices().end());
+    return rules;
+}
+
 kernel::CgroupLimits read_resources(const SpecReader& reader, const json& value) {
     reader.object(value, "linux.resources");
     kernel::CgroupLimits limits;
@@ -305,6 +340,7 @@ kernel::CgroupLimits read_resources(const SpecReader& reader, const json& value)
         auto limit = reader.integer(reader.required(*pids, "linux.resources.pids", "limit"), "linux.resources.pids.limit");
         if (limit > 0) limits.pids = limit;
     }
+    if (const json* devices = SpecReader::member(value, "devices")) limits.devices = read_device_rules(reader, *devices);
     return limits;
 }
 

@@ -125,6 +125,24 @@ TEST_F(ContainerLifecycle, DetachedRunsUnderMonitor) {
     EXPECT_TRUE(std::regex_search(ps.out, std::regex("Up (Less than a second|[0-9]+ seconds?)"))) << ps.out;
 }
 
+TEST_F(ContainerLifecycle, DevicesCgroupRemovedByRm) {
+    auto host = kernel::detect_cgroups();
+    if (host.version != kernel::CgroupVersion::v1 || !host.v1_hierarchies.contains("devices")) {
+        GTEST_SKIP() << "needs the cgroup v1 devices controller";
+    }
+    auto id = run_detached({"busybox", "sleep", "60"});
+    auto devices = host.on_host(host.v1_hierarchies.at("devices")) / ("isolab-" + id);
+
+    ASSERT_TRUE(fs::is_directory(devices));
+    auto list = read_file(devices / "devices.list");
+    EXPECT_NE(list.find("c 1:3 rwm"), std::string::npos) << list;
+    EXPECT_EQ(list.find("a *:* rwm"), std::string::npos) << list;
+
+    auto removed = isolab({"rm", "-f", id});
+    EXPECT_EQ(removed.exit_code, 0) << removed.err;
+    EXPECT_FALSE(fs::exists(devices));
+}
+
 TEST_F(ContainerLifecycle, RemoveForceEndsEverything) {
     auto id = run_detached({"--name", "doomed", "busybox", "sleep", "60"});
     auto state = stored(id).state;

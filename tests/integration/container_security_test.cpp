@@ -1,9 +1,11 @@
 // What a container may not do and what options change that: --init reaping orphans,
 // masked and read-only paths, capabilities, the seccomp filter, --read-only, --tmpfs
-// resolved inside the rootfs, -u, -w and the cgroup limits. Needs root.
+// resolved inside the rootfs, -u, -w, the cgroup limits and the device allow-list. Needs root.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -314,6 +316,58 @@ TEST_F(ContainerSecurity, PidsLimitStopsForks) {
     bool fork_failed = false;
     for (const auto& line : captured.err) fork_failed = fork_failed || line.find("fork") != std::string::npos;
     EXPECT_TRUE(fork_failed) << ::testing::PrintToString(captured.err);
+}
+
+// Returns whether root on this host can open /dev/loop0 (block 7:0). The allow-list tests
+// expect a container to be denied that device, which proves nothing unless the host opens it.
+bool host_opens_loop0() {
+    int fd = open("/dev/loop0", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    close(fd);
+    return true;
+}
+
+TEST_F(ContainerSecurity, AllowListedDeviceWorks) {
+    auto captured = run_with(RunOptions{}, {"sh", "-c", "mknod /tmp/null c 1 3 && echo data > /tmp/null && echo written"});
+
+    EXPECT_EQ(captured.result.exit_code, 0) << ::testing::PrintToString(captured.err);
+    EXPECT_TRUE(captured.has_line("written")) << ::testing::PrintToString(captured.out);
+}
+
+TEST_F(ContainerSecurity, UnlistedDeviceDenied) {
+    if (!host_opens_loop0()) GTEST_SKIP() << "the host cannot open /dev/loop0 itself";
+
+    auto captured = run_with(RunOptions{}, {"sh", "-c", "mknod /tmp/loop b 7 0 && echo created && true < /tmp/loop && echo opened"});
+
+    EXPECT_TRUE(captured.has_line("created")) << "mknod is allowed for every node";
+    EXPECT_FALSE(captured.has_line("opened"));
+    EXPECT_NE(captured.result.exit_code, 0);
+    ASSERT_EQ(captured.err.size(), 1u) << ::testing::PrintToString(captured.err);
+    EXPECT_NE(captured.err[0].find("Operation not permitted"), std::string::npos) << captured.err[0];
+}
+
+TEST_F(ContainerSecurity, DeviceOptionBindsAndAllows) {
+    if (!host_opens_loop0()) GTEST_SKIP() << "the host cannot open /dev/loop0 itself";
+    RunOptions options;
+    options.devices = {"/dev/loop0:/dev/disk:r"};
+
+    auto captured = run_with(options, {"sh", "-c", "true < /dev/disk && echo read; true > /dev/disk || echo no-write"});
+
+    EXPECT_TRUE(captured.has_line("read")) << ::testing::PrintToString(captured.err);
+    EXPECT_TRUE(captured.has_line("no-write")) << ::testing::PrintToString(captured.out);
+    ASSERT_EQ(captured.err.size(), 1u) << ::testing::PrintToString(captured.err);
+    EXPECT_NE(captured.err[0].find("Operation not permitted"), std::string::npos) << captured.err[0];
+}
+
+TEST_F(ContainerSecurity, PrivilegedOpensAnyDevice) {
+    if (!host_opens_loop0()) GTEST_SKIP() << "the host cannot open /dev/loop0 itself";
+    RunOptions options;
+    options.privileged = true;
+
+    auto captured = run_with(options, {"sh", "-c", "mknod /tmp/loop b 7 0 && true < /tmp/loop && echo opened"});
+
+    EXPECT_EQ(captured.result.exit_code, 0) << ::testing::PrintToString(captured.err);
+    EXPECT_TRUE(captured.has_line("opened"));
 }
 
 }  // namespace

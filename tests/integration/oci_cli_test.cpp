@@ -392,6 +392,24 @@ TEST_F(OciCli, CapabilitiesLimitTheProcess) {
     EXPECT_NE(result.out.find("CapEff:\t0000000020000420"), std::string::npos) << result.out;
 }
 
+TEST_F(OciCli, DeviceRulesApplyInOrder) {
+    // runc spec starts linux.resources.devices with a deny of every device. CAP_MKNOD lets
+    // the process create the node, so only the device rules decide whether it opens. The
+    // rootfs is shared by both runs, so the command removes the node of the first.
+    if (access("/dev/loop0", R_OK) != 0) GTEST_SKIP() << "the host has no readable /dev/loop0";
+    for (const char* set : {"bounding", "effective", "permitted"}) config_["process"]["capabilities"][set].push_back("CAP_MKNOD");
+    set_command({"sh", "-c", "exec 2>&1; rm -f /tmp/loop; mknod /tmp/loop b 7 0 && true < /tmp/loop; echo status $?"});
+    auto denied = run("devices-denied");
+    EXPECT_EQ(denied.exit_code, 0) << denied.err;
+    EXPECT_NE(denied.out.find("Operation not permitted"), std::string::npos) << denied.out;
+    EXPECT_NE(denied.out.find("status 1"), std::string::npos) << denied.out;
+
+    config_["linux"]["resources"]["devices"].push_back({{"allow", true}, {"type", "b"}, {"major", 7}, {"minor", 0}, {"access", "r"}});
+    auto allowed = run("devices-allowed");
+    EXPECT_EQ(allowed.exit_code, 0) << allowed.err;
+    EXPECT_EQ(allowed.out, "status 0\n");
+}
+
 TEST_F(OciCli, SameOutputAsRunc) {
     config_["hostname"] = "side-by-side";
     config_["process"]["env"].push_back("WHO=oci");

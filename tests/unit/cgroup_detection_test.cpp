@@ -2,9 +2,11 @@
 // /proc/self/mountinfo, /proc/self/cgroup and the cgroup mounts show on v1, v2 and hybrid hosts.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
@@ -211,12 +213,23 @@ TEST(CgroupV2Fake, PeakFromMemoryPeakOrSamples) {
     EXPECT_EQ(cgroup->memory_peak(), 7000u);
 }
 
+// Detects a v1 host in `host` with the hierarchies of v1_mountinfo, plus devices when `with_devices` is true.
+CgroupHost detect_fake_v1(FakeHost& host, bool with_devices) {
+    std::string mountinfo = v1_mountinfo;
+    std::vector<std::string> hierarchies{"memory", "pids", "cpu,cpuacct"};
+    if (with_devices) {
+        mountinfo += "36 31 0:33 / /sys/fs/cgroup/devices rw,relatime - cgroup cgroup rw,devices\n";
+        hierarchies.push_back("devices");
+    }
+    host.write("proc/self/mountinfo", mountinfo);
+    host.write("proc/self/cgroup", "");
+    for (const auto& hierarchy : hierarchies) host.make_folder(fs::path("sys/fs/cgroup") / hierarchy);
+    return detect_cgroups(host.root());
+}
+
 TEST(CgroupV1Fake, MemoryLimitAndSwap) {
     FakeHost host;
-    host.write("proc/self/mountinfo", v1_mountinfo);
-    host.write("proc/self/cgroup", "");
-    for (const char* hierarchy : {"memory", "pids", "cpu,cpuacct"}) host.make_folder(fs::path("sys/fs/cgroup") / hierarchy);
-    auto detected = detect_cgroups(host.root());
+    auto detected = detect_fake_v1(host, false);
     auto cgroup = create_cgroup(detected, "isolab-v1");
     auto memory = host.root() / "sys/fs/cgroup/memory/isolab-v1";
     host.write("sys/fs/cgroup/memory/isolab-v1/memory.limit_in_bytes", "");
@@ -234,6 +247,35 @@ TEST(CgroupV1Fake, MemoryLimitAndSwap) {
     EXPECT_EQ(read_file(host.root() / "sys/fs/cgroup/pids/isolab-v1/pids.max"), "10");
     EXPECT_EQ(cgroup->memory_peak(), 123456u);
     EXPECT_EQ(cgroup->version(), CgroupVersion::v1);
+}
+
+TEST(CgroupV1Fake, DeviceRulesWritten) {
+    FakeHost host;
+    auto detected = detect_fake_v1(host, true);
+    auto cgroup = create_cgroup(detected, "isolab-devices");
+    auto devices = host.root() / "sys/fs/cgroup/devices/isolab-devices";
+    ASSERT_TRUE(fs::is_directory(devices));
+    host.write("sys/fs/cgroup/devices/isolab-devices/devices.allow", "");
+    host.write("sys/fs/cgroup/devices/isolab-devices/devices.deny", "");
+
+    CgroupLimits limits;
+    limits.devices = default_device_rules();
+    cgroup->apply(limits);
+
+    // The fake files keep the last write of each: the deny-all, then the last allow rule.
+    EXPECT_EQ(read_file(devices / "devices.deny"), "a");
+    EXPECT_EQ(read_file(devices / "devices.allow"), "c 10:200 rwm");
+    EXPECT_NE(std::find(cgroup->directories().begin(), cgroup->directories().end(), devices), cgroup->directories().end());
+}
+
+TEST(CgroupV1Fake, DeviceRulesNeedDevicesController) {
+    FakeHost host;
+    auto detected = detect_fake_v1(host, false);
+    auto cgroup = create_cgroup(detected, "isolab-nodevices");
+
+    CgroupLimits limits;
+    limits.devices = default_device_rules();
+    EXPECT_THROW(cgroup->apply(limits), Error);
 }
 
 TEST(CgroupWeight, ConvertsShares) {

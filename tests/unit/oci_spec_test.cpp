@@ -205,6 +205,34 @@ TEST(OciSpec, ResourcesBecomeCgroupLimits) {
     EXPECT_EQ(limits.pids, 64);
 }
 
+TEST(OciSpec, DeviceRulesInOrderThenDefaults) {
+    auto config = minimal_config();
+    config["linux"]["resources"] = {
+        {"devices", json::array({{{"allow", false}, {"access", "rwm"}},
+                                 {{"allow", true}, {"type", "b"}, {"major", 7}, {"minor", -1}, {"access", "r"}}})}};
+
+    auto limits = parse_spec(config.dump()).resources;
+
+    ASSERT_TRUE(limits.devices);
+    const auto& rules = *limits.devices;
+    ASSERT_EQ(rules.size(), 2 + kernel::default_allowed_devices().size());
+    EXPECT_EQ(rules[0], (kernel::DeviceRule{.allow = false, .type = 'a'}));
+    EXPECT_EQ(rules[1], (kernel::DeviceRule{.allow = true, .type = 'b', .major = 7, .minor = std::nullopt, .access = "r"}));
+    EXPECT_EQ(rules[2], kernel::default_allowed_devices()[0]);
+}
+
+TEST(OciSpec, DeviceRulesAreChecked) {
+    auto config = minimal_config();
+    config["linux"]["resources"] = {{"devices", json::array({{{"allow", true}, {"type", "x"}}})}};
+    EXPECT_EQ(parse_error(config), "config.json: linux.resources.devices[0].type: must be \"a\", \"b\" or \"c\", not 'x'");
+
+    config["linux"]["resources"] = {{"devices", json::array({{{"allow", true}, {"access", "rwx"}}})}};
+    EXPECT_EQ(parse_error(config), "config.json: linux.resources.devices[0].access: must be a combination of r, w and m, not 'rwx'");
+
+    config["linux"]["resources"] = {{"devices", json::array({{{"type", "c"}}})}};
+    EXPECT_EQ(parse_error(config), "config.json: linux.resources.devices[0].allow: is missing");
+}
+
 TEST(OciSpec, SeccompIsMappedAndChecked) {
     auto config = minimal_config();
     config["linux"]["seccomp"] = {
