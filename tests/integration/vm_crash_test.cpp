@@ -26,12 +26,14 @@ constexpr int killed = 128 + 9;
 
 class VmCrash : public testing::VmDomainTest {
 protected:
-    // Runs `vm run -d` of busybox on the default network with ISOLAB_FAULT=point; isolab
-    // must die there with SIGKILL.
-    void crash_at(const std::string& point, const std::string& name) {
+    // Runs `vm run` (with -d when `detached`) of busybox on the default network with
+    // ISOLAB_FAULT=point; isolab must die there with SIGKILL.
+    void crash_at(const std::string& point, const std::string& name, bool detached = true) {
+        std::vector<std::string> arguments{"vm", "run", "--accel", "tcg", "--network", "bridge", "--name", name,
+                                           "busybox", "sleep", "600"};
+        if (detached) arguments.insert(arguments.begin() + 2, "-d");
         setenv("ISOLAB_FAULT", point.c_str(), 1);
-        auto result = run_isolab(root_.paths(), {"vm", "run", "-d", "--accel", "tcg", "--network", "bridge", "--name", name,
-                                                 "busybox", "sleep", "600"});
+        auto result = run_isolab(root_.paths(), arguments);
         unsetenv("ISOLAB_FAULT");
         ASSERT_EQ(result.exit_code, killed) << point << " was not reached: " << result.err;
     }
@@ -79,6 +81,25 @@ TEST_F(VmCrash, KilledBeforeTheRecordNamesTheDomain) {
         EXPECT_EQ(ps_line(name), "") << point << ": prune left the VM";
         EXPECT_FALSE(fs::exists(root_.paths().root / "vms" / name)) << point << ": prune left the VM's folder";
         EXPECT_FALSE(testing::domain_exists(name)) << point;
+    }
+}
+
+// A foreground `vm run` starts its domain with auto-destroy, so libvirtd destroys it once
+// the killed process's connection closes.
+TEST_F(VmCrash, ForegroundRunKilledAfterStartingTheDomain) {
+    for (const std::string point : {"vm.domain"}) {
+        std::string name = new_name("crash");
+        crash_at(point, name, false);
+        bool gone = testing::wait_for([&] { return !testing::domain_exists(name); }, std::chrono::seconds(60));
+        EXPECT_TRUE(gone) << point << ": the domain outlived the killed run";
+        auto line = ps_line(name);
+        EXPECT_NE(line.find("Exited"), std::string::npos) << point << ": " << line;
+        expect_no_network_left();
+
+        auto pruned = run_isolab(root_.paths(), {"system", "prune", "--force", "--connect", "test:///default"});
+        EXPECT_EQ(pruned.exit_code, 0) << point << ": " << pruned.err;
+        EXPECT_EQ(ps_line(name), "") << point << ": prune left the VM";
+        EXPECT_FALSE(fs::exists(root_.paths().root / "vms" / name)) << point << ": prune left the VM's folder";
     }
 }
 
