@@ -71,19 +71,30 @@ inline HttpResponse http_get_when_up(std::uint16_t port, const std::string& path
     }
 }
 
-// True when a TCP socket can bind 127.0.0.1:`port`, so no process listens on it.
-inline bool port_free(std::uint16_t port) {
+// Returns a TCP socket bound to 127.0.0.1:`port`, or -1 when the bind fails. SO_REUSEADDR
+// lets it bind while earlier connections to the port are in TIME_WAIT, as the port proxy does.
+inline int bind_loopback(std::uint16_t port) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
+    if (fd < 0) return -1;
     int on = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(port);
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool bound = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+// True when a TCP socket can bind 127.0.0.1:`port`, so no process listens on it.
+inline bool port_free(std::uint16_t port) {
+    int fd = bind_loopback(port);
+    if (fd < 0) return false;
     close(fd);
-    return bound;
+    return true;
 }
 
 }  // namespace isolab::testing

@@ -61,20 +61,15 @@ json lease_of(const Paths& paths, const std::string& name) {
     return nullptr;
 }
 
-// Binds 127.0.0.1:`port` and listens on it until destroyed. SO_REUSEADDR lets it bind
-// while earlier connections to the port are in TIME_WAIT, as the port proxy does.
+// Binds 127.0.0.1:`port` and listens on it until destroyed.
 class PortBlocker {
 public:
-    explicit PortBlocker(std::uint16_t port) : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
-        int on = 1;
-        setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_port = htons(port);
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        bound_ = bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 && listen(fd_, 1) == 0;
+    explicit PortBlocker(std::uint16_t port) : fd_(testing::bind_loopback(port)) {
+        bound_ = fd_ >= 0 && listen(fd_, 1) == 0;
     }
-    ~PortBlocker() { close(fd_); }
+    ~PortBlocker() {
+        if (fd_ >= 0) close(fd_);
+    }
     PortBlocker(const PortBlocker&) = delete;
     PortBlocker& operator=(const PortBlocker&) = delete;
 
