@@ -664,8 +664,8 @@ std::vector<std::string> prune_connection(libvirt::Connection& connection, const
     for (const auto& record : read_all_records(paths)) {
         if (record.status != "exited" && record.connect_uri == connection.uri()) running.insert(record.name);
     }
-    // A domain another state root started belongs to that root's records; one without an
-    // owner comes from an isolab that did not record owners, and is treated as a leftover.
+    // A domain that another state root started belongs to that root's records. A domain
+    // without an owner comes from an older isolab, so it counts as a leftover.
     return libvirt::remove_isolab_domains(connection, [&](const libvirt::DomainSummary& domain) {
         bool foreign = !domain.owner_root.empty() && domain.owner_root != paths.root.string();
         return foreign || running.contains(domain.name);
@@ -679,7 +679,7 @@ std::vector<std::string> prune_domains(const std::string& connect_uri, const Pat
     auto removed = prune_connection(connection, paths);
 
     // Domains of the embedded driver outlive a killed isolab process like any other.
-    // A driver that another process holds is in use, so its domains are not leftovers.
+    // A driver that another process has open is in use, so its domains are not leftovers.
     std::string embedded = embedded_driver_uri(paths);
     if (embedded == connection.uri() || !std::filesystem::exists(libvirt::embedded_root(embedded))) return removed;
     try {

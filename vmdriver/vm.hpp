@@ -88,12 +88,11 @@ AcceleratorVerdict choose_host_accelerator(image::Store& store, Accelerator requ
 // The kernel `run` boots (downloaded into the cache on first use) and which file QEMU loads.
 guest::GuestKernel guest_kernel(const Paths& paths);
 
-// The URI of isolab's own embedded libvirt QEMU driver under the state root
-// (qemu:///embed?root=STATE/libvirt-embedded). It runs inside the calling process, with
-// no libvirtd, and QEMU runs as root: on hosts where only root may open /dev/kvm, the
-// system driver probes QEMU again on every capability lookup (seconds per VM start),
-// and this driver does not. One process at a time may use it, so `vm boot-profile` and
-// benchmarks use it, and `vm run --connect` takes it for foreground runs.
+// Returns the URI of isolab's own embedded libvirt QEMU driver under the state root
+// (qemu:///embed?root=STATE/libvirt-embedded). The driver runs inside the calling process
+// without libvirtd, and its QEMU runs as root. Where only root may open /dev/kvm, the
+// system driver probes QEMU again on every capability lookup (seconds per VM start), and
+// this driver does not. One process at a time may use it, which suits `vm boot-profile`.
 std::string embedded_driver_uri(const Paths& paths);
 
 // A domain isolab created, as libvirt lists it.

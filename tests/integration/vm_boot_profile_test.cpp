@@ -72,7 +72,7 @@ TEST_F(VmBootProfile, FailingWorkloadIsReported) {
     EXPECT_TRUE(leftovers().empty());
 }
 
-TEST_F(VmBootProfile, EmbeddedDriverStepNeedsNoLibvirtdAndLeavesNoDomain) {
+TEST_F(VmBootProfile, EmbeddedStepLeavesNoDomain) {
     auto result = isolab({"vm", "boot-profile", "--runs", "1", "--accel", "tcg", "--only",
                           "trimmed-cmdline,libvirt-embedded", "busybox", "true"});
     ASSERT_EQ(result.exit_code, 0) << result.out << result.err;

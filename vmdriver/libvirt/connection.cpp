@@ -126,8 +126,8 @@ void throw_last_error(const std::string& what, const std::string& uri) {
 
 namespace {
 
-// Once a process has loaded the embedded QEMU driver, libvirt hands every qemu URI to it,
-// and it rejects those without a root; the remote driver is not tried either.
+// Once a process has loaded the embedded QEMU driver, libvirt sends every qemu URI to it,
+// and not to the remote driver. The embedded driver rejects a URI without a root.
 std::atomic<bool> embedded_driver_loaded = false;
 
 }  // namespace
