@@ -174,6 +174,7 @@ std::vector<DoctorCheck> run_doctor(const Paths& paths, const std::string& conne
     checks.push_back(run_check("vms", "libvirtd", [&] { return check_libvirtd(connect_uri); }));
     checks.push_back(run_check("vms", "kvm", [&] { return check_kvm(paths); }));
     checks.push_back(run_check("vms", "kvm access", check_kvm_device_access));
+    for (auto& check : checks) check.required = check.name.rfind("kvm", 0) != 0;
     checks.push_back(run_check("vms", "guest kernel", [&] { return check_guest_kernel(paths); }));
     return checks;
 }
@@ -186,7 +187,7 @@ std::string format_doctor(const std::vector<DoctorCheck>& checks) {
             area = check.area;
             text += (text.empty() ? "" : "\n") + area + ":\n";
         }
-        text += fmt::format("  {:<4} {:<13} {}\n", check.ok ? "ok" : "FAIL", check.name, check.detail);
+        text += fmt::format("  {:<4} {:<13} {}\n", check.ok ? "ok" : check.required ? "FAIL" : "warn", check.name, check.detail);
         if (!check.ok && !check.hint.empty()) text += fmt::format("  {:<4} {:<13} {}\n", "", "", check.hint);
     }
     return text;

@@ -14,6 +14,9 @@ struct DoctorCheck {
     bool ok = false;
     std::string detail;  // what was found
     std::string hint;    // what to do when !ok
+    // False for a check whose failure the host can work without (KVM, because VMs fall back
+    // to TCG). Such a check prints "warn" instead of "FAIL" and keeps the exit code 0.
+    bool required = true;
 };
 
 // Runs every check. `connect_uri` is the libvirt URI to try (empty: the default).

@@ -26,7 +26,7 @@ void register_doctor(CLI::App& app, Context& context) {
         auto checks = bench::run_doctor(context.paths, *uri);
         std::fputs(bench::format_doctor(checks).c_str(), stdout);
         for (const auto& check : checks) {
-            if (!check.ok && check.name.rfind("kvm", 0) != 0) context.exit_code = 1;
+            if (!check.ok && check.required) context.exit_code = 1;
         }
     });
 }

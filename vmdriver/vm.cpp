@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -315,6 +316,12 @@ void check_options(const VmOptions& options) {
     if (options.cpus > max_vcpus) {
         throw Error(fmt::format("invalid --cpus {}: the pc machine type allows at most {} virtual CPUs", options.cpus, max_vcpus),
                     "use a smaller --cpus; more virtual CPUs than host CPUs only slows a guest down");
+    }
+    // libvirt lets virtual CPUs outnumber host CPUs, and so does isolab, but the guest then
+    // boots slowly: its CPUs take turns on the host's, and under TCG each is an emulator thread.
+    if (unsigned host_cpus = std::thread::hardware_concurrency(); host_cpus != 0 && options.cpus > host_cpus) {
+        spdlog::warn("--cpus {} gives the guest more CPUs than this host has ({}): expect a slow boot", options.cpus,
+                     host_cpus);
     }
 }
 

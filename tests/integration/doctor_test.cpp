@@ -18,6 +18,8 @@ TEST(Doctor, ReportsEveryCheck) {
         EXPECT_NE(result.out.find(check), std::string::npos) << check << " missing in:\n" << result.out;
     }
     EXPECT_NE(result.out.find("ok   overlayfs"), std::string::npos) << result.out;
+    // KVM that does not work is a warning: VMs fall back to TCG.
+    EXPECT_EQ(result.out.find("FAIL kvm"), std::string::npos) << result.out;
 }
 
 TEST(Doctor, UnreachableLibvirtFailsWithHint) {
