@@ -271,6 +271,10 @@ fs::path rootfs_path(const OciSpec& spec, const fs::path& bundle) {
     std::error_code error;
     auto canonical = fs::canonical(root, error);
     if (error || !fs::is_directory(canonical)) throw Error("config.json: root.path: " + root.string() + " is not a folder");
+    if (canonical == "/") {
+        throw Error("config.json: root.path: " + root.string() + " is the host's root folder",
+                    "point root.path at the container's root filesystem, e.g. rootfs beside config.json");
+    }
     return canonical;
 }
 

@@ -9,6 +9,7 @@
 
 #include "runtime/core/error.hpp"
 #include "runtime/linux/capabilities.hpp"
+#include "runtime/linux/namespaces.hpp"
 
 namespace isolab::oci {
 
@@ -21,8 +22,8 @@ class SpecReader {
 public:
     explicit SpecReader(std::string source) : source_(std::move(source)) {}
 
-    [[noreturn]] void fail(const std::string& path, const std::string& problem) const {
-        throw Error(source_ + ": " + path + ": " + problem);
+    [[noreturn]] void fail(const std::string& path, const std::string& problem, const std::string& hint = "") const {
+        throw Error(source_ + ": " + path + ": " + problem, hint);
     }
 
     // The member `key` of `object`, or nullptr when it is absent or null.
@@ -514,6 +515,11 @@ OciSpec parse_spec(std::string_view text, const std::string& source) {
     if (!spec.hostname.empty()) {
         const OciNamespace* uts = spec.find_namespace("uts");
         if (uts == nullptr || !uts->path.empty()) reader.fail("hostname", "needs a new uts namespace in linux.namespaces");
+        try {
+            kernel::validate_hostname(spec.hostname);
+        } catch (const Error& error) {
+            reader.fail("hostname", error.what(), error.hint());
+        }
     }
     return spec;
 }

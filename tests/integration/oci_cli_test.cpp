@@ -337,6 +337,15 @@ TEST_F(OciCli, ConfigErrorNamesJsonPath) {
     expect_nothing_left("invalid");
 }
 
+TEST_F(OciCli, HostRootAsRootPathIsRejected) {
+    config_["root"]["path"] = "../../../../../../../../..";
+    auto result = create("hostroot");
+    EXPECT_EQ(result.exit_code, 125);
+    EXPECT_NE(result.err.find("config.json: root.path: "), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("is the host's root folder"), std::string::npos) << result.err;
+    expect_nothing_left("hostroot");
+}
+
 TEST_F(OciCli, MissingProgramFailsCreate) {
     set_command({"/bin/no-such-program"});
     auto result = create("missing");

@@ -164,6 +164,13 @@ TEST(OciSpec, HostnameNeedsOwnUtsNamespace) {
     EXPECT_EQ(parse_error(config), "config.json: hostname: needs a new uts namespace in linux.namespaces");
 }
 
+TEST(OciSpec, InvalidHostnameNamesTheField) {
+    auto config = minimal_config();
+    config["hostname"] = std::string(70, 'h');
+    EXPECT_EQ(parse_error(config).rfind("config.json: hostname: invalid hostname '" + std::string(70, 'h') + "'", 0), 0u)
+        << parse_error(config);
+}
+
 TEST(OciSpec, ProcessFieldsAreMapped) {
     auto config = minimal_config();
     config["process"]["user"] = {{"uid", 1000}, {"gid", 100}, {"additionalGids", {5, 6}}};
