@@ -44,6 +44,10 @@ std::filesystem::path executable_directory() {
 
 std::filesystem::path init_binary() {
     if (const char* overridden = std::getenv("ISOLAB_INIT"); overridden && *overridden) {
+        if (!std::filesystem::is_regular_file(overridden)) {
+            throw Error(std::string("ISOLAB_INIT=") + overridden + " is not a file",
+                        "point ISOLAB_INIT at an isolab-init binary, or unset it to use the one beside isolab");
+        }
         return overridden;
     }
     for (auto candidate : {executable_directory() / "isolab-init",

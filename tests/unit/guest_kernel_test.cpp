@@ -59,3 +59,17 @@ TEST_F(CustomKernel, MissingFileRejected) {
         EXPECT_FALSE(error.hint().empty());
     }
 }
+
+TEST_F(CustomKernel, GarbageFileNamesTheVariable) {
+    fs::path file = folder_.path() / "garbage";
+    isolab::write_file_atomic(file, std::string(8192, 'x'));
+    setenv("ISOLAB_KERNEL", file.c_str(), 1);
+    try {
+        ensure_kernel(paths_);
+        FAIL() << "a file that is no kernel was accepted";
+    } catch (const isolab::Error& error) {
+        EXPECT_NE(std::string(error.what()).find("ISOLAB_KERNEL=" + file.string() + " is neither"), std::string::npos)
+            << error.what();
+        EXPECT_FALSE(error.hint().empty());
+    }
+}

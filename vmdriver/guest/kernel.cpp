@@ -160,7 +160,12 @@ GuestKernel custom_kernel(const fs::path& file) {
         kernel.release = file.filename().string();
         return kernel;
     }
-    kernel.release = bzimage_version(file);
+    try {
+        kernel.release = bzimage_version(file);
+    } catch (const Error& error) {
+        throw Error("ISOLAB_KERNEL=" + file.string() + " is neither a PVH vmlinux nor a bzImage: " + error.what(),
+                    "point ISOLAB_KERNEL at a bzImage or a vmlinux, or unset it to use Debian's kernel");
+    }
     if (kernel.release.empty()) kernel.release = file.filename().string();
     kernel.boot_format = "bzimage";
     kernel.fallback_reason = "ISOLAB_KERNEL names a bzImage";
