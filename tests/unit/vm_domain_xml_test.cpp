@@ -243,5 +243,21 @@ TEST(Connection, UnreachableSocketHasHint) {
     EXPECT_EQ(printed, "") << "libvirt printed its own error message";
 }
 
+TEST(Connection, HintFitsTheUri) {
+    auto hint_of = [](const std::string& uri) {
+        try {
+            Connection connection(uri);
+        } catch (const Error& error) {
+            return error.hint();
+        }
+        ADD_FAILURE() << "connected to " << uri;
+        return std::string();
+    };
+    EXPECT_TRUE(contains(hint_of("bogus://x"), "a QEMU driver URI such as qemu:///system"));
+    auto remote = hint_of("qemu+tcp://127.0.0.1:1/system");
+    EXPECT_TRUE(contains(remote, "libvirtd runs on that host")) << remote;
+    EXPECT_FALSE(contains(remote, "scripts/start-libvirtd")) << remote;
+}
+
 }  // namespace
 }  // namespace isolab::vm::libvirt

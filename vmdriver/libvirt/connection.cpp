@@ -43,6 +43,15 @@ bool is_connection_failure(const virError& error) {
 
 std::string hint_for(const virError& error, const std::string& uri) {
     if (is_connection_failure(error) && !uri.empty()) {
+        if (!uri.starts_with("qemu") && !uri.starts_with("test:")) {
+            return "isolab's VMs need a QEMU driver URI such as qemu:///system, qemu:///session, "
+                   "qemu+ssh://HOST/system or qemu:///embed?root=DIR";
+        }
+        // A host after "://" means libvirtd runs elsewhere, where isolab cannot start it.
+        auto scheme_end = uri.find("://");
+        if (scheme_end != std::string::npos && uri.size() > scheme_end + 3 && uri[scheme_end + 3] != '/') {
+            return "check that libvirtd runs on that host and that its transport (ssh, tcp or tls) accepts this host";
+        }
         return "libvirtd is not running or not reachable at " + uri +
                " (start it: scripts/start-libvirtd, or libvirtd -d)";
     }
