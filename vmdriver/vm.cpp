@@ -506,7 +506,7 @@ VmResult run(image::Store& store, const VmOptions& options) {
     } else if (fs::exists(vm_paths(store.paths(), result.name).record())) {
         check_name_free(store.paths(), connection, result.name);
     }
-    result.accelerator = choose_accelerator(options.accelerator, store.paths(), current_host_key(),
+    result.accelerator = choose_accelerator(options.accelerator, store.paths(), current_host_key(store.paths()),
                                             [&] { return probe_kvm(store, connection); });
     result.phases.mark("accelerator");
     spdlog::debug("accelerator for {}: {} ({})", result.name, result.accelerator.used, result.accelerator.reason);
@@ -600,7 +600,7 @@ VmRecord run_detached(image::Store& store, const VmOptions& options) {
     auto folder = claim_name(paths, connection, record);
     VmPaths vm = vm_paths(paths, record.name);
 
-    AcceleratorVerdict verdict = choose_accelerator(options.accelerator, paths, current_host_key(),
+    AcceleratorVerdict verdict = choose_accelerator(options.accelerator, paths, current_host_key(store.paths()),
                                                     [&] { return probe_kvm(store, connection); });
     record.accelerator = verdict.used;
     record.accelerator_reason = verdict.reason;
@@ -638,7 +638,7 @@ VmRecord run_detached(image::Store& store, const VmOptions& options) {
 }
 
 AcceleratorVerdict choose_host_accelerator(image::Store& store, Accelerator requested, const std::string& connect_uri) {
-    return choose_accelerator(requested, store.paths(), current_host_key(), [&] {
+    return choose_accelerator(requested, store.paths(), current_host_key(store.paths()), [&] {
         libvirt::Connection connection(libvirt::resolve_uri(connect_uri));
         return probe_kvm(store, connection);
     });
