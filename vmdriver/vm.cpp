@@ -41,7 +41,8 @@ namespace {
 
 constexpr std::uint64_t kMib = 1ULL << 20;
 constexpr const char* kPssDefinition =
-    "max of the Pss line of /proc/<QEMU pid>/smaps_rollup, sampled every 50 ms from resume to stop";
+    "max of the Pss line of /proc/<QEMU pid>/smaps_rollup, sampled every 500 ms from workload start and at the "
+    "exit line";
 
 std::atomic<bool> interrupt_requested{false};
 
