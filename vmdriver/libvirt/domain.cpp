@@ -1,6 +1,8 @@
 #include "vmdriver/libvirt/domain.hpp"
 
 #include <libvirt/virterror.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <cstdlib>
@@ -15,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "runtime/core/fault.hpp"
+#include "runtime/container/status.hpp"
 #include "runtime/core/log.hpp"
 #include "vmdriver/libvirt/console.hpp"
 
@@ -448,6 +451,7 @@ BootOutcome boot(Connection& connection, const BootRequest& request, PhaseRecord
     BootOutcome outcome;
     outcome.qemu_pid = read_qemu_pid(connection.uri(), domain.name());
     spdlog::debug("domain {} runs as QEMU process {}", domain.name(), outcome.qemu_pid);
+    if (auto created = process_created_at(outcome.qemu_pid)) phases.mark_at("qemu-process", *created);
     if (request.on_created && outcome.qemu_pid > 0) request.on_created(outcome.qemu_pid);
     fault_point("vm.domain");
     ConsoleStream console(connection, domain, state);
@@ -484,6 +488,17 @@ int read_qemu_pid(const std::string& uri, const std::string& name) {
     int pid = -1;
     if (!(file >> pid)) return -1;
     return pid;
+}
+
+std::optional<Clock::time_point> process_created_at(int pid) {
+    std::uint64_t ticks = container::process_start_ticks(pid);
+    long ticks_per_second = sysconf(_SC_CLK_TCK);
+    timespec boot_clock {};
+    if (ticks == 0 || ticks_per_second <= 0 || clock_gettime(CLOCK_BOOTTIME, &boot_clock) != 0) return std::nullopt;
+    auto now = Clock::now();
+    double since_boot_ms = boot_clock.tv_sec * 1e3 + boot_clock.tv_nsec / 1e6;
+    double created_ms = static_cast<double>(ticks) * 1e3 / static_cast<double>(ticks_per_second);
+    return minus_ms(now, since_boot_ms - created_ms);
 }
 
 std::vector<DomainSummary> list_isolab_domains(Connection& connection) {
