@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <map>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -22,6 +23,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::string_view kWorkloadStartLine = "isolab-init: phase workload-start";
+constexpr std::string_view kInitStartLine = "isolab-init: phase init-start uptime_ms=";
 constexpr std::string_view kExitLine = "isolab-init: exit code=";
 constexpr std::chrono::minutes kBootTimeout{5};
 // Boots of one qemu step that may stop before the workload starts. Under TCG on a loaded
@@ -79,10 +81,36 @@ PreparedGuest prepare_guest(image::Store& store, const BootProfileOptions& optio
     return guest;
 }
 
-// Boots one qemu variant and returns its start-to-ready time in ms.
-double boot_once_with_qemu(const vm::BootVariant& variant, const vm::ProfileFiles& files, const vm::ProfileMachine& machine) {
+// The start-to-ready time of one boot in ms, and its phases.
+struct TimedBoot {
+    double ready_ms = 0;
+    std::vector<PhaseMark> phases;
+};
+
+// The guest phases of a bare QEMU boot, in ms since QEMU was started. kernel-start is
+// the arrival of the init-start line minus the guest uptime that line reports.
+std::vector<PhaseMark> qemu_phases(Clock::time_point start, std::optional<Clock::time_point> first_line,
+                                   std::optional<Clock::time_point> init_start, double init_start_uptime_ms,
+                                   Clock::time_point ready) {
+    std::vector<PhaseMark> phases;
+    if (first_line) phases.push_back({"first-serial-byte", milliseconds_between(start, *first_line), "host"});
+    if (init_start) {
+        double init_ms = milliseconds_between(start, *init_start);
+        if (init_start_uptime_ms >= 0) phases.push_back({"kernel-start", init_ms - init_start_uptime_ms, "guest"});
+        phases.push_back({"init-start", init_ms, "host"});
+    }
+    phases.push_back({"workload-start", milliseconds_between(start, ready), "host"});
+    return phases;
+}
+
+// Boots one qemu variant; returns its start-to-ready time and phases.
+TimedBoot boot_once_with_qemu(const vm::BootVariant& variant, const vm::ProfileFiles& files,
+                              const vm::ProfileMachine& machine) {
     auto arguments = vm::qemu_boot_arguments(variant, files, machine);
     std::optional<Clock::time_point> ready;
+    std::optional<Clock::time_point> first_line;
+    std::optional<Clock::time_point> init_start;
+    double init_start_uptime_ms = -1;
     std::optional<int> workload_exit;
     std::string last_line;
     std::string panic_line;
@@ -93,8 +121,17 @@ double boot_once_with_qemu(const vm::BootVariant& variant, const vm::ProfileFile
         [&](std::string_view line, Clock::time_point when) {
             while (!line.empty() && line.back() == '\r') line.remove_suffix(1);
             spdlog::debug("boot-profile {}: {}", variant.name, line);
+            if (!first_line) first_line = when;
             last_line = std::string(line);
             if (line.find("Kernel panic") != std::string_view::npos) panic_line = last_line;
+            if (line.starts_with(kInitStartLine) && !init_start) {
+                init_start = when;
+                auto digits = line.substr(kInitStartLine.size());
+                long long uptime = -1;
+                if (std::from_chars(digits.data(), digits.data() + digits.size(), uptime).ec == std::errc()) {
+                    init_start_uptime_ms = static_cast<double>(uptime);
+                }
+            }
             if (line.starts_with(kWorkloadStartLine) && !ready) ready = when;
             if (line.starts_with(kExitLine)) {
                 int code = -1;
@@ -116,11 +153,11 @@ double boot_once_with_qemu(const vm::BootVariant& variant, const vm::ProfileFile
                                 workload_exit.value_or(-1)),
                     "profile a command that exits 0, such as true");
     }
-    return milliseconds_between(start, *ready);
+    return {milliseconds_between(start, *ready), qemu_phases(start, first_line, init_start, init_start_uptime_ms, *ready)};
 }
 
 // Boots one qemu variant, again after a boot that stopped early, up to kQemuAttempts.
-double boot_with_qemu(const vm::BootVariant& variant, const vm::ProfileFiles& files, const vm::ProfileMachine& machine) {
+TimedBoot boot_with_qemu(const vm::BootVariant& variant, const vm::ProfileFiles& files, const vm::ProfileMachine& machine) {
     for (int attempt = 1;; ++attempt) {
         try {
             return boot_once_with_qemu(variant, files, machine);
@@ -132,8 +169,9 @@ double boot_with_qemu(const vm::BootVariant& variant, const vm::ProfileFiles& fi
     }
 }
 
-// Boots the guest as `isolab vm run` does; returns start-to-ready and the accelerator.
-std::pair<double, std::string> boot_with_libvirt(image::Store& store, const BootProfileOptions& options,
+// Boots the guest as `isolab vm run` does; returns start-to-ready, the phases and the
+// accelerator.
+std::pair<TimedBoot, std::string> boot_with_libvirt(image::Store& store, const BootProfileOptions& options,
                                                  const vm::BootVariant& variant) {
     vm::VmOptions vm_options;
     vm_options.image = options.image;
@@ -152,7 +190,7 @@ std::pair<double, std::string> boot_with_libvirt(image::Store& store, const Boot
     }
     double ready_ms = result.phases.at("workload-start");
     if (ready_ms < 0) throw Error("boot-profile step libvirt: isolab-init reported no workload-start phase");
-    return {ready_ms, result.accelerator.used};
+    return {{ready_ms, result.phases.marks()}, result.accelerator.used};
 }
 
 const BootProfileRow* find_row(const BootProfile& profile, const std::string& name) {
@@ -175,6 +213,23 @@ std::string ratio_line(const char* run, const char* what, const std::optional<do
                        *ratio <= target ? "met" : "not met");
 }
 
+// The median phases of the rows the ratios compare: the tuned qemu row counts from the
+// start of QEMU, the libvirt rows from the call of vm::run.
+std::string format_phase_tables(const BootProfile& profile) {
+    std::string text;
+    for (const auto& row : profile.rows) {
+        bool compared = row.variant.path == vm::BootPath::libvirt || row.variant.name == "trimmed-cmdline";
+        if (!compared || row.phases.empty()) continue;
+        text += fmt::format("\nphases of {} (median end over runs, ms since {})\n", row.variant.name,
+                            row.variant.path == vm::BootPath::libvirt ? "vm::run was called" : "QEMU was started");
+        text += fmt::format("{:<24} {:>10} {:>10}\n", "PHASE", "AT (ms)", "STEP (ms)");
+        for (const auto& phase : median_phases(row.phases)) {
+            text += fmt::format("{:<24} {:>10.1f} {:>10.1f}\n", phase.name, phase.at_ms, phase.step_ms);
+        }
+    }
+    return text;
+}
+
 }  // namespace
 
 double median_paired_ratio(const std::vector<double>& numerator, const std::vector<double>& denominator) {
@@ -184,6 +239,23 @@ double median_paired_ratio(const std::vector<double>& numerator, const std::vect
     std::vector<double> ratios;
     for (size_t i = 0; i < numerator.size(); ++i) ratios.push_back(numerator[i] / denominator[i]);
     return quantile(ratios, 0.5);
+}
+
+std::vector<MedianPhase> median_phases(const std::vector<std::vector<PhaseMark>>& runs) {
+    std::map<std::string, std::vector<double>> ends;
+    for (const auto& run : runs) {
+        for (const auto& mark : run) ends[mark.name].push_back(mark.at_ms);
+    }
+    std::vector<MedianPhase> medians;
+    for (const auto& [name, values] : ends) medians.push_back({name, quantile(values, 0.5), 0});
+    std::stable_sort(medians.begin(), medians.end(),
+                     [](const MedianPhase& a, const MedianPhase& b) { return a.at_ms < b.at_ms; });
+    double previous = 0;
+    for (auto& phase : medians) {
+        phase.step_ms = phase.at_ms - previous;
+        previous = phase.at_ms;
+    }
+    return medians;
 }
 
 void summarize_profile(BootProfile& profile) {
@@ -216,6 +288,7 @@ std::string format_boot_profile(const BootProfile& profile) {
     text += ratio_line(embedded, "default bare QEMU (bzImage)", profile.embedded_ratio_to_default_qemu,
                        kTargetRatioToDefaultQemu);
     text += ratio_line(embedded, "tuned bare QEMU", profile.embedded_ratio_to_tuned_qemu, kTargetRatioToTunedQemu);
+    text += format_phase_tables(profile);
     return text;
 }
 
@@ -250,16 +323,17 @@ BootProfile run_boot_profile(image::Store& store, const BootProfileOptions& opti
 
     for (unsigned run = 1; run <= options.runs; ++run) {
         for (auto& row : profile.rows) {
-            double ready_ms = 0;
+            TimedBoot boot;
             if (row.variant.path == vm::BootPath::libvirt) {
-                std::tie(ready_ms, row.accelerator) = boot_with_libvirt(store, options, row.variant);
+                std::tie(boot, row.accelerator) = boot_with_libvirt(store, options, row.variant);
             } else {
-                ready_ms = boot_with_qemu(row.variant, guest.files, machine);
+                boot = boot_with_qemu(row.variant, guest.files, machine);
                 row.accelerator = machine.accelerator;
             }
-            row.ready_ms.push_back(ready_ms);
+            row.ready_ms.push_back(boot.ready_ms);
+            row.phases.push_back(std::move(boot.phases));
             std::fprintf(stderr, "run %u/%u %-24s %9.1f ms (%s)\n", run, options.runs, row.variant.name.c_str(),
-                         ready_ms, row.accelerator.c_str());
+                         boot.ready_ms, row.accelerator.c_str());
         }
     }
     summarize_profile(profile);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bench/statistics.hpp"
+#include "runtime/core/clock.hpp"
 #include "runtime/image/store.hpp"
 #include "vmdriver/boot_plan.hpp"
 #include "vmdriver/vm.hpp"
@@ -36,7 +37,21 @@ struct BootProfileRow {
     std::string accelerator;          // "kvm" or "tcg", as the boots of this row ran
     std::vector<double> ready_ms;     // start-to-ready of each run, in run order
     Summary summary;
+    // The phases of each run, in ms since the row's start: libvirt rows as vm::run
+    // records them, qemu rows from the console (first-serial-byte, kernel-start,
+    // init-start, workload-start).
+    std::vector<std::vector<PhaseMark>> phases;
 };
+
+// One phase at the median over runs: when it ended and how long after the phase before.
+struct MedianPhase {
+    std::string name;
+    double at_ms = 0;
+    double step_ms = 0;
+};
+
+// The median end of each phase that `runs` recorded, ordered by that median.
+std::vector<MedianPhase> median_phases(const std::vector<std::vector<PhaseMark>>& runs);
 
 struct BootProfile {
     std::vector<BootProfileRow> rows;
@@ -57,7 +72,8 @@ void summarize_profile(BootProfile& profile);
 
 // The table printed by `vm boot-profile`: step, accelerator, median start-to-ready,
 // the saving against the row above (negative: slower), min and max, and the change,
-// followed by the ratio lines.
+// followed by the ratio lines and the median phases of the tuned qemu row and the
+// libvirt rows, which show where the time between them goes.
 std::string format_boot_profile(const BootProfile& profile);
 
 // A standalone SVG document with one bar per row (the median start-to-ready).

@@ -75,6 +75,8 @@ vm::VmOptions to_vm_options(const VmRunArguments& arguments) {
     options.network = arguments.network;
     options.publish = arguments.publish;
     options.volumes = arguments.volumes;
+    // The phases of `vm run --phases` start with this process, as a user waits for it.
+    options.requested_at = vm::this_process_start();
     return options;
 }
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -63,6 +64,27 @@ struct Descriptor {
     }
 };
 
+// The first executable `program` in PATH, as execvp would find it, or empty.
+fs::path find_in_path(const std::string& program) {
+    const char* search = std::getenv("PATH");
+    std::string_view folders = search != nullptr ? search : "/usr/bin:/bin";
+    while (true) {
+        auto end = folders.find(':');
+        fs::path candidate = fs::path(folders.substr(0, end)) / program;
+        if (!candidate.parent_path().empty() && access(candidate.c_str(), X_OK) == 0) return candidate;
+        if (end == std::string_view::npos) return {};
+        folders.remove_prefix(end + 1);
+    }
+}
+
+// Path, inode, size and modification time: a package upgrade changes at least one.
+std::string binary_identity(const fs::path& binary) {
+    struct stat status {};
+    if (stat(binary.c_str(), &status) != 0) return {};
+    return fmt::format("{} {} {} {}.{:09}", binary.string(), status.st_ino, status.st_size, status.st_mtim.tv_sec,
+                       status.st_mtim.tv_nsec);
+}
+
 Accelerator effective_request(Accelerator requested) {
     if (requested != Accelerator::automatic) return requested;
     const char* environment = std::getenv("ISOLAB_ACCEL");
@@ -116,6 +138,34 @@ std::string qemu_binary_version() {
 
 HostKey current_host_key() { return current_host_key(qemu_binary_version()); }
 
+std::string cached_qemu_binary_version(const Paths& paths) {
+    auto binary = find_in_path("qemu-system-x86_64");
+    if (binary.empty()) return "unknown";
+    std::string identity = binary_identity(binary);
+    if (identity.empty()) return qemu_binary_version();
+    auto file = paths.cache / "qemu-version.json";
+    std::error_code ignored;
+    if (fs::exists(file, ignored)) {
+        try {
+            auto cached = nlohmann::json::parse(read_file(file));
+            if (cached.value("binary", "") == identity) return cached.value("version", "unknown");
+        } catch (const std::exception& error) {
+            spdlog::debug("ignoring unreadable {}: {}", file.string(), error.what());
+        }
+    }
+    std::string version = qemu_binary_version();
+    if (version == "unknown") return version;
+    try {
+        fs::create_directories(paths.cache);
+        write_file_atomic(file, nlohmann::json{{"binary", identity}, {"version", version}}.dump(2) + "\n");
+    } catch (const std::exception& error) {
+        spdlog::debug("cannot remember the QEMU version in {}: {}", file.string(), error.what());
+    }
+    return version;
+}
+
+HostKey current_host_key(const Paths& paths) { return current_host_key(cached_qemu_binary_version(paths)); }
+
 fs::path accel_cache_file(const Paths& paths) { return paths.cache / "accel.json"; }
 
 std::optional<AcceleratorVerdict> read_cached_verdict(const fs::path& file, const HostKey& key) {
@@ -160,6 +210,12 @@ AcceleratorVerdict choose_accelerator(Accelerator requested, const Paths& paths,
                                       const KvmProbe& probe) {
     Accelerator request = effective_request(requested);
     if (request == Accelerator::tcg) return {"tcg", "requested (--accel tcg)"};
+    // A cached TCG verdict stands whatever /dev/kvm does now, so `auto` skips the device
+    // check (an open and a KVM_CREATE_VM, about 10 ms on a nested host).
+    if (request == Accelerator::automatic) {
+        auto cached = read_cached_verdict(accel_cache_file(paths), key);
+        if (cached && cached->used == "tcg") return *cached;
+    }
 
     std::string problem = kvm_device_problem();
     if (!problem.empty()) {

@@ -42,7 +42,8 @@ namespace {
 
 constexpr std::uint64_t kMib = 1ULL << 20;
 constexpr const char* kPssDefinition =
-    "max of the Pss line of /proc/<QEMU pid>/smaps_rollup, sampled every 50 ms from resume to stop";
+    "max of the Pss line of /proc/<QEMU pid>/smaps_rollup, sampled every 500 ms from workload start and at the "
+    "exit line";
 
 std::atomic<bool> interrupt_requested{false};
 
@@ -164,9 +165,11 @@ void prepare_disk(GuestFiles& files, const Paths& paths, const image::Image& ima
     check_qemu_can_reach(base.path);
 }
 
+// Marks the phases image and initramfs in `phases` when it is given.
 GuestFiles prepare_guest(image::Store& store, const std::string& reference, const std::vector<std::string>& command,
                          const std::vector<std::string>& env, const fs::path& folder, guest::RootForm form,
-                         bool power_button, const QemuIds& qemu = {}, const GuestDevices& devices = {}) {
+                         bool power_button, const QemuIds& qemu = {}, const GuestDevices& devices = {},
+                         PhaseRecorder* phases = nullptr) {
     const Paths& paths = store.paths();
     GuestFiles files;
     files.kernel = guest::ensure_kernel(paths);
@@ -194,6 +197,7 @@ GuestFiles prepare_guest(image::Store& store, const std::string& reference, cons
     fs::permissions(files.folder, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                                               fs::perms::others_read | fs::perms::others_exec);
     files.initramfs = files.folder / "initramfs.cpio";
+    if (phases != nullptr) phases->mark("image");
     if (form == guest::RootForm::disk) {
         prepare_disk(files, paths, image, lowerdirs, workload, qemu);
     } else {
@@ -209,6 +213,7 @@ GuestFiles prepare_guest(image::Store& store, const std::string& reference, cons
 
     check_qemu_can_reach(files.kernel.boot_image);
     check_qemu_can_reach(files.initramfs);
+    if (phases != nullptr) phases->mark("initramfs");
     spdlog::debug("guest files: kernel {} ({}), initramfs {} ({} bytes), cmdline '{}'",
                   files.kernel.boot_image.string(), files.kernel.boot_format, files.initramfs.string(),
                   files.initramfs_bytes, files.cmdline);
@@ -488,6 +493,16 @@ private:
     bool finished_ = false;
 };
 
+// The same marks ordered by time: the guest's phases are recorded once the boot ends,
+// and kernel-start may come before the first console byte.
+PhaseRecorder sorted_by_time(const PhaseRecorder& phases) {
+    std::vector<PhaseMark> marks = phases.marks();
+    std::stable_sort(marks.begin(), marks.end(), [](const PhaseMark& a, const PhaseMark& b) { return a.at_ms < b.at_ms; });
+    PhaseRecorder sorted(phases.origin());
+    for (auto& mark : marks) sorted.mark_ms(std::move(mark.name), mark.at_ms, std::move(mark.source));
+    return sorted;
+}
+
 }  // namespace
 
 Accelerator parse_accelerator(std::string_view text) {
@@ -499,6 +514,10 @@ Accelerator parse_accelerator(std::string_view text) {
 
 VmResult run(image::Store& store, const VmOptions& options) {
     VmResult result;
+    if (options.requested_at) {
+        result.phases = PhaseRecorder(*options.requested_at);
+        result.phases.mark("isolab-start");
+    }
     check_options(options);
     auto shared = parse_shared_folders(options.volumes);
     result.name = libvirt::make_domain_name(options.name);
@@ -507,13 +526,14 @@ VmResult run(image::Store& store, const VmOptions& options) {
     result.pss_definition = kPssDefinition;
 
     libvirt::Connection connection(libvirt::resolve_uri(options.connect_uri));
+    result.phases.mark("libvirt-connect");
     std::unique_ptr<ForegroundRecord> record;
     if (options.keep_record) {
         record = std::make_unique<ForegroundRecord>(store.paths(), connection, options, result.name);
     } else if (fs::exists(vm_paths(store.paths(), result.name).record())) {
         check_name_free(store.paths(), connection, result.name);
     }
-    result.accelerator = choose_accelerator(options.accelerator, store.paths(), current_host_key(),
+    result.accelerator = choose_accelerator(options.accelerator, store.paths(), current_host_key(store.paths()),
                                             [&] { return probe_kvm(store, connection); });
     result.phases.mark("accelerator");
     spdlog::debug("accelerator for {}: {} ({})", result.name, result.accelerator.used, result.accelerator.reason);
@@ -541,15 +561,15 @@ VmResult run(image::Store& store, const VmOptions& options) {
             });
         }
         fault_point("vm.network");
+        result.phases.mark("network");
     }
     auto temporary = record ? std::make_unique<TemporaryDirectory>(record->vm().folder, "guest-")
                             : std::make_unique<TemporaryDirectory>(make_vm_parent(store.paths()), result.name + "-");
     // A recorded VM can be stopped with `vm stop`, which presses the power button.
     GuestFiles files = prepare_guest(store, options.image, options.command, options.env, temporary->path(), options.form,
-                                     options.keep_record, qemu, devices);
+                                     options.keep_record, qemu, devices, &result.phases);
     files.temporary = std::move(temporary);
     fault_point("vm.prepared");
-    result.phases.mark("prepare");
     result.kernel_bytes = files.kernel.boot_image_bytes;
     result.initramfs_bytes = files.initramfs_bytes;
 
@@ -580,8 +600,11 @@ VmResult run(image::Store& store, const VmOptions& options) {
     result.guest_uptime_at_ready_ms = outcome.guest_uptime_at_ready_ms;
     result.qemu_pss_peak_bytes = outcome.qemu_pss_peak_bytes;
     if (outcome.qemu_pid < 0) result.pss_definition = "not measured: the QEMU pid file was not found";
+    result.phases = sorted_by_time(result.phases);
     return result;
 }
+
+Clock::time_point this_process_start() { return libvirt::process_created_at(getpid()).value_or(Clock::now()); }
 
 VmRecord run_detached(image::Store& store, const VmOptions& options) {
     check_options(options);
@@ -607,7 +630,7 @@ VmRecord run_detached(image::Store& store, const VmOptions& options) {
     auto folder = claim_name(paths, connection, record);
     VmPaths vm = vm_paths(paths, record.name);
 
-    AcceleratorVerdict verdict = choose_accelerator(options.accelerator, paths, current_host_key(),
+    AcceleratorVerdict verdict = choose_accelerator(options.accelerator, paths, current_host_key(store.paths()),
                                                     [&] { return probe_kvm(store, connection); });
     record.accelerator = verdict.used;
     record.accelerator_reason = verdict.reason;
@@ -645,7 +668,7 @@ VmRecord run_detached(image::Store& store, const VmOptions& options) {
 }
 
 AcceleratorVerdict choose_host_accelerator(image::Store& store, Accelerator requested, const std::string& connect_uri) {
-    return choose_accelerator(requested, store.paths(), current_host_key(), [&] {
+    return choose_accelerator(requested, store.paths(), current_host_key(store.paths()), [&] {
         libvirt::Connection connection(libvirt::resolve_uri(connect_uri));
         return probe_kvm(store, connection);
     });

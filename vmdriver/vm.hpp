@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +49,9 @@ struct VmOptions {
     std::string network = "none";       // "none", "bridge" (isolab0, the CLI's default) or a network of `isolab network create`
     std::vector<std::string> publish;   // -p values, [IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]
     std::vector<std::string> volumes;   // -v values, HOST_FOLDER:GUEST_PATH[:ro|rw]
+    // run: when the VM was requested (the CLI passes its process start). Phases then
+    // count from it, and isolab-start marks the call of run. Unset: they count from the call.
+    std::optional<Clock::time_point> requested_at;
 };
 
 struct VmResult {
@@ -55,7 +59,7 @@ struct VmResult {
     int exit_code = -1;                 // the workload's, as the guest init reported it
     AcceleratorVerdict accelerator;
     std::string guest_kernel;           // kernel release booted, e.g. "6.1.0-57-amd64"
-    PhaseRecorder phases;               // define, qemu-up, kernel-start, init-start, workload-start, exit
+    PhaseRecorder phases;               // in time order; run() lists them
     double guest_uptime_at_ready_ms = -1;
     std::uint64_t memory_bytes = 0;           // guest RAM configured
     std::uint64_t qemu_pss_peak_bytes = 0;    // max PSS of the QEMU process while it ran
@@ -68,11 +72,24 @@ struct VmResult {
 };
 
 // Boots the image, runs the workload to completion and removes the domain.
+// VmResult::phases, each the end of a step, in time order:
+//   isolab-start       run was called (only with VmOptions::requested_at)
+//   libvirt-connect    the libvirt connection is open (an embedded driver starts here)
+//   accelerator        KVM or TCG chosen (with keep_record, after the record is written)
+//   network            the guest's address and ports are set up (bridge networks only)
+//   image              kernel and image found, workload and its modules resolved
+//   initramfs          the run's initramfs (or disk overlay) written
+//   define, qemu-exec, create, qemu-up, first-serial-byte, kernel-start, init-start,
+//   workload-start, ready, exit, stopped   see libvirt::boot
 // With `keep_record`, the VM has a record in vms/<name>/ naming this process as its owner,
 // so `vm ps`, `vm inspect` and `vm logs` see it while it runs; the exit is recorded when
 // it ends, and `auto_remove` removes the record then.
 // Throws Error when the VM cannot be started (libvirtd not reachable, no kernel, ...).
 VmResult run(image::Store& store, const VmOptions& options);
+
+// When this process was created, to 10 ms (from /proc/self/stat), or now when /proc
+// cannot tell. For VmOptions::requested_at.
+Clock::time_point this_process_start();
 
 // Boots the image as a detached VM: the domain keeps running after this call returns and
 // virtlogd writes its serial console to vms/<name>/console.log. Writes the VM's record

@@ -4,9 +4,13 @@
 #include <gtest/gtest.h>
 #include <libvirt/libvirt.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "runtime/core/files.hpp"
 #include "support/test_support.hpp"
@@ -64,6 +68,35 @@ TEST_F(VmRun, OutputExitCodeAndEnvironment) {
     EXPECT_TRUE(contains(result.err, "workload-start")) << result.err;
     EXPECT_TRUE(contains(result.err, "kernel-start")) << result.err;
     EXPECT_TRUE(contains(result.err, "accelerator tcg")) << result.err;
+
+    // The phase table: every start-up phase, in time order from the process start.
+    std::vector<std::pair<std::string, double>> phases;
+    std::istringstream lines(result.err);
+    bool in_table = false;
+    for (std::string line; std::getline(lines, line);) {
+        if (line.starts_with("PHASE")) {
+            in_table = true;
+            continue;
+        }
+        std::istringstream fields(line);
+        std::string phase;
+        double at_ms = 0;
+        if (!in_table || !(fields >> phase >> at_ms)) {
+            in_table = false;
+            continue;
+        }
+        phases.emplace_back(phase, at_ms);
+    }
+    std::vector<std::string> names;
+    for (size_t i = 0; i < phases.size(); ++i) {
+        names.push_back(phases[i].first);
+        if (i > 0) EXPECT_LE(phases[i - 1].second, phases[i].second) << phases[i].first << " out of order:\n" << result.err;
+    }
+    for (const char* expected : {"isolab-start", "libvirt-connect", "accelerator", "image", "initramfs", "define",
+                                 "qemu-process", "create", "qemu-up", "first-serial-byte", "kernel-start",
+                                 "init-start", "workload-start", "exit"}) {
+        EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected << " missing:\n" << result.err;
+    }
     EXPECT_TRUE(contains(result.err, "QEMU PSS peak")) << result.err;
 
     EXPECT_FALSE(domain_exists("isolab-" + name)) << "domain isolab-" << name << " outlived the run";

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
@@ -74,6 +75,19 @@ TEST_F(AccelCache, TcgNeedsNoProbe) {
     EXPECT_EQ(probes, 0);
 }
 
+TEST_F(AccelCache, CachedTcgVerdictNeedsNoDevice) {
+    fs::create_directories(file().parent_path());
+    write_cached_verdict(file(), key_, {"tcg", "KVM probe failed (timeout); using TCG"});
+    int probes = 0;
+    auto verdict = choose_accelerator(Accelerator::automatic, paths(), key_, [&] {
+        ++probes;
+        return std::string();
+    });
+    EXPECT_EQ(verdict.used, "tcg");
+    EXPECT_TRUE(verdict.reason.starts_with("KVM probe failed (timeout)")) << verdict.reason;
+    EXPECT_EQ(probes, 0);
+}
+
 // The remaining cases need a /dev/kvm that can create VMs; without one, choose_accelerator
 // decides from the device alone and never calls the probe.
 class AccelChoice : public AccelCache {
@@ -125,6 +139,60 @@ TEST_F(AccelChoice, EnvironmentOverridesAuto) {
     });
     EXPECT_EQ(verdict.used, "tcg");
     EXPECT_EQ(probes, 0);
+}
+
+// A stand-in qemu-system-x86_64 in a PATH of its own that prints `version`.
+class QemuVersionCache : public AccelCache {
+protected:
+    void SetUp() override {
+        AccelCache::SetUp();
+        const char* path = std::getenv("PATH");
+        saved_path_ = path != nullptr ? path : "";
+        fs::create_directories(bin());
+        setenv("PATH", bin().c_str(), 1);
+    }
+    void TearDown() override {
+        setenv("PATH", saved_path_.c_str(), 1);
+        AccelCache::TearDown();
+    }
+
+    fs::path bin() const { return folder_.path() / "bin"; }
+    fs::path qemu() const { return bin() / "qemu-system-x86_64"; }
+
+    // Rewrites the script in place, so its inode stays the same.
+    void write_qemu(const std::string& version) {
+        std::ofstream script(qemu(), std::ios::trunc);
+        script << "#!/bin/sh\necho 'QEMU emulator version " << version << " (test)'\n";
+        script.close();
+        fs::permissions(qemu(), fs::perms(0755));
+    }
+
+    std::string saved_path_;
+};
+
+TEST_F(QemuVersionCache, ReusedWhileBinaryUnchanged) {
+    write_qemu("9.1.1");
+    EXPECT_EQ(cached_qemu_binary_version(paths()), "9.1.1");
+    EXPECT_TRUE(fs::exists(paths().cache / "qemu-version.json"));
+
+    // Same size and modification time: the cached version is returned, QEMU is not run.
+    auto modified = fs::last_write_time(qemu());
+    write_qemu("9.1.2");
+    fs::last_write_time(qemu(), modified);
+    EXPECT_EQ(cached_qemu_binary_version(paths()), "9.1.1");
+}
+
+TEST_F(QemuVersionCache, ReadAgainAfterUpgrade) {
+    write_qemu("9.1.1");
+    EXPECT_EQ(cached_qemu_binary_version(paths()), "9.1.1");
+    write_qemu("10.0.0");
+    EXPECT_EQ(cached_qemu_binary_version(paths()), "10.0.0");
+    EXPECT_EQ(current_host_key(paths()).qemu_version, "10.0.0");
+}
+
+TEST_F(QemuVersionCache, MissingBinaryIsUnknown) {
+    EXPECT_EQ(cached_qemu_binary_version(paths()), "unknown");
+    EXPECT_FALSE(fs::exists(paths().cache / "qemu-version.json"));
 }
 
 TEST(HostKeyTest, ReadsThisHost) {

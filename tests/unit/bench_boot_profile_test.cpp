@@ -79,3 +79,39 @@ TEST(BootProfileReport, ChartHasOneBarPerRow) {
     EXPECT_EQ(bars, 3u);
     EXPECT_NE(svg.find("libvirt (tcg)"), std::string::npos);
 }
+
+TEST(BootProfileReport, MedianPhasesOrderedByMedianEnd) {
+    using isolab::PhaseMark;
+    // kernel-start arrives after init-start in each run's list, as the guest reports it.
+    std::vector<std::vector<PhaseMark>> runs = {
+        {{"create", 300, "host"}, {"init-start", 1500, "host"}, {"kernel-start", 900, "guest"}},
+        {{"create", 100, "host"}, {"init-start", 1300, "host"}, {"kernel-start", 700, "guest"}},
+        {{"create", 200, "host"}, {"init-start", 1400, "host"}},
+    };
+    auto phases = median_phases(runs);
+    ASSERT_EQ(phases.size(), 3u);
+    EXPECT_EQ(phases[0].name, "create");
+    EXPECT_DOUBLE_EQ(phases[0].at_ms, 200);
+    EXPECT_DOUBLE_EQ(phases[0].step_ms, 200);
+    EXPECT_EQ(phases[1].name, "kernel-start");
+    EXPECT_DOUBLE_EQ(phases[1].at_ms, 800);  // the median of the two runs that have it
+    EXPECT_DOUBLE_EQ(phases[1].step_ms, 600);
+    EXPECT_EQ(phases[2].name, "init-start");
+    EXPECT_DOUBLE_EQ(phases[2].at_ms, 1400);
+    EXPECT_DOUBLE_EQ(phases[2].step_ms, 600);
+}
+
+TEST(BootProfileReport, TableShowsPhasesOfComparedRows) {
+    auto profile = sample_profile();
+    for (auto& row : profile.rows) {
+        row.phases = {{{"kernel-start", 100, "guest"}, {"workload-start", 400, "host"}}};
+    }
+    auto table = format_boot_profile(profile);
+    EXPECT_NE(table.find("phases of trimmed-cmdline (median end over runs, ms since QEMU was started)"),
+              std::string::npos)
+        << table;
+    EXPECT_NE(table.find("phases of libvirt (median end over runs, ms since vm::run was called)"), std::string::npos)
+        << table;
+    EXPECT_EQ(table.find("phases of default"), std::string::npos) << table;
+    EXPECT_NE(table.find("workload-start" + std::string(16, ' ') + "400.0" + std::string(6, ' ') + "300.0"), std::string::npos) << table;
+}

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -70,8 +71,10 @@ struct BootOutcome {
     std::vector<std::string> boot_log;         // console lines before workload-start
 };
 
-// Boots `request.spec` on `connection`, recording phases into `phases`:
+// Boots `request.spec` on `connection`, recording phases into `phases` (the guest's
+// phases after the boot, so not in time order):
 //   define            domain XML built
+//   qemu-process      libvirt forked the process that becomes QEMU (10 ms resolution)
 //   create            virDomainCreateXML returned (QEMU started, vCPUs paused)
 //   qemu-up           console attached and vCPUs resumed
 //   first-serial-byte first console byte on the host (firmware output)
@@ -92,6 +95,11 @@ std::uint64_t read_pss_bytes(int pid);
 // Returns the PID of a running domain's QEMU process from libvirt's pid file
 // (/run/libvirt/qemu/<name>.pid for qemu:///system), or -1 when there is none.
 int read_qemu_pid(const std::string& uri, const std::string& name);
+
+// When process `pid` was created (by fork), on Clock, from field 22 of /proc/<pid>/stat:
+// clock ticks since boot, so the resolution is 1/sysconf(_SC_CLK_TCK) s (10 ms on Linux).
+// Empty when the process is gone.
+std::optional<Clock::time_point> process_created_at(int pid);
 
 struct DomainSummary {
     std::string name;
