@@ -9,6 +9,7 @@
 
 #include "runtime/core/error.hpp"
 #include "runtime/core/log.hpp"
+#include "runtime/container/status.hpp"
 #include "vmdriver/lifecycle.hpp"
 
 namespace isolab::vm {
@@ -76,9 +77,17 @@ void write_all(int fd, const char* data, size_t size) {
 
 }  // namespace
 
+void require_console_free(const VmRecord& record, bool run_process_alive) {
+    if (record.detached || record.owner_pid <= 0 || !run_process_alive) return;
+    throw Error(fmt::format("the console of VM {} belongs to the terminal running `isolab vm run` (pid {})", record.name,
+                            record.owner_pid),
+                "use that terminal, or start the VM with `isolab vm run -d` to attach with `isolab vm console`", 1);
+}
+
 std::string attach_console(const Paths& paths, const std::string& name) {
     Connections connections;
     VmView view = require_running(paths, name, connections);
+    require_console_free(view.record, container::process_alive(view.record.owner_pid, view.record.owner_start_ticks));
     libvirt::Connection& connection = connections.get(view.record.connect_uri);
     libvirt::DomainReference domain(connection, view.record.uuid);
     if (!domain.exists()) throw Error("VM " + view.record.name + " stopped before its console could be opened", {}, 1);

@@ -96,6 +96,11 @@ VmStats vm_stats(const Paths& paths, const std::string& name);
 // stops. Returns the reason the session ended.
 std::string attach_console(const Paths& paths, const std::string& name);
 
+// Throws Error (exit code 1) when the VM runs in the foreground and its `vm run` process
+// (`run_process_alive`) still reads the serial console: libvirt lets one session at a
+// time open it.
+void require_console_free(const VmRecord& record, bool run_process_alive);
+
 // Always throws Error: isolab guests have no guest agent channel to run a command through.
 [[noreturn]] void exec_in_vm(const Paths& paths, const std::string& name);
 

@@ -202,10 +202,14 @@ std::uint64_t cpu_shares_to_weight(std::uint64_t shares) {
 Cgroup::Cgroup(std::vector<fs::path> directories) : directories_(std::move(directories)) {}
 
 void Cgroup::create_directories() {
-    for (const auto& directory : directories_) {
+    for (size_t created = 0; created < directories_.size(); ++created) {
+        const auto& directory = directories_[created];
         if (mkdir(directory.c_str(), 0755) != 0) {
             int saved = errno;
-            remove();
+            // Removes only the directories made here. One that already existed (EEXIST) may
+            // be another container's, and removing it would kill that container's processes.
+            remove_cgroup_directories({directories_.begin(), directories_.begin() + static_cast<std::ptrdiff_t>(created)});
+            removed_ = true;
             throw_errno(saved, "cannot create cgroup " + directory.string(),
                         saved == EEXIST ? "remove the leftover with 'isolab system prune'" : "");
         }

@@ -4,7 +4,9 @@
 // connection or UDP datagram to the container's address. Because the listening sockets
 // belong to the owner process, the port is free again as soon as that process ends, even
 // when it was killed.
-#include <atomic>
+#include <netinet/in.h>
+
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -25,6 +27,10 @@ struct PortMapping {
 // Throws Error naming the value.
 PortMapping parse_port_mapping(const std::string& text);
 
+// The IPv4 socket address of `ip` (empty: INADDR_ANY) and `port`. Throws Error naming an
+// invalid address.
+sockaddr_in socket_address(const std::string& ip, std::uint16_t port);
+
 // The mappings of -P: each exposed port ("80/tcp") of the image to a free host port.
 std::vector<PortMapping> publish_all_mappings(const std::vector<std::string>& exposed_ports);
 
@@ -42,12 +48,19 @@ std::string port_key(const PortMapping& mapping);
 void reject_repeated_host_ports(const std::vector<PortMapping>& mappings);
 
 // The listening sockets of a container's published ports and the thread that forwards
-// their traffic. The destructor stops the thread and closes every socket.
+// their traffic. The thread never blocks on one connection: it connects to the container
+// without waiting, and a peer that reads slowly stops only the reading of its own
+// connection. The destructor stops the thread and closes every socket.
 class PortProxy {
 public:
+    // How long a client waits for the connection to the container before the proxy closes
+    // it, e.g. while a VM still boots and drops the SYN.
+    static constexpr std::chrono::milliseconds default_connect_timeout{5000};
+
     // Binds every mapping; the bound port replaces a host port of 0. Throws Error when a
     // port is taken, naming the container `holder` returns for it (empty: not a container).
-    PortProxy(std::vector<PortMapping> mappings, const std::function<std::string(const PortMapping&)>& holder);
+    PortProxy(std::vector<PortMapping> mappings, const std::function<std::string(const PortMapping&)>& holder,
+              std::chrono::milliseconds connect_timeout = default_connect_timeout);
     ~PortProxy();
     PortProxy(const PortProxy&) = delete;
     PortProxy& operator=(const PortProxy&) = delete;
@@ -63,6 +76,7 @@ private:
     std::vector<PortMapping> mappings_;
     std::vector<int> listeners_;      // one per mapping, same order
     std::string container_address_;
+    std::chrono::milliseconds connect_timeout_;
     int wake_[2] = {-1, -1};           // a pipe that ends the thread's poll
     std::thread thread_;
 };

@@ -363,6 +363,22 @@ TEST_F(OciCli, DuplicateIdIsRejected) {
     EXPECT_EQ(state("twice")["status"], "created");
 }
 
+TEST_F(OciCli, ExistingCgroupLeftAlone) {
+    // The cgroup is named after the container's id alone, so a container of the same id
+    // under another --root already has it. A failed create must leave that cgroup alone.
+    auto directories = kernel::cgroup_directories(kernel::detect_cgroups(), "isolab-oci-taken-cgroup");
+    ASSERT_FALSE(directories.empty());
+    for (const auto& directory : directories) ASSERT_TRUE(fs::create_directory(directory)) << directory;
+    set_command({"true"});
+
+    auto result = create("taken-cgroup");
+
+    EXPECT_NE(result.exit_code, 0);
+    EXPECT_NE(result.err.find("cannot create cgroup"), std::string::npos) << result.err;
+    for (const auto& directory : directories) EXPECT_TRUE(fs::exists(directory)) << directory << " was removed";
+    for (auto it = directories.rbegin(); it != directories.rend(); ++it) fs::remove(*it);
+}
+
 TEST_F(OciCli, NamespacePathIsJoined) {
     config_["hostname"] = "first-box";
     set_command({"sleep", "100"});

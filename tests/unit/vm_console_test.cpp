@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "runtime/core/error.hpp"
 #include "vmdriver/libvirt/console.hpp"
+#include "vmdriver/lifecycle.hpp"
 
 namespace isolab::vm::libvirt {
 namespace {
@@ -142,3 +144,38 @@ TEST(Protocol, KernelBanner) {
 
 }  // namespace
 }  // namespace isolab::vm::libvirt
+
+namespace isolab::vm {
+namespace {
+
+VmRecord foreground_record() {
+    VmRecord record;
+    record.name = "isolab-web";
+    record.owner_pid = 4242;
+    return record;
+}
+
+TEST(ConsoleSession, ForegroundRunHoldsConsole) {
+    try {
+        require_console_free(foreground_record(), true);
+        FAIL() << "expected an Error while the foreground vm run lives";
+    } catch (const Error& error) {
+        std::string message = error.one_line();
+        EXPECT_EQ(error.exit_code(), 1);
+        EXPECT_NE(message.find("isolab-web"), std::string::npos) << message;
+        EXPECT_NE(message.find("belongs to the terminal running `isolab vm run` (pid 4242)"), std::string::npos) << message;
+        EXPECT_NE(message.find("isolab vm run -d"), std::string::npos) << message;
+    }
+}
+
+TEST(ConsoleSession, ConsoleFreeWithoutForegroundRun) {
+    auto detached = foreground_record();
+    detached.detached = true;
+    detached.owner_pid = 0;
+
+    EXPECT_NO_THROW(require_console_free(detached, true));
+    EXPECT_NO_THROW(require_console_free(foreground_record(), false)) << "the vm run process has exited";
+}
+
+}  // namespace
+}  // namespace isolab::vm
