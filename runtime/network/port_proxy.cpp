@@ -338,6 +338,10 @@ PortProxy::PortProxy(std::vector<PortMapping> mappings, const std::function<std:
                                     (owner.empty() ? " on this host" : " by container " + owner),
                                 owner.empty() ? "choose another host port with -p" : "remove that container or choose another host port");
                 }
+                if (saved == EADDRNOTAVAIL) {
+                    throw Error("cannot publish " + describe(mapping) + ": " + mapping.host_ip + " is not an address of this host",
+                                "use one of the host's addresses (ip -4 addr), 127.0.0.1, or leave the address out");
+                }
                 throw_errno(saved, "cannot bind port " + describe(mapping));
             }
             if (tcp && listen(fd, 128) != 0) throw_errno("cannot listen on port " + describe(mapping));

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/core/error.hpp"
 #include "runtime/core/unique_fd.hpp"
 #include "runtime/network/ports.hpp"
 
@@ -327,6 +328,23 @@ TEST(PortProxy, ForwardsUdpDatagrams) {
 
     ASSERT_GT(count, 0) << std::strerror(errno);
     EXPECT_EQ(std::string(buffer, static_cast<size_t>(count)), "ping");
+}
+
+TEST(PortProxy, ForeignHostAddressIsNamed) {
+    std::ifstream nonlocal("/proc/sys/net/ipv4/ip_nonlocal_bind");
+    int allowed = 0;
+    nonlocal >> allowed;
+    if (allowed != 0) GTEST_SKIP() << "net.ipv4.ip_nonlocal_bind is set, so any address binds";
+    auto mapping = loopback_mapping(80);
+    mapping.host_ip = "192.0.2.1";  // TEST-NET-1, never a host's own address
+    try {
+        PortProxy proxy({mapping}, [](const PortMapping&) { return std::string(); });
+        FAIL() << "bound an address this host does not have";
+    } catch (const Error& error) {
+        EXPECT_NE(std::string(error.what()).find("192.0.2.1 is not an address of this host"), std::string::npos)
+            << error.what();
+        EXPECT_FALSE(error.hint().empty());
+    }
 }
 
 }  // namespace
