@@ -224,6 +224,7 @@ LaunchPlan launch_plan(const ContainerConfig& config, const ContainerPaths& path
     plan.mounts = config.mounts;
     plan.user = config.user;
     plan.keep_stdin = options.interactive && !options.tty;
+    plan.dies_with_parent = options.dies_with_owner;
     plan.home_from_user = !find_env(image.config.env, "HOME") && !find_env(options.env, "HOME");
     apply_security_options(plan, options);
     apply_namespace_modes(plan, options);
