@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <functional>
 #include <regex>
 #include <set>
@@ -287,7 +288,7 @@ Service read_service(const std::string& name, const YAML::Node& node, const Read
             try {
                 size_t used = 0;
                 service.cpus = std::stod(text, &used);
-                if (used != text.size() || *service.cpus <= 0) throw std::invalid_argument(text);
+                if (used != text.size() || !std::isfinite(*service.cpus) || *service.cpus <= 0) throw std::invalid_argument(text);
             } catch (const std::exception&) {
                 fail(reader.file(), value, full_key, "\"" + text + "\" is not a positive number of CPUs");
             }
