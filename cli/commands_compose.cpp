@@ -136,7 +136,9 @@ void register_exec(CLI::App& compose, Context& context, const Load& load) {
         // docker compose exec is interactive, with a terminal when stdin is one and -T is not given.
         options->interactive = !options->detach;
         options->tty = !*no_tty && !options->detach && isatty(STDIN_FILENO) == 1;
-        options->container = compose::container_of(context.paths, compose::project_name_for(*load), *service, *index);
+        auto project = compose::load_with_warnings(*load);
+        compose::require_service(project, *service);
+        options->container = compose::container_of(context.paths, project.name, *service, *index);
         context.exit_code = container::exec(context.paths, *options);
     });
 }

@@ -56,6 +56,8 @@ int report_parse_error(CLI::App& app, const CLI::ParseError& error, const std::v
         }
         std::string names;
         for (const auto* subcommand : command.get_subcommands({})) {
+            // Internal commands are in the group "", which --help hides too.
+            if (subcommand->get_group().empty()) continue;
             names += (names.empty() ? "" : ", ") + subcommand->get_name();
         }
         if (!remaining.empty()) {

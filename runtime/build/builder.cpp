@@ -500,6 +500,7 @@ private:
         container::RunOptions run;
         run.command = argv;
         run.name = step_container.name();
+        run.dies_with_owner = true;
         run.user = stage.config.user;
         run.working_dir = stage.config.working_dir.empty() ? "/" : stage.config.working_dir;
         auto started = step_started_;

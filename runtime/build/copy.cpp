@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 
 #include "runtime/core/digest.hpp"
@@ -155,8 +156,11 @@ std::vector<TarEntry> plan_copy(const CopyRequest& request) {
         throw Error("COPY with several sources needs a destination ending in '/', not " + request.destination,
                     "write the destination as " + request.destination + "/");
     }
-    auto destination = normalize_relative(request.destination);
-    if (!destination) throw Error("invalid COPY destination " + request.destination);
+    // As Docker cleans the destination (Go's filepath.Clean), a ".." above / stays at /.
+    auto destination = normalize_relative(std::filesystem::path(request.destination).lexically_normal().string());
+    if (!destination) {
+        throw Error("invalid COPY destination " + request.destination, "give an absolute path in the image, e.g. /app/");
+    }
     auto existing = destination->empty() ? std::optional<TreeEntry>(TreeEntry{}) : request.image->lookup(*destination);
     if (destination->empty() || (existing && S_ISDIR(existing->info.st_mode))) into_directory = true;
 

@@ -235,6 +235,11 @@ std::string at_line(const std::string& file, int line, const std::string& messag
 }
 
 Dockerfile parse_dockerfile(std::string_view text, const std::string& file) {
+    if (auto nul = text.find('\0'); nul != std::string_view::npos) {
+        auto line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(nul), '\n'));
+        throw Error(at_line(file, line, "the file has a NUL byte"),
+                    "a Dockerfile is text: remove the byte, or convert a UTF-16 file to UTF-8");
+    }
     auto lines = split_lines(text);
     Directives directives = read_directives(lines, file);
     Dockerfile dockerfile;

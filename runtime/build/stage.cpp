@@ -1,5 +1,7 @@
 #include "runtime/build/stage.hpp"
 
+#include <signal.h>
+
 #include <algorithm>
 #include <cctype>
 #include <set>
@@ -7,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/container/health.hpp"
+#include "runtime/container/lifecycle.hpp"
 #include "runtime/core/error.hpp"
 
 namespace isolab::build {
@@ -213,13 +216,15 @@ std::string apply(StageState& stage, const Instruction& instruction, char escape
         return "SHELL " + nlohmann::json(stage.shell).dump();
     }
     if (keyword == "STOPSIGNAL") {
-        stage.config.stop_signal = expand_word(instruction.arguments, stage.variables(), escape);
-        const std::string& signal = stage.config.stop_signal;
-        bool number = !signal.empty() && signal.size() < 3 && signal.find_first_not_of("0123456789") == std::string::npos;
-        bool name = !signal.empty() && std::all_of(signal.begin(), signal.end(), [](unsigned char c) {
-            return std::isupper(c) || std::isdigit(c) || c == '+' || c == '-';
-        });
-        if (!number && !name) throw Error("invalid STOPSIGNAL '" + signal + "'", "give a name such as SIGTERM or a number");
+        auto signal = expand_word(instruction.arguments, stage.variables(), escape);
+        // Checked as `isolab stop` reads it, so an image never has a stop signal that stop rejects.
+        try {
+            container::parse_signal(signal);
+        } catch (const Error&) {
+            throw Error("invalid STOPSIGNAL '" + signal + "'",
+                        "give a signal name such as SIGTERM or a number from 1 to " + std::to_string(NSIG - 1));
+        }
+        stage.config.stop_signal = signal;
         return "STOPSIGNAL " + signal;
     }
     if (keyword == "HEALTHCHECK") return apply_healthcheck(stage, instruction);

@@ -8,6 +8,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
 #include <cstdio>
 #include <mutex>
 #include <set>
@@ -24,12 +27,16 @@
 #include "runtime/core/digest.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/fault.hpp"
+#include "runtime/core/files.hpp"
+#include "runtime/core/log.hpp"
 #include "runtime/network/bridge.hpp"
 #include "runtime/network/networks.hpp"
 #include "runtime/network/ports.hpp"
 #include "runtime/volume/volume.hpp"
 
 namespace isolab::compose {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -106,11 +113,50 @@ void print_prefixed_logs(const Paths& paths, const std::vector<container::Stored
     readers.clear();  // joins every thread
 }
 
-void ensure_volumes(const Paths& paths, const Project& project) {
+// What one `up` created, removed again unless keep() was called: an `up` that fails
+// before its first container started leaves no network or volume behind.
+class CreatedResources {
+public:
+    explicit CreatedResources(const Paths& paths) : paths_(paths) {}
+    ~CreatedResources() {
+        if (kept_) return;
+        for (auto name = networks_.rbegin(); name != networks_.rend(); ++name) {
+            try {
+                network::remove_network(paths_, *name);
+                std::fprintf(stderr, "Network %s  Removed\n", name->c_str());
+            } catch (const std::exception& error) {
+                spdlog::warn("cannot remove network {} after the failed up: {}", *name, error.what());
+            }
+        }
+        for (const auto& name : volumes_) {
+            try {
+                volume::remove_volume(paths_, name, false);
+                std::fprintf(stderr, "Volume %s  Removed\n", name.c_str());
+            } catch (const std::exception& error) {
+                spdlog::warn("cannot remove volume {} after the failed up: {}", name, error.what());
+            }
+        }
+    }
+    CreatedResources(const CreatedResources&) = delete;
+    CreatedResources& operator=(const CreatedResources&) = delete;
+
+    void add_network(const std::string& name) { networks_.push_back(name); }
+    void add_volume(const std::string& name) { volumes_.push_back(name); }
+    void keep() { kept_ = true; }
+
+private:
+    const Paths& paths_;
+    std::vector<std::string> networks_;
+    std::vector<std::string> volumes_;
+    bool kept_ = false;
+};
+
+void ensure_volumes(const Paths& paths, const Project& project, CreatedResources& created) {
     for (const auto& volume : project.volumes) {
         auto name = project.name + "_" + volume;
         if (!volume::find_volume(paths, name)) {
             volume::create_volume(paths, name, {{project_label, project.name}, {"com.docker.compose.volume", volume}});
+            created.add_volume(name);
             std::fprintf(stderr, "Volume %s  Created\n", name.c_str());
         }
     }
@@ -133,40 +179,69 @@ std::vector<std::string> aliases_on(const Service& service, const ServiceNetwork
     return aliases;
 }
 
-// Creates the networks the services use, unless they exist. A network that exists must
-// belong to this project, and an external one must exist.
-void ensure_networks(const Paths& paths, const Project& project) {
+std::set<std::string> used_network_keys(const Project& project) {
     std::set<std::string> used;
     for (const auto& service : project.services) {
         for (const auto& network : service.networks) used.insert(network.key);
     }
-    auto existing = network::list_networks(paths);
+    return used;
+}
+
+// True when `record` was created by `project` for `spec`; throws Error when a network of
+// that name belongs to something else.
+bool project_network_exists(const std::optional<network::NetworkRecord>& record, const Project& project, const NetworkSpec& spec) {
+    if (!record) return false;
+    auto owner = record->labels.find(project_label);
+    if (owner == record->labels.end() || owner->second != project.name) {
+        throw Error("network " + spec.name + " exists but was not created by project " + project.name,
+                    "give networks." + spec.key + " another name: in the compose file, or declare it external: true to use it", 1);
+    }
+    return true;
+}
+
+std::optional<network::NetworkRecord> find_network(const Paths& paths, const std::string& name) {
+    for (auto& record : network::list_networks(paths)) {
+        if (record.name == name) return record;
+    }
+    return std::nullopt;
+}
+
+// Checks, before anything is created, that each external network the services use
+// exists and that no other network has the name of one of the project's.
+void check_networks(const Paths& paths, const Project& project) {
+    auto used = used_network_keys(project);
     for (const auto& spec : project.networks) {
         if (!used.count(spec.key)) continue;
-        auto found = std::find_if(existing.begin(), existing.end(), [&](const auto& record) { return record.name == spec.name; });
+        auto found = find_network(paths, spec.name);
         if (spec.external) {
-            if (found == existing.end() || !found->user_defined) {
+            if (!found || !found->user_defined) {
                 throw Error("external network " + spec.name + " not found",
                             "create it with 'isolab network create " + spec.name + "'", 1);
             }
             continue;
         }
-        if (found != existing.end()) {
-            auto owner = found->labels.find(project_label);
-            if (owner == found->labels.end() || owner->second != project.name) {
-                throw Error("network " + spec.name + " exists but was not created by project " + project.name,
-                            "remove it with 'isolab network rm " + spec.name + "', or declare it external: true", 1);
-            }
-            continue;
-        }
+        project_network_exists(found, project, spec);
+    }
+}
+
+// Creates the networks the services use, unless they exist. A network that exists with
+// this project's labels is used as it is, as docker compose does, also when another `up`
+// created it a moment ago.
+void ensure_networks(const Paths& paths, const Project& project, CreatedResources& created) {
+    auto used = used_network_keys(project);
+    for (const auto& spec : project.networks) {
+        if (!used.count(spec.key) || spec.external) continue;
+        if (project_network_exists(find_network(paths, spec.name), project, spec)) continue;
         auto labels = spec.labels;
         labels[project_label] = project.name;
         labels[network_label] = spec.key;
         try {
             network::create_network(paths, spec.name, spec.subnet, labels);
         } catch (const Error& error) {
+            if (project_network_exists(find_network(paths, spec.name), project, spec)) continue;
             throw Error("network " + spec.key + " of project " + project.name + ": " + error.what(), error.hint(), 1);
         }
+        created.add_network(spec.name);
         std::fprintf(stderr, "Network %s  Created\n", spec.name.c_str());
         fault_point("compose.network");
     }
@@ -386,13 +461,27 @@ container::RunOptions run_options_for(const Project& project, const Service& ser
     return options;
 }
 
-int up(image::Store& store, const Project& project, const UpOptions& options) {
-    const auto& paths = store.paths();
-    check_scale(project, options);
-    if (options.build) build(store, project, false);
-    ensure_volumes(paths, project);
-    ensure_networks(paths, project);
+namespace {
 
+// Serializes `up` and `down` of one project on one state root, so that concurrent runs
+// end with one set of containers instead of racing for the same names.
+std::unique_ptr<FileLock> lock_project(const Paths& paths, const std::string& project_name) {
+    auto folder = paths.root / "compose-locks";
+    fs::create_directories(folder);
+    return std::make_unique<FileLock>(folder / (project_name + ".lock"));
+}
+
+// Creates or starts the project's volumes, networks and containers.
+std::vector<container::StoredContainer> create_and_start(image::Store& store, const Project& project, const UpOptions& options) {
+    const auto& paths = store.paths();
+    auto lock = lock_project(paths, project.name);
+    check_scale(project, options);
+    check_networks(paths, project);
+    if (options.build) build(store, project, false);
+
+    CreatedResources created(paths);
+    ensure_volumes(paths, project, created);
+    ensure_networks(paths, project, created);
     std::vector<container::StoredContainer> started;
     for (const auto& service : project.services) {
         wait_for_dependencies(paths, project, service);
@@ -404,8 +493,18 @@ int up(image::Store& store, const Project& project, const UpOptions& options) {
         }
         for (int number = 1; number <= replicas; ++number) {
             started.push_back(start_replica(store, project, service, number));
+            created.keep();
         }
     }
+    created.keep();
+    return started;
+}
+
+}  // namespace
+
+int up(image::Store& store, const Project& project, const UpOptions& options) {
+    const auto& paths = store.paths();
+    auto started = create_and_start(store, project, options);
     if (options.detach) return 0;
 
     // Attached: Ctrl-C or SIGTERM stops the containers, which ends the log readers.
@@ -449,6 +548,7 @@ std::vector<container::StoredContainer> project_containers(const Paths& paths, c
 }
 
 void down(const Paths& paths, const std::string& project_name, bool remove_volumes) {
+    auto lock = lock_project(paths, project_name);
     auto containers = project_containers(paths, project_name, true);
     // Dependents first: the reverse of the order they were created in.
     std::reverse(containers.begin(), containers.end());
@@ -562,6 +662,12 @@ std::string container_of(const Paths& paths, const std::string& project_name, co
     for (int number : numbers) existing += (existing.empty() ? "" : ", ") + std::to_string(number);
     throw Error("service " + service + " of project " + project_name + " has no container with index " + std::to_string(index),
                 "use --index with one of " + existing, target_error_exit_code);
+}
+
+void require_service(const Project& project, const std::string& service) {
+    bool declared = std::any_of(project.services.begin(), project.services.end(),
+                                [&](const Service& candidate) { return candidate.name == service; });
+    if (!declared) throw Error("no such service: " + service, "see the services with 'isolab compose config'", 1);
 }
 
 }  // namespace isolab::compose

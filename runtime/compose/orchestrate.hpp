@@ -78,4 +78,7 @@ void logs(const Paths& paths, const std::string& project_name, bool follow);
 // its id. Throws Error when the service has no container, or none with that index.
 std::string container_of(const Paths& paths, const std::string& project_name, const std::string& service, int index = 1);
 
+// Throws Error ("no such service: NAME", exit code 1) unless the project has that service.
+void require_service(const Project& project, const std::string& service);
+
 }  // namespace isolab::compose

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <functional>
+#include <regex>
 #include <set>
 
 #include <yaml-cpp/yaml.h>
@@ -286,7 +288,7 @@ Service read_service(const std::string& name, const YAML::Node& node, const Read
             try {
                 size_t used = 0;
                 service.cpus = std::stod(text, &used);
-                if (used != text.size() || *service.cpus <= 0) throw std::invalid_argument(text);
+                if (used != text.size() || !std::isfinite(*service.cpus) || *service.cpus <= 0) throw std::invalid_argument(text);
             } catch (const std::exception&) {
                 fail(reader.file(), value, full_key, "\"" + text + "\" is not a positive number of CPUs");
             }
@@ -463,6 +465,31 @@ std::string interpolate(const std::string& text, const container::EnvironmentLoo
 
 namespace {
 
+// Rejects a name that is invalid on its own or in the name isolab derives from it, with
+// the file, line and key, so that `up` fails before it creates anything. Containers
+// (PROJECT-SERVICE-N), volumes (PROJECT_KEY) and networks (PROJECT_KEY or name:) all take
+// letters, digits, '_', '.' and '-', starting with a letter or digit, and the project
+// name already starts with one. `what` is "service", "volume" or "network".
+void check_name(const std::string& file, const YAML::Node& node, const std::string& key, const std::string& what,
+                const std::string& name) {
+    static const std::regex pattern("[a-zA-Z0-9._-]+");
+    if (!std::regex_match(name, pattern)) {
+        fail(file, node, key, "invalid " + what + " name \"" + name + "\": use letters, digits, '.', '_' and '-'");
+    }
+}
+
+// A network name as `isolab network create` takes it (network::validate_network_name,
+// which the compose parser does not link).
+void check_network_name(const std::string& file, const YAML::Node& node, const std::string& key, const std::string& name) {
+    check_name(file, node, key, "network", name);
+    if (!std::isalnum(static_cast<unsigned char>(name.front())) || name.size() > 64) {
+        fail(file, node, key, "invalid network name \"" + name + "\": start with a letter or digit and use at most 64 characters");
+    }
+    if (name == "bridge" || name == "default" || name == "host" || name == "none") {
+        fail(file, node, key, "network name \"" + name + "\" is reserved: choose another name");
+    }
+}
+
 Project load_project_files(const LoadOptions& options) {
     std::vector<fs::path> files = options.files;
     if (files.empty()) files.push_back(find_default_file(options.working_dir));
@@ -493,6 +520,7 @@ Project load_project_files(const LoadOptions& options) {
     YAML::Node merged(YAML::NodeType::Map);
     ServiceFiles service_files;
     std::map<std::string, std::string> network_files;  // the file that last defined each network
+    std::map<std::string, std::string> volume_files;   // the file that last defined each volume
     std::string last_file;
     for (const auto& file : files) {
         auto display = file.filename().string();
@@ -512,6 +540,7 @@ Project load_project_files(const LoadOptions& options) {
                 for (const auto& service : item.second) service_files[service.first.as<std::string>()] = display;
             } else if (key == "volumes") {
                 if (!item.second.IsMap() && !item.second.IsNull()) fail(display, item.second, "volumes", "expected a map");
+                for (const auto& volume : item.second) volume_files[volume.first.as<std::string>()] = display;
             } else if (key == "name") {
                 // read below
             } else if (key == "networks") {
@@ -549,8 +578,10 @@ Project load_project_files(const LoadOptions& options) {
     std::set<std::string> declared_volumes;
     if (merged["volumes"] && merged["volumes"].IsMap()) {
         for (const auto& volume : merged["volumes"]) {
-            declared_volumes.insert(volume.first.as<std::string>());
-            project.volumes.push_back(volume.first.as<std::string>());
+            auto key = volume.first.as<std::string>();
+            check_name(volume_files[key], volume.first, "volumes." + key, "volume", key);
+            declared_volumes.insert(key);
+            project.volumes.push_back(key);
         }
     }
 
@@ -559,14 +590,16 @@ Project load_project_files(const LoadOptions& options) {
         for (const auto& network : merged["networks"]) {
             auto key = network.first.as<std::string>();
             declared_networks.insert(key);
-            project.networks.push_back(read_network(Reader(network_files[key], lookup), key, network.second, project.name,
-                                                    project.warnings));
+            auto spec = read_network(Reader(network_files[key], lookup), key, network.second, project.name, project.warnings);
+            if (!spec.external) check_network_name(network_files[key], network.first, "networks." + key, spec.name);
+            project.networks.push_back(std::move(spec));
         }
     }
 
     std::vector<Service> services;
     for (const auto& item : merged["services"]) {
         auto service_name = item.first.as<std::string>();
+        check_name(service_files[service_name], item.first, "services." + service_name, "service", service_name);
         Reader reader(service_files[service_name], lookup);
         auto service = read_service(service_name, item.second, reader, project.directory, project.name, declared_volumes,
                                     declared_networks, lookup, project.warnings);

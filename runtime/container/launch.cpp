@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -114,6 +116,9 @@ int container_main(const LaunchPlan& plan, int sync_fd, int status_fd, int stdou
             enter_process_security(plan.security, plan.user, plan.home_from_user, env);
         }
         if (plan.before_exec) plan.before_exec(status_fd);
+        // Set after the last change of user, which clears it. A parent that died before
+        // this line is noticed by the write of the exec phase, which then fails with EPIPE.
+        if (plan.dies_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) throw_errno("cannot set the parent death signal");
         exec_workload(plan, env, status_fd);
     } catch (const Error& error) {
         report_failure(status_fd, error);

@@ -47,6 +47,7 @@ struct LaunchPlan {
     std::optional<winsize> terminal_size;    // the caller's window size for that terminal
     bool keep_stdin = false;                 // -i: stdin is this process's, not /dev/null
     bool own_cgroup_namespace = true;        // false: the process stays in the caller's cgroup namespace
+    bool dies_with_parent = false;           // SIGKILL when the thread that launched it exits (PR_SET_PDEATHSIG)
     // Descriptors the first process keeps open besides stdio, its pipes and terminal_socket;
     // it closes every other one right after clone.
     std::vector<int> inherited_fds;

@@ -102,7 +102,8 @@ void remove_container(const Paths& paths, const std::string& name_or_id, bool fo
 
     if (is_active(container)) {
         if (!force) {
-            throw Error("container " + container.config.name + " is running", "stop it first, or remove it with 'isolab rm -f'");
+            throw Error("container " + container.config.name + " is running", "stop it first, or remove it with 'isolab rm -f'",
+                        target_error_exit_code);
         }
         kill_for_removal(container);
     }

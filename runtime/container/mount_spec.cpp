@@ -35,11 +35,34 @@ std::vector<std::string> split(std::string_view text, char separator) {
     }
 }
 
-// Checks a target: absolute and not the root itself. Returns the reason, or "" when valid.
+// The kernel filesystem the container mounts for itself that a mount at `target` would
+// hide: /proc or a path below it, /sys, or /dev/pts and below. "" when there is none. As
+// runc does (libcontainer/rootfs_linux.go, checkProcMount), the files of /proc that lxcfs
+// replaces may be mounted over.
+std::string hidden_kernel_filesystem(const std::filesystem::path& target) {
+    static const std::set<std::string> proc_files = {"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo",
+                                                     "/proc/stat",    "/proc/swaps",     "/proc/uptime",
+                                                     "/proc/loadavg", "/proc/slabinfo",  "/proc/net/dev",
+                                                     "/proc/sys/kernel/ns_last_pid"};
+    auto text = target.string();
+    auto below = [&](const std::string& folder) { return text == folder || text.rfind(folder + "/", 0) == 0; };
+    if (below("/proc") && !proc_files.count(text)) return "/proc";
+    if (text == "/sys") return "/sys";
+    if (below("/dev/pts")) return "/dev/pts";
+    return "";
+}
+
+// Checks a target: absolute, not the root itself and not over the container's own /proc,
+// /sys or /dev/pts. Returns the reason, or "" when valid.
 std::string target_problem(const std::string& target) {
     if (target.empty()) return "the target path is missing";
     if (target.front() != '/') return "the target " + target + " is not an absolute path";
-    if (std::filesystem::path(target).lexically_normal() == "/") return "the target cannot be /";
+    auto normal = std::filesystem::path(target).lexically_normal();
+    if (normal == "/") return "the target cannot be /";
+    if (normal.string().size() > 1 && normal.string().back() == '/') normal = normal.parent_path();
+    if (auto hidden = hidden_kernel_filesystem(normal); !hidden.empty()) {
+        return "the target " + normal.string() + " would hide the container's own " + hidden;
+    }
     return "";
 }
 

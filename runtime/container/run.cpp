@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <thread>
@@ -73,7 +74,9 @@ void check_options(const RunOptions& options) {
                         "use a value not smaller than -m, or -1 for unlimited swap");
         }
     }
-    if (options.cpus && (*options.cpus <= 0 || *options.cpus > static_cast<double>(std::thread::hardware_concurrency()))) {
+    // NaN fails every comparison, so it is rejected by name, as is infinity.
+    if (options.cpus && (!std::isfinite(*options.cpus) || *options.cpus <= 0 ||
+                         *options.cpus > static_cast<double>(std::thread::hardware_concurrency()))) {
         throw Error("invalid --cpus " + std::to_string(*options.cpus) + ": it must be above 0 and at most " +
                         std::to_string(std::thread::hardware_concurrency()) + ", the number of CPUs",
                     "e.g. --cpus 0.5");
@@ -224,6 +227,7 @@ LaunchPlan launch_plan(const ContainerConfig& config, const ContainerPaths& path
     plan.mounts = config.mounts;
     plan.user = config.user;
     plan.keep_stdin = options.interactive && !options.tty;
+    plan.dies_with_parent = options.dies_with_owner;
     plan.home_from_user = !find_env(image.config.env, "HOME") && !find_env(options.env, "HOME");
     apply_security_options(plan, options);
     apply_namespace_modes(plan, options);

@@ -25,6 +25,7 @@ void to_json(nlohmann::json& json, const RunOptions& options) {
             {"env", options.env},
             {"hostname", optional_to_json(options.hostname)},
             {"init", options.init},
+            {"dies_with_owner", options.dies_with_owner},
             {"read_only", options.read_only},
             {"tmpfs", options.tmpfs},
             {"devices", options.devices},
@@ -65,6 +66,7 @@ void from_json(const nlohmann::json& json, RunOptions& options) {
     options.env = json.value("env", defaults.env);
     optional_from_json(json, "hostname", options.hostname);
     options.init = json.value("init", defaults.init);
+    options.dies_with_owner = json.value("dies_with_owner", defaults.dies_with_owner);
     options.read_only = json.value("read_only", defaults.read_only);
     options.tmpfs = json.value("tmpfs", defaults.tmpfs);
     options.devices = json.value("devices", defaults.devices);

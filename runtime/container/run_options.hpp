@@ -60,6 +60,10 @@ struct RunOptions {
     std::optional<image::Healthcheck> healthcheck;  // --health-* or --no-healthcheck; unset: the image's
     std::vector<std::string> publish;       // -p [IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL] values, as given
     bool publish_all = false;               // -P: each of the image's exposed ports on a free host port
+    // Build steps: the workload gets SIGKILL when the isolab process that runs it dies,
+    // and the container counts as exited once that process is gone, even if the workload
+    // outlived it, so `system prune` ends and removes it.
+    bool dies_with_owner = false;
 };
 
 // The stored form of a request; on_output_line is not stored. from_json accepts a

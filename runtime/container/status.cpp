@@ -50,7 +50,9 @@ ContainerState observed_state(const StoredContainer& container) {
     ContainerState state = container.state;
     bool owner_alive = process_alive(state.monitor_pid, state.monitor_start_ticks);
     if (state.status == "running") {
-        if (process_alive(state.pid, state.pid_start_ticks) || owner_alive) return state;
+        if (owner_alive) return state;
+        // A workload that outlived the owner it should have died with is a leftover.
+        if (!container.config.request.dies_with_owner && process_alive(state.pid, state.pid_start_ticks)) return state;
     } else if (state.status == "restarting") {
         if (owner_alive) return state;
     } else {

@@ -95,7 +95,7 @@ ChildProcess clone_child(int flags, const std::function<int()>& body) {
 void validate_hostname(std::string_view hostname) {
     auto invalid = [&](const std::string& why) {
         return Error("invalid hostname '" + std::string(hostname) + "': " + why,
-                     "use at most 64 characters: letters, digits, '-' and '.'");
+                     "use letters, digits, '-' and '.', at most 64 characters in all and 63 between two dots");
     };
     if (hostname.empty()) throw invalid("it is empty");
     if (hostname.size() > 64) {
@@ -106,7 +106,7 @@ void validate_hostname(std::string_view hostname) {
         if (i == hostname.size() || hostname[i] == '.') {
             auto label = hostname.substr(label_start, i - label_start);
             if (label.empty()) throw invalid("it has an empty label");
-            if (label.size() > 63) throw invalid("a label is longer than 63 characters");
+            if (label.size() > 63) throw invalid("a label has " + std::to_string(label.size()) + " characters, the limit is 63");
             if (label.front() == '-' || label.back() == '-') throw invalid("a label starts or ends with '-'");
             label_start = i + 1;
             continue;

@@ -31,6 +31,21 @@ std::optional<unsigned> parse_id(std::string_view text) {
     return value;
 }
 
+// Parses a uid or gid given as a number; nullopt for a name. `kind` is "uid" or "gid". As
+// runc does, ids above 2147483647 (INT32_MAX) are rejected.
+std::optional<unsigned> parse_requested_id(std::string_view text, const char* kind) {
+    constexpr unsigned max_id = 2147483647;
+    bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits) return std::nullopt;
+    auto value = parse_id(text);
+    if (!value || *value > max_id) {
+        throw Error(std::string(kind) + " " + std::string(text) + " is out of range: it must be between 0 and " +
+                        std::to_string(max_id),
+                    "use a smaller number, or a name from the image");
+    }
+    return value;
+}
+
 // Calls `visit` with the fields of each line of a passwd or group file.
 template <typename Visit>
 void for_each_entry(std::string_view content, Visit visit) {
@@ -55,7 +70,7 @@ ContainerUser resolve_user(std::string_view spec, std::string_view passwd, std::
     ContainerUser user;
     std::string user_name;
     bool found = false;
-    auto numeric_user = parse_id(user_part);
+    auto numeric_user = parse_requested_id(user_part, "uid");
     for_each_entry(passwd, [&](const std::vector<std::string>& fields) {
         if (found || fields.size() < 6) return;
         auto uid = parse_id(fields[2]);
@@ -75,7 +90,7 @@ ContainerUser resolve_user(std::string_view spec, std::string_view passwd, std::
     if (!found) user.uid = *numeric_user;
 
     if (group_part) {
-        auto numeric_group = parse_id(*group_part);
+        auto numeric_group = parse_requested_id(*group_part, "gid");
         bool group_found = false;
         for_each_entry(group, [&](const std::vector<std::string>& fields) {
             auto gid = parse_id(fields[2]);

@@ -206,6 +206,19 @@ TEST(BuildCli, ModeChangeInvalidatesCopy) {
     EXPECT_EQ(step_result(again.err, "COPY tool.sh"), "DONE") << again.err;
 }
 
+// As Docker cleans it, a ".." above / in a COPY destination stays at /.
+TEST(BuildCli, CopyDestinationCleaned) {
+    REQUIRE_ROOT();
+    testing::TestRoot root;
+    Context context(root);
+    context.write("file.txt", "cleaned\n");
+    context.write("Dockerfile", "FROM busybox\nCOPY file.txt /a/b/../../../../x\n");
+    auto built = build(root, context, {"-t", "cleaned"});
+    ASSERT_EQ(built.exit_code, 0) << built.err;
+    auto run = run_isolab(root.paths(), {"run", "--rm", "--network", "none", "cleaned", "cat", "/x"});
+    EXPECT_EQ(run.out, "cleaned\n") << run.err;
+}
+
 TEST(BuildCli, MultiStageTargetAndUnusedStage) {
     REQUIRE_ROOT();
     testing::TestRoot root;
@@ -410,6 +423,16 @@ TEST(BuildCli, BadInputGivesOneLine) {
     context.write("Dockerfile", "ARG BASE=busybox\nFROM ${BASE\n");
     auto unterminated = build(root, context);
     EXPECT_EQ(unterminated.err, "isolab: Dockerfile:2: missing '}' in '${BASE'\n");
+
+    context.write("Dockerfile", std::string("FROM busybox\nRUN true\0\n", 23));
+    auto nul = build(root, context);
+    EXPECT_EQ(nul.err, "isolab: Dockerfile:2: the file has a NUL byte (a Dockerfile is text: remove the byte, or convert "
+                       "a UTF-16 file to UTF-8)\n");
+
+    context.write("Dockerfile", "FROM busybox\nSTOPSIGNAL SIGFOO\n");
+    auto signal = build(root, context);
+    EXPECT_NE(signal.exit_code, 0);
+    EXPECT_NE(signal.err.find("isolab: Dockerfile:2: invalid STOPSIGNAL 'SIGFOO'"), std::string::npos) << signal.err;
 
     context.write("Dockerfile", "FROM nothere:1\n");
     auto missing = build(root, context);

@@ -40,6 +40,19 @@ TEST(CliUsage, ErrorsAreOneLineWithExitCode125) {
     }
 }
 
+// container-monitor and vm-network-holder are run by isolab itself, so neither the
+// command list nor --help names them.
+TEST(CliUsage, InternalCommandsHidden) {
+    TestRoot root;
+    for (const std::vector<std::string>& arguments : {std::vector<std::string>{}, std::vector<std::string>{"--help"}}) {
+        auto result = run_isolab(root.paths(), arguments);
+        auto text = result.out + result.err;
+        EXPECT_NE(text.find("images"), std::string::npos) << text;
+        EXPECT_EQ(text.find("container-monitor"), std::string::npos) << text;
+        EXPECT_EQ(text.find("vm-network-holder"), std::string::npos) << text;
+    }
+}
+
 TEST(CliUsage, StateRootThatIsAFileRejected) {
     TestRoot root;
     auto file = root.root().parent_path() / (root.root().filename().string() + "-file");

@@ -199,6 +199,15 @@ TEST_F(ComposeCli, ConfigPrintsMergedAndInterpolated) {
     EXPECT_NE(config.out.find("A: b=c"), std::string::npos) << config.out;
 }
 
+TEST_F(ComposeCli, ExecUnknownServiceNamed) {
+    write_compose("services:\n  web:\n    image: busybox\n");
+
+    auto exec = compose({"exec", "-T", "nosuch", "sh"});
+
+    EXPECT_EQ(exec.exit_code, 1);
+    EXPECT_EQ(exec.err, "isolab: no such service: nosuch (see the services with 'isolab compose config')\n");
+}
+
 TEST_F(ComposeCli, BadFileGivesOneLine) {
     write_compose("services:\n  web:\n    image: busybox\n    cpus: many\n");
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <set>
 #include <sstream>
 #include <string>
@@ -398,6 +399,75 @@ TEST_F(ComposeNetwork, InvalidPortNamesFileLineAndKey) {
     EXPECT_EQ(up.err.find('\n'), up.err.size() - 1) << up.err;
     EXPECT_NE(up.err.find("compose.yaml:4: services.web.ports: invalid port '99999'"), std::string::npos) << up.err;
     EXPECT_TRUE(no_containers());
+}
+
+// A name that cannot become a container, volume or network name fails when the file is
+// read, with its file, line and key, before any network or volume exists.
+TEST_F(ComposeNetwork, InvalidNamesCreateNothing) {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"services:\n  \"a b\":\n    image: busybox\n", "compose.yaml:2: services.a b: invalid service name \"a b\""},
+        {"services:\n  app:\n    image: busybox\nvolumes:\n  \"x/y\":\n",
+         "compose.yaml:5: volumes.x/y: invalid volume name \"x/y\""},
+        {"services:\n  app:\n    image: busybox\n    networks: [back]\nnetworks:\n  back:\n    name: host\n",
+         "compose.yaml:6: networks.back: network name \"host\" is reserved"},
+    };
+    for (const auto& [text, message] : cases) {
+        write_compose(text);
+        auto up = compose({"up", "-d"});
+        EXPECT_EQ(up.exit_code, 1) << text;
+        EXPECT_EQ(up.err.find('\n'), up.err.size() - 1) << up.err;
+        EXPECT_NE(up.err.find(message), std::string::npos) << up.err;
+        EXPECT_EQ(network_names(), std::set<std::string>{"bridge"}) << text;
+        EXPECT_EQ(isolab({"volume", "ls", "-q"}).out, "") << text;
+        EXPECT_TRUE(no_containers()) << text;
+    }
+}
+
+// An up that fails before its first container started removes the network and volume it
+// created.
+TEST_F(ComposeNetwork, FailedUpRemovesWhatItCreated) {
+    write_compose("services:\n  app:\n    image: lab/missing:1\n    volumes: [\"data:/data\"]\nvolumes:\n  data:\n");
+
+    auto up = compose({"up", "-d"});
+
+    EXPECT_NE(up.exit_code, 0);
+    EXPECT_NE(up.err.find("lab/missing:1"), std::string::npos) << up.err;
+    EXPECT_EQ(network_names(), std::set<std::string>{"bridge"});
+    EXPECT_EQ(isolab({"volume", "ls", "-q"}).out, "");
+    EXPECT_TRUE(no_containers());
+}
+
+// A network of the project's name that the project did not create is not used, and the
+// message does not suggest removing it.
+TEST_F(ComposeNetwork, ForeignNetworkOfSameNameRejected) {
+    ASSERT_EQ(isolab({"network", "create", "demo_default"}).exit_code, 0);
+    write_compose("services:\n  app:\n    image: busybox\n    command: [\"sleep\", \"600\"]\n");
+
+    auto up = compose({"up", "-d"});
+
+    EXPECT_EQ(up.exit_code, 1);
+    EXPECT_EQ(up.err.find('\n'), up.err.size() - 1) << up.err;
+    EXPECT_NE(up.err.find("network demo_default exists but was not created by project demo"), std::string::npos) << up.err;
+    EXPECT_EQ(up.err.find("network rm"), std::string::npos) << up.err;
+    EXPECT_TRUE(no_containers());
+    EXPECT_TRUE(network_names().count("demo_default"));
+}
+
+// Concurrent ups of one project wait for each other and end with one set of containers.
+TEST_F(ComposeNetwork, ConcurrentUpsMakeOneSet) {
+    write_compose("services:\n  app:\n    image: busybox\n    command: [\"sleep\", \"600\"]\n"
+                  "  other:\n    image: busybox\n    command: [\"sleep\", \"600\"]\n");
+
+    std::vector<std::future<CliResult>> ups;
+    for (int i = 0; i < 3; ++i) ups.push_back(std::async(std::launch::async, [this] { return compose({"up", "-d"}); }));
+    for (auto& up : ups) {
+        auto result = up.get();
+        EXPECT_EQ(result.exit_code, 0) << result.err;
+    }
+
+    EXPECT_EQ(container_names(), (std::set<std::string>{"demo-app-1", "demo-other-1"}));
+    EXPECT_EQ(container::list_containers(root_.paths()).size(), 2u);
+    EXPECT_EQ(network_names(), (std::set<std::string>{"bridge", "demo_default"}));
 }
 
 }  // namespace

@@ -62,6 +62,51 @@ TEST_F(ContainerCli, Hostname65CharactersRejected) {
     EXPECT_TRUE(no_containers());
 }
 
+TEST_F(ContainerCli, Hostname64CharacterLabelRejected) {
+    auto result = isolab({"run", "--rm", "--hostname", std::string(64, 'a'), "busybox", "hostname"});
+
+    EXPECT_EQ(result.exit_code, 125);
+    EXPECT_EQ(line_count(result.err), 1u) << result.err;
+    EXPECT_NE(result.err.find("has 64 characters, the limit is 63"), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("63 between two dots"), std::string::npos) << result.err;
+    EXPECT_TRUE(no_containers());
+}
+
+TEST_F(ContainerCli, CpusNotFiniteOrNegativeRejected) {
+    for (const char* cpus : {"nan", "inf", "-1"}) {
+        auto result = isolab({"run", "--rm", "--cpus", cpus, "busybox", "true"});
+
+        EXPECT_EQ(result.exit_code, 125) << cpus;
+        EXPECT_EQ(line_count(result.err), 1u) << result.err;
+        EXPECT_NE(result.err.find("invalid --cpus"), std::string::npos) << result.err;
+        EXPECT_TRUE(no_containers()) << cpus;
+    }
+}
+
+// As runc does, a mount may not hide the container's own /proc, /sys or /dev/pts.
+TEST_F(ContainerCli, MountOverKernelFilesystemsRejected) {
+    auto host_folder = root_.root().parent_path().string();
+    for (const char* target : {"/proc", "/proc/sys", "/sys", "/dev/pts", "/proc/"}) {
+        auto result = isolab({"run", "--rm", "-v", host_folder + ":" + target, "busybox", "true"});
+
+        EXPECT_EQ(result.exit_code, 125) << target;
+        EXPECT_EQ(line_count(result.err), 1u) << result.err;
+        EXPECT_NE(result.err.find("would hide the container's own"), std::string::npos) << result.err;
+        EXPECT_TRUE(no_containers()) << target;
+    }
+    auto mount = isolab({"run", "--rm", "--mount", "type=bind,source=" + host_folder + ",target=/proc", "busybox", "true"});
+    EXPECT_EQ(mount.exit_code, 125);
+    EXPECT_NE(mount.err.find("would hide the container's own /proc"), std::string::npos) << mount.err;
+}
+
+TEST_F(ContainerCli, UidOutOfRangeRejected) {
+    auto result = isolab({"run", "--rm", "-u", "99999999999", "busybox", "true"});
+
+    EXPECT_NE(result.exit_code, 0);
+    EXPECT_NE(result.err.find("uid 99999999999 is out of range"), std::string::npos) << result.err;
+    EXPECT_EQ(result.err.find("/etc/passwd"), std::string::npos) << result.err;
+}
+
 TEST_F(ContainerCli, InvalidMemoryRejected) {
     auto result = isolab({"run", "--rm", "-m", "64X", "busybox", "true"});
 

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
@@ -16,6 +18,7 @@
 #include "runtime/core/process.hpp"
 #include "runtime/network/bridge.hpp"
 #include "runtime/network/netlink.hpp"
+#include "running_container.hpp"
 #include "support/root_cli_test.hpp"
 
 namespace isolab {
@@ -136,6 +139,54 @@ TEST_F(CrashTest, BuildKilledAfterALayerOrBeforeTheTag) {
     ASSERT_EQ(built.exit_code, 0) << built.err;
     auto run = isolab({"run", "--rm", "lab/crash:1", "cat", "/built"});
     EXPECT_EQ(run.out, "built\n") << run.err;
+}
+
+// A build killed with SIGKILL while a RUN step runs takes the step's workload with it,
+// and `system prune` removes the step's record, cgroup and files.
+TEST_F(CrashTest, BuildKilledDuringRunStep) {
+    auto context = root_.root().parent_path() / "context";
+    fs::create_directories(context);
+    write_file_atomic(context / "Dockerfile", "FROM busybox\nRUN sleep 300\n");
+    pid_t builder = fork();
+    ASSERT_GE(builder, 0);
+    if (builder == 0) {
+        int null_fd = open("/dev/null", O_RDWR);
+        dup2(null_fd, 0);
+        dup2(null_fd, 1);
+        dup2(null_fd, 2);
+        testing::exec_isolab(root_.paths(), {"build", "-t", "lab/slow:1", context.string()});
+    }
+    std::string running;
+    for (int attempt = 0; attempt < 300 && running.empty(); ++attempt) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        running = isolab({"ps", "-q"}).out;
+    }
+    // The record says running just before the workload is executed: give it time to start.
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    kill(builder, SIGKILL);
+    EXPECT_EQ(testing::wait_exit_code(builder), killed);
+    ASSERT_FALSE(running.empty()) << "the RUN step never showed as running";
+    auto ids = container_ids();
+    ASSERT_EQ(ids.size(), 1u);
+
+    EXPECT_EQ(isolab({"ps", "-q"}).out, "") << "the RUN step still shows as running";
+    auto state = json::parse(read_file(root_.paths().containers() / ids[0] / "state.json"));
+    pid_t workload = state.value("pid", 0);
+    ASSERT_GT(workload, 0);
+    // A zombie waiting for its new parent to reap it counts as ended.
+    auto process_running = [](pid_t pid) {
+        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+        std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+        auto state_at = text.rfind(") ");
+        return state_at != std::string::npos && text.at(state_at + 2) != 'Z';
+    };
+    bool alive = true;
+    for (int attempt = 0; attempt < 50 && alive; ++attempt) {
+        alive = process_running(workload);
+        if (alive) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_FALSE(alive) << "the RUN step's sleep outlived the build as pid " << workload;
+    expect_prune_removes_everything(ids);
 }
 
 TEST_F(CrashTest, VolumeCreateKilledBeforeItsMetadata) {

@@ -109,6 +109,7 @@ TEST(DockerfileParser, InvalidEscapeRejected) {
 
 TEST(DockerfileParser, UnknownInstructionNamesLine) {
     EXPECT_EQ(parse_error("FROM busybox\n\nFETCH http://x\n"), "Dockerfile:3: unknown instruction FETCH");
+    EXPECT_EQ(parse_error(std::string("FROM busybox\n\nRUN a\0b\n", 22)), "Dockerfile:3: the file has a NUL byte");
 }
 
 TEST(DockerfileParser, MissingArgumentsNamesLine) {

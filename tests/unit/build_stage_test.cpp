@@ -72,7 +72,10 @@ TEST(BuildStage, VolumeLabelUserStopsignal) {
     EXPECT_EQ(stage.config.user, "app:app");
     EXPECT_EQ(stage.config.stop_signal, "SIGINT");
     EXPECT_EQ(apply_error("LABEL novalue\n"), "Dockerfile:2: LABEL needs NAME=value");
-    EXPECT_EQ(apply_error("STOPSIGNAL sigterm\n"), "Dockerfile:2: invalid STOPSIGNAL 'sigterm'");
+    EXPECT_EQ(apply_error("STOPSIGNAL SIGFOO\n"), "Dockerfile:2: invalid STOPSIGNAL 'SIGFOO'");
+    EXPECT_EQ(apply_error("STOPSIGNAL 99\n"), "Dockerfile:2: invalid STOPSIGNAL '99'");
+    // As in Docker, the name is read without regard to case.
+    EXPECT_EQ(apply_error("STOPSIGNAL sigterm\n"), "");
 }
 
 TEST(BuildStage, Healthcheck) {

@@ -505,6 +505,8 @@ TEST(ComposeErrors, NameFileLineAndKey) {
          "compose.yaml:4: services.a.hostname:"},
         {"services:\n  a:\n    image: busybox\n    mem_limit: lots\n", "compose.yaml:4: services.a.mem_limit:"},
         {"services:\n  a:\n    image: busybox\n    cpus: -1\n", "compose.yaml:4: services.a.cpus: \"-1\" is not a positive"},
+        {"services:\n  a:\n    image: busybox\n    cpus: nan\n", "compose.yaml:4: services.a.cpus: \"nan\" is not a positive"},
+        {"services:\n  a:\n    image: busybox\n    cpus: inf\n", "compose.yaml:4: services.a.cpus: \"inf\" is not a positive"},
         {"services:\n  a:\n    image: busybox\n    init: maybe\n", "compose.yaml:4: services.a.init: expected true or false"},
         {"services:\n  a:\n    image: busybox\n    restart: sometimes\n", "compose.yaml:4: services.a.restart:"},
         {"services:\n  a:\n    command: echo\n", "compose.yaml:3: services.a: needs image or build"},
@@ -514,6 +516,12 @@ TEST(ComposeErrors, NameFileLineAndKey) {
         {"services:\n  a: [\n", "compose.yaml:3: invalid YAML"},
         {"services: {}\n", "compose.yaml: services: no services defined"},
         {"- a\n", "compose.yaml:1: (top level): expected a map"},
+        {"services:\n  \"a b\":\n    image: busybox\n", "compose.yaml:2: services.a b: invalid service name \"a b\""},
+        {"services:\n  a:\n    image: busybox\nvolumes:\n  \"x y\":\n", "compose.yaml:5: volumes.x y: invalid volume name"},
+        {"services:\n  a:\n    image: busybox\nnetworks:\n  back:\n    name: none\n",
+         "compose.yaml:5: networks.back: network name \"none\" is reserved"},
+        {"services:\n  a:\n    image: busybox\nnetworks:\n  back:\n    name: " + std::string(65, 'n') + "\n",
+         "compose.yaml:5: networks.back: invalid network name"},
     };
     for (const auto& [text, expected] : cases) {
         dir.write("compose.yaml", text);
