@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 
@@ -48,11 +49,14 @@ std::atomic<bool> interrupt_requested{false};
 void request_interrupt(int) { interrupt_requested = true; }
 
 // Turns SIGINT and SIGTERM into a flag the boot loop polls, so the domain and the VM's
-// files are removed by their owners instead of being left behind. Restores the previous
-// handlers when it goes out of scope.
+// files are removed by their owners instead of being left behind. Several VMs may boot
+// on threads of one process (compare's scale series): the first guard installs the
+// handlers and the last one restores the previous handlers.
 class InterruptGuard {
 public:
     InterruptGuard() {
+        std::lock_guard lock(mutex_);
+        if (active_++ > 0) return;
         interrupt_requested = false;
         struct sigaction action {};
         action.sa_handler = request_interrupt;
@@ -61,6 +65,8 @@ public:
         sigaction(SIGTERM, &action, &previous_terminate_);
     }
     ~InterruptGuard() {
+        std::lock_guard lock(mutex_);
+        if (--active_ > 0) return;
         sigaction(SIGINT, &previous_interrupt_, nullptr);
         sigaction(SIGTERM, &previous_terminate_, nullptr);
     }
@@ -70,8 +76,10 @@ public:
     static bool requested() { return interrupt_requested; }
 
 private:
-    struct sigaction previous_interrupt_ {};
-    struct sigaction previous_terminate_ {};
+    static inline std::mutex mutex_;
+    static inline int active_ = 0;
+    static inline struct sigaction previous_interrupt_ {};
+    static inline struct sigaction previous_terminate_ {};
 };
 
 // Files one guest boots from, removed with the per-VM folder.
@@ -550,6 +558,8 @@ VmResult run(image::Store& store, const VmOptions& options) {
     request.spec = domain_spec(store.paths(), result.name, files, result.accelerator.used, options.memory_bytes,
                                options.cpus, devices);
     request.timeout = options.timeout;
+    request.stop_requested = options.stop_requested;
+    request.guest_ram_bytes = options.memory_bytes;
     if (record) request.spec.console_log = record->vm().console_log();
     request.on_created = [&](int qemu_pid) {
         if (vm_network) vm_network->attach(qemu_pid);
@@ -572,6 +582,8 @@ VmResult run(image::Store& store, const VmOptions& options) {
     result.guest_kernel = outcome.guest_kernel.empty() ? files.kernel.release : outcome.guest_kernel;
     result.guest_uptime_at_ready_ms = outcome.guest_uptime_at_ready_ms;
     result.qemu_pss_peak_bytes = outcome.qemu_pss_peak_bytes;
+    result.guest_ram_pss_at_peak_bytes = outcome.guest_ram_pss_at_peak_bytes;
+    result.stopped_on_request = outcome.stopped_on_request;
     if (outcome.qemu_pid < 0) result.pss_definition = "not measured: the QEMU pid file was not found";
     return result;
 }
