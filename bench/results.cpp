@@ -29,6 +29,12 @@ const std::vector<FigureDefinition>& figure_catalog() {
          "cache excluded"},
         {figure::memory_pss, "memory PSS", "bytes",
          "largest sum of the PSS (proportional set size) of the path's processes, sampled like the working set"},
+        {figure::memory_guest_ram_touched, "memory: guest RAM touched", "bytes",
+         "VM paths: PSS of the hypervisor's guest RAM mapping, the guest RAM pages the guest has touched, in the "
+         "sample where the hypervisor's total PSS peaked"},
+        {figure::memory_vmm_overhead, "memory: VMM overhead", "bytes",
+         "VM paths: the hypervisor's peak PSS less the guest RAM touched: its own code, heap, device and "
+         "emulator memory"},
         {figure::cpu_run, "CPU run", "ms",
          "the workload's own time for SHA-256 of 128 MiB of zeros (dd | sha256sum), from /proc/uptime "
          "inside (10 ms resolution)"},
@@ -184,6 +190,7 @@ json run_to_json(const RunSample& run) {
         document["accelerator"] = {{"used", run.accelerator}, {"reason", run.accelerator_reason}};
     }
     if (!run.cgroup_version.empty()) document["cgroup_version"] = run.cgroup_version;
+    if (!run.notes.empty()) document["notes"] = run.notes;
     return document;
 }
 
@@ -309,6 +316,7 @@ RunSample run_from_json(const json& document) {
         run.accelerator_reason = document["accelerator"].value("reason", "");
     }
     run.cgroup_version = document.value("cgroup_version", "");
+    run.notes = document.value("notes", std::vector<std::string>{});
     return run;
 }
 

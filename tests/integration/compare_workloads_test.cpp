@@ -1,10 +1,15 @@
-// The benchmark workloads end to end on the container path: each built-in workload once,
-// a custom scenario, the scale series and the VM path's record for web. No VM boots:
-// these runs pass --paths container, and web's VM path is rejected before it starts.
+// The benchmark workloads end to end: on the container path each built-in workload once,
+// a custom scenario and the scale series (no VM boots: --paths container); on the VM path
+// (qemu:///system under TCG) web over HTTP through a published port and io on the VM's
+// disk, one boot each, and bare QEMU's record for web.
 #include <gtest/gtest.h>
+
+#include <regex>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
+#include "support/vm_domain_test.hpp"
 #include "runtime/core/files.hpp"
 #include "support/root_cli_test.hpp"
 
@@ -60,7 +65,7 @@ protected:
 };
 
 TEST_F(CompareWorkloads, WebIsReadyByHttp) {
-    auto results = compare({"--workload", "web"});
+    auto results = compare({"--workload", "web", "--with", "qemu"});
     ASSERT_TRUE(results.contains("paths"));
     EXPECT_NE(results.at("settings").at("readiness").get<std::string>().find("HTTP 200"), std::string::npos);
     EXPECT_GT(median(results, "startup_ms"), 0);
@@ -96,24 +101,6 @@ TEST_F(CompareWorkloads, IoWritesRootfsAndVolume) {
     }
     // The rootfs file stays in the upper dir until the container is removed.
     EXPECT_GE(median(results, "disk_upper_bytes"), 16 * mebibyte);
-}
-
-TEST_F(CompareWorkloads, WebOnVmIsRecordedUnavailable) {
-    auto output = root_.root().parent_path() / "results-vm";
-    auto result = isolab({"compare", "--workload", "web", "--no-references", "--runs", "1", "--warmup", "0",
-                          "--connect", "test:///default", "-o", output.string()});
-    ASSERT_EQ(result.exit_code, 0) << result.err;
-    auto results = json::parse(read_file(output / "results.json"));
-    fs::remove_all(output);
-    bool found = false;
-    for (const auto& path : results.at("paths")) {
-        if (path.at("name") != "vm") continue;
-        found = true;
-        EXPECT_FALSE(path.at("available").get<bool>());
-        EXPECT_EQ(path.at("missing_reason"), "not available: VM networking missing");
-        EXPECT_TRUE(path.at("runs").empty());
-    }
-    EXPECT_TRUE(found);
 }
 
 // Two web containers start on two threads of one process: neither first process may keep
@@ -183,6 +170,116 @@ TEST_F(CompareWorkloads, InvalidScenarioNamesFileAndKey) {
     EXPECT_NE(result.exit_code, 0);
     EXPECT_NE(result.err.find(scenario.string() + ":5: key 'readiness.http.port'"), std::string::npos) << result.err;
     EXPECT_EQ(result.out, "");
+}
+
+// Runs compare on the VM path only, under TCG, with one run.
+class CompareWorkloadsOnVm : public BusyboxCliTest {
+protected:
+    void SetUp() override {
+        BusyboxCliTest::SetUp();
+        if (IsSkipped()) return;
+        std::string start = std::string(ISOLAB_SOURCE_DIR) + "/scripts/start-libvirtd";
+        ASSERT_EQ(std::system(start.c_str()), 0) << "scripts/start-libvirtd failed";
+    }
+
+    void TearDown() override {
+        if (IsSkipped()) return;
+        // Every domain the runs started is gone, and so are their folders and leases.
+        for (const auto& name : domains_) {
+            EXPECT_FALSE(domain_exists(name)) << name << " left behind";
+            destroy_domain(name);
+        }
+        std::error_code error;
+        EXPECT_TRUE(!fs::exists(root_.paths().vms()) || fs::is_empty(root_.paths().vms(), error))
+            << "VM folders left behind in " << root_.paths().vms().string();
+    }
+
+    // Runs compare with `arguments`; returns results.json and keeps stderr in err_.
+    json compare(const std::vector<std::string>& arguments) {
+        auto output = root_.root().parent_path() / "results-vm";
+        std::vector<std::string> command = {"--log-level", "debug", "compare", "--paths", "vm", "--accel", "tcg",
+                                            "--runs", "1", "--warmup", "0", "-o", output.string()};
+        command.insert(command.end(), arguments.begin(), arguments.end());
+        auto result = isolab(command);
+        err_ = result.err;
+        collect_domains(result.err);
+        EXPECT_EQ(result.exit_code, 0) << tail(result.err);
+        if (result.exit_code != 0) return json::object();
+        auto results = json::parse(read_file(output / "results.json"));
+        fs::remove_all(output);
+        return results;
+    }
+
+    static const json& path_named(const json& results, const std::string& name) {
+        for (const auto& path : results.at("paths")) {
+            if (path.at("name") == name) return path;
+        }
+        throw std::runtime_error("no path " + name + " in results.json");
+    }
+
+    static double median(const json& path, const std::string& figure) {
+        return path.at("figures").at(figure).at("summary").at("median").get<double>();
+    }
+
+    static std::string tail(const std::string& text) {
+        return text.size() > 4000 ? text.substr(text.size() - 4000) : text;
+    }
+
+    std::string err_;
+    std::set<std::string> domains_;
+
+private:
+    // The domain names the debug log mentions.
+    void collect_domains(const std::string& log) {
+        static const std::regex name("isolab-bench-[0-9a-f]{12}");
+        for (auto it = std::sregex_iterator(log.begin(), log.end(), name); it != std::sregex_iterator(); ++it) {
+            domains_.insert(it->str());
+        }
+    }
+};
+
+TEST_F(CompareWorkloadsOnVm, WebReadyByHttpThroughPublishedPort) {
+    auto results = compare({"--workload", "web", "--with", "qemu"});
+    ASSERT_TRUE(results.contains("paths"));
+    EXPECT_EQ(domains_.size(), 1U) << "expected one domain in the log";
+
+    const auto& vm = path_named(results, "vm");
+    ASSERT_TRUE(vm.at("available").get<bool>()) << vm.at("missing_reason");
+    ASSERT_EQ(vm.at("runs").size(), 1U);
+    EXPECT_GT(median(vm, "startup_ms"), 0);
+    EXPECT_FALSE(vm.at("kernel").get<std::string>().empty());
+    EXPECT_EQ(vm.at("accelerator").at("used"), "tcg");
+
+    // The QEMU PSS, split into the guest RAM touched and QEMU's own memory.
+    double pss = median(vm, "memory_pss_bytes");
+    double touched = median(vm, "memory_guest_ram_touched_bytes");
+    double overhead = median(vm, "memory_vmm_overhead_bytes");
+    EXPECT_GT(touched, 0);
+    EXPECT_GT(overhead, 0);
+    EXPECT_DOUBLE_EQ(touched + overhead, pss);
+    EXPECT_LE(touched, median(vm, "guest_memory_bytes"));
+
+    const auto& qemu = path_named(results, "qemu");
+    EXPECT_FALSE(qemu.at("available").get<bool>());
+    EXPECT_NE(qemu.at("missing_reason").get<std::string>().find("no NIC"), std::string::npos)
+        << qemu.at("missing_reason");
+}
+
+TEST_F(CompareWorkloadsOnVm, IoWritesTheVmDisk) {
+    auto results = compare({"--workload", "io", "--size", "8", "--no-references"});
+    ASSERT_TRUE(results.contains("paths"));
+    const auto& vm = path_named(results, "vm");
+    ASSERT_TRUE(vm.at("available").get<bool>()) << vm.at("missing_reason");
+    EXPECT_GE(median(vm, "io_rootfs_write_ms"), 0);
+    EXPECT_GE(median(vm, "io_rootfs_read_ms"), 0);
+    EXPECT_FALSE(vm.at("figures").contains("io_volume_write_ms"));
+
+    const auto& notes = vm.at("runs")[0].at("notes");
+    ASSERT_EQ(notes.size(), 2U) << notes.dump();
+    EXPECT_NE(notes[0].get<std::string>().find("io rootfs: wrote /var/isolab-io/isolab-io on /dev/vda"),
+              std::string::npos)
+        << notes.dump();
+    EXPECT_NE(notes[1].get<std::string>().find("io volume: skipped"), std::string::npos) << notes.dump();
 }
 
 }  // namespace
