@@ -239,7 +239,8 @@ TEST(BenchVmRunner, AcceptsWebAndBareQemuRejectsIt) {
 
 TEST(BenchVmRunner, DefinesVmMemorySplit) {
     image::Store store(Paths{"/nonexistent/root", "/nonexistent/cache"});
-    const auto& definitions = make_vm_runner(store, {})->description().definitions;
+    auto runner = make_vm_runner(store, {});
+    const auto& definitions = runner->description().definitions;
     EXPECT_TRUE(definitions.contains(figure::memory_guest_ram_touched));
     EXPECT_TRUE(definitions.contains(figure::memory_vmm_overhead));
     EXPECT_NE(definitions.at(figure::io_rootfs_write).find("disk"), std::string::npos);
