@@ -24,6 +24,10 @@ const std::vector<FigureDefinition>& figure_catalog() {
         {figure::disk_upper, "disk: upper dir", "bytes", "bytes allocated in the container's overlayfs upper dir"},
         {figure::disk_kernel, "disk: kernel", "bytes", "the guest kernel file"},
         {figure::disk_initramfs, "disk: initramfs", "bytes", "the guest initramfs built from the image"},
+        {figure::disk_base, "disk: qcow2 base", "bytes",
+         "bytes allocated on the host by the image's cached qcow2 disk base, which every VM of the image shares"},
+        {figure::disk_overlay, "disk: qcow2 overlay", "bytes",
+         "bytes allocated on the host by the VM's own qcow2 overlay on that base when the guest ended"},
         {figure::memory_working_set, "memory working set", "bytes",
          "largest memory use sampled every 50 ms from readiness until the workload stopped, inactive file "
          "cache excluded"},

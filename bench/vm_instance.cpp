@@ -101,7 +101,13 @@ void record_footprint(RunSample& sample, const vm::VmResult& result) {
     sample.figures[figure::guest_memory] = static_cast<double>(result.memory_bytes);
     sample.figures[figure::disk_kernel] = static_cast<double>(result.kernel_bytes);
     sample.figures[figure::disk_initramfs] = static_cast<double>(result.initramfs_bytes);
-    sample.figures[figure::disk] = static_cast<double>(result.kernel_bytes + result.initramfs_bytes);
+    auto disk = result.kernel_bytes + result.initramfs_bytes;
+    if (result.disk_overlay_bytes > 0) {
+        sample.figures[figure::disk_base] = static_cast<double>(result.disk_base_bytes);
+        sample.figures[figure::disk_overlay] = static_cast<double>(result.disk_overlay_bytes);
+        disk += result.disk_base_bytes + result.disk_overlay_bytes;
+    }
+    sample.figures[figure::disk] = static_cast<double>(disk);
 }
 
 }  // namespace

@@ -88,6 +88,7 @@ struct GuestFiles {
     std::unique_ptr<TemporaryDirectory> temporary;  // foreground runs: <state root>/vms/<domain name>-<random>
     fs::path folder;                                // the VM's folder: `temporary`, or vms/<name> for -d
     std::unique_ptr<guest::DiskOverlay> overlay;    // disk form only, inside `folder`
+    std::uint64_t disk_base_bytes = 0;              // disk form only: the image's cached qcow2 base, allocated
     fs::path initramfs;
     std::uint64_t initramfs_bytes = 0;
     std::string cmdline;
@@ -162,6 +163,7 @@ void prepare_disk(GuestFiles& files, const Paths& paths, const image::Image& ima
                   const std::vector<fs::path>& lowerdirs, const guest::Workload& workload, const QemuIds& qemu) {
     auto base = guest::ensure_disk_base(paths, image.config_digest, lowerdirs);
     files.overlay = std::make_unique<guest::DiskOverlay>(base.path, files.folder / "disk.qcow2");
+    files.disk_base_bytes = base.bytes;
     if (chown(files.overlay->path().c_str(), qemu.uid, qemu.gid) != 0) {
         throw_errno("cannot hand the disk overlay " + files.overlay->path().string() + " to the QEMU user");
     }
@@ -585,6 +587,10 @@ VmResult run(image::Store& store, const VmOptions& options) {
     result.guest_ram_pss_at_peak_bytes = outcome.guest_ram_pss_at_peak_bytes;
     result.stopped_on_request = outcome.stopped_on_request;
     if (outcome.qemu_pid < 0) result.pss_definition = "not measured: the QEMU pid file was not found";
+    if (files.overlay) {
+        result.disk_base_bytes = files.disk_base_bytes;
+        result.disk_overlay_bytes = disk_usage(files.overlay->path());
+    }
     return result;
 }
 

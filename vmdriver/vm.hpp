@@ -72,6 +72,10 @@ struct VmResult {
     std::string machine;                      // QEMU machine type, e.g. "pc"
     std::uint64_t kernel_bytes = 0;
     std::uint64_t initramfs_bytes = 0;
+    // Disk form only (0 otherwise): bytes allocated on the host by the image's cached qcow2
+    // base, shared by every VM of the image, and by this VM's overlay when the guest ended.
+    std::uint64_t disk_base_bytes = 0;
+    std::uint64_t disk_overlay_bytes = 0;
     std::string address;                      // the guest's IPv4 address; empty with --network none
 };
 
