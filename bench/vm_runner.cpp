@@ -9,16 +9,25 @@
 #include "bench/vm_instance.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/log.hpp"
+#include "vmdriver/libvirt/connection.hpp"
 
 namespace isolab::bench {
 
 namespace {
 
-PathDescription vm_description() {
+// Names the libvirt driver that ran the domains: the embedded driver inside the isolab
+// process, or the daemon (libvirtd) at the URI.
+std::string libvirt_driver_name(const std::string& connect_uri) {
+    auto root = vm::libvirt::embedded_root(connect_uri);
+    if (!root.empty()) return "libvirt's embedded QEMU driver at " + root.string();
+    return "libvirtd at " + connect_uri;
+}
+
+PathDescription vm_description(const std::string& connect_uri) {
     PathDescription description;
     description.name = "vm";
     description.role = "isolab";
-    description.runtime = std::string("isolab ") + ISOLAB_VERSION + " (libvirt + QEMU)";
+    description.runtime = std::string("isolab ") + ISOLAB_VERSION + " (" + libvirt_driver_name(connect_uri) + " + QEMU)";
     description.started_means =
         "libvirt defined a domain, QEMU started, the guest kernel booted from the initramfs (io: from the VM's "
         "disk) and isolab-init exec'd the workload inside the guest; for web, the guest's port 80 answered "
@@ -27,10 +36,9 @@ PathDescription vm_description() {
         {figure::memory_peak, "peak PSS (proportional set size) of the QEMU process, sampled every 50 ms while "
                               "the guest ran"},
         {figure::guest_memory, "RAM configured for the guest (--memory)"},
-        // NOTE: for io (disk form) the initramfs is only the module loader, and the image's
-        // cached disk base and the VM's qcow2 overlay are not counted.
         {figure::disk, "the guest kernel plus the initramfs built from the image; for io, which boots from the "
-                       "VM's disk, the small module initramfs only (the disk base and overlay are not counted)"},
+                       "VM's disk, the kernel, the small module initramfs, the image's qcow2 base and the VM's "
+                       "qcow2 overlay (bytes allocated on the host)"},
         {figure::memory_pss, "peak PSS of the QEMU process over the whole run, the workload's idle time included"},
         {figure::cpu_run, "measured by the guest's clock; under TCG the guest's CPU is emulated, so the figure "
                           "measures QEMU's emulation, not the host CPU"},
@@ -45,10 +53,16 @@ PathDescription vm_description() {
     return description;
 }
 
+// The bytes one VM adds on the host's disk: its initramfs and, for the disk form, its
+// qcow2 overlay. The kernel and the qcow2 base are shared by every VM of the image.
+double own_disk_bytes(const vm::VmResult& result) {
+    return static_cast<double>(result.initramfs_bytes + result.disk_overlay_bytes);
+}
+
 class VmRunner final : public Runner {
 public:
     VmRunner(image::Store& store, RunnerSettings settings)
-        : store_(store), settings_(std::move(settings)), description_(vm_description()) {}
+        : store_(store), settings_(std::move(settings)), description_(vm_description(settings_.connect_uri)) {}
 
     const PathDescription& description() const override { return description_; }
 
@@ -78,6 +92,7 @@ public:
         ScalePoint point;
         point.instances = count;
         std::map<std::string, double> figures;
+        std::uint64_t shared_disk_bytes = 0;
         std::string failure;
         for (auto& future : futures) {
             try {
@@ -87,7 +102,8 @@ public:
                 figures[scale_figure::all_ready] =
                     std::max(figures[scale_figure::all_ready], milliseconds_between(start, *instance.ready_at));
                 figures[scale_figure::memory_total] += sample.figures.at(figure::memory_peak);
-                figures[scale_figure::disk_total] += sample.figures.at(figure::disk);
+                figures[scale_figure::disk_total] += own_disk_bytes(instance.result);
+                shared_disk_bytes = instance.result.kernel_bytes + instance.result.disk_base_bytes;
             } catch (const Error& error) {
                 if (failure.empty()) failure = error.what();
             }
@@ -97,6 +113,7 @@ public:
             point.missing_reason = "an instance failed: " + failure;
             return point;
         }
+        figures[scale_figure::disk_total] += static_cast<double>(shared_disk_bytes);
         point.figures = std::move(figures);
         return point;
     }
@@ -106,7 +123,8 @@ public:
             {scale_figure::all_ready, "start request of the first of N VMs, each a transient domain booted on its "
                                       "own thread at once, until the last met the readiness rule"},
             {scale_figure::memory_total, "sum of the N QEMU processes' PSS peaks"},
-            {scale_figure::disk_total, "the guest kernel plus the initramfs, counted for each VM"},
+            {scale_figure::disk_total, "the guest kernel and, for the disk form, the image's qcow2 base once, "
+                                       "plus each VM's initramfs and qcow2 overlay"},
         };
     }
 

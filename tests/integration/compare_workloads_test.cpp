@@ -1,7 +1,8 @@
 // The benchmark workloads end to end: on the container path each built-in workload once,
 // a custom scenario and the scale series (no VM boots: --paths container); on the VM path
-// (qemu:///system under TCG) web over HTTP through a published port and io on the VM's
-// disk, one boot each, and bare QEMU's record for web.
+// (compare's default libvirt driver, the embedded one, under TCG) web over HTTP through a
+// published port and io on the VM's disk, one boot each, bare QEMU's record for web, and
+// a scale point of two VMs started together (three boots).
 #include <gtest/gtest.h>
 
 #include <regex>
@@ -9,8 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "support/vm_domain_test.hpp"
 #include "runtime/core/files.hpp"
+#include "runtime/network/ipam.hpp"
 #include "support/root_cli_test.hpp"
 
 namespace isolab::testing {
@@ -184,14 +185,35 @@ protected:
 
     void TearDown() override {
         if (IsSkipped()) return;
-        // Every domain the runs started is gone, and so are their folders and leases.
+        // No QEMU process of the runs' domains is left, and neither are their folders or
+        // address leases. The embedded driver has no daemon to ask, so /proc is read.
         for (const auto& name : domains_) {
-            EXPECT_FALSE(domain_exists(name)) << name << " left behind";
-            destroy_domain(name);
+            EXPECT_FALSE(qemu_running(name)) << "the QEMU process of " << name << " was left behind";
         }
         std::error_code error;
         EXPECT_TRUE(!fs::exists(root_.paths().vms()) || fs::is_empty(root_.paths().vms(), error))
             << "VM folders left behind in " << root_.paths().vms().string();
+        auto ipam = network::ipam_directory(root_.paths()) / "ipam.json";
+        if (fs::exists(ipam)) {
+            for (const auto& [network_name, network] : json::parse(read_file(ipam)).at("networks").items()) {
+                EXPECT_TRUE(network.value("leases", json::object()).empty()) << "leases left on " << network_name;
+            }
+        }
+    }
+
+    // True when a QEMU process runs the domain `name` ("-name guest=NAME," on its command line).
+    static bool qemu_running(const std::string& name) {
+        std::string wanted = "guest=" + name + ",";
+        for (const auto& entry : fs::directory_iterator("/proc")) {
+            std::string command_line;
+            try {
+                command_line = read_file(entry.path() / "cmdline");
+            } catch (const std::exception&) {
+                continue;  // not a process, or it ended meanwhile
+            }
+            if (command_line.find(wanted) != std::string::npos) return true;
+        }
+        return false;
     }
 
     // Runs compare with `arguments`; returns results.json and keeps stderr in err_.
@@ -249,6 +271,16 @@ TEST_F(CompareWorkloadsOnVm, WebReadyByHttpThroughPublishedPort) {
     EXPECT_GT(median(vm, "startup_ms"), 0);
     EXPECT_FALSE(vm.at("kernel").get<std::string>().empty());
     EXPECT_EQ(vm.at("accelerator").at("used"), "tcg");
+    // The results name the libvirt driver: compare's default is the embedded one.
+    auto embedded_uri = "qemu:///embed?root=" + (root_.root() / "libvirt-embedded").string();
+    EXPECT_EQ(results.at("settings").at("connect_uri"), embedded_uri);
+    EXPECT_NE(vm.at("runtime").get<std::string>().find("embedded QEMU driver"), std::string::npos) << vm.at("runtime");
+    // Startup by phase, ready (HTTP 200 through the published port) among them.
+    std::set<std::string> phase_names;
+    for (const auto& phase : vm.at("runs")[0].at("phases")) phase_names.insert(phase.at("name").get<std::string>());
+    for (const char* name : {"define", "qemu-up", "kernel-start", "init-start", "workload-start", "ready"}) {
+        EXPECT_TRUE(phase_names.count(name)) << "no phase " << name;
+    }
 
     // The QEMU PSS, split into the guest RAM touched and QEMU's own memory.
     double pss = median(vm, "memory_pss_bytes");
@@ -273,6 +305,11 @@ TEST_F(CompareWorkloadsOnVm, IoWritesTheVmDisk) {
     EXPECT_GE(median(vm, "io_rootfs_write_ms"), 0);
     EXPECT_GE(median(vm, "io_rootfs_read_ms"), 0);
     EXPECT_FALSE(vm.at("figures").contains("io_volume_write_ms"));
+    // The disk form's files: the image's qcow2 base and the VM's overlay, which contains
+    // the 8 MiB the workload wrote.
+    EXPECT_GT(median(vm, "disk_base_bytes"), 0);
+    EXPECT_GE(median(vm, "disk_overlay_bytes"), 8 * mebibyte);
+    EXPECT_GE(median(vm, "disk_bytes"), median(vm, "disk_base_bytes") + median(vm, "disk_overlay_bytes"));
 
     const auto& notes = vm.at("runs")[0].at("notes");
     ASSERT_EQ(notes.size(), 2U) << notes.dump();
@@ -280,6 +317,40 @@ TEST_F(CompareWorkloadsOnVm, IoWritesTheVmDisk) {
               std::string::npos)
         << notes.dump();
     EXPECT_NE(notes[1].get<std::string>().find("io volume: skipped"), std::string::npos) << notes.dump();
+}
+
+// Two VMs started together both meet the readiness rule: a scenario whose only scale point
+// is N=2, with a log line as readiness and no NIC, the cheapest VM there is.
+TEST_F(CompareWorkloadsOnVm, ScalePointOfTwoVms) {
+    auto scenario = root_.root().parent_path() / "vm-scale-scenario.yaml";
+    write_file_atomic(scenario,
+                      "name: vm-pair\n"
+                      "image: busybox\n"
+                      "command: [/bin/sh, -c, \"echo vm-pair-ready\"]\n"
+                      "readiness:\n"
+                      "  log: vm-pair-ready\n"
+                      "repetitions: 1\n"
+                      "instances: [2]\n");
+    auto results = compare({"--scenario", scenario.string(), "--no-references"});
+    fs::remove(scenario);
+    ASSERT_TRUE(results.contains("scale"));
+    EXPECT_EQ(domains_.size(), 3U) << "expected one run and two scale instances in the log";
+
+    const auto& series = results.at("scale").at("series");
+    ASSERT_EQ(series.size(), 1U);
+    EXPECT_EQ(series[0].at("path"), "vm");
+    const auto& points = series[0].at("points");
+    ASSERT_EQ(points.size(), 1U);
+    const auto& point = points[0];
+    EXPECT_EQ(point.at("instances"), 2);
+    ASSERT_TRUE(point.at("available").get<bool>()) << point.value("missing_reason", "");
+    const auto& figures = point.at("figures");
+    EXPECT_GT(figures.at("all_ready_ms").get<double>(), 0);
+    // Two QEMU processes; the kernel is shared, each VM has an initramfs of its own.
+    const auto& vm = path_named(results, "vm");
+    EXPECT_GT(figures.at("memory_total_bytes").get<double>(), median(vm, "memory_pss_bytes"));
+    EXPECT_DOUBLE_EQ(figures.at("disk_total_bytes").get<double>(),
+                     median(vm, "disk_bytes") + median(vm, "disk_initramfs_bytes"));
 }
 
 }  // namespace
