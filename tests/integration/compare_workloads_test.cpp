@@ -1,6 +1,6 @@
 // The benchmark workloads end to end: on the container path each built-in workload once,
 // a custom scenario and the scale series (no VM boots: --paths container); on the VM path
-// (compare's default libvirt driver, the embedded one, under TCG) web over HTTP through a
+// (libvirt's embedded driver, --connect embedded, under TCG) web over HTTP through a
 // published port and io on the VM's disk, one boot each, bare QEMU's record for web, and
 // a scale point of two VMs started together (three boots).
 #include <gtest/gtest.h>
@@ -220,7 +220,8 @@ protected:
     json compare(const std::vector<std::string>& arguments) {
         auto output = root_.root().parent_path() / "results-vm";
         std::vector<std::string> command = {"--log-level", "debug", "compare", "--paths", "vm", "--accel", "tcg",
-                                            "--runs", "1", "--warmup", "0", "-o", output.string()};
+                                            "--connect", "embedded", "--runs", "1", "--warmup", "0",
+                                            "-o", output.string()};
         command.insert(command.end(), arguments.begin(), arguments.end());
         auto result = isolab(command);
         err_ = result.err;
@@ -271,7 +272,7 @@ TEST_F(CompareWorkloadsOnVm, WebReadyByHttpThroughPublishedPort) {
     EXPECT_GT(median(vm, "startup_ms"), 0);
     EXPECT_FALSE(vm.at("kernel").get<std::string>().empty());
     EXPECT_EQ(vm.at("accelerator").at("used"), "tcg");
-    // The results name the libvirt driver: compare's default is the embedded one.
+    // The results name the libvirt driver, here the embedded one.
     auto embedded_uri = "qemu:///embed?root=" + (root_.root() / "libvirt-embedded").string();
     EXPECT_EQ(results.at("settings").at("connect_uri"), embedded_uri);
     EXPECT_NE(vm.at("runtime").get<std::string>().find("embedded QEMU driver"), std::string::npos) << vm.at("runtime");
