@@ -30,6 +30,11 @@ struct CompareOptions {
     int warmup = 1;
     std::uint64_t memory_bytes = 256ULL << 20;
     std::string accelerator = "auto";
+    // libvirt URI of the VM paths; "embedded": isolab's embedded QEMU driver under the state
+    // root (vm::embedded_driver_uri), which starts a domain tens of seconds faster where
+    // only root may open /dev/kvm.
+    // NOTE: not the default, because the embedded driver deadlocked in the mem workload
+    // (see ConsoleStream in vmdriver/libvirt/domain.cpp).
     std::string connect_uri = "qemu:///system";
     std::vector<std::string> references = reference_names();  // empty: none
     std::string label;   // identifies the source in merged reports

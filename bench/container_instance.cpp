@@ -1,9 +1,12 @@
 #include "bench/container_instance.hpp"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <thread>
 
 #include "bench/readiness_probe.hpp"
@@ -17,41 +20,13 @@
 
 namespace isolab::bench {
 
+namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-void ReadyGate::arrive() {
-    std::lock_guard lock(mutex_);
-    if (remaining_ > 0) --remaining_;
-    if (remaining_ == 0) all_arrived_.notify_all();
-}
-
-void ReadyGate::wait_until(Clock::time_point deadline) {
-    std::unique_lock lock(mutex_);
-    all_arrived_.wait_until(lock, deadline, [this] { return remaining_ == 0; });
-}
 
 namespace {
 
 constexpr auto poll_interval = 10ms;
 constexpr auto sample_interval = 50ms;
-
-// Arrives at the gate once, at the latest when the instance ends.
-class GateArrival {
-public:
-    explicit GateArrival(ReadyGate* gate) : gate_(gate) {}
-    ~GateArrival() { arrive(); }
-    GateArrival(const GateArrival&) = delete;
-    GateArrival& operator=(const GateArrival&) = delete;
-
-    void arrive() {
-        if (gate_ && !arrived_) gate_->arrive();
-        arrived_ = true;
-    }
-
-private:
-    ReadyGate* gate_;
-    bool arrived_ = false;
-};
 
 // The thread running container::run. The destructor kills a container still running
 // and joins, so no container outlives a failed measurement.
@@ -172,6 +147,83 @@ private:
 };
 
 
+// "S futex_wait_queue" for a process or thread: its state letter from /proc/.../stat and
+// the kernel function it sleeps in from /proc/.../wchan; empty when it is gone.
+std::string task_state(const fs::path& proc_entry) {
+    std::string stat;
+    std::string wchan;
+    try {
+        stat = read_file(proc_entry / "stat");
+        wchan = read_file(proc_entry / "wchan");
+    } catch (const Error&) {
+        return {};
+    }
+    auto name_end = stat.rfind(") ");
+    if (name_end == std::string::npos || name_end + 2 >= stat.size()) return {};
+    auto name_start = stat.find(" (");
+    std::string name = name_start == std::string::npos ? "?" : stat.substr(name_start + 2, name_end - name_start - 2);
+    return name + " " + stat[name_end + 2] + " in " + (wchan.empty() || wchan == "0" ? "-" : wchan);
+}
+
+// The parent pid of /proc/<pid>, or 0 when unreadable.
+pid_t parent_of(const fs::path& proc_entry) {
+    try {
+        auto stat = read_file(proc_entry / "stat");
+        auto name_end = stat.rfind(") ");
+        if (name_end == std::string::npos) return 0;
+        char state = 0;
+        int parent = 0;
+        if (std::sscanf(stat.c_str() + name_end + 2, "%c %d", &state, &parent) != 2) return 0;
+        return parent;
+    } catch (const Error&) {
+        return 0;
+    }
+}
+
+// Describes what a container that was not ready by the deadline was doing, for the error
+// message: its recorded status, and the state and wait channel of this
+// process's threads and child processes. A deadlock between two containers started on
+// two threads shows as threads or first processes asleep in futex_wait or pipe_read.
+std::string describe_not_ready(const Paths& paths, const std::string& name) {
+    std::string text = "container " + name + ": container::run had not returned";
+    try {
+        auto stored = container::find_container(paths, name);
+        text += stored ? ", status " + stored->state.status + ", pid " + std::to_string(stored->state.pid)
+                       : ", no record yet";
+    } catch (const Error& error) {
+        text += std::string(", record unreadable: ") + error.what();
+    }
+
+    std::string threads;
+    std::error_code error;
+    for (const auto& task : fs::directory_iterator("/proc/self/task", error)) {
+        auto state = task_state(task.path());
+        if (!state.empty()) threads += (threads.empty() ? "" : ", ") + task.path().filename().string() + " " + state;
+    }
+    text += "; threads: " + (threads.empty() ? std::string("-") : threads);
+
+    std::string children;
+    auto self = getpid();
+    for (const auto& entry : fs::directory_iterator("/proc", error)) {
+        auto file = entry.path().filename().string();
+        if (file.empty() || file.find_first_not_of("0123456789") != std::string::npos) continue;
+        if (parent_of(entry.path()) != self) continue;
+        auto state = task_state(entry.path());
+        if (!state.empty()) children += (children.empty() ? "" : ", ") + file + " " + state;
+    }
+    return text + "; child processes: " + (children.empty() ? std::string("-") : children);
+}
+
+// The outcome of the last readiness check through the published port, for the error.
+std::string describe_port(const Workload& workload, int host_port) {
+    std::string where = "127.0.0.1:" + std::to_string(host_port);
+    if (workload.readiness == ReadinessKind::http_path) {
+        auto status = http_get_status("127.0.0.1", host_port, workload.http_path);
+        return status ? where + " answered HTTP " + std::to_string(*status) : where + " gave no HTTP reply";
+    }
+    return where + (tcp_port_accepts("127.0.0.1", host_port) ? " accepts TCP" : " refuses TCP");
+}
+
 }  // namespace
 
 ContainerInstance run_container_instance(image::Store& store, const RunnerSettings& settings,
@@ -198,6 +250,13 @@ ContainerInstance run_container_instance(image::Store& store, const RunnerSettin
     }
     if (!instance.ready_at && !workload.needs_published_port()) instance.ready_at = watcher.ready_at();
     arrival.arrive();
+    // Taken when the deadline passed, before the container is killed, so that a stuck
+    // start is still stuck.
+    std::string not_ready_state;
+    if (!instance.ready_at && !thread.finished()) {
+        not_ready_state = describe_not_ready(store.paths(), options.name);
+        if (workload.needs_published_port()) not_ready_state += "; " + describe_port(workload, host_port);
+    }
 
     if (instance.ready_at) {
         sampler.sample();
@@ -213,6 +272,13 @@ ContainerInstance run_container_instance(image::Store& store, const RunnerSettin
 
     auto& sample = instance.sample;
     sample.exit_code = result.exit_code;
+    if (!not_ready_state.empty()) {
+        throw Error("container: the workload did not meet its readiness rule (" + workload.readiness_rule() +
+                        ") within " + std::to_string(container_ready_timeout.count()) + " s and was killed (exit code " +
+                        std::to_string(result.exit_code) + "); last output: " + last_output(watcher) +
+                        "; state when the wait ended: " + not_ready_state,
+                    "run the image with isolab run (and -p for a port) to see its output");
+    }
     if (workload.needs_published_port()) {
         if (!instance.ready_at) {
             throw Error("container: the workload never met its readiness rule (" + workload.readiness_rule() +
@@ -230,6 +296,7 @@ ContainerInstance run_container_instance(image::Store& store, const RunnerSettin
     record_phases(sample, result.phases, instance.started);
     sample.cgroup_version = result.cgroup_version;
     for (const auto& [key, value] : watcher.reported_figures()) sample.figures[key] = value;
+    sample.notes = watcher.notes();
     sampler.record(sample);
     instance.memory_peak_bytes = result.memory_peak_bytes;
     instance.upper_dir_bytes = result.upper_dir_bytes;

@@ -2,32 +2,15 @@
 // One container of a workload, run on a thread of its own so that the host can check the
 // readiness rule, sample the container's memory while it runs and stop a workload that
 // keeps running once ready (a server). The scale series starts several at once.
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 
+#include "bench/ready_gate.hpp"
 #include "bench/results.hpp"
 #include "bench/runner.hpp"
 #include "runtime/container/run.hpp"
 
 namespace isolab::bench {
-
-// Holds instances that keep running once ready until every instance of a scale point is
-// ready, failed or the deadline passed, so that all of them run together.
-class ReadyGate {
-public:
-    explicit ReadyGate(int count) : remaining_(count) {}
-
-    // Called once per instance, when it is ready or can no longer become ready.
-    void arrive();
-    void wait_until(Clock::time_point deadline);
-
-private:
-    std::mutex mutex_;
-    std::condition_variable all_arrived_;
-    int remaining_;
-};
 
 struct ContainerInstance {
     RunSample sample;

@@ -77,7 +77,7 @@ BarChart memory_chart(const Results& results, const std::string& id) {
 BarChart disk_chart(const Results& results, const std::string& id) {
     BarChart chart{id, "Disk (median)", {}, [](double value) { return format_figure(value, "bytes"); }};
     const std::vector<std::string> parts = {figure::disk_image, figure::disk_upper, figure::disk_kernel,
-                                            figure::disk_initramfs};
+                                            figure::disk_initramfs, figure::disk_base, figure::disk_overlay};
     for (const auto& path : results.paths) {
         if (!path.available || !path.median(figure::disk)) continue;
         BarRow row{path.name, {}};

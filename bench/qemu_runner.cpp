@@ -75,6 +75,15 @@ public:
         return std::nullopt;
     }
 
+    std::optional<std::string> unsupported_reason(const Workload& workload) override {
+        if (workload.needs_published_port()) {
+            return std::string("not available: bare QEMU runs the guest with -nodefaults and no -netdev, so the "
+                               "guest has no NIC and the host cannot reach its port; only the isolab VM path "
+                               "attaches the guest to the isolab0 bridge and publishes its port");
+        }
+        return Runner::unsupported_reason(workload);
+    }
+
     RunSample run(const Workload& workload) override {
         auto image = store_.resolve(workload.image);
         auto lowerdirs = store_.lowerdirs(image);

@@ -24,11 +24,21 @@ const std::vector<FigureDefinition>& figure_catalog() {
         {figure::disk_upper, "disk: upper dir", "bytes", "bytes allocated in the container's overlayfs upper dir"},
         {figure::disk_kernel, "disk: kernel", "bytes", "the guest kernel file"},
         {figure::disk_initramfs, "disk: initramfs", "bytes", "the guest initramfs built from the image"},
+        {figure::disk_base, "disk: qcow2 base", "bytes",
+         "bytes allocated on the host by the image's cached qcow2 disk base, which every VM of the image shares"},
+        {figure::disk_overlay, "disk: qcow2 overlay", "bytes",
+         "bytes allocated on the host by the VM's own qcow2 overlay on that base when the guest ended"},
         {figure::memory_working_set, "memory working set", "bytes",
          "largest memory use sampled every 50 ms from readiness until the workload stopped, inactive file "
          "cache excluded"},
         {figure::memory_pss, "memory PSS", "bytes",
          "largest sum of the PSS (proportional set size) of the path's processes, sampled like the working set"},
+        {figure::memory_guest_ram_touched, "memory: guest RAM touched", "bytes",
+         "VM paths: PSS of the hypervisor's guest RAM mapping, the guest RAM pages the guest has touched, in the "
+         "sample where the hypervisor's total PSS peaked"},
+        {figure::memory_vmm_overhead, "memory: VMM overhead", "bytes",
+         "VM paths: the hypervisor's peak PSS less the guest RAM touched: its own code, heap, device and "
+         "emulator memory"},
         {figure::cpu_run, "CPU run", "ms",
          "the workload's own time for SHA-256 of 128 MiB of zeros (dd | sha256sum), from /proc/uptime "
          "inside (10 ms resolution)"},
@@ -184,6 +194,7 @@ json run_to_json(const RunSample& run) {
         document["accelerator"] = {{"used", run.accelerator}, {"reason", run.accelerator_reason}};
     }
     if (!run.cgroup_version.empty()) document["cgroup_version"] = run.cgroup_version;
+    if (!run.notes.empty()) document["notes"] = run.notes;
     return document;
 }
 
@@ -309,6 +320,7 @@ RunSample run_from_json(const json& document) {
         run.accelerator_reason = document["accelerator"].value("reason", "");
     }
     run.cgroup_version = document.value("cgroup_version", "");
+    run.notes = document.value("notes", std::vector<std::string>{});
     return run;
 }
 

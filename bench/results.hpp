@@ -29,8 +29,12 @@ inline constexpr const char* disk_image = "disk_image_bytes";
 inline constexpr const char* disk_upper = "disk_upper_bytes";
 inline constexpr const char* disk_kernel = "disk_kernel_bytes";
 inline constexpr const char* disk_initramfs = "disk_initramfs_bytes";
+inline constexpr const char* disk_base = "disk_base_bytes";
+inline constexpr const char* disk_overlay = "disk_overlay_bytes";
 inline constexpr const char* memory_working_set = "memory_working_set_bytes";
 inline constexpr const char* memory_pss = "memory_pss_bytes";
+inline constexpr const char* memory_guest_ram_touched = "memory_guest_ram_touched_bytes";
+inline constexpr const char* memory_vmm_overhead = "memory_vmm_overhead_bytes";
 inline constexpr const char* cpu_run = "cpu_run_ms";
 inline constexpr const char* io_rootfs_write = "io_rootfs_write_ms";
 inline constexpr const char* io_rootfs_read = "io_rootfs_read_ms";
@@ -75,6 +79,7 @@ struct RunSample {
     std::string accelerator;     // VM paths: "kvm" or "tcg"
     std::string accelerator_reason;
     std::string cgroup_version;  // container paths: "v1" or "v2"
+    std::vector<std::string> notes;  // the workload's "isolab-note TEXT" lines, e.g. where io wrote
 };
 
 // One way of running the workload: an isolab path or a reference tool.

@@ -16,9 +16,6 @@
 
 namespace isolab::bench {
 
-// Recorded for workloads ready by a published port, which the VM path cannot offer yet.
-inline constexpr const char* vm_networking_missing = "not available: VM networking missing";
-
 // The fixed facts of a path, known before it runs.
 struct PathDescription {
     std::string name;

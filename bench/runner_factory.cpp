@@ -26,8 +26,10 @@ std::vector<std::unique_ptr<Runner>> make_reference_runners(const std::vector<st
     return runners;
 }
 
-Results run_compare(image::Store& store, const CompareOptions& options, const ProgressHandler& progress) {
-    validate_compare_options(options);
+Results run_compare(image::Store& store, const CompareOptions& requested, const ProgressHandler& progress) {
+    validate_compare_options(requested);
+    CompareOptions options = requested;
+    if (options.connect_uri == "embedded") options.connect_uri = vm::embedded_driver_uri(store.paths());
     auto workload = options.scenario_file.empty() ? find_workload(options.workload, options.size_mib)
                                                   : load_scenario(options.scenario_file);
     RunnerSettings settings;

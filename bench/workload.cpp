@@ -75,6 +75,11 @@ void ReadinessWatcher::on_line(std::string_view raw_line, Clock::time_point when
         }
         return;
     }
+    constexpr std::string_view note_prefix = "isolab-note ";
+    if (line.starts_with(note_prefix)) {
+        notes_.emplace_back(line.substr(note_prefix.size()));
+        return;
+    }
     // A workload ready by a port prints its kernel release as its first line.
     if (workload_.needs_published_port() && kernel_release_.empty() && !line.empty()) {
         kernel_release_ = std::string(line);
@@ -115,6 +120,11 @@ std::map<std::string, double> ReadinessWatcher::reported_figures() const {
 std::vector<std::string> ReadinessWatcher::lines() const {
     std::lock_guard lock(mutex_);
     return lines_;
+}
+
+std::vector<std::string> ReadinessWatcher::notes() const {
+    std::lock_guard lock(mutex_);
+    return notes_;
 }
 
 }  // namespace isolab::bench

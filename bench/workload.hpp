@@ -3,7 +3,8 @@
 // readiness rule. The built-in workloads print a readiness line and then the kernel
 // release (`uname -r`), so the same output shows when the workload was ready and which
 // kernel it ran on, inside a container or a VM alike. A workload may also print its own
-// figures as "isolab-figure KEY=VALUE" lines (KEY a figure of the catalog).
+// figures as "isolab-figure KEY=VALUE" lines (KEY a figure of the catalog) and facts about
+// its run as "isolab-note TEXT" lines.
 #include <map>
 #include <mutex>
 #include <optional>
@@ -89,6 +90,8 @@ public:
     std::map<std::string, double> reported_figures() const;
     // Every line received, for error messages when the workload never became ready.
     std::vector<std::string> lines() const;
+    // The text of "isolab-note TEXT" lines, in order.
+    std::vector<std::string> notes() const;
 
 private:
     Workload workload_;
@@ -99,6 +102,7 @@ private:
     bool expecting_kernel_ = false;
     std::vector<std::string> lines_;
     std::map<std::string, double> figures_;
+    std::vector<std::string> notes_;
 };
 
 }  // namespace isolab::bench

@@ -19,6 +19,13 @@ constexpr const char* announce_ready = "read up rest </proc/uptime; echo \"isola
 // ash would read "0.05" without its dot as an octal number.
 constexpr const char* uptime_ms_function = "uptime_ms() { awk '{ printf \"%d\", $1 * 1000 }' /proc/uptime; }\n";
 
+// The device, filesystem type and mount point holding a folder: the longest mount point
+// of /proc/mounts that is a prefix of it.
+constexpr const char* mount_of_function =
+    "mount_of() { awk -v d=\"$1/\" '{ p = ($2 == \"/\") ? \"/\" : $2 \"/\"; "
+    "if (index(d, p) == 1 && length(p) >= best) { best = length(p); m = $1 \" (\" $3 \") mounted on \" $2 } } "
+    "END { print m }' /proc/mounts; }\n";
+
 Workload built_workload(const std::string& name) {
     Workload workload;
     workload.name = name;
@@ -90,13 +97,14 @@ Workload io_workload(int size_mib) {
         {"/isolab/io.sh",
          std::string("#!/bin/sh\n"
                      "# Usage: io.sh MIB LABEL=DIR... Writes MIB MiB (fsync at the end) into each DIR and reads\n"
-                     "# them back, printing the times; a DIR that does not exist (the VM has no volume) is skipped.\n") +
-             announce_ready + uptime_ms_function +
+                     "# them back, printing the times and where the file went; a DIR that does not exist (the\n"
+                     "# VM has no volume) is skipped.\n") +
+             announce_ready + uptime_ms_function + mount_of_function +
              "size=$1\nshift\n"
              "for target in \"$@\"; do\n"
              "    label=${target%%=*}\n"
              "    dir=${target#*=}\n"
-             "    [ -d \"$dir\" ] || continue\n"
+             "    if [ ! -d \"$dir\" ]; then echo \"isolab-note io $label: skipped, $dir does not exist\"; continue; fi\n"
              "    start=$(uptime_ms)\n"
              "    dd if=/dev/zero of=\"$dir/isolab-io\" bs=1048576 count=\"$size\" conv=fsync 2>/dev/null || exit 1\n"
              "    written=$(uptime_ms)\n"
@@ -104,6 +112,7 @@ Workload io_workload(int size_mib) {
              "    read=$(uptime_ms)\n"
              "    echo \"isolab-figure io_${label}_write_ms=$((written - start))\"\n"
              "    echo \"isolab-figure io_${label}_read_ms=$((read - written))\"\n"
+             "    echo \"isolab-note io $label: wrote $dir/isolab-io on $(mount_of \"$dir\")\"\n"
              "done\n"},
         {"/var/isolab-io/.keep", ""},
     };

@@ -108,7 +108,10 @@ void register_bench_commands(CLI::App& app, Context& context) {
         ->capture_default_str();
     compare_command->add_option("--accel", arguments->options.accelerator, "VM accelerator: auto, kvm or tcg")
         ->capture_default_str();
-    compare_command->add_option("--connect", arguments->options.connect_uri, "libvirt connection URI")->capture_default_str();
+    compare_command->add_option("--connect", arguments->options.connect_uri,
+                                "libvirt URI of the VM paths, or embedded for isolab's embedded QEMU driver at "
+                                "STATE/libvirt-embedded")
+        ->capture_default_str();
     compare_command->add_option("--with", arguments->references,
                                 "Reference tools run beside isolab, comma separated: crun, runc, podman, qemu "
                                 "(a missing one is recorded with the reason)")

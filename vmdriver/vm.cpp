@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
@@ -50,11 +51,14 @@ std::atomic<bool> interrupt_requested{false};
 void request_interrupt(int) { interrupt_requested = true; }
 
 // Turns SIGINT and SIGTERM into a flag the boot loop polls, so the domain and the VM's
-// files are removed by their owners instead of being left behind. Restores the previous
-// handlers when it goes out of scope.
+// files are removed by their owners instead of being left behind. Several VMs may boot
+// on threads of one process (compare's scale series): the first guard installs the
+// handlers and the last one restores the previous handlers.
 class InterruptGuard {
 public:
     InterruptGuard() {
+        std::lock_guard lock(mutex_);
+        if (active_++ > 0) return;
         interrupt_requested = false;
         struct sigaction action {};
         action.sa_handler = request_interrupt;
@@ -63,6 +67,8 @@ public:
         sigaction(SIGTERM, &action, &previous_terminate_);
     }
     ~InterruptGuard() {
+        std::lock_guard lock(mutex_);
+        if (--active_ > 0) return;
         sigaction(SIGINT, &previous_interrupt_, nullptr);
         sigaction(SIGTERM, &previous_terminate_, nullptr);
     }
@@ -72,8 +78,10 @@ public:
     static bool requested() { return interrupt_requested; }
 
 private:
-    struct sigaction previous_interrupt_ {};
-    struct sigaction previous_terminate_ {};
+    static inline std::mutex mutex_;
+    static inline int active_ = 0;
+    static inline struct sigaction previous_interrupt_ {};
+    static inline struct sigaction previous_terminate_ {};
 };
 
 // Files one guest boots from, removed with the per-VM folder.
@@ -82,6 +90,7 @@ struct GuestFiles {
     std::unique_ptr<TemporaryDirectory> temporary;  // foreground runs: <state root>/vms/<domain name>-<random>
     fs::path folder;                                // the VM's folder: `temporary`, or vms/<name> for -d
     std::unique_ptr<guest::DiskOverlay> overlay;    // disk form only, inside `folder`
+    std::uint64_t disk_base_bytes = 0;              // disk form only: the image's cached qcow2 base, allocated
     fs::path initramfs;
     std::uint64_t initramfs_bytes = 0;
     std::string cmdline;
@@ -156,6 +165,7 @@ void prepare_disk(GuestFiles& files, const Paths& paths, const image::Image& ima
                   const std::vector<fs::path>& lowerdirs, const guest::Workload& workload, const QemuIds& qemu) {
     auto base = guest::ensure_disk_base(paths, image.config_digest, lowerdirs);
     files.overlay = std::make_unique<guest::DiskOverlay>(base.path, files.folder / "disk.qcow2");
+    files.disk_base_bytes = base.bytes;
     if (chown(files.overlay->path().c_str(), qemu.uid, qemu.gid) != 0) {
         throw_errno("cannot hand the disk overlay " + files.overlay->path().string() + " to the QEMU user");
     }
@@ -577,6 +587,8 @@ VmResult run(image::Store& store, const VmOptions& options) {
     request.spec = domain_spec(store.paths(), result.name, files, result.accelerator.used, options.memory_bytes,
                                options.cpus, devices);
     request.timeout = options.timeout;
+    request.stop_requested = options.stop_requested;
+    request.guest_ram_bytes = options.memory_bytes;
     if (record) request.spec.console_log = record->vm().console_log();
     request.on_created = [&](int qemu_pid) {
         if (vm_network) vm_network->attach(qemu_pid);
@@ -599,8 +611,14 @@ VmResult run(image::Store& store, const VmOptions& options) {
     result.guest_kernel = outcome.guest_kernel.empty() ? files.kernel.release : outcome.guest_kernel;
     result.guest_uptime_at_ready_ms = outcome.guest_uptime_at_ready_ms;
     result.qemu_pss_peak_bytes = outcome.qemu_pss_peak_bytes;
+    result.guest_ram_pss_at_peak_bytes = outcome.guest_ram_pss_at_peak_bytes;
+    result.stopped_on_request = outcome.stopped_on_request;
     if (outcome.qemu_pid < 0) result.pss_definition = "not measured: the QEMU pid file was not found";
     result.phases = sorted_by_time(result.phases);
+    if (files.overlay) {
+        result.disk_base_bytes = files.disk_base_bytes;
+        result.disk_overlay_bytes = disk_usage(files.overlay->path());
+    }
     return result;
 }
 

@@ -44,6 +44,9 @@ struct VmOptions {
     guest::RootForm form = guest::RootForm::initramfs;
     std::chrono::seconds timeout{300};  // the guest is destroyed after this long
     ConsoleLineHandler on_console_line; // unset: workload output goes to stdout
+    // run: polled every 50 ms; once it returns true the domain is destroyed and run
+    // returns with VmResult::stopped_on_request set (a workload that runs until stopped).
+    std::function<bool()> stop_requested;
     bool auto_remove = false;           // remove the record once the VM has exited
     bool keep_record = false;           // run: write vms/<name>/vm.json while the VM runs, as `vm run` does
     std::string network = "none";       // "none", "bridge" (isolab0, the CLI's default) or a network of `isolab network create`
@@ -63,11 +66,19 @@ struct VmResult {
     double guest_uptime_at_ready_ms = -1;
     std::uint64_t memory_bytes = 0;           // guest RAM configured
     std::uint64_t qemu_pss_peak_bytes = 0;    // max PSS of the QEMU process while it ran
+    // PSS of QEMU's guest RAM mapping (the guest RAM touched) in the sample where the
+    // total peaked; the rest of that peak is QEMU's own memory. Nothing when not found.
+    std::optional<std::uint64_t> guest_ram_pss_at_peak_bytes;
+    bool stopped_on_request = false;          // stop_requested ended the run, exit_code is -1
     std::string pss_definition;               // how qemu_pss_peak_bytes was measured
     std::string init_error;                   // isolab-init's `error` line, when it wrote one
     std::string machine;                      // QEMU machine type, e.g. "pc"
     std::uint64_t kernel_bytes = 0;
     std::uint64_t initramfs_bytes = 0;
+    // Disk form only (0 otherwise): bytes allocated on the host by the image's cached qcow2
+    // base, shared by every VM of the image, and by this VM's overlay when the guest ended.
+    std::uint64_t disk_base_bytes = 0;
+    std::uint64_t disk_overlay_bytes = 0;
     std::string address;                      // the guest's IPv4 address; empty with --network none
 };
 

@@ -8,6 +8,7 @@
 #include "bench/readiness_probe.hpp"
 #include "bench/report.hpp"
 #include "bench/svg_chart.hpp"
+#include "bench/vm_instance.hpp"
 #include "bench/workload_image.hpp"
 #include "runtime/core/error.hpp"
 
@@ -142,8 +143,8 @@ Results scale_results() {
     container.points.push_back({2, true, "", {{scale_figure::all_ready, 80}, {scale_figure::memory_total, 8e6},
                                               {scale_figure::disk_total, 2.1e6}}});
     ScaleSeries vm{"vm", {}, {}};
-    vm.points.push_back({1, false, "not available: VM networking missing", {}});
-    vm.points.push_back({2, false, "not available: VM networking missing", {}});
+    vm.points.push_back({1, false, "an instance failed: VM isolab-bench-1 timed out", {}});
+    vm.points.push_back({2, false, "an instance failed: VM isolab-bench-1 timed out", {}});
     results.scale = {container, vm};
     return results;
 }
@@ -157,7 +158,7 @@ TEST(BenchScaleResults, JsonRoundTrip) {
     }
     ASSERT_EQ(scale.at("series").size(), 2U);
     EXPECT_EQ(scale.at("series")[0].at("points")[1].at("figures").at("all_ready_ms"), 80);
-    EXPECT_EQ(scale.at("series")[1].at("points")[0].at("missing_reason"), "not available: VM networking missing");
+    EXPECT_EQ(scale.at("series")[1].at("points")[0].at("missing_reason"), "an instance failed: VM isolab-bench-1 timed out");
 
     auto read = results_from_json(document);
     ASSERT_EQ(read.scale.size(), 2U);
@@ -177,6 +178,74 @@ TEST(BenchScaleResults, NewFiguresInCatalog) {
     }
 }
 
+TEST(BenchScaleResults, VmMemorySplitInCatalog) {
+    for (const char* key : {figure::memory_guest_ram_touched, figure::memory_vmm_overhead}) {
+        const auto& definition = figure_definition(key);
+        EXPECT_EQ(definition.unit, "bytes") << key;
+        EXPECT_FALSE(definition.definition.empty()) << key;
+    }
+}
+
+TEST(BenchRunNotes, JsonRoundTrip) {
+    Results results;
+    PathResult path;
+    path.name = "vm";
+    RunSample run;
+    run.figures[figure::memory_pss] = 300e6;
+    run.figures[figure::memory_guest_ram_touched] = 100e6;
+    run.figures[figure::memory_vmm_overhead] = 200e6;
+    run.notes = {"io rootfs: wrote /var/isolab-io/isolab-io on /dev/vda (ext4) mounted on /"};
+    path.runs.push_back(run);
+    results.paths.push_back(path);
+
+    auto document = to_json(results);
+    const auto& written = document.at("paths")[0].at("runs")[0];
+    EXPECT_EQ(written.at("notes")[0], run.notes[0]);
+    EXPECT_EQ(written.at("figures").at("memory_guest_ram_touched_bytes"), 100e6);
+    EXPECT_EQ(written.at("figures").at("memory_vmm_overhead_bytes"), 200e6);
+
+    auto read = results_from_json(document);
+    EXPECT_EQ(read.paths[0].runs[0].notes, run.notes);
+}
+
+TEST(BenchRunNotes, AbsentWhenEmpty) {
+    Results results;
+    PathResult path;
+    path.name = "container";
+    path.runs.push_back(RunSample{});
+    results.paths.push_back(path);
+    auto document = to_json(results);
+    EXPECT_FALSE(document.at("paths")[0].at("runs")[0].contains("notes"));
+    EXPECT_TRUE(results_from_json(document).paths[0].runs[0].notes.empty());
+}
+
+TEST(BenchVmRunner, IoBootsFromDisk) {
+    EXPECT_EQ(vm_root_form(find_workload("io")), vm::guest::RootForm::disk);
+    for (const char* name : {"hello", "web", "cpu", "mem"}) {
+        EXPECT_EQ(vm_root_form(find_workload(name)), vm::guest::RootForm::initramfs) << name;
+    }
+}
+
+TEST(BenchVmRunner, AcceptsWebAndBareQemuRejectsIt) {
+    image::Store store(Paths{"/nonexistent/root", "/nonexistent/cache"});
+    auto web = find_workload("web");
+    EXPECT_EQ(make_vm_runner(store, {})->unsupported_reason(web), std::nullopt);
+    auto reason = make_qemu_runner(store, {})->unsupported_reason(web);
+    ASSERT_TRUE(reason.has_value());
+    EXPECT_EQ(reason->rfind("not available: ", 0), 0U) << *reason;
+    EXPECT_NE(reason->find("no NIC"), std::string::npos) << *reason;
+    EXPECT_EQ(make_qemu_runner(store, {})->unsupported_reason(find_workload("hello")), std::nullopt);
+}
+
+TEST(BenchVmRunner, DefinesVmMemorySplit) {
+    image::Store store(Paths{"/nonexistent/root", "/nonexistent/cache"});
+    auto runner = make_vm_runner(store, {});
+    const auto& definitions = runner->description().definitions;
+    EXPECT_TRUE(definitions.contains(figure::memory_guest_ram_touched));
+    EXPECT_TRUE(definitions.contains(figure::memory_vmm_overhead));
+    EXPECT_NE(definitions.at(figure::io_rootfs_write).find("disk"), std::string::npos);
+}
+
 TEST(BenchScaleReport, TableHasPointsAndReasons) {
     auto rows = scale_rows(scale_results());
     ASSERT_EQ(rows.size(), 5U);
@@ -184,7 +253,7 @@ TEST(BenchScaleReport, TableHasPointsAndReasons) {
     EXPECT_EQ(rows[2][0], "container");
     EXPECT_EQ(rows[2][1], "2");
     EXPECT_EQ(rows[2][2], format_figure(80, "ms"));
-    EXPECT_EQ(rows[3][2], "not available: VM networking missing");
+    EXPECT_EQ(rows[3][2], "an instance failed: VM isolab-bench-1 timed out");
 }
 
 TEST(BenchScaleReport, MarkdownAndHtmlDrawScale) {
@@ -195,7 +264,7 @@ TEST(BenchScaleReport, MarkdownAndHtmlDrawScale) {
     auto html = render_html({results});
     EXPECT_NE(html.find("id=\"chart-scale-all_ready_ms-1\""), std::string::npos);
     EXPECT_NE(html.find("<polyline"), std::string::npos);
-    EXPECT_NE(html.find("not available: VM networking missing"), std::string::npos);
+    EXPECT_NE(html.find("an instance failed: VM isolab-bench-1 timed out"), std::string::npos);
 }
 
 TEST(BenchScaleReport, NoScaleNoSection) {

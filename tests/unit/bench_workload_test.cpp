@@ -55,6 +55,20 @@ TEST(BenchReadiness, KeepsReadyTimeAndKernel) {
     EXPECT_EQ(watcher.lines().size(), 4U);
 }
 
+TEST(BenchReadiness, KeepsNotesApart) {
+    ReadinessWatcher watcher(find_workload("io"));
+    auto origin = Clock::now();
+    watcher.on_line("isolab-ready uptime=1.50", origin);
+    watcher.on_line("6.1.0-57-amd64", origin);
+    watcher.on_line("isolab-note io rootfs: wrote /var/isolab-io/isolab-io on /dev/vda (ext4) mounted on /\r", origin);
+    watcher.on_line("isolab-note io volume: skipped, /isolab-volume does not exist", origin);
+
+    ASSERT_EQ(watcher.notes().size(), 2U);
+    EXPECT_EQ(watcher.notes()[0], "io rootfs: wrote /var/isolab-io/isolab-io on /dev/vda (ext4) mounted on /");
+    EXPECT_EQ(watcher.notes()[1], "io volume: skipped, /isolab-volume does not exist");
+    EXPECT_EQ(watcher.kernel_release(), "6.1.0-57-amd64");
+}
+
 TEST(BenchReadiness, NeverReady) {
     ReadinessWatcher watcher(find_workload("hello"));
     watcher.on_line("sh: not found", Clock::now());

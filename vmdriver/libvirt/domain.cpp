@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -307,6 +308,31 @@ BootOutcome outcome_of(const BootState& state) {
     return outcome;
 }
 
+// Raises the outcome's PSS peak from one sample of the QEMU process. With a guest RAM
+// size, reads the whole smaps at each sample and keeps the guest RAM mapping's PSS of
+// the sample where the total peaked, so that the two figures come from one moment.
+void sample_memory(BootOutcome& outcome, std::uint64_t guest_ram_bytes) {
+    if (guest_ram_bytes == 0) {
+        outcome.qemu_pss_peak_bytes = std::max(outcome.qemu_pss_peak_bytes, read_pss_bytes(outcome.qemu_pid));
+        return;
+    }
+    std::ifstream file(fmt::format("/proc/{}/smaps", outcome.qemu_pid));
+    std::stringstream text;
+    text << file.rdbuf();
+    std::string smaps = text.str();
+    std::uint64_t total = 0;
+    std::istringstream lines(smaps);
+    for (std::string line; std::getline(lines, line);) {
+        if (!line.starts_with("Pss:")) continue;
+        std::uint64_t kib = 0;
+        std::istringstream(line.substr(4)) >> kib;
+        total += kib * 1024;
+    }
+    if (total <= outcome.qemu_pss_peak_bytes) return;
+    outcome.qemu_pss_peak_bytes = total;
+    outcome.guest_ram_pss_at_peak_bytes = guest_ram_pss_from_smaps(smaps, guest_ram_bytes);
+}
+
 // Waits for the guest to finish, sampling the QEMU process's PSS (see kPssInterval).
 // Returns normally once the guest has stopped or exited; throws on timeout, interruption
 // or a guest that stopped without an exit code.
@@ -331,7 +357,7 @@ void watch(Domain& domain, BootState& state, ConsoleStream& console, const BootR
 
         bool sample_due = workload_started && (!last_sample || now - *last_sample >= kPssInterval);
         if (outcome.qemu_pid > 0 && (sample_due || (exited && !sampled_at_exit))) {
-            outcome.qemu_pss_peak_bytes = std::max(outcome.qemu_pss_peak_bytes, read_pss_bytes(outcome.qemu_pid));
+            sample_memory(outcome, request.guest_ram_bytes);
             last_sample = now;
             sampled_at_exit = exited;
         }
@@ -341,6 +367,11 @@ void watch(Domain& domain, BootState& state, ConsoleStream& console, const BootR
         if (request.interrupted && request.interrupted()) {
             domain.destroy();
             throw Error("interrupted: destroyed domain " + domain.name(), {}, 130);
+        }
+        if (request.stop_requested && request.stop_requested()) {
+            domain.destroy();
+            outcome.stopped_on_request = true;
+            break;
         }
         if (now > deadline) {
             domain.destroy();
@@ -357,7 +388,7 @@ void watch(Domain& domain, BootState& state, ConsoleStream& console, const BootR
     hand_over_output(state, request.on_output);
 
     std::lock_guard lock(state.mutex);
-    if (!state.exited) {
+    if (!state.exited && !outcome.stopped_on_request) {
         throw Error(fmt::format("VM {} stopped before isolab-init reported an exit code{}{}", domain.name(),
                                 state.init_error.empty() ? "" : ": " + state.init_error, last_console_lines(state)),
                     "run with --log-level debug to see the whole console");
@@ -465,6 +496,8 @@ BootOutcome boot(Connection& connection, const BootRequest& request, PhaseRecord
     BootOutcome result = outcome_of(*state);
     result.qemu_pid = outcome.qemu_pid;
     result.qemu_pss_peak_bytes = outcome.qemu_pss_peak_bytes;
+    result.guest_ram_pss_at_peak_bytes = outcome.guest_ram_pss_at_peak_bytes;
+    result.stopped_on_request = outcome.stopped_on_request;
     return result;
 }
 
@@ -479,6 +512,41 @@ std::uint64_t read_pss_bytes(int pid) {
         return kib * 1024;
     }
     return 0;
+}
+
+std::optional<std::uint64_t> guest_ram_pss_from_smaps(std::string_view smaps, std::uint64_t guest_ram_bytes) {
+    std::optional<std::uint64_t> best_pss;
+    std::uint64_t best_size = 0;
+    bool candidate = false;  // the current mapping is anonymous
+    std::uint64_t size = 0;
+    while (!smaps.empty()) {
+        auto end = smaps.find('\n');
+        std::string_view line = smaps.substr(0, end);
+        smaps = end == std::string_view::npos ? std::string_view{} : smaps.substr(end + 1);
+
+        // A mapping's header is "start-end perms offset dev inode [path]", and the
+        // fields that follow it are "Name:   N kB".
+        unsigned long long start = 0, stop = 0, inode = 0;
+        char perms[5] = {};
+        unsigned long long offset = 0;
+        char device[16] = {};
+        int consumed = 0;
+        std::string header(line);
+        if (std::sscanf(header.c_str(), "%llx-%llx %4s %llx %15s %llu %n", &start, &stop, perms, &offset, device, &inode,
+                        &consumed) == 6) {
+            candidate = inode == 0 && header.find_first_not_of(' ', static_cast<std::size_t>(consumed)) == std::string::npos;
+            size = stop - start;
+            continue;
+        }
+        if (!candidate || !line.starts_with("Pss:")) continue;
+        std::uint64_t kib = 0;
+        std::istringstream(std::string(line.substr(4))) >> kib;
+        if (size >= guest_ram_bytes && size > best_size) {
+            best_size = size;
+            best_pss = kib * 1024;
+        }
+    }
+    return best_pss;
 }
 
 int read_qemu_pid(const std::string& uri, const std::string& name) {

@@ -58,6 +58,10 @@ struct BootRequest {
     std::chrono::milliseconds timeout{300000};  // whole boot, workload and power-off
     OutputLineHandler on_output;                // workload lines; required
     std::function<bool()> interrupted;          // polled every sample; true aborts the boot
+    // Polled every sample; true destroys the domain and boot() returns normally with
+    // BootOutcome::stopped_on_request set (for workloads that run until stopped).
+    std::function<bool()> stop_requested;
+    std::uint64_t guest_ram_bytes = 0;          // nonzero: also sample the PSS of the guest RAM mapping
     std::function<void(int qemu_pid)> on_created;  // optional: called once QEMU runs, before resume
 };
 
@@ -67,6 +71,10 @@ struct BootOutcome {
     std::string guest_kernel;                  // from the kernel banner, when printed
     double guest_uptime_at_ready_ms = -1;
     std::uint64_t qemu_pss_peak_bytes = 0;     // 0 when the QEMU process was not found
+    // PSS of QEMU's guest RAM mapping in the sample where the total PSS peaked; nothing
+    // when not sampled or no mapping of the guest RAM's size was found.
+    std::optional<std::uint64_t> guest_ram_pss_at_peak_bytes;
+    bool stopped_on_request = false;           // request.stop_requested ended the boot
     int qemu_pid = -1;
     std::vector<std::string> boot_log;         // console lines before workload-start
 };
@@ -91,6 +99,11 @@ std::string_view domain_state_name(int state);
 // Reads the max of the "Pss:" line in /proc/<pid>/smaps_rollup, in bytes; 0 when the
 // process is gone.
 std::uint64_t read_pss_bytes(int pid);
+
+// Returns the Pss of the guest RAM mapping in the text of /proc/<QEMU pid>/smaps: the
+// largest anonymous mapping (no path) at least `guest_ram_bytes` long. QEMU maps the
+// RAM of the pc machine as one such block. Nothing when there is none.
+std::optional<std::uint64_t> guest_ram_pss_from_smaps(std::string_view smaps, std::uint64_t guest_ram_bytes);
 
 // Returns the PID of a running domain's QEMU process from libvirt's pid file
 // (/run/libvirt/qemu/<name>.pid for qemu:///system), or -1 when there is none.
