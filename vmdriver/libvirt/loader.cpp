@@ -56,6 +56,10 @@ ISOLAB_LIBVIRT_FORWARD(virErrorPtr, virGetLastError, (void), ())
 ISOLAB_LIBVIRT_FORWARD(void, virSetErrorFunc, (void* userData, virErrorFunc handler), (userData, handler))
 ISOLAB_LIBVIRT_FORWARD(int, virEventRegisterDefaultImpl, (void), ())
 ISOLAB_LIBVIRT_FORWARD(int, virEventRunDefaultImpl, (void), ())
+ISOLAB_LIBVIRT_FORWARD(int, virEventAddHandle, (int fd, int events, virEventHandleCallback cb, void* opaque,
+                                                virFreeCallback ff),
+                       (fd, events, cb, opaque, ff))
+ISOLAB_LIBVIRT_FORWARD(int, virEventRemoveHandle, (int watch), (watch))
 
 ISOLAB_LIBVIRT_FORWARD(virConnectPtr, virConnectOpen, (const char* name), (name))
 ISOLAB_LIBVIRT_FORWARD(int, virConnectClose, (virConnectPtr conn), (conn))
