@@ -1,7 +1,10 @@
 #include "vmdriver/lifecycle.hpp"
 
+#include <signal.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -36,6 +39,9 @@ constexpr milliseconds kPollInterval{200};
 // a container killed by SIGKILL (137) and isolab one whose owner vanished (255).
 constexpr int kDestroyedExitCode = 137;
 constexpr int kVanishedExitCode = 255;
+// How long stop, kill and rm -f wait for a foreground `vm run` to end after SIGTERM. It
+// destroys its domain within one console sample (50 ms) once its boot loop runs.
+constexpr std::chrono::seconds kOwnerExitTimeout{30};
 
 // The modification time of `file` as RFC 3339 UTC, or now when it does not exist. The
 // console log is written until the guest stops, so its time is about when it stopped.
@@ -50,8 +56,9 @@ std::string modification_time(const fs::path& file) {
 }
 
 // Records that the VM's domain is gone, with the exit code from its console log, and
-// removes an --rm VM. Returns false when the VM's record no longer exists.
-bool record_exit(const Paths& paths, VmRecord& record) {
+// removes an --rm VM. `finished` is the time to record; empty: the console log's
+// modification time. Returns false when the VM's record no longer exists.
+bool record_exit(const Paths& paths, VmRecord& record, const std::string& finished = {}) {
     FileLock lock = lock_vm_records(paths);
     VmPaths vm = vm_paths(paths, record.name);
     if (!fs::exists(vm.record())) return false;
@@ -60,7 +67,7 @@ bool record_exit(const Paths& paths, VmRecord& record) {
         record.status = "exited";
         record.exit_code = exit_code_from_console(vm.console_log());
         if (!record.exit_code) record.exit_code = record.stopped_by.empty() ? kVanishedExitCode : kDestroyedExitCode;
-        record.finished = modification_time(vm.console_log());
+        record.finished = finished.empty() ? modification_time(vm.console_log()) : finished;
         // The holder ends by itself once QEMU has exited. Stopping it here frees the ports
         // and releases the lease before the command that noticed the exit returns.
         stop_network_holder(record.holder_pid, record.holder_start_ticks);
@@ -116,10 +123,28 @@ void repair_network_holder(const Paths& paths, VmView& view) {
     view.record = record;
 }
 
+bool on_embedded_driver(const VmRecord& record) { return !libvirt::embedded_root(record.connect_uri).empty(); }
+
+// Ends the domain of a foreground VM whose `vm run` process died, when it still runs: an
+// embedded driver has no auto-destroy, so a killed owner leaves QEMU running. When the
+// driver cannot be opened (another process holds an embedded one), `system prune`
+// destroys the domain later, because the record then says exited.
+void destroy_orphaned_domain(const VmRecord& record, Connections& connections) {
+    try {
+        if (libvirt::destroy_domain(connections.get(record.connect_uri), record.uuid)) {
+            spdlog::debug("destroyed domain {}: its vm run process {} is gone", record.name, record.owner_pid);
+        }
+    } catch (const Error& error) {
+        spdlog::warn("VM {}: its vm run process {} is gone, and its domain could not be destroyed yet: {}",
+                     record.name, record.owner_pid, error.one_line());
+    }
+}
+
 // Checks the record against libvirt. Returns nothing when the VM was removed (--rm).
 std::optional<VmView> observe(const Paths& paths, const VmRecord& record, Connections& connections) {
     VmView view{record, std::nullopt};
     bool owner_alive = record.owner_pid > 0 && container::process_alive(record.owner_pid, record.owner_start_ticks);
+    bool owner_dead = record.owner_pid > 0 && !owner_alive;
     // "created" without a UUID: `vm run` is still preparing the guest, or was killed while
     // it did (its creator process is gone), and then the VM has exited.
     if (abandoned_while_created(record)) {
@@ -133,6 +158,20 @@ std::optional<VmView> observe(const Paths& paths, const VmRecord& record, Connec
         return view;
     }
     if (record.status == "created" && record.uuid.empty() && (record.owner_pid == 0 || owner_alive)) return view;
+    // A live `vm run` holds its embedded driver, which one process at a time may open, so
+    // the record (kept by that process) is the VM's state.
+    if (owner_alive && record.status != "exited" && on_embedded_driver(record)) {
+        view.ports_up = record.status == "running";
+        return view;
+    }
+    // The `vm run` that owned the VM died (a killed foreground run) before it recorded the
+    // exit, so the VM has exited whatever its domain does. Nothing records when the owner
+    // died, so the time recorded is when this command found it gone, an upper bound.
+    if (owner_dead && record.status != "exited") {
+        if (!record.uuid.empty()) destroy_orphaned_domain(record, connections);
+        if (!record_exit(paths, view.record, utc_timestamp())) return std::nullopt;
+        return view;
+    }
     if (record.status != "exited" && !record.uuid.empty()) {
         view.domain = libvirt::domain_status(connections.get(record.connect_uri), record.uuid);
         if (view.domain && view.domain->active) {
@@ -174,6 +213,37 @@ void set_stopped_by(const Paths& paths, const std::string& name, const std::stri
     VmRecord record = read_record(vm);
     record.stopped_by = who;
     write_record(vm, record);
+}
+
+// True when the VM's foreground `vm run` lives and holds the VM's embedded driver, which
+// then no other process may open.
+bool owner_holds_driver(const VmRecord& record) {
+    return record.owner_pid > 0 && on_embedded_driver(record) &&
+           container::process_alive(record.owner_pid, record.owner_start_ticks);
+}
+
+// Ends a VM through its `vm run` process: SIGTERM makes it destroy the domain and record
+// the exit (137, since `stopped_by` is set). Throws Error when the process outlives
+// kOwnerExitTimeout.
+void end_through_owner(const Paths& paths, const VmRecord& record, const std::string& who) {
+    set_stopped_by(paths, record.name, who);
+    spdlog::debug("sending SIGTERM to the vm run process {} of {}", record.owner_pid, record.name);
+    if (kill(record.owner_pid, SIGTERM) != 0 && errno != ESRCH) {
+        throw Error(fmt::format("cannot signal the vm run process {} of VM {}: {}", record.owner_pid, record.name,
+                                std::strerror(errno)));
+    }
+    Clock::time_point deadline = Clock::now() + kOwnerExitTimeout;
+    while (container::process_alive(record.owner_pid, record.owner_start_ticks)) {
+        if (Clock::now() >= deadline) {
+            throw Error(fmt::format("VM {}: its vm run process {} did not end within {} s of SIGTERM", record.name,
+                                    record.owner_pid, kOwnerExitTimeout.count()),
+                        fmt::format("check that process; `kill -9 {}` ends it, and then `isolab system prune` "
+                                    "destroys the domain",
+                                    record.owner_pid),
+                        1);
+        }
+        std::this_thread::sleep_for(kPollInterval);
+    }
 }
 
 bool domain_active(libvirt::Connection& connection, const std::string& uuid) {
@@ -255,10 +325,17 @@ VmView find_vm(const Paths& paths, const std::string& name) {
 StopOutcome stop_vm(const Paths& paths, const std::string& name, std::chrono::seconds timeout) {
     Connections connections;
     VmView view = require_running(paths, name, connections);
-    libvirt::Connection& connection = connections.get(view.record.connect_uri);
     StopOutcome outcome{view.record.name};
-
     Clock::time_point start = Clock::now();
+    if (owner_holds_driver(view.record)) {
+        // NOTE: the owner destroys the domain, so the guest gets no power button press.
+        end_through_owner(paths, view.record, "stop");
+        outcome.seconds = milliseconds_between(start, Clock::now()) / 1000;
+        record_exit(paths, view.record);
+        return outcome;
+    }
+    libvirt::Connection& connection = connections.get(view.record.connect_uri);
+
     set_stopped_by(paths, view.record.name, "stop");
     // NOTE: a press before isolab-init watches the input devices (early in the boot) is
     // lost, and the guest is then destroyed after `timeout`.
@@ -282,8 +359,12 @@ StopOutcome stop_vm(const Paths& paths, const std::string& name, std::chrono::se
 std::string kill_vm(const Paths& paths, const std::string& name) {
     Connections connections;
     VmView view = require_running(paths, name, connections);
-    set_stopped_by(paths, view.record.name, "kill");
-    libvirt::destroy_domain(connections.get(view.record.connect_uri), view.record.uuid);
+    if (owner_holds_driver(view.record)) {
+        end_through_owner(paths, view.record, "kill");
+    } else {
+        set_stopped_by(paths, view.record.name, "kill");
+        libvirt::destroy_domain(connections.get(view.record.connect_uri), view.record.uuid);
+    }
     record_exit(paths, view.record);
     return view.record.name;
 }
@@ -298,8 +379,12 @@ std::string remove_vm(const Paths& paths, const std::string& name, bool force) {
             throw Error(fmt::format("cannot remove VM {}: it is running", record.name),
                         fmt::format("stop it first with `isolab vm stop {}`, or use `isolab vm rm -f`", record.name), 1);
         }
-        set_stopped_by(paths, record.name, "kill");
-        libvirt::destroy_domain(connections.get(record.connect_uri), record.uuid);
+        if (owner_holds_driver(view->record)) {
+            end_through_owner(paths, view->record, "kill");
+        } else {
+            set_stopped_by(paths, record.name, "kill");
+            libvirt::destroy_domain(connections.get(record.connect_uri), record.uuid);
+        }
     }
     if (view->record.status == "created" && !force) {
         throw Error(fmt::format("cannot remove VM {}: it is still being created", record.name),
@@ -335,7 +420,8 @@ void read_vm_logs(const Paths& paths, const std::string& name, bool follow, bool
         if (!follow || !running) break;
         std::this_thread::sleep_for(kPollInterval);
         // One more read after the domain is gone picks up its last bytes.
-        running = domain_active(connections.get(view.record.connect_uri), view.record.uuid);
+        running = owner_holds_driver(view.record) ||
+                  domain_active(connections.get(view.record.connect_uri), view.record.uuid);
         if (!log.is_open()) log.open(vm.console_log(), std::ios::binary);
     }
     if (!whole_console) filter.finish();
@@ -391,6 +477,13 @@ std::string inspect_vm(const Paths& paths, const std::string& name) {
 VmStats vm_stats(const Paths& paths, const std::string& name) {
     Connections connections;
     VmView view = require_running(paths, name, connections);
+    if (!view.domain) {
+        throw Error(fmt::format("cannot read the statistics of VM {}: its embedded libvirt driver is in use by "
+                                "its vm run process {}",
+                                view.record.name, view.record.owner_pid),
+                    "wait for that VM to end, or run VMs on libvirtd (qemu:///system) to read statistics while they run",
+                    1);
+    }
     VmStats stats;
     stats.name = view.record.name;
     stats.qemu_pid = libvirt::read_qemu_pid(view.record.connect_uri, view.record.name);

@@ -710,7 +710,13 @@ namespace {
 std::vector<std::string> prune_connection(libvirt::Connection& connection, const Paths& paths) {
     std::set<std::string> running;
     for (const auto& record : read_all_records(paths)) {
-        if (record.status != "exited" && record.connect_uri == connection.uri()) running.insert(record.name);
+        // A foreground VM whose `vm run` process died has exited, even when its domain
+        // still runs on an embedded driver, which has no auto-destroy.
+        bool owner_dead =
+            record.owner_pid > 0 && !container::process_alive(record.owner_pid, record.owner_start_ticks);
+        if (record.status != "exited" && !owner_dead && record.connect_uri == connection.uri()) {
+            running.insert(record.name);
+        }
     }
     // A domain that another state root started belongs to that root's records. A domain
     // without an owner comes from an older isolab, so it counts as a leftover.

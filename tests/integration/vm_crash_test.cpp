@@ -49,19 +49,7 @@ protected:
         return {};
     }
 
-    // No lease in ipam.json, and no tap device on a bridge of this state root.
-    void expect_no_network_left() {
-        auto ipam = root_.paths().root / "network/ipam.json";
-        if (!fs::exists(ipam)) return;
-        for (const auto& [network, record] : json::parse(read_file(ipam))["networks"].items()) {
-            EXPECT_TRUE(record["leases"].empty()) << network << ": " << record["leases"].dump();
-            fs::path ports = fs::path("/sys/class/net") / record["bridge"].get<std::string>() / "brif";
-            std::error_code error;
-            for (const auto& port : fs::directory_iterator(ports, error)) {
-                ADD_FAILURE() << "device " << port.path().filename() << " is left on " << record["bridge"];
-            }
-        }
-    }
+    void expect_no_network_left() { testing::expect_no_network_left(root_.paths()); }
 
     testing::TestRoot root_;
 };

@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/core/files.hpp"
 #include "support/test_support.hpp"
 #include "vmdriver/libvirt/connection.hpp"
@@ -58,6 +60,21 @@ inline bool wait_for(const std::function<bool()>& probe, std::chrono::seconds de
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
     return probe();
+}
+
+// Checks that no lease is left in the state root's ipam.json and no device on a bridge of
+// its networks.
+inline void expect_no_network_left(const Paths& paths) {
+    auto ipam = paths.root / "network/ipam.json";
+    if (!std::filesystem::exists(ipam)) return;
+    for (const auto& [network, record] : nlohmann::json::parse(read_file(ipam))["networks"].items()) {
+        EXPECT_TRUE(record["leases"].empty()) << network << ": " << record["leases"].dump();
+        std::filesystem::path ports = std::filesystem::path("/sys/class/net") / record["bridge"].get<std::string>() / "brif";
+        std::error_code error;
+        for (const auto& port : std::filesystem::directory_iterator(ports, error)) {
+            ADD_FAILURE() << "device " << port.path().filename() << " is left on " << record["bridge"];
+        }
+    }
 }
 
 // Skips the test unless it runs as root, starts libvirtd with scripts/start-libvirtd

@@ -7,6 +7,7 @@
 
 #include "runtime/core/error.hpp"
 #include "vmdriver/libvirt/connection.hpp"
+#include "vmdriver/libvirt/domain.hpp"
 #include "vmdriver/libvirt/domain_xml.hpp"
 
 namespace isolab::vm::libvirt {
@@ -257,6 +258,22 @@ TEST(Connection, HintFitsTheUri) {
     auto remote = hint_of("qemu+tcp://127.0.0.1:1/system");
     EXPECT_TRUE(contains(remote, "libvirtd runs on that host")) << remote;
     EXPECT_FALSE(contains(remote, "scripts/start-libvirtd")) << remote;
+}
+
+// The embedded driver's console is read from the pty that the live XML names.
+TEST(SerialPtyPath, ReadsLiveSerialSource) {
+    std::string xml =
+        "<domain><devices><console type='pty' tty='/dev/pts/9'><source path='/dev/pts/9'/></console>"
+        "<serial type='pty'>\n  <source path='/dev/pts/4'/>\n  <target port='0'/>\n</serial></devices></domain>";
+    EXPECT_EQ(serial_pty_path(xml), "/dev/pts/4");
+}
+
+TEST(SerialPtyPath, EmptyWithoutPtySource) {
+    EXPECT_EQ(serial_pty_path("<domain><devices><serial type='pty'><target port='0'/></serial>"
+                              "<disk><source path='/x'/></disk></devices></domain>"),
+              "");
+    EXPECT_EQ(serial_pty_path("<domain><devices><serial type='file'><source path='/x'/></serial></devices></domain>"),
+              "");
 }
 
 }  // namespace

@@ -26,11 +26,7 @@ void discard_error(void*, virErrorPtr error) {
 void silence_libvirt_errors() {
     static std::once_flag once;
     std::call_once(once, [] {
-        // libvirt writes its warnings to stderr when no log output is set, and an embedded
-        // driver logs like a daemon (for example "tainted: high-privileges" for QEMU as
-        // root). Errors reach isolab through virGetLastError, so the log is dropped unless
-        // the user set LIBVIRT_LOG_OUTPUTS or LIBVIRT_DEBUG.
-        if (std::getenv("LIBVIRT_DEBUG") == nullptr) setenv("LIBVIRT_LOG_OUTPUTS", "4:file:/dev/null", 0);
+        // The log itself is dropped before libvirt loads (see loader.cpp).
         virInitialize();
         virSetErrorFunc(nullptr, discard_error);
     });

@@ -4,9 +4,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -229,10 +235,9 @@ public:
     ConsoleStream& operator=(const ConsoleStream&) = delete;
 
     // Ends the stream and marks the console closed in the boot state. Called once
-    // isolab-init has reported the exit, while the domain still runs: libvirt 9.0's
-    // embedded driver can deadlock when a console stream is aborted while the stopped
-    // domain's character devices are freed (virStreamAbort waits for the lock that
-    // virChrdevFree holds, and virChrdevFree waits for the stream's lock).
+    // isolab-init has reported the exit, while the domain usually still runs, because
+    // libvirt 9.0 can deadlock when a console stream is aborted while the stopped domain's
+    // character devices are freed (see PtyConsole).
     void close() {
         if (stream_ == nullptr) return;
         virStreamEventRemoveCallback(stream_);  // fails harmlessly when already removed
@@ -245,6 +250,93 @@ public:
 
 private:
     virStreamPtr stream_ = nullptr;
+    SharedState state_;
+};
+
+// The state a pty watch hands to the event loop: the descriptor, closed when libvirt
+// frees the watch, so a callback still running never reads a closed or reused descriptor.
+struct PtyWatch {
+    int fd = -1;
+    SharedState state;
+};
+
+void release_pty_watch(void* opaque) {
+    auto* watch = static_cast<PtyWatch*>(opaque);
+    close(watch->fd);
+    delete watch;
+}
+
+void on_pty_readable(int watch_id, int fd, int events, void* opaque) {
+    BootState& state = *static_cast<PtyWatch*>(opaque)->state;
+    char buffer[4096];
+    while (true) {
+        ssize_t count = read(fd, buffer, sizeof buffer);
+        Clock::time_point now = Clock::now();
+        if (count > 0) {
+            state.consume(std::string_view(buffer, static_cast<size_t>(count)), now);
+            continue;
+        }
+        if (count < 0 && (errno == EAGAIN || errno == EINTR)) break;
+        // 0, or EIO once QEMU closed the pty's master: the console is gone.
+        virEventRemoveHandle(watch_id);
+        state.close_console();
+        return;
+    }
+    if ((events & (VIR_EVENT_HANDLE_HANGUP | VIR_EVENT_HANDLE_ERROR)) != 0) {
+        virEventRemoveHandle(watch_id);
+        state.close_console();
+    }
+}
+
+// The serial console of a domain on an embedded driver, read from its pty by this
+// process, which runs the driver as root. virDomainOpenConsole is not used there, because
+// in libvirt 9.0 a console stream aborted while the driver frees the stopped domain can
+// deadlock. virStreamAbort holds the stream lock and waits for the chardev lock, while
+// virChrdevFree holds the chardev lock and waits for the stream lock. The guest powers
+// itself off at a moment isolab does not choose, so no order of calls avoids the overlap.
+// Reading the pty also creates no lock file in /var/lock that a killed isolab would leave.
+class PtyConsole {
+public:
+    PtyConsole(Domain& domain, const SharedState& state) : state_(state) {
+        char* xml = virDomainGetXMLDesc(domain.get(), 0);
+        if (xml == nullptr) throw_last_error("cannot read the domain XML of " + domain.name());
+        std::string path = serial_pty_path(xml);
+        free(xml);
+        if (path.empty()) throw Error("cannot open the serial console of " + domain.name() + ": it has no pty");
+        int fd = open(path.c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0) {
+            throw Error(fmt::format("cannot open the serial console {} of {}: {}", path, domain.name(),
+                                    std::strerror(errno)));
+        }
+        // Raw mode, as libvirt's console streams set it: no echo back to the guest and no
+        // line editing of the bytes it writes.
+        termios mode{};
+        if (tcgetattr(fd, &mode) == 0) {
+            cfmakeraw(&mode);
+            tcsetattr(fd, TCSANOW, &mode);
+        }
+        int events = VIR_EVENT_HANDLE_READABLE | VIR_EVENT_HANDLE_HANGUP | VIR_EVENT_HANDLE_ERROR;
+        watch_ = virEventAddHandle(fd, events, on_pty_readable, new PtyWatch{fd, state}, release_pty_watch);
+        if (watch_ < 0) {
+            ::close(fd);
+            throw_last_error("cannot watch the serial console of " + domain.name());
+        }
+    }
+    ~PtyConsole() { close(); }
+    PtyConsole(const PtyConsole&) = delete;
+    PtyConsole& operator=(const PtyConsole&) = delete;
+
+    // Stops watching the pty and marks the console closed in the boot state.
+    void close() {
+        if (watch_ < 0) return;
+        virEventRemoveHandle(watch_);  // fails harmlessly when the callback removed it
+        watch_ = -1;
+        virResetLastError();
+        state_->close_console();
+    }
+
+private:
+    int watch_ = -1;
     SharedState state_;
 };
 
@@ -336,7 +428,7 @@ void sample_memory(BootOutcome& outcome, std::uint64_t guest_ram_bytes) {
 // Waits for the guest to finish, sampling the QEMU process's PSS (see kPssInterval).
 // Returns normally once the guest has stopped or exited; throws on timeout, interruption
 // or a guest that stopped without an exit code.
-void watch(Domain& domain, BootState& state, ConsoleStream& console, const BootRequest& request,
+void watch(Domain& domain, BootState& state, const std::function<void()>& close_console, const BootRequest& request,
            BootOutcome& outcome) {
     Clock::time_point deadline = Clock::now() + request.timeout;
     std::optional<Clock::time_point> last_sample;
@@ -362,7 +454,7 @@ void watch(Domain& domain, BootState& state, ConsoleStream& console, const BootR
             sampled_at_exit = exited;
         }
         // isolab-init writes nothing after its exit line.
-        if (exited) console.close();
+        if (exited) close_console();
 
         if (request.interrupted && request.interrupted()) {
             domain.destroy();
@@ -485,11 +577,21 @@ BootOutcome boot(Connection& connection, const BootRequest& request, PhaseRecord
     if (auto created = process_created_at(outcome.qemu_pid)) phases.mark_at("qemu-process", *created);
     if (request.on_created && outcome.qemu_pid > 0) request.on_created(outcome.qemu_pid);
     fault_point("vm.domain");
-    ConsoleStream console(connection, domain, state);
+    std::optional<ConsoleStream> stream;
+    std::optional<PtyConsole> pty;
+    if (embedded_root(connection.uri()).empty()) {
+        stream.emplace(connection, domain, state);
+    } else {
+        pty.emplace(domain, state);
+    }
     domain.resume();
     phases.mark("qemu-up");
 
-    watch(domain, *state, console, request, outcome);
+    auto close_console = [&] {
+        if (stream) stream->close();
+        if (pty) pty->close();
+    };
+    watch(domain, *state, close_console, request, outcome);
 
     std::lock_guard lock(state->mutex);
     record_phases(*state, phases);
@@ -499,6 +601,19 @@ BootOutcome boot(Connection& connection, const BootRequest& request, PhaseRecord
     result.guest_ram_pss_at_peak_bytes = outcome.guest_ram_pss_at_peak_bytes;
     result.stopped_on_request = outcome.stopped_on_request;
     return result;
+}
+
+std::string serial_pty_path(std::string_view xml) {
+    size_t serial = xml.find("<serial type='pty'");
+    if (serial == std::string_view::npos) return {};
+    size_t end = xml.find("</serial>", serial);
+    constexpr std::string_view source = "<source path='";
+    size_t start = xml.find(source, serial);
+    if (start == std::string_view::npos || start > end) return {};
+    start += source.size();
+    size_t quote = xml.find('\'', start);
+    if (quote == std::string_view::npos || quote > end) return {};
+    return std::string(xml.substr(start, quote - start));
 }
 
 std::uint64_t read_pss_bytes(int pid) {

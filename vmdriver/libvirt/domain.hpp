@@ -93,6 +93,10 @@ struct BootOutcome {
 // code or the boot is interrupted. The domain never outlives the call.
 BootOutcome boot(Connection& connection, const BootRequest& request, PhaseRecorder& phases);
 
+// Returns the pty path of the first serial port in a running domain's live XML
+// (<serial type='pty'><source path='/dev/pts/N'/>), or an empty string when it has none.
+std::string serial_pty_path(std::string_view xml);
+
 // Returns the name of a virDomainState value: "running", "paused", "shut off", ...
 std::string_view domain_state_name(int state);
 

@@ -11,14 +11,27 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include <cstdlib>
+
 #include "runtime/core/lazy_library.hpp"
 
 namespace isolab::vm::libvirt {
 
 namespace {
 
+// Drops libvirt's log. libvirt writes its warnings to stderr when no log output is set,
+// and an embedded driver logs like a daemon (for example "tainted: high-privileges" for
+// QEMU as root). Errors reach isolab through virGetLastError. libvirt reads the variable
+// when it initializes at its first call, so it is set before the library is loaded. A
+// LIBVIRT_LOG_OUTPUTS or LIBVIRT_DEBUG that the user set is kept.
+bool drop_libvirt_log() {
+    if (std::getenv("LIBVIRT_DEBUG") == nullptr) setenv("LIBVIRT_LOG_OUTPUTS", "4:file:/dev/null", 0);
+    return true;
+}
+
 // The soname of the libvirt 1.x and later ABI, the one Debian's libvirt0 package ships.
 LazyLibrary& library() {
+    [[maybe_unused]] static const bool log_dropped = drop_libvirt_log();
     static LazyLibrary libvirt("libvirt.so.0", "libvirt0");
     return libvirt;
 }
@@ -43,6 +56,10 @@ ISOLAB_LIBVIRT_FORWARD(virErrorPtr, virGetLastError, (void), ())
 ISOLAB_LIBVIRT_FORWARD(void, virSetErrorFunc, (void* userData, virErrorFunc handler), (userData, handler))
 ISOLAB_LIBVIRT_FORWARD(int, virEventRegisterDefaultImpl, (void), ())
 ISOLAB_LIBVIRT_FORWARD(int, virEventRunDefaultImpl, (void), ())
+ISOLAB_LIBVIRT_FORWARD(int, virEventAddHandle, (int fd, int events, virEventHandleCallback cb, void* opaque,
+                                                virFreeCallback ff),
+                       (fd, events, cb, opaque, ff))
+ISOLAB_LIBVIRT_FORWARD(int, virEventRemoveHandle, (int watch), (watch))
 
 ISOLAB_LIBVIRT_FORWARD(virConnectPtr, virConnectOpen, (const char* name), (name))
 ISOLAB_LIBVIRT_FORWARD(int, virConnectClose, (virConnectPtr conn), (conn))
