@@ -1,10 +1,12 @@
 // `isolab compose` with real containers, driven through the isolab binary: up -d, ps,
 // down, environment values, named volumes, depends_on order and conditions, health
 // checks, recreation, config and bad files. Needs root.
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -143,7 +145,13 @@ TEST_F(ComposeCli, DependsOnStartsDependencyFirst) {
 
     auto up = compose({"up", "-d"});
     ASSERT_EQ(up.exit_code, 0) << up.err;
+    // up -d returns once app runs, which may be before its cat has printed.
     auto logs = run_isolab(root_.paths(), {"logs", "demo-app-1"});
+    for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+         logs.out.empty() && std::chrono::steady_clock::now() < deadline;) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        logs = run_isolab(root_.paths(), {"logs", "demo-app-1"});
+    }
 
     EXPECT_EQ(logs.out, "ready\n") << logs.err;
     EXPECT_LT(up.err.find("demo-setup-1"), up.err.find("demo-app-1")) << up.err;
