@@ -47,6 +47,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <termios.h>
 #include <unistd.h>
 
 #define CONFIG_DIR "/.isolab"
@@ -798,6 +799,9 @@ static int run_workload(const struct workload *workload) {
 
 static void power_off(int exit_code) {
     protocol_line("exit code=%d uptime_ms=%lld", exit_code, uptime_ms());
+    /* write() returns once the line is in the serial driver's buffer. Powering off before
+     * the UART has sent it loses the exit line, so wait until it has left the guest. */
+    tcdrain(console_fd);
     sync();
     reboot(RB_POWER_OFF);
     /* PID 1 must not exit: that would panic the kernel. */
