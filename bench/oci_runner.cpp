@@ -34,7 +34,10 @@ class OciRunner final : public Runner {
 public:
     OciRunner(std::string program, image::Store& store, RunnerSettings settings)
         : program_(std::move(program)), store_(store), settings_(std::move(settings)),
-          description_(oci_description(program_)) {}
+          description_(oci_description(program_)) {
+        if (program_ == "crun") wrapper_ = hybrid_cgroup_wrapper(kernel::detect_cgroups());
+        if (!wrapper_.empty()) description_.started_means += "; " + hybrid_cgroup_note(wrapper_);
+    }
 
     const PathDescription& description() const override { return description_; }
 
@@ -55,8 +58,8 @@ public:
 
         ReadinessWatcher watcher(workload);
         auto state = bundle.path() / "state";
-        std::vector<std::string> argv = {program_, "--root", state.string(), "run", "--bundle",
-                                         bundle.path().string(), id};
+        std::vector<std::string> argv = wrapper_;
+        argv.insert(argv.end(), {program_, "--root", state.string(), "run", "--bundle", bundle.path().string(), id});
         auto start = Clock::now();
         RunSample sample;
         sample.exit_code = run_streaming(argv, [&](std::string_view line, Clock::time_point when) {
@@ -81,6 +84,7 @@ private:
     image::Store& store_;
     RunnerSettings settings_;
     PathDescription description_;
+    std::vector<std::string> wrapper_;  // see hybrid_cgroup_wrapper
 };
 
 }  // namespace

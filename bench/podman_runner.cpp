@@ -86,7 +86,10 @@ std::string loaded_image_name(const std::string& output) {
 class PodmanRunner final : public Runner {
 public:
     PodmanRunner(image::Store& store, RunnerSettings settings)
-        : store_(store), settings_(std::move(settings)), description_(podman_description()) {}
+        : store_(store), settings_(std::move(settings)), description_(podman_description()),
+          wrapper_(hybrid_cgroup_wrapper(kernel::detect_cgroups())) {
+        if (!wrapper_.empty()) description_.started_means += "; " + hybrid_cgroup_note(wrapper_);
+    }
 
     const PathDescription& description() const override { return description_; }
 
@@ -112,7 +115,9 @@ public:
 
         auto start = Clock::now();
         RunSample sample;
-        sample.exit_code = run_streaming(storage_->with_global_options(arguments),
+        auto argv = wrapper_;
+        for (auto& argument : storage_->with_global_options(arguments)) argv.push_back(std::move(argument));
+        sample.exit_code = run_streaming(argv,
                                          [&](std::string_view line, Clock::time_point when) {
                                              spdlog::debug("podman: {}", line);
                                              watcher.on_line(line, when);
@@ -142,6 +147,7 @@ private:
     image::Store& store_;
     RunnerSettings settings_;
     PathDescription description_;
+    std::vector<std::string> wrapper_;  // see hybrid_cgroup_wrapper
     std::unique_ptr<PodmanStorage> storage_;
     std::string image_name_;
 };

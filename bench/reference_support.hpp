@@ -63,8 +63,18 @@ std::vector<std::string> image_environment(const image::Image& image);
 std::string oci_config(const std::vector<std::string>& command, const std::vector<std::string>& env,
                        const std::string& cgroups_path, std::uint64_t memory_bytes);
 
-// The hard limits of the calling process as podman's --ulimit arguments need them
-// ("nofile=N:N", "nproc=N:N").
+// crun 1.8 rejects a cgroup v1 host whose cgroup2 mount has controllers (hybrid mode),
+// and podman runs crun. On such a host the tool runs in a private mount namespace without
+// the cgroup2 mount, where only cgroup v1 is mounted, as runc expects. Returns the command that
+// goes before the tool's own arguments (unshare, sh and umount), or nothing elsewhere.
+std::vector<std::string> hybrid_cgroup_wrapper(const kernel::CgroupHost& host);
+
+// A note for the results when `wrapper` is not empty, saying what it adds to the time.
+std::string hybrid_cgroup_note(const std::vector<std::string>& wrapper);
+
+// podman's --ulimit arguments: nofile at the calling process's hard limit, and nproc at
+// 4096 at most, because the OCI runtime's setrlimit failed with EPERM for nproc above about
+// 32768 on a host whose hard limit was 96369. No workload needs more processes.
 std::vector<std::string> podman_ulimit_arguments();
 
 }  // namespace isolab::bench
