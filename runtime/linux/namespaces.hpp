@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "runtime/linux/hostname.hpp"
+
 namespace isolab::kernel {
 
 // CLONE_NEW* flags of a container's first process. The cgroup namespace is entered later
@@ -50,9 +52,6 @@ ChildProcess clone_child(int flags, const std::function<int()>& body);
 // Converts a wait status to an exit code: the exit status, or 128 + signal.
 int exit_code_from_status(int status);
 
-// Checks a hostname as Docker does: at most 64 bytes, RFC 1123 labels (letters, digits
-// and '-', separated by dots, no label starting or ending with '-'). Throws Error.
-void validate_hostname(std::string_view hostname);
 
 // Sets the hostname of the current uts namespace.
 void set_hostname(const std::string& hostname);

@@ -9,7 +9,7 @@
 
 #include "runtime/core/error.hpp"
 #include "runtime/linux/capabilities.hpp"
-#include "runtime/linux/namespaces.hpp"
+#include "runtime/linux/hostname.hpp"
 
 namespace isolab::oci {
 
