@@ -8,11 +8,14 @@ namespace isolab::network {
 
 namespace {
 
-std::uint16_t parse_port(const std::string& text, const std::string& value, bool zero_allowed) {
+// A host port may be 0, which requests a free port from the kernel, as docker's `-p 0:80` does.
+std::uint16_t parse_port(const std::string& text, const std::string& value, bool host_port) {
     bool digits = !text.empty() && text.size() <= 5 && text.find_first_not_of("0123456789") == std::string::npos;
     long port = digits ? std::stol(text) : -1;
-    if (port < (zero_allowed ? 0 : 1) || port > 65535) {
-        throw Error("invalid port '" + text + "' in '" + value + "'", "use a number from 1 to 65535, e.g. -p 8080:80");
+    if (port < (host_port ? 0 : 1) || port > 65535) {
+        throw Error("invalid port '" + text + "' in '" + value + "'",
+                    host_port ? "use a number from 1 to 65535, or 0 for a free port, e.g. -p 8080:80"
+                              : "use a number from 1 to 65535, e.g. -p 8080:80");
     }
     return static_cast<std::uint16_t>(port);
 }
@@ -50,7 +53,7 @@ PortMapping parse_port_mapping(const std::string& text) {
     if (parts.size() > 3) throw Error("invalid port mapping '" + text + "'", "use [IP:]HOST_PORT:CONTAINER_PORT[/PROTOCOL]");
 
     mapping.container_port = parse_port(parts.back(), text, false);
-    if (parts.size() >= 2 && !parts[parts.size() - 2].empty()) mapping.host_port = parse_port(parts[parts.size() - 2], text, false);
+    if (parts.size() >= 2 && !parts[parts.size() - 2].empty()) mapping.host_port = parse_port(parts[parts.size() - 2], text, true);
     if (parts.size() == 3) {
         mapping.host_ip = parts[0];
         socket_address(mapping.host_ip, 0);
