@@ -1,6 +1,7 @@
 #include "runtime/build/dockerignore.hpp"
 
-#include <cctype>
+#include <string_view>
+#include <utility>
 
 #include "runtime/core/error.hpp"
 
@@ -37,35 +38,59 @@ std::string clean_pattern(const std::string& pattern) {
     return cleaned.empty() ? "." : cleaned;
 }
 
-// Translates a pattern into an ECMAScript regex for the whole path.
-std::string pattern_regex(const std::string& pattern) {
-    std::string regex;
+using Token = IgnoreRules::Token;
+using Kind = Token::Kind;
+
+// Parses the class that starts at pattern[open] ('['): an optional '^', then single
+// characters and ranges such as a-z, up to the first ']'. A '-' first or last is literal.
+// Returns the index of the closing ']'.
+size_t parse_class(const std::string& pattern, size_t open, Token& token) {
+    size_t close = pattern.find(']', open + 1);
+    if (close == std::string::npos) throw Error("invalid .dockerignore pattern '" + pattern + "': missing ']'");
+    token.kind = Kind::char_class;
+    size_t i = open + 1;
+    if (i < close && pattern[i] == '^') {
+        token.negated = true;
+        ++i;
+    }
+    while (i < close) {
+        char low = pattern[i];
+        if (i + 2 < close && pattern[i + 1] == '-') {
+            char high = pattern[i + 2];
+            if (high < low) {
+                throw Error("invalid .dockerignore pattern '" + pattern + "': the range " + low + "-" + high +
+                                " is reversed",
+                            std::string("write ") + high + "-" + low);
+            }
+            token.ranges.emplace_back(low, high);
+            i += 3;
+        } else {
+            token.ranges.emplace_back(low, low);
+            ++i;
+        }
+    }
+    return close;
+}
+
+// Compiles a cleaned pattern into tokens, checking its syntax.
+std::vector<Token> compile_pattern(const std::string& pattern) {
+    std::vector<Token> tokens;
     for (size_t i = 0; i < pattern.size(); ++i) {
         char c = pattern[i];
+        Token token;
         if (c == '*' && i + 1 < pattern.size() && pattern[i + 1] == '*') {
             ++i;
+            token.kind = Kind::double_star;
             if (i + 1 < pattern.size() && pattern[i + 1] == '/') {
-                // "**/" matches zero or more whole directories.
                 ++i;
-                regex += "(.*/)?";
-            } else {
-                regex += ".*";
+                token.kind = Kind::double_star_slash;
             }
         } else if (c == '*') {
-            regex += "[^/]*";
+            token.kind = Kind::star;
         } else if (c == '?') {
-            regex += "[^/]";
+            token.kind = Kind::any_char;
         } else if (c == '[') {
-            size_t end = pattern.find(']', i + 1);
-            if (end == std::string::npos) throw Error("invalid .dockerignore pattern '" + pattern + "': missing ']'");
-            std::string set = pattern.substr(i + 1, end - i - 1);
-            regex += "[";
-            for (char member : set) {
-                if (member == '\\' || member == ']') regex += '\\';
-                regex += member;
-            }
-            regex += "]";
-            i = end;
+            i = parse_class(pattern, i, token);
         } else if (c == '\\') {
             // Go's filepath.Match: a backslash makes the next character literal, and a
             // trailing one is a bad pattern.
@@ -73,17 +98,55 @@ std::string pattern_regex(const std::string& pattern) {
                 throw Error("invalid .dockerignore pattern '" + pattern + "': it ends with '\\'",
                             "write \\\\ for a literal backslash");
             }
-            char literal = pattern[++i];
-            if (!std::isalnum(static_cast<unsigned char>(literal))) regex += '\\';
-            regex += literal;
-        } else if (std::string_view(".+()|{}$^").find(c) != std::string_view::npos) {
-            regex += '\\';
-            regex += c;
+            token.literal = pattern[++i];
         } else {
-            regex += c;
+            token.literal = c;
         }
+        tokens.push_back(std::move(token));
     }
-    return regex;
+    return tokens;
+}
+
+bool class_matches(const Token& token, char c) {
+    bool member = false;
+    for (const auto& [low, high] : token.ranges) member = member || (low <= c && c <= high);
+    return member != token.negated;
+}
+
+// True when `tokens` match `path` itself or a directory above it ("build" matches
+// "build/out/x.o"). Dynamic programming over (token, position) in O(tokens x length)
+// time, so a pattern of many stars cannot make it backtrack exponentially as a regex
+// engine would. Row t of the table says for each position whether tokens[t..] match the
+// rest of the path, built from the last token back.
+bool tokens_match(const std::vector<Token>& tokens, std::string_view path) {
+    size_t length = path.size();
+    std::vector<char> next(length + 1);  // row t + 1
+    std::vector<char> current(length + 1);
+    std::vector<char> slash_ahead(length + 1);  // for `**/`: a '/' at or after i ends a match
+    for (size_t i = 0; i <= length; ++i) next[i] = i == length || path[i] == '/';
+
+    for (size_t t = tokens.size(); t-- > 0;) {
+        const Token& token = tokens[t];
+        for (size_t i = length + 1; i-- > 0;) {
+            bool more = i < length;
+            char c = more ? path[i] : '\0';
+            bool result = false;
+            switch (token.kind) {
+                case Kind::literal: result = more && c == token.literal && next[i + 1]; break;
+                case Kind::any_char: result = more && c != '/' && next[i + 1]; break;
+                case Kind::char_class: result = more && class_matches(token, c) && next[i + 1]; break;
+                case Kind::star: result = next[i] || (more && c != '/' && current[i + 1]); break;
+                case Kind::double_star: result = next[i] || (more && current[i + 1]); break;
+                case Kind::double_star_slash:
+                    slash_ahead[i] = more && ((c == '/' && next[i + 1]) || slash_ahead[i + 1]);
+                    result = next[i] || slash_ahead[i];
+                    break;
+            }
+            current[i] = result;
+        }
+        std::swap(next, current);
+    }
+    return next[0] != 0;
 }
 
 }  // namespace
@@ -104,13 +167,7 @@ IgnoreRules::IgnoreRules(std::string_view text) {
             if (line.empty()) throw Error("invalid .dockerignore pattern '!': it names nothing", "write !PATTERN");
         }
         rule.pattern = clean_pattern(line);
-        // The pattern matches the path itself or any directory above it.
-        try {
-            rule.regex = std::regex("^" + pattern_regex(rule.pattern) + "(/.*)?$");
-        } catch (const std::regex_error& error) {
-            throw Error("invalid .dockerignore pattern '" + line + "': " + error.what(),
-                        "see Go's filepath.Match for the pattern syntax");
-        }
+        rule.tokens = compile_pattern(rule.pattern);
         rules_.push_back(std::move(rule));
     }
 }
@@ -118,7 +175,7 @@ IgnoreRules::IgnoreRules(std::string_view text) {
 bool IgnoreRules::excluded(const std::string& path) const {
     bool result = false;
     for (const auto& rule : rules_) {
-        if (std::regex_match(path, rule.regex)) result = !rule.exception;
+        if (tokens_match(rule.tokens, path)) result = !rule.exception;
     }
     return result;
 }

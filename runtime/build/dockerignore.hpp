@@ -4,8 +4,8 @@
 // pattern that matches a path decides. Patterns use Go's filepath.Match syntax (`*`, `?`,
 // `[...]`, `\` to escape) plus `**`, which matches any number of directories. A pattern
 // that matches a directory also matches everything below it.
-#include <regex>
 #include <string>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -24,10 +24,26 @@ public:
     bool may_include_below(const std::string& path) const;
     bool empty() const { return rules_.empty(); }
 
+    // One element of a compiled pattern.
+    struct Token {
+        enum class Kind {
+            literal,            // `c`, or `\c`
+            any_char,           // `?`: one character other than '/'
+            char_class,         // `[...]`, `[^...]`: one character (a class may match '/')
+            star,               // `*`: any run of characters other than '/'
+            double_star,        // `**`: any run of characters
+            double_star_slash,  // `**/`: nothing, or any run of characters that ends with '/'
+        };
+        Kind kind = Kind::literal;
+        char literal = 0;
+        bool negated = false;
+        std::vector<std::pair<char, char>> ranges;  // inclusive; a single character is {c, c}
+    };
+
 private:
     struct Rule {
         std::string pattern;
-        std::regex regex;
+        std::vector<Token> tokens;
         bool exception = false;
     };
     std::vector<Rule> rules_;

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "runtime/build/dockerignore.hpp"
 #include "runtime/core/error.hpp"
 
@@ -102,6 +104,54 @@ TEST(Dockerignore, TrailingBackslashRejected) {
 
 TEST(Dockerignore, ReversedRangeRejected) {
     EXPECT_THROW(IgnoreRules("[z-a].txt\n"), Error);
+}
+
+TEST(Dockerignore, RangesNegationAndLiteralDash) {
+    IgnoreRules rules("[a-c0-9]x\n[^a-y]z\n[-+]w\n");
+    EXPECT_TRUE(rules.excluded("bx"));
+    EXPECT_TRUE(rules.excluded("7x"));
+    EXPECT_FALSE(rules.excluded("dx"));
+    EXPECT_TRUE(rules.excluded("zz"));
+    EXPECT_FALSE(rules.excluded("mz"));
+    EXPECT_TRUE(rules.excluded("-w"));
+    EXPECT_TRUE(rules.excluded("+w"));
+    EXPECT_FALSE(rules.excluded("aw"));
+}
+
+TEST(Dockerignore, EmptyClassMatchesNothing) {
+    IgnoreRules rules("a[]b\n");
+    EXPECT_FALSE(rules.excluded("ab"));
+    EXPECT_FALSE(rules.excluded("a]b"));
+}
+
+TEST(Dockerignore, LoneDoubleStarMatchesAll) {
+    IgnoreRules rules("**\n!keep/**/*.txt\n");
+    EXPECT_TRUE(rules.excluded("a"));
+    EXPECT_TRUE(rules.excluded("a/b/c"));
+    EXPECT_FALSE(rules.excluded("keep/x.txt"));
+    EXPECT_FALSE(rules.excluded("keep/a/b/x.txt"));
+    EXPECT_TRUE(rules.excluded("keep/x.md"));
+}
+
+// A regex engine backtracks exponentially on this pattern (found by fuzz_dockerignore);
+// the matcher must return, with the expected result.
+TEST(Dockerignore, ManyStarsDoNotBacktrack) {
+    std::string stars(40, '*');
+    IgnoreRules rules(stars + "!" + stars + "\n");
+    std::string path(60, '*');
+    EXPECT_FALSE(rules.excluded(path));
+    EXPECT_TRUE(rules.excluded(path + "!"));
+    EXPECT_TRUE(rules.excluded(path + "!x/y"));
+}
+
+// libstdc++'s regex matcher (GCC 12) recurses per character: with a path of this length
+// (40 KB) it overflowed an 8 MiB stack.
+TEST(Dockerignore, LongPathMatches) {
+    IgnoreRules rules("**/*.o\n");
+    std::string deep;
+    for (int i = 0; i < 20000; ++i) deep += "d/";
+    EXPECT_TRUE(rules.excluded(deep + "x.o"));
+    EXPECT_FALSE(rules.excluded(deep + "x.c"));
 }
 
 }  // namespace
