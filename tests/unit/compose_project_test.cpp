@@ -530,6 +530,14 @@ TEST(ComposeErrors, NameFileLineAndKey) {
     }
 }
 
+// YAML's plain keys stop at 1024 characters; an explicit key ("? ") has no limit. The
+// name check used std::regex, which overflowed the stack on this name.
+TEST(ComposeErrors, HugeServiceNameRejected) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  ? " + std::string(60000, 'a') + "!\n  : image: busybox\n");
+    EXPECT_NE(dir.load_error().find("invalid service name"), std::string::npos);
+}
+
 TEST(ComposeErrors, MissingFile) {
     ProjectDir dir;
     EXPECT_NE(dir.load_error().find("no compose.yaml"), std::string::npos);
