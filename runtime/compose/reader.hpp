@@ -19,7 +19,7 @@ inline std::string location(const std::string& file, const YAML::Node& node) {
 }
 
 [[noreturn]] inline void fail(const std::string& file, const YAML::Node& node, const std::string& key, const std::string& what) {
-    throw Error(location(file, node) + ": " + key + ": " + what, "fix the compose file", 1);
+    throw Error(location(file, node) + ": " + printable(key, 200) + ": " + printable(what, 1000), "fix the compose file", 1);
 }
 
 // Reads values of one service, interpolating every scalar it returns.

@@ -1,13 +1,34 @@
 #include "runtime/core/error.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+
+#include <fmt/format.h>
 
 namespace isolab {
 
 std::string Error::one_line() const {
     if (hint_.empty()) return what();
     return std::string(what()) + " (" + hint_ + ")";
+}
+
+std::string printable(std::string_view text, size_t max_length) {
+    std::string result;
+    size_t kept_length = std::min(text.size(), max_length);
+    for (unsigned char c : text.substr(0, kept_length)) {
+        if (c == '\n') {
+            result += "\\n";
+        } else if (c == '\t') {
+            result += "\\t";
+        } else if (c < 0x20 || c == 0x7f) {
+            result += fmt::format("\\x{:02x}", c);
+        } else {
+            result += static_cast<char>(c);
+        }
+    }
+    if (kept_length < text.size()) result += fmt::format("... ({} more bytes)", text.size() - kept_length);
+    return result;
 }
 
 void throw_errno(const std::string& what, std::string hint) {

@@ -7,6 +7,7 @@
 // owners, which is why errors are exceptions and not return codes.
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace isolab {
 
@@ -33,6 +34,11 @@ private:
 // The docker CLI exits 1 for these; `run` and `create` keep 125 for them, as `docker run`
 // does. docs/architecture.md lists the exit codes.
 inline constexpr int target_error_exit_code = 1;
+
+// Escapes control characters and DEL in `text` as \n, \t or \xNN for a one-line message,
+// and cuts it after `max_length` bytes with a count of the bytes left out. A value read
+// from a file may contain a NUL, which would end the message at what().
+std::string printable(std::string_view text, size_t max_length = 120);
 
 // Throws Error("<what>: <strerror(errno)>"), reading errno at the call.
 [[noreturn]] void throw_errno(const std::string& what, std::string hint = {});

@@ -538,6 +538,14 @@ TEST(ComposeErrors, HugeServiceNameRejected) {
     EXPECT_NE(dir.load_error().find("invalid service name"), std::string::npos);
 }
 
+TEST(ComposeErrors, ControlCharactersShownEscaped) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  \"web\\0x\\nb\":\n    image: busybox\n");
+    auto message = dir.load_error();
+    EXPECT_NE(message.find("services.web\\x00x\\nb: invalid service name"), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+}
+
 TEST(ComposeErrors, MissingFile) {
     ProjectDir dir;
     EXPECT_NE(dir.load_error().find("no compose.yaml"), std::string::npos);
