@@ -41,35 +41,51 @@ std::string clean_pattern(const std::string& pattern) {
 using Token = IgnoreRules::Token;
 using Kind = Token::Kind;
 
-// Parses the class that starts at pattern[open] ('['): an optional '^', then single
-// characters and ranges such as a-z, up to the first ']'. A '-' first or last is literal.
-// Returns the index of the closing ']'.
+Error bad_pattern(const std::string& pattern, const std::string& reason, std::string hint = {}) {
+    if (hint.empty()) hint = "see Go's filepath.Match for the pattern syntax";
+    return Error("invalid .dockerignore pattern '" + printable(pattern) + "': " + reason, std::move(hint));
+}
+
+// Reads one class member at pattern[i], as Go's filepath.Match does: `\c` is c, and an
+// unescaped '-' or ']' is a bad pattern. Advances i past it.
+char class_member(const std::string& pattern, size_t& i) {
+    bool escaped = i < pattern.size() && pattern[i] == '\\';
+    if (escaped) ++i;
+    if (i >= pattern.size()) throw bad_pattern(pattern, "missing ']'");
+    char c = pattern[i];
+    if (!escaped && (c == '-' || c == ']')) {
+        throw bad_pattern(pattern, std::string("unescaped '") + c + "' in a character class",
+                          std::string("write \\") + c + " for a literal '" + c + "'");
+    }
+    ++i;
+    return c;
+}
+
+// Parses the class that starts at pattern[open] ('['): an optional '^', then one or more
+// characters and ranges such as a-z, then ']'. Returns the index of the closing ']'.
 size_t parse_class(const std::string& pattern, size_t open, Token& token) {
-    size_t close = pattern.find(']', open + 1);
-    if (close == std::string::npos) throw Error("invalid .dockerignore pattern '" + pattern + "': missing ']'");
     token.kind = Kind::char_class;
     size_t i = open + 1;
-    if (i < close && pattern[i] == '^') {
+    if (i < pattern.size() && pattern[i] == '^') {
         token.negated = true;
         ++i;
     }
-    while (i < close) {
-        char low = pattern[i];
-        if (i + 2 < close && pattern[i + 1] == '-') {
-            char high = pattern[i + 2];
-            if (high < low) {
-                throw Error("invalid .dockerignore pattern '" + pattern + "': the range " + low + "-" + high +
-                                " is reversed",
-                            std::string("write ") + high + "-" + low);
-            }
-            token.ranges.emplace_back(low, high);
-            i += 3;
-        } else {
-            token.ranges.emplace_back(low, low);
+    while (true) {
+        if (i >= pattern.size()) throw bad_pattern(pattern, "missing ']'");
+        if (pattern[i] == ']' && !token.ranges.empty()) return i;
+        if (pattern[i] == ']') throw bad_pattern(pattern, "empty character class");
+        char low = class_member(pattern, i);
+        char high = low;
+        if (i < pattern.size() && pattern[i] == '-') {
             ++i;
+            high = class_member(pattern, i);
+            if (high < low) {
+                throw bad_pattern(pattern, std::string("the range ") + low + "-" + high + " is reversed",
+                                  std::string("write ") + high + "-" + low);
+            }
         }
+        token.ranges.emplace_back(low, high);
     }
-    return close;
 }
 
 // Compiles a cleaned pattern into tokens, checking its syntax.
@@ -94,10 +110,7 @@ std::vector<Token> compile_pattern(const std::string& pattern) {
         } else if (c == '\\') {
             // Go's filepath.Match: a backslash makes the next character literal, and a
             // trailing one is a bad pattern.
-            if (i + 1 == pattern.size()) {
-                throw Error("invalid .dockerignore pattern '" + pattern + "': it ends with '\\'",
-                            "write \\\\ for a literal backslash");
-            }
+            if (i + 1 == pattern.size()) throw bad_pattern(pattern, "it ends with '\\'", "write \\\\ for a literal backslash");
             token.literal = pattern[++i];
         } else {
             token.literal = c;
@@ -152,6 +165,9 @@ bool tokens_match(const std::vector<Token>& tokens, std::string_view path) {
 }  // namespace
 
 IgnoreRules::IgnoreRules(std::string_view text) {
+    // Editors on Windows start a UTF-8 file with a byte order mark; Docker drops it too.
+    constexpr std::string_view byte_order_mark = "\xEF\xBB\xBF";
+    if (text.starts_with(byte_order_mark)) text.remove_prefix(byte_order_mark.size());
     size_t start = 0;
     while (start < text.size()) {
         size_t end = text.find('\n', start);

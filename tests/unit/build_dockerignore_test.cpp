@@ -107,7 +107,7 @@ TEST(Dockerignore, ReversedRangeRejected) {
 }
 
 TEST(Dockerignore, RangesNegationAndLiteralDash) {
-    IgnoreRules rules("[a-c0-9]x\n[^a-y]z\n[-+]w\n");
+    IgnoreRules rules("[a-c0-9]x\n[^a-y]z\n[\\-+]w\n");
     EXPECT_TRUE(rules.excluded("bx"));
     EXPECT_TRUE(rules.excluded("7x"));
     EXPECT_FALSE(rules.excluded("dx"));
@@ -118,10 +118,32 @@ TEST(Dockerignore, RangesNegationAndLiteralDash) {
     EXPECT_FALSE(rules.excluded("aw"));
 }
 
-TEST(Dockerignore, EmptyClassMatchesNothing) {
-    IgnoreRules rules("a[]b\n");
-    EXPECT_FALSE(rules.excluded("ab"));
-    EXPECT_FALSE(rules.excluded("a]b"));
+// Go's filepath.Match, which Docker checks patterns with, rejects these classes.
+TEST(Dockerignore, MalformedClassesRejected) {
+    for (const char* pattern : {"a[]b", "[]]", "[^]", "[a-]*", "[-a]", "[a", "[\\"}) {
+        EXPECT_THROW(IgnoreRules(std::string(pattern) + "\n"), Error) << pattern;
+    }
+}
+
+TEST(Dockerignore, EscapesInsideClass) {
+    IgnoreRules rules("[\\]\\-]x\n");
+    EXPECT_TRUE(rules.excluded("]x"));
+    EXPECT_TRUE(rules.excluded("-x"));
+    EXPECT_FALSE(rules.excluded("\\x"));
+}
+
+TEST(Dockerignore, ByteOrderMarkDropped) {
+    IgnoreRules rules("\xEF\xBB\xBF" "foo\n");
+    EXPECT_TRUE(rules.excluded("foo"));
+}
+
+TEST(Dockerignore, ErrorShowsControlCharacters) {
+    try {
+        IgnoreRules rules("a\x01[\n");
+        FAIL() << "the pattern was accepted";
+    } catch (const Error& error) {
+        EXPECT_NE(std::string(error.what()).find("'a\\x01['"), std::string::npos) << error.what();
+    }
 }
 
 TEST(Dockerignore, LoneDoubleStarMatchesAll) {
