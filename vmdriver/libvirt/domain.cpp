@@ -26,7 +26,6 @@
 #include "runtime/core/fault.hpp"
 #include "runtime/container/status.hpp"
 #include "runtime/core/log.hpp"
-#include "runtime/linux/subreaper.hpp"
 #include "vmdriver/libvirt/console.hpp"
 
 namespace isolab::vm::libvirt {
@@ -511,15 +510,7 @@ Domain::Domain(Connection& connection, const std::string& name, const std::strin
     }
     virResetLastError();
 
-    // An embedded driver's QEMU would be orphaned to PID 1, and libvirt waits for it to
-    // go until PID 1 reaps it. So this process adopts QEMU and reaps it as it exits.
-    bool embedded = !embedded_root(connection.uri()).empty();
-    auto create = [&] { domain_ = virDomainCreateXML(connection.get(), xml.c_str(), flags); };
-    if (embedded) {
-        kernel::run_as_subreaper(create);
-    } else {
-        create();
-    }
+    domain_ = virDomainCreateXML(connection.get(), xml.c_str(), flags);
     if (domain_ == nullptr) {
         virErrorPtr last = virGetLastError();
         if (last != nullptr && last->code == VIR_ERR_OPERATION_FAILED && last->message != nullptr &&
@@ -531,10 +522,6 @@ Domain::Domain(Connection& connection, const std::string& name, const std::strin
         throw_last_error("cannot create VM " + name, connection.uri());
     }
     spdlog::debug("created domain {} (flags {:#x})", name_, flags);
-    if (embedded) {
-        int qemu_pid = read_qemu_pid(connection.uri(), name_);
-        if (!kernel::reap_when_exited(qemu_pid)) spdlog::debug("QEMU process {} of {} is not a child of isolab", qemu_pid, name_);
-    }
 }
 
 virDomainPtr Domain::release() {
