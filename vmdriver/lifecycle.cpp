@@ -331,7 +331,7 @@ StopOutcome stop_vm(const Paths& paths, const std::string& name, std::chrono::se
         // NOTE: the owner destroys the domain, so the guest gets no power button press.
         end_through_owner(paths, view.record, "stop");
         outcome.seconds = milliseconds_between(start, Clock::now()) / 1000;
-        record_exit(paths, view.record);
+        record_exit(paths, view.record, utc_timestamp());
         return outcome;
     }
     libvirt::Connection& connection = connections.get(view.record.connect_uri);
@@ -352,7 +352,7 @@ StopOutcome stop_vm(const Paths& paths, const std::string& name, std::chrono::se
         libvirt::destroy_domain(connection, view.record.uuid);
     }
     outcome.seconds = milliseconds_between(start, Clock::now()) / 1000;
-    record_exit(paths, view.record);
+    record_exit(paths, view.record, utc_timestamp());
     return outcome;
 }
 
@@ -365,7 +365,8 @@ std::string kill_vm(const Paths& paths, const std::string& name) {
         set_stopped_by(paths, view.record.name, "kill");
         libvirt::destroy_domain(connections.get(view.record.connect_uri), view.record.uuid);
     }
-    record_exit(paths, view.record);
+    // The domain ended now; the console log's last write may be much older.
+    record_exit(paths, view.record, utc_timestamp());
     return view.record.name;
 }
 

@@ -3,7 +3,8 @@
 // from the VM's record and the owner process. After a `kill -9` of the run, which leaves
 // QEMU running because an embedded driver has no auto-destroy, `vm ps -a` shows the VM as
 // Exited (255) and `system prune` leaves no QEMU process, domain, lease, tap or folder.
-// Two boots of busybox under TCG. Needs root.
+// `vm kill` of a detached VM records the kill's time. Three boots of busybox under TCG.
+// Needs root.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -11,7 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -117,6 +120,33 @@ TEST_F(VmEmbedded, CommandsWorkWhileRunHoldsDriver) {
         << "QEMU " << qemu << " outlived vm kill";
     line = ps_line(name);
     EXPECT_TRUE(contains(line, "Exited (137)")) << line;
+}
+
+// `vm kill` of a detached VM destroys the domain itself, so the exit time is the kill's and
+// not the console log's last write.
+TEST_F(VmEmbedded, DetachedKillRecordsKillTime) {
+    std::string name = new_name("embed");
+    CliResult started = run_isolab(root_.paths(), {"vm", "run", "-d", "--accel", "tcg", "--network", "none", "--connect",
+                                                   uri_, "--name", name, "busybox", "sh", "-c",
+                                                   "echo detached-marker; sleep 600"});
+    ASSERT_EQ(started.exit_code, 0) << started.err;
+    bool logged = wait_for(
+        [&] { return contains(run_isolab(root_.paths(), {"vm", "logs", name}).out, "detached-marker"); },
+        testing::kBootDeadline);
+    ASSERT_TRUE(logged) << "the workload's output never reached vm logs";
+
+    // The timestamps have whole seconds, so the kill comes in a later second than the
+    // console's last write.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    std::string killed_at = utc_timestamp();
+    CliResult killed = run_isolab(root_.paths(), {"vm", "kill", name});
+    EXPECT_EQ(killed.exit_code, 0) << killed.err;
+    CliResult inspect = run_isolab(root_.paths(), {"vm", "inspect", name});
+    ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+    json state = json::parse(inspect.out)["State"];
+    EXPECT_EQ(state["Status"], "exited");
+    EXPECT_GE(state["FinishedAt"].get<std::string>(), killed_at) << "FinishedAt is before the kill";
+    EXPECT_EQ(run_isolab(root_.paths(), {"vm", "rm", name}).exit_code, 0);
 }
 
 TEST_F(VmEmbedded, KilledRunIsExitedAndPruned) {
