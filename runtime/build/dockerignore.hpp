@@ -38,6 +38,8 @@ public:
         char literal = 0;
         bool negated = false;
         std::vector<std::pair<char, char>> ranges;  // inclusive; a single character is {c, c}
+        // NOTE: classes compare bytes, not UTF-8 characters as Go does, so a class with a
+        // non-ASCII member or range does not match as in Docker.
     };
 
 private:
