@@ -144,7 +144,7 @@ private:
                 "-cpu", accelerator == "kvm" ? "host" : "max", "-m", memory_mib, "-smp", "1",
                 "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-monitor", "none",
                 "-no-reboot", "-kernel", kernel.string(), "-initrd", initramfs.string(),
-                "-append", vm::guest::kernel_cmdline()};
+                "-append", vm::guest::kernel_cmdline({.tcg = accelerator == "tcg"})};
     }
 
     // Guest phases carry guest uptime. They are placed on the host clock by anchoring the

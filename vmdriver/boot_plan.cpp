@@ -82,8 +82,10 @@ std::filesystem::path variant_initramfs(const BootVariant& variant, const Profil
     return variant.uncompressed_initramfs ? files.initramfs_plain : files.initramfs_gzip;
 }
 
-std::string variant_cmdline(const BootVariant& variant) {
-    if (variant.trimmed_cmdline) return guest::kernel_cmdline({.profile = guest::CmdlineProfile::trimmed, .quiet = true});
+std::string variant_cmdline(const BootVariant& variant, bool tcg) {
+    if (variant.trimmed_cmdline) {
+        return guest::kernel_cmdline({.profile = guest::CmdlineProfile::trimmed, .quiet = true, .tcg = tcg});
+    }
     return guest::kernel_cmdline({.profile = guest::CmdlineProfile::default_boot, .quiet = false});
 }
 
@@ -98,7 +100,7 @@ std::vector<std::string> qemu_boot_arguments(const BootVariant& variant, const P
     if (variant.trimmed_devices) arguments.insert(arguments.end(), {"-nodefaults", "-no-user-config"});
     arguments.insert(arguments.end(), {"-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",
                                        "-kernel", variant_kernel(variant, files).string(), "-initrd",
-                                       variant_initramfs(variant, files).string(), "-append", variant_cmdline(variant)});
+                                       variant_initramfs(variant, files).string(), "-append", variant_cmdline(variant, machine.accelerator == "tcg")});
     return arguments;
 }
 

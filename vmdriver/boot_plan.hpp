@@ -47,10 +47,11 @@ struct ProfileFiles {
 };
 
 // The kernel file, initramfs and command line `variant` boots. A variant that asks for
-// the PVH vmlinux when `files` has none boots the bzImage.
+// the PVH vmlinux when `files` has none boots the bzImage. `tcg` adds what the trimmed
+// command line gives a guest under TCG, as `vm run` does.
 std::filesystem::path variant_kernel(const BootVariant& variant, const ProfileFiles& files);
 std::filesystem::path variant_initramfs(const BootVariant& variant, const ProfileFiles& files);
-std::string variant_cmdline(const BootVariant& variant);
+std::string variant_cmdline(const BootVariant& variant, bool tcg);
 
 // The machine every variant uses: what libvirt gives an isolab domain.
 struct ProfileMachine {

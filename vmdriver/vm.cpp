@@ -177,7 +177,7 @@ void prepare_disk(GuestFiles& files, const Paths& paths, const image::Image& ima
 
 // Marks the phases image and initramfs in `phases` when it is given.
 GuestFiles prepare_guest(image::Store& store, const std::string& reference, const std::vector<std::string>& command,
-                         const std::vector<std::string>& env, const fs::path& folder, guest::RootForm form,
+                         const std::vector<std::string>& env, const fs::path& folder, guest::RootForm form, bool tcg,
                          bool power_button, const QemuIds& qemu = {}, const GuestDevices& devices = {},
                          PhaseRecorder* phases = nullptr) {
     const Paths& paths = store.paths();
@@ -214,7 +214,7 @@ GuestFiles prepare_guest(image::Store& store, const std::string& reference, cons
         auto image_part = guest::ensure_image_initramfs(paths, image.config_digest, lowerdirs);
         files.initramfs_bytes = guest::write_run_initramfs(image_part.path, workload, files.initramfs);
     }
-    guest::CmdlineOptions cmdline{.form = form};
+    guest::CmdlineOptions cmdline{.form = form, .tcg = tcg};
     if (!devices.interface.address.empty()) {
         cmdline.address = devices.interface.address + "/" + std::to_string(devices.interface.prefix);
         cmdline.gateway = devices.interface.gateway;
@@ -279,7 +279,7 @@ std::string probe_kvm(image::Store& store, libvirt::Connection& connection) {
     std::string name = libvirt::make_domain_name("kvm-probe-" + random_hex_id().substr(0, 8));
     try {
         auto temporary = std::make_unique<TemporaryDirectory>(make_vm_parent(store.paths()), name + "-");
-        GuestFiles files = prepare_guest(store, "busybox", {"true"}, {}, temporary->path(), guest::RootForm::initramfs,
+        GuestFiles files = prepare_guest(store, "busybox", {"true"}, {}, temporary->path(), guest::RootForm::initramfs, false,
                                          false);
         files.temporary = std::move(temporary);
         libvirt::BootRequest request;
@@ -577,6 +577,7 @@ VmResult run(image::Store& store, const VmOptions& options) {
                             : std::make_unique<TemporaryDirectory>(make_vm_parent(store.paths()), result.name + "-");
     // A recorded VM can be stopped with `vm stop`, which presses the power button.
     GuestFiles files = prepare_guest(store, options.image, options.command, options.env, temporary->path(), options.form,
+                                     result.accelerator.used == "tcg",
                                      options.keep_record, qemu, devices, &result.phases);
     files.temporary = std::move(temporary);
     fault_point("vm.prepared");
@@ -666,7 +667,8 @@ VmRecord run_detached(image::Store& store, const VmOptions& options) {
         fault_point("vm.network");
     }
     GuestFiles files =
-        prepare_guest(store, options.image, options.command, options.env, vm.folder, options.form, true, qemu, devices);
+        prepare_guest(store, options.image, options.command, options.env, vm.folder, options.form,
+                      verdict.used == "tcg", true, qemu, devices);
     fault_point("vm.prepared");
     libvirt::DomainSpec spec =
         domain_spec(store.paths(), record.name, files, verdict.used, options.memory_bytes, options.cpus, devices);

@@ -100,12 +100,14 @@ TEST_F(GuestBoot, PvhInitramfsRunsWorkload) {
     ASSERT_EQ(kernel_.boot_format, "pvh-elf") << kernel_.fallback_reason;
     isolab::Paths cache_paths{root_.root(), root_.root() / "cache"};
     auto part = ensure_image_initramfs(cache_paths, "sha256:busybox-test", {layer_});
-    Workload workload{{"sh", "-c", "echo \"FOO=$FOO\"; echo \"uid=$(id -u)\"; pwd; exit 3"},
+    // The sleep needs timer interrupts: the TCG command line boots without the local APIC
+    // timer (noapictimer), so the tick comes from the PIT.
+    Workload workload{{"sh", "-c", "echo \"FOO=$FOO\"; echo \"uid=$(id -u)\"; pwd; sleep 1; exit 3"},
                       {"PATH=/bin", "FOO=bar baz"}, "/etc", resolve_user("", {layer_})};
     fs::path initrd = root_.root() / "run.cpio";
     write_run_initramfs(part.path, workload, initrd);
 
-    std::string console = boot({kernel_.boot_image, initrd, kernel_cmdline({})});
+    std::string console = boot({kernel_.boot_image, initrd, kernel_cmdline({.tcg = true})});
     EXPECT_EQ(protocol_lines(console), (std::vector<std::string>{"isolab-init: phase init-start",
                                                                  "isolab-init: phase workload-start",
                                                                  "isolab-init: exit code=3"}))
@@ -145,7 +147,7 @@ TEST_F(GuestBoot, DiskFormSwitchesRoot) {
     write_disk_initramfs(kernel_, workload, "/dev/vda", initrd);
 
     std::string console =
-        boot({kernel_.boot_image, initrd, kernel_cmdline({.form = RootForm::disk}), overlay.path()});
+        boot({kernel_.boot_image, initrd, kernel_cmdline({.form = RootForm::disk, .tcg = true}), overlay.path()});
     EXPECT_EQ(protocol_lines(console), (std::vector<std::string>{"isolab-init: phase init-start",
                                                                  "isolab-init: phase workload-start",
                                                                  "isolab-init: exit code=4"}))

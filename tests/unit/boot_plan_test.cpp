@@ -61,7 +61,7 @@ TEST(BootPlan, LibvirtStepHasEveryOptimisation) {
     auto tuned = variant_named("trimmed-cmdline");
     EXPECT_EQ(libvirt.path, BootPath::libvirt);
     EXPECT_EQ(optimisation_count(libvirt), 4);
-    EXPECT_EQ(variant_cmdline(libvirt), variant_cmdline(tuned));
+    EXPECT_EQ(variant_cmdline(libvirt, true), variant_cmdline(tuned, true));
 }
 
 TEST(BootPlan, EmbeddedStepDiffersOnlyInDriver) {
@@ -74,7 +74,8 @@ TEST(BootPlan, EmbeddedStepDiffersOnlyInDriver) {
 }
 
 TEST(BootPlan, TunedCmdlineIsWhatVmRunBoots) {
-    EXPECT_EQ(variant_cmdline(variant_named("trimmed-cmdline")), guest::kernel_cmdline({}));
+    EXPECT_EQ(variant_cmdline(variant_named("trimmed-cmdline"), false), guest::kernel_cmdline({}));
+    EXPECT_EQ(variant_cmdline(variant_named("trimmed-cmdline"), true), guest::kernel_cmdline({.tcg = true}));
 }
 
 TEST(BootPlan, DefaultStepUsesQemuDefaults) {
@@ -118,6 +119,18 @@ TEST(BootPlan, TrimmedCmdlineStepIsQuiet) {
     auto cmdline = value_of(arguments, "-append");
     EXPECT_NE(cmdline.find(" quiet "), std::string::npos) << cmdline;
     EXPECT_NE(cmdline.find("i8042.noaux"), std::string::npos) << cmdline;
+}
+
+TEST(BootPlan, TrimmedCmdlineSkipsApicTimerOnlyUnderTcg) {
+    auto tcg = value_of(qemu_boot_arguments(variant_named("trimmed-cmdline"), sample_files(), {.accelerator = "tcg"}),
+                        "-append");
+    auto kvm = value_of(qemu_boot_arguments(variant_named("trimmed-cmdline"), sample_files(), {.accelerator = "kvm"}),
+                        "-append");
+    auto plain = value_of(qemu_boot_arguments(variant_named("default"), sample_files(), {.accelerator = "tcg"}),
+                          "-append");
+    EXPECT_NE(tcg.find("noapictimer"), std::string::npos) << tcg;
+    EXPECT_EQ(kvm.find("noapictimer"), std::string::npos) << kvm;
+    EXPECT_EQ(plain.find("noapictimer"), std::string::npos) << plain;
 }
 
 TEST(BootPlan, KvmUsesHostCpu) {

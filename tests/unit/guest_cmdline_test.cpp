@@ -34,6 +34,12 @@ TEST(GuestCmdline, DefaultKeepsNormalBoot) {
     EXPECT_FALSE(contains(parameters, "cryptomgr.notests"));
 }
 
+TEST(GuestCmdline, TcgSkipsApicTimerCalibration) {
+    EXPECT_TRUE(contains(kernel_parameters({.tcg = true}), "noapictimer"));
+    EXPECT_FALSE(contains(kernel_parameters({.tcg = false}), "noapictimer"));
+    EXPECT_FALSE(contains(kernel_parameters({.profile = CmdlineProfile::default_boot, .tcg = true}), "noapictimer"));
+}
+
 TEST(GuestCmdline, QuietCanBeDropped) {
     EXPECT_FALSE(contains(kernel_parameters({.quiet = false}), "quiet"));
 }

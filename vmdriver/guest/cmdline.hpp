@@ -24,6 +24,7 @@ struct CmdlineOptions {
     bool quiet = true;  // false: full kernel log on the console (slower under TCG)
     std::string address;  // eth0's IPv4 address with prefix, "10.89.0.2/24"; empty: no NIC
     std::string gateway;  // the default route's gateway, "10.89.0.1"
+    bool tcg = false;     // the guest runs under TCG, QEMU's emulator, not on KVM
 };
 
 // The parameters, in order, each one documented in cmdline.cpp with its reason.
