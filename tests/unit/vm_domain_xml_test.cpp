@@ -244,6 +244,20 @@ TEST(Connection, UnreachableSocketHasHint) {
     EXPECT_EQ(printed, "") << "libvirt printed its own error message";
 }
 
+TEST(Connection, MissingVirtlogdNamedInHint) {
+    std::string message = "Failed to connect socket to '/run/libvirt/virtlogd-sock': Connection refused";
+    virError error{};
+    error.code = VIR_ERR_SYSTEM_ERROR;
+    error.domain = VIR_FROM_RPC;
+    error.message = message.data();
+    for (const std::string uri : {"qemu:///embed?root=/var/lib/isolab/libvirt-embedded", "qemu:///system"}) {
+        std::string hint = connection_hint(error, uri);
+        EXPECT_TRUE(contains(hint, "virtlogd is not running")) << uri << ": " << hint;
+        EXPECT_TRUE(contains(hint, "virtlogd -d")) << uri << ": " << hint;
+        EXPECT_FALSE(contains(hint, "libvirtd is not running")) << uri << ": " << hint;
+    }
+}
+
 TEST(Connection, HintFitsTheUri) {
     auto hint_of = [](const std::string& uri) {
         try {

@@ -37,26 +37,6 @@ bool is_connection_failure(const virError& error) {
            error.code == VIR_ERR_RPC || error.domain == VIR_FROM_RPC;
 }
 
-std::string hint_for(const virError& error, const std::string& uri) {
-    if (is_connection_failure(error) && !uri.empty()) {
-        if (!uri.starts_with("qemu") && !uri.starts_with("test:")) {
-            return "isolab's VMs need a QEMU driver URI such as qemu:///system, qemu:///session, "
-                   "qemu+ssh://HOST/system or qemu:///embed?root=DIR";
-        }
-        // A host after "://" means libvirtd runs elsewhere, where isolab cannot start it.
-        auto scheme_end = uri.find("://");
-        if (scheme_end != std::string::npos && uri.size() > scheme_end + 3 && uri[scheme_end + 3] != '/') {
-            return "check that libvirtd runs on that host and that its transport (ssh, tcp or tls) accepts this host";
-        }
-        return "libvirtd is not running or not reachable at " + uri +
-               " (start it: scripts/start-libvirtd, or libvirtd -d)";
-    }
-    if (error.code == VIR_ERR_OPERATION_DENIED || error.code == VIR_ERR_AUTH_FAILED) {
-        return "run isolab as root or pick a URI you may use with --connect";
-    }
-    return {};
-}
-
 // An embedded driver reads DIR/etc/qemu.conf, and without one it runs QEMU as
 // libvirt-qemu, like the system driver. Where only root may open /dev/kvm, each capability
 // lookup then finds its cached probe stale and probes QEMU again, for seconds each time.
@@ -99,6 +79,33 @@ std::filesystem::path embedded_root(std::string_view uri) {
 
 std::string embedded_uri(const std::filesystem::path& root) { return "qemu:///embed?root=" + root.string(); }
 
+std::string connection_hint(const virError& error, const std::string& uri) {
+    std::string_view message = error.message != nullptr ? error.message : "";
+    // By default libvirt's QEMU driver, libvirtd's and the embedded one alike, hands
+    // QEMU's log and the console log to virtlogd, so no VM starts without it.
+    if (is_connection_failure(error) && message.find("virtlogd") != std::string_view::npos) {
+        return "virtlogd is not running, and libvirt writes each VM's logs through it: start it with "
+               "scripts/start-libvirtd or virtlogd -d";
+    }
+    if (is_connection_failure(error) && !uri.empty()) {
+        if (!uri.starts_with("qemu") && !uri.starts_with("test:")) {
+            return "isolab's VMs need a QEMU driver URI such as qemu:///system, qemu:///session, "
+                   "qemu+ssh://HOST/system or qemu:///embed?root=DIR";
+        }
+        // A host after "://" means libvirtd runs elsewhere, where isolab cannot start it.
+        auto scheme_end = uri.find("://");
+        if (scheme_end != std::string::npos && uri.size() > scheme_end + 3 && uri[scheme_end + 3] != '/') {
+            return "check that libvirtd runs on that host and that its transport (ssh, tcp or tls) accepts this host";
+        }
+        return "libvirtd is not running or not reachable at " + uri +
+               " (start it: scripts/start-libvirtd, or libvirtd -d)";
+    }
+    if (error.code == VIR_ERR_OPERATION_DENIED || error.code == VIR_ERR_AUTH_FAILED) {
+        return "run isolab as root or pick a URI you may use with --connect";
+    }
+    return {};
+}
+
 std::string resolve_uri(std::string_view requested) {
     if (!requested.empty()) return std::string(requested);
     const char* environment = std::getenv("ISOLAB_LIBVIRT_URI");
@@ -124,7 +131,7 @@ void throw_last_error(const std::string& what, const std::string& uri) {
     virErrorPtr last = virGetLastError();
     if (last == nullptr) throw Error(what + ": unknown libvirt error");
     std::string message = last->message ? last->message : "unknown libvirt error";
-    std::string hint = hint_for(*last, uri);
+    std::string hint = connection_hint(*last, uri);
     virResetLastError();
     throw Error(what + ": " + message, hint);
 }

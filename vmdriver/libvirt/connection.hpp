@@ -5,6 +5,7 @@
 // console streams and domain lifecycle events need. libvirt's own error printing to
 // stderr is switched off; failures become isolab::Error with a hint.
 #include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 
 #include <filesystem>
 #include <string>
@@ -27,6 +28,10 @@ std::string embedded_uri(const std::filesystem::path& root);
 // Starts libvirt's default event loop (virEventRegisterDefaultImpl) on a detached thread.
 // Safe to call many times: only the first call starts it.
 void ensure_event_loop();
+
+// The hint for a failed libvirt call on `uri`: how to start libvirtd or virtlogd when
+// they are not reachable, which URI isolab needs, or empty when there is none.
+std::string connection_hint(const virError& error, const std::string& uri);
 
 // Throws Error("<what>: <libvirt's last error message>") with a hint chosen from the
 // error's domain and code (for example how to start libvirtd when it is not reachable).
