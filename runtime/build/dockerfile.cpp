@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
-#include <regex>
+#include <optional>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -98,18 +98,53 @@ struct Directives {
     size_t first_line = 0;  // index of the first line after the directives
 };
 
+bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
+bool is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+struct DirectiveLine {
+    std::string name;  // lowercase
+    std::string value;
+};
+
+// "# name = value" with any blanks around '#', the name and '=', or nothing when `line` is
+// not of that form. Scanned by hand: libstdc++'s std::regex recurses once per character
+// and overflowed the stack on a directive line of 60,000 characters.
+std::optional<DirectiveLine> parse_directive(const std::string& line) {
+    size_t at = 0;
+    auto skip_spaces = [&] {
+        while (at < line.size() && is_space(line[at])) ++at;
+    };
+    skip_spaces();
+    if (at == line.size() || line[at] != '#') return std::nullopt;
+    ++at;
+    skip_spaces();
+    if (at == line.size() || !is_letter(line[at])) return std::nullopt;
+    size_t name_start = at;
+    while (at < line.size() && (is_letter(line[at]) || is_digit(line[at]) || line[at] == '_' || line[at] == '-')) ++at;
+    DirectiveLine directive{line.substr(name_start, at - name_start), {}};
+    skip_spaces();
+    if (at == line.size() || line[at] != '=') return std::nullopt;
+    ++at;
+    skip_spaces();
+    size_t end = line.size();
+    while (end > at && is_space(line[end - 1])) --end;
+    directive.value = line.substr(at, end - at);
+    std::transform(directive.name.begin(), directive.name.end(), directive.name.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    return directive;
+}
+
 // Reads the parser directives at the top of the file. A line that looks like a directive
 // but names an unknown one is a comment and ends the directives, as in Docker.
 Directives read_directives(const std::vector<std::string>& lines, const std::string& file) {
-    static const std::regex directive(R"(^\s*#\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(.*?)\s*$)");
     Directives result;
     std::set<std::string> seen;
     for (; result.first_line < lines.size(); ++result.first_line) {
-        std::smatch match;
-        if (!std::regex_match(lines[result.first_line], match, directive)) break;
-        std::string name = match[1].str();
-        std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-        std::string value = match[2].str();
+        auto directive = parse_directive(lines[result.first_line]);
+        if (!directive) break;
+        const std::string& name = directive->name;
+        const std::string& value = directive->value;
         int line = static_cast<int>(result.first_line) + 1;
         if (name != "escape" && name != "syntax" && name != "check") break;
         if (!seen.insert(name).second) {
@@ -169,16 +204,42 @@ std::optional<std::vector<std::string>> parse_exec_form(const std::string& argum
     }
 }
 
-// The here-document delimiters named in a shell-form RUN, COPY or ADD line.
+// The here-document delimiters named in a shell-form RUN, COPY or ADD line: each
+// `<<[-]NAME`, `<<[-]"NAME"` or `<<[-]'NAME'`, where NAME starts with a letter or '_' and
+// goes on with letters, digits, '_', '.' and '-'. Scanned by hand for the reason given at
+// parse_directive.
 std::vector<Heredoc> find_heredocs(const std::string& arguments) {
-    static const std::regex marker(R"(<<(-?)(["']?)([A-Za-z_][A-Za-z0-9_.-]*)\2)");
+    auto starts_name = [](char c) { return is_letter(c) || c == '_'; };
+    auto continues_name = [](char c) { return is_letter(c) || is_digit(c) || c == '_' || c == '.' || c == '-'; };
     std::vector<Heredoc> heredocs;
-    for (std::sregex_iterator it(arguments.begin(), arguments.end(), marker), end; it != end; ++it) {
+    size_t at = 0;
+    while ((at = arguments.find("<<", at)) != std::string::npos) {
+        size_t next = at + 2;
+        if (next < arguments.size() && arguments[next] == '<') {
+            // A here-string (`<<<word`), which a shell reads as one word, not as lines.
+            at = arguments.find_first_not_of('<', next);
+            if (at == std::string::npos) break;
+            continue;
+        }
         Heredoc heredoc;
-        heredoc.strip_tabs = (*it)[1].length() > 0;
-        heredoc.expand = (*it)[2].length() == 0;
-        heredoc.name = (*it)[3].str();
+        heredoc.strip_tabs = next < arguments.size() && arguments[next] == '-';
+        if (heredoc.strip_tabs) ++next;
+        char quote = next < arguments.size() && (arguments[next] == '"' || arguments[next] == '\'') ? arguments[next] : 0;
+        if (quote != 0) ++next;
+        heredoc.expand = quote == 0;
+        if (next == arguments.size() || !starts_name(arguments[next])) {
+            ++at;
+            continue;
+        }
+        size_t name_start = next;
+        while (next < arguments.size() && continues_name(arguments[next])) ++next;
+        if (quote != 0 && (next == arguments.size() || arguments[next] != quote)) {
+            ++at;
+            continue;
+        }
+        heredoc.name = arguments.substr(name_start, next - name_start);
         heredocs.push_back(heredoc);
+        at = quote != 0 ? next + 1 : next;
     }
     return heredocs;
 }
@@ -200,8 +261,8 @@ size_t read_heredoc_bodies(std::vector<Heredoc>& heredocs, const std::vector<std
             heredoc.content += line + "\n";
         }
         if (!closed) {
-            throw Error(at_line(file, instruction_line, "the here-document <<" + heredoc.name + " is not terminated"),
-                        "end it with a line holding only " + heredoc.name);
+            throw Error(at_line(file, instruction_line, "the here-document <<" + printable(heredoc.name) + " is not terminated"),
+                        "end it with a line holding only " + printable(heredoc.name));
         }
     }
     return next;

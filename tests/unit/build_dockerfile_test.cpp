@@ -103,6 +103,25 @@ TEST(DockerfileParser, RepeatedDirectiveRejected) {
               "Dockerfile:2: the parser directive 'escape' is given twice");
 }
 
+TEST(DockerfileParser, DirectiveBlanksAndCase) {
+    auto file = parse("  #  Escape =  `  \nFROM busybox\n");
+    EXPECT_EQ(file.escape, '`');
+}
+
+TEST(DockerfileParser, DirectiveLookalikesAreComments) {
+    auto no_equals = parse("# escape `\n# escape=`\nFROM busybox\n");
+    EXPECT_EQ(no_equals.escape, '\\');
+    auto digit_first = parse("# 1escape=`\n# escape=`\nFROM busybox\n");
+    EXPECT_EQ(digit_first.escape, '\\');
+}
+
+TEST(DockerfileParser, LongDirectiveLineParses) {
+    std::string value(60000, 'a');
+    auto file = parse("# syntax=" + value + "\nFROM busybox\n");
+    EXPECT_EQ(file.syntax, value);
+    ASSERT_EQ(file.instructions.size(), 1u);
+}
+
 TEST(DockerfileParser, InvalidEscapeRejected) {
     EXPECT_EQ(parse_error("# escape=x\nFROM busybox\n"), "Dockerfile:1: invalid escape character 'x'");
 }
@@ -172,6 +191,37 @@ TEST(DockerfileParser, QuotedAndTabStrippedHeredocs) {
     EXPECT_EQ(copy.heredocs[0].content, "$HOME\n");
     EXPECT_TRUE(copy.heredocs[1].strip_tabs);
     EXPECT_EQ(copy.heredocs[1].content, "indented\n");
+}
+
+TEST(DockerfileParser, LongHeredocNameParses) {
+    std::string name(60000, 'E');
+    auto file = parse("FROM busybox\nRUN <<" + name + "\necho hi\n" + name + "\n");
+    ASSERT_EQ(file.instructions.size(), 2u);
+    ASSERT_EQ(file.instructions[1].heredocs.size(), 1u);
+    EXPECT_EQ(file.instructions[1].heredocs[0].name, name);
+    EXPECT_EQ(file.instructions[1].heredocs[0].content, "echo hi\n");
+}
+
+TEST(DockerfileParser, LongUnterminatedHeredocNameCut) {
+    std::string message = parse_error("FROM busybox\nRUN <<" + std::string(60000, 'E') + "\necho\n");
+    EXPECT_NE(message.find("is not terminated"), std::string::npos) << message.substr(0, 300);
+    EXPECT_LT(message.size(), 400u);
+}
+
+TEST(DockerfileParser, HereStringIsNoHeredoc) {
+    auto file = parse("FROM busybox\nRUN cat <<<hello\nCMD x\n");
+    ASSERT_EQ(file.instructions.size(), 3u);
+    EXPECT_TRUE(file.instructions[1].heredocs.empty());
+    EXPECT_EQ(file.instructions[1].arguments, "cat <<<hello");
+}
+
+TEST(DockerfileParser, HeredocMarkerNeedsItsClosingQuote) {
+    auto file = parse("FROM busybox\nRUN echo <<'EOF x <<-\"B\"\nb\nB\n");
+    const auto& run = file.instructions[1];
+    ASSERT_EQ(run.heredocs.size(), 1u);
+    EXPECT_EQ(run.heredocs[0].name, "B");
+    EXPECT_FALSE(run.heredocs[0].expand);
+    EXPECT_TRUE(run.heredocs[0].strip_tabs);
 }
 
 TEST(DockerfileParser, UnterminatedHeredocRejected) {
