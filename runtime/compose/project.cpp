@@ -6,6 +6,7 @@
 #include <functional>
 #include <set>
 
+#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include "runtime/compose/network_keys.hpp"
@@ -15,6 +16,7 @@
 #include "runtime/core/duration.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
+#include "runtime/volume/volume.hpp"
 
 namespace isolab::compose {
 
@@ -581,6 +583,14 @@ Project load_project_files(const LoadOptions& options) {
         for (const auto& volume : merged["volumes"]) {
             auto key = volume.first.as<std::string>();
             check_name(volume_files[key], volume.first, "volumes." + key, "volume", key);
+            // The volume isolab creates is PROJECT_KEY, and its folder is named after it.
+            auto volume_name = project.name + "_" + key;
+            if (volume_name.size() > volume::kMaxVolumeNameLength) {
+                fail(volume_files[key], volume.first, "volumes." + key,
+                     fmt::format("the volume name \"{}\" has {} characters, more than the {} a folder name may have",
+                                 printable(volume_name), volume_name.size(), volume::kMaxVolumeNameLength) +
+                         ": choose a shorter key or project name");
+            }
             declared_volumes.insert(key);
             project.volumes.push_back(key);
         }

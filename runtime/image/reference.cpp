@@ -31,7 +31,7 @@ const std::regex& tag_pattern() {
 constexpr const char* reference_hint = "use NAME[:TAG] with a lowercase name, e.g. busybox:latest or lab/web:v1";
 
 Error invalid_reference(const std::string& reference, const std::string& why) {
-    return Error("invalid image reference '" + reference + "': " + why, reference_hint);
+    return Error("invalid image reference '" + printable(reference) + "': " + why, reference_hint);
 }
 
 // A first component with a dot, a port or named localhost is a registry domain.
@@ -51,14 +51,14 @@ void check_name(const std::string& reference, const std::string& name) {
         bool more = slash != std::string::npos;
         if (first && more && is_domain(component)) {
             if (!std::regex_match(component, domain_pattern())) {
-                throw invalid_reference(reference, "invalid registry domain '" + component + "'");
+                throw invalid_reference(reference, "invalid registry domain '" + printable(component) + "'");
             }
         } else if (component.empty()) {
             throw invalid_reference(reference, "empty name component");
         } else if (!std::regex_match(component, path_component_pattern())) {
             bool has_uppercase = std::any_of(component.begin(), component.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
             throw invalid_reference(reference, has_uppercase ? "the name must be lowercase"
-                                                              : "invalid name component '" + component + "'");
+                                                              : "invalid name component '" + printable(component) + "'");
         }
         if (!more) break;
         start = slash + 1;
@@ -83,7 +83,7 @@ Reference parse_reference(const std::string& reference) {
 
     check_name(reference, parsed.name);
     if (!std::regex_match(parsed.tag, tag_pattern())) {
-        throw invalid_reference(reference, "invalid tag '" + parsed.tag + "' (letters, digits, _ . -, at most 128)");
+        throw invalid_reference(reference, "invalid tag '" + printable(parsed.tag) + "' (letters, digits, _ . -, at most 128)");
     }
     return parsed;
 }

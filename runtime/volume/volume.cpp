@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <functional>
-#include <regex>
 
 #include <fmt/format.h>
 
@@ -68,11 +67,20 @@ std::string format_users(const std::vector<std::string>& users) {
 }  // namespace
 
 void validate_volume_name(std::string_view name) {
-    static const std::regex valid("[a-zA-Z0-9][a-zA-Z0-9_.-]+");
-    if (!std::regex_match(name.begin(), name.end(), valid)) {
-        throw Error("invalid volume name '" + std::string(name) +
+    // A character test, not std::regex: libstdc++'s matcher recurses once per character and
+    // overflowed the stack on a name of 50,000 characters.
+    auto is_alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+    bool valid = name.size() >= 2 && is_alnum(name.front()) &&
+                 std::all_of(name.begin(), name.end(), [&](char c) { return is_alnum(c) || c == '_' || c == '.' || c == '-'; });
+    if (!valid) {
+        throw Error("invalid volume name '" + printable(name) +
                         "': it must be at least two characters of [a-zA-Z0-9_.-] and start with a letter or digit",
                     "e.g. app-data");
+    }
+    if (name.size() > kMaxVolumeNameLength) {
+        throw Error(fmt::format("invalid volume name '{}': it has {} characters, more than the {} a folder name may have",
+                                printable(name), name.size(), kMaxVolumeNameLength),
+                    "choose a shorter name");
     }
 }
 

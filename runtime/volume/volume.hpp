@@ -26,7 +26,12 @@ struct Volume {
     bool anonymous = false;             // created for a container; pruned by default
 };
 
-// Checks a volume name against Docker's rule [a-zA-Z0-9][a-zA-Z0-9_.-]+. Throws Error.
+// A volume's data lives in a folder named after it, and a folder name holds at most 255
+// bytes (NAME_MAX on Linux).
+inline constexpr size_t kMaxVolumeNameLength = 255;
+
+// Checks a volume name against Docker's rule [a-zA-Z0-9][a-zA-Z0-9_.-]+ and the length
+// limit above. Throws Error.
 void validate_volume_name(std::string_view name);
 
 // The lock file taken by every change of the volumes and by a run while it resolves them.

@@ -538,6 +538,15 @@ TEST(ComposeErrors, HugeServiceNameRejected) {
     EXPECT_NE(dir.load_error().find("invalid service name"), std::string::npos);
 }
 
+TEST(ComposeErrors, LongVolumeNameRejected) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  a:\n    image: busybox\nvolumes:\n  " + std::string(300, 'v') + ":\n");
+    auto message = dir.load_error();
+    EXPECT_EQ(message.rfind("compose.yaml:5: volumes.", 0), 0u) << message;
+    EXPECT_NE(message.find("more than the 255 a folder name may have"), std::string::npos) << message;
+    EXPECT_LT(message.size(), 600u) << message;
+}
+
 TEST(ComposeErrors, ControlCharactersShownEscaped) {
     ProjectDir dir;
     dir.write("compose.yaml", "services:\n  \"web\\0x\\nb\":\n    image: busybox\n");

@@ -145,6 +145,17 @@ TEST(VolumeName, DockerRule) {
     }
 }
 
+TEST(VolumeName, LengthLimited) {
+    EXPECT_NO_THROW(volume::validate_volume_name(std::string(255, 'a')));
+    EXPECT_THROW(volume::validate_volume_name(std::string(256, 'a')), Error);
+    try {
+        volume::validate_volume_name(std::string(50000, 'a'));
+        ADD_FAILURE() << "a name of 50,000 characters was accepted";
+    } catch (const Error& error) {
+        EXPECT_LT(std::string(error.what()).size(), 300u) << error.what();
+    }
+}
+
 TEST(ContainerMountJson, RoundTrip) {
     ContainerMount mount;
     mount.type = MountType::bind;
