@@ -1,8 +1,8 @@
 #include "lessons/engine/checks.hpp"
+#include "lessons/engine/pattern.hpp"
 
 #include <cmath>
 #include <cstdlib>
-#include <regex>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -234,7 +234,7 @@ CheckOutcome evaluate_expectation(const Expectation& expect, int exit_code, cons
     for (const auto& text : expect.output_contains) {
         if (output.find(text) == std::string::npos) return {false, "the output does not contain \"" + text + "\""};
     }
-    if (expect.output_matches && !std::regex_search(output, std::regex(*expect.output_matches))) {
+    if (expect.output_matches && !OutputPattern(*expect.output_matches).found_in(output)) {
         return {false, "the output does not match /" + *expect.output_matches + "/"};
     }
     if (!expect.json_where.empty() || expect.json_min_count || expect.json_max_count) return check_json(expect, output);

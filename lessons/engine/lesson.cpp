@@ -1,11 +1,13 @@
 #include "lessons/engine/lesson.hpp"
 
+#include <algorithm>
 #include <regex>
 #include <set>
 
 #include <yaml-cpp/yaml.h>
 
 #include "lessons/engine/features.hpp"
+#include "lessons/engine/pattern.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 
@@ -111,8 +113,8 @@ Expectation parse_expectation(const YAML::Node& node, const std::string& source)
     if (reader.has("output_matches")) {
         expect.output_matches = reader.string("output_matches", true);
         try {
-            std::regex compiled(*expect.output_matches);
-        } catch (const std::regex_error& error) {
+            OutputPattern compiled(*expect.output_matches);
+        } catch (const Error& error) {
             reader.fail(reader.get("output_matches"), "invalid regular expression in \"output_matches\": " + std::string(error.what()));
         }
     }
@@ -183,8 +185,12 @@ Task parse_task(const YAML::Node& node, const std::string& source, const std::se
     Task task;
     task.line = node.Mark().line + 1;
     task.id = reader.string("id", true);
-    static const std::regex id_pattern("[a-z0-9][a-z0-9-]*");
-    if (!std::regex_match(task.id, id_pattern)) reader.fail(reader.get("id"), "task id \"" + task.id + "\" must use a-z, 0-9 and -");
+    // A character test, not std::regex, which recurses once per character of a long id.
+    auto id_character = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; };
+    bool valid_id = !task.id.empty() && task.id.front() != '-' && std::all_of(task.id.begin(), task.id.end(), id_character);
+    if (!valid_id) {
+        reader.fail(reader.get("id"), "task id \"" + printable(task.id) + "\" must use a-z, 0-9 and -, and not start with -");
+    }
     if (earlier_ids.count(task.id)) reader.fail(reader.get("id"), "duplicate task id \"" + task.id + "\"");
     task.title = reader.string("title", true);
 

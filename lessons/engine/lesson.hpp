@@ -17,7 +17,7 @@ namespace isolab::lessons {
 struct Expectation {
     int exit_code = 0;
     std::vector<std::string> output_contains;   // substrings of stdout
-    std::optional<std::string> output_matches;  // ECMAScript regex searched in stdout
+    std::optional<std::string> output_matches;  // extended regex (grep -E) searched in stdout
     // The output parsed as JSON (an array, an object, or one object per line); at least
     // json_min_count elements must have every field of json_where equal to its value.
     std::map<std::string, std::string> json_where;

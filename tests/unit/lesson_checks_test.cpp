@@ -27,6 +27,32 @@ TEST(LessonExpectation, ExitCodeAndText) {
     EXPECT_TRUE(evaluate_expectation(expect, 1, ps_output).passed);
 }
 
+TEST(LessonExpectation, PatternIsGrepExtended) {
+    Expectation expect;
+    expect.output_matches = "^box[0-9]+$";
+    EXPECT_TRUE(evaluate_expectation(expect, 0, "first line\nbox12\nlast\n").passed);
+    EXPECT_FALSE(evaluate_expectation(expect, 0, "a box12\n").passed);
+    expect.output_matches = "notes\\b";
+    EXPECT_TRUE(evaluate_expectation(expect, 0, "notes volume\n").passed);
+    EXPECT_FALSE(evaluate_expectation(expect, 0, "notesbook\n").passed);
+}
+
+TEST(LessonExpectation, PatternSearchesLongOutput) {
+    std::string output(4 << 20, 'x');
+    output += "\nthe end";
+    Expectation expect;
+    expect.output_matches = "x+\nthe (end|start)";
+    EXPECT_TRUE(evaluate_expectation(expect, 0, output).passed);
+    expect.output_matches = "^x*y$";
+    EXPECT_FALSE(evaluate_expectation(expect, 0, output).passed);
+}
+
+TEST(LessonExpectation, PatternSeesPastNulBytes) {
+    Expectation expect;
+    expect.output_matches = "after";
+    EXPECT_TRUE(evaluate_expectation(expect, 0, std::string("before\0after", 12)).passed);
+}
+
 TEST(LessonExpectation, JsonWhereCounts) {
     Expectation expect;
     expect.json_where = {{"Image", "busybox"}};

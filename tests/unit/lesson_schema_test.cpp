@@ -174,6 +174,13 @@ TEST(LessonSchema, InvalidRegexRejected) {
     EXPECT_NE(message.find("output_matches"), std::string::npos) << message;
 }
 
+TEST(LessonSchema, LongTaskIdRejectedShort) {
+    auto message = parse_error("title: x\ntasks:\n  - id: " + std::string(900, 'a') +
+                               "_\n    title: A\n    check: {shell: 'true'}\n    hints: [h]\n");
+    EXPECT_NE(message.find("must use a-z, 0-9 and -"), std::string::npos) << message;
+    EXPECT_LT(message.size(), 500u) << message;
+}
+
 TEST(LessonCatalog, ShippedLessonsAllValid) {
     Catalog catalog(std::filesystem::path(ISOLAB_SOURCE_DIR) / "lessons");
     const std::vector<std::string> expected = {
