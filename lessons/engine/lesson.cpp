@@ -23,6 +23,8 @@ public:
         : node_(node), source_(std::move(source)), what_(std::move(what)) {
         if (!node.IsMap()) fail(node, what_ + " must be a map of keys to values");
         for (const auto& entry : node) {
+            // An explicit YAML key (`? ...`) may be a list or a map, which names nothing here.
+            if (!entry.first.IsScalar()) fail(entry.first, "a key in " + what_ + " must be a plain name");
             auto key = entry.first.as<std::string>();
             if (!allowed.count(key)) fail(entry.first, "unknown key \"" + key + "\" in " + what_ + " (allowed: " + join(allowed) + ")");
         }

@@ -174,6 +174,12 @@ TEST(LessonSchema, InvalidRegexRejected) {
     EXPECT_NE(message.find("output_matches"), std::string::npos) << message;
 }
 
+TEST(LessonSchema, MapAsKeyRejected) {
+    auto message = parse_error("title: x\ntasks:\n  - id: a\n    title: A\n    ? check: {shell: 'true'}\n    hints: [h]\n");
+    EXPECT_NE(message.find("example/tasks.yaml:5"), std::string::npos) << message;
+    EXPECT_NE(message.find("must be a plain name"), std::string::npos) << message;
+}
+
 TEST(LessonSchema, LongTaskIdRejectedShort) {
     auto message = parse_error("title: x\ntasks:\n  - id: " + std::string(900, 'a') +
                                "_\n    title: A\n    check: {shell: 'true'}\n    hints: [h]\n");
