@@ -118,7 +118,7 @@ void register_rmi(CLI::App& app, Context& context) {
                 // As with docker rmi -f, a missing image is reported but does not fail the command.
                 bool missing = options->force && error.exit_code() == target_error_exit_code && !context.store().find(reference);
                 if (missing) {
-                    std::fprintf(stderr, "isolab: %s\n", error.one_line().c_str());
+                    std::fprintf(stderr, "isolab: %s\n", error_line(error).c_str());
                 } else {
                     context.report(error);
                 }

@@ -73,7 +73,7 @@ void register_prune(CLI::App& system, Context& context) {
             print_list("destroyed domain", vm::prune_domains(*uri, context.paths));
             print_list("removed VM", vm::prune_vms(context.paths));
         } catch (const Error& error) {
-            std::fprintf(stderr, "isolab: libvirt domains not pruned: %s\n", error.one_line().c_str());
+            std::fprintf(stderr, "isolab: libvirt domains not pruned: %s\n", error_line(error).c_str());
             context.exit_code = 1;
         }
     });

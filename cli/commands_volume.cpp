@@ -30,7 +30,7 @@ std::map<std::string, std::string> parse_labels(const std::vector<std::string>& 
 }
 
 void print_error(Context& context, const Error& error) {
-    std::fprintf(stderr, "isolab: %s\n", error.one_line().c_str());
+    std::fprintf(stderr, "isolab: %s\n", error_line(error).c_str());
     context.exit_code = 1;
 }
 

@@ -31,6 +31,14 @@ std::string printable(std::string_view text, size_t max_length) {
     return result;
 }
 
+std::string error_line(const Error& error) {
+    constexpr size_t max_message_bytes = 1000;
+    constexpr size_t max_hint_bytes = 500;
+    std::string line = printable(error.what(), max_message_bytes);
+    if (!error.hint().empty()) line += " (" + printable(error.hint(), max_hint_bytes) + ")";
+    return line;
+}
+
 void throw_errno(const std::string& what, std::string hint) {
     throw_errno(errno, what, std::move(hint));
 }

@@ -101,6 +101,23 @@ TEST_F(VolumeCli, InvalidNameOneLine) {
     EXPECT_EQ(volume_list(), "");
 }
 
+TEST_F(VolumeCli, HugeNamesGiveShortErrors) {
+    std::string huge(100000, 'a');
+    std::string with_escape = "a\x1b[31mb";
+    for (const auto& arguments : std::vector<std::vector<std::string>>{{"volume", "create", huge},
+                                                                        {"volume", "rm", huge},
+                                                                        {"volume", "inspect", huge},
+                                                                        {"inspect", huge},
+                                                                        {"inspect", with_escape}}) {
+        auto result = isolab(arguments);
+
+        EXPECT_NE(result.exit_code, 0) << arguments[1];
+        EXPECT_EQ(line_count(result.err), 1U) << arguments[1];
+        EXPECT_LT(result.err.size(), 2000U) << arguments[1];
+        EXPECT_EQ(result.err.find('\x1b'), std::string::npos) << result.err;
+    }
+}
+
 TEST_F(VolumeCli, InspectMissingFails) {
     isolab({"volume", "create", "present"});
 
