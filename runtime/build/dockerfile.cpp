@@ -43,7 +43,8 @@ const std::map<std::string, std::set<std::string>>& instruction_flags() {
 
 std::string trim_left(std::string_view text) {
     size_t start = 0;
-    while (start < text.size() && (text[start] == ' ' || text[start] == '\t')) ++start;
+    // Blanks as BuildKit counts them: space, tab, vertical tab, form feed and CR.
+    while (start < text.size() && std::isspace(static_cast<unsigned char>(text[start])) != 0) ++start;
     return std::string(text.substr(start));
 }
 
@@ -130,6 +131,7 @@ std::optional<DirectiveLine> parse_directive(const std::string& line) {
     size_t end = line.size();
     while (end > at && is_space(line[end - 1])) --end;
     directive.value = line.substr(at, end - at);
+    if (directive.value.empty()) return std::nullopt;  // "# escape=" is a comment, as in Docker
     std::transform(directive.name.begin(), directive.name.end(), directive.name.begin(),
                    [](unsigned char c) { return std::tolower(c); });
     return directive;
@@ -204,42 +206,71 @@ std::optional<std::vector<std::string>> parse_exec_form(const std::string& argum
     }
 }
 
-// The here-document delimiters named in a shell-form RUN, COPY or ADD line: each
-// `<<[-]NAME`, `<<[-]"NAME"` or `<<[-]'NAME'`, where NAME starts with a letter or '_' and
-// goes on with letters, digits, '_', '.' and '-'. Scanned by hand for the reason given at
-// parse_directive.
-std::vector<Heredoc> find_heredocs(const std::string& arguments) {
-    auto starts_name = [](char c) { return is_letter(c) || c == '_'; };
-    auto continues_name = [](char c) { return is_letter(c) || is_digit(c) || c == '_' || c == '.' || c == '-'; };
-    std::vector<Heredoc> heredocs;
+// The words of a shell-form line as BuildKit splits it to look for here-documents: runs
+// of characters between unquoted blanks, with quotes and backslashes kept as written.
+std::vector<std::string> raw_shell_words(const std::string& line) {
+    std::vector<std::string> words;
+    std::string word;
+    bool in_word = false;
+    char quote = 0;
+    for (size_t at = 0; at < line.size(); ++at) {
+        char c = line[at];
+        if (quote == 0 && is_space(c)) {
+            if (in_word) words.push_back(std::move(word));
+            word.clear();
+            in_word = false;
+            continue;
+        }
+        in_word = true;
+        word += c;
+        if (c == '\\' && quote != '\'' && at + 1 < line.size()) {
+            word += line[++at];
+        } else if (quote == 0 && (c == '\'' || c == '"')) {
+            quote = c;
+        } else if (c == quote) {
+            quote = 0;
+        }
+    }
+    if (in_word) words.push_back(std::move(word));
+    return words;
+}
+
+// A word of raw_shell_words that opens a here-document, as BuildKit reads it: optional
+// file descriptor digits, "<<", an optional "-" (strip leading tabs), then the delimiter,
+// which holds no '<'. Quotes in the delimiter are removed and turn expansion off.
+std::optional<Heredoc> parse_heredoc_word(const std::string& word) {
     size_t at = 0;
-    while ((at = arguments.find("<<", at)) != std::string::npos) {
-        size_t next = at + 2;
-        if (next < arguments.size() && arguments[next] == '<') {
-            // A here-string (`<<<word`), which a shell reads as one word, not as lines.
-            at = arguments.find_first_not_of('<', next);
-            if (at == std::string::npos) break;
-            continue;
+    while (at < word.size() && is_digit(word[at])) ++at;
+    if (word.compare(at, 2, "<<") != 0) return std::nullopt;
+    at += 2;
+    Heredoc heredoc;
+    heredoc.strip_tabs = at < word.size() && word[at] == '-';
+    if (heredoc.strip_tabs) ++at;
+    if (word.find('<', at) != std::string::npos) return std::nullopt;  // "<<<" is a here-string
+    char quote = 0;
+    for (; at < word.size(); ++at) {
+        char c = word[at];
+        if (quote == 0 && (c == '\'' || c == '"')) {
+            quote = c;
+            heredoc.expand = false;
+        } else if (c == quote) {
+            quote = 0;
+        } else if (c == '\\' && quote != '\'' && at + 1 < word.size()) {
+            heredoc.name += word[++at];
+        } else {
+            heredoc.name += c;
         }
-        Heredoc heredoc;
-        heredoc.strip_tabs = next < arguments.size() && arguments[next] == '-';
-        if (heredoc.strip_tabs) ++next;
-        char quote = next < arguments.size() && (arguments[next] == '"' || arguments[next] == '\'') ? arguments[next] : 0;
-        if (quote != 0) ++next;
-        heredoc.expand = quote == 0;
-        if (next == arguments.size() || !starts_name(arguments[next])) {
-            ++at;
-            continue;
-        }
-        size_t name_start = next;
-        while (next < arguments.size() && continues_name(arguments[next])) ++next;
-        if (quote != 0 && (next == arguments.size() || arguments[next] != quote)) {
-            ++at;
-            continue;
-        }
-        heredoc.name = arguments.substr(name_start, next - name_start);
-        heredocs.push_back(heredoc);
-        at = quote != 0 ? next + 1 : next;
+    }
+    if (heredoc.name.empty()) return std::nullopt;
+    return heredoc;
+}
+
+// The here-documents a shell-form RUN, COPY or ADD line opens. Hand-written rather than a
+// std::regex for the reason given at parse_directive.
+std::vector<Heredoc> find_heredocs(const std::string& arguments) {
+    std::vector<Heredoc> heredocs;
+    for (const auto& word : raw_shell_words(arguments)) {
+        if (auto heredoc = parse_heredoc_word(word)) heredocs.push_back(std::move(*heredoc));
     }
     return heredocs;
 }
@@ -301,6 +332,9 @@ Dockerfile parse_dockerfile(std::string_view text, const std::string& file) {
         throw Error(at_line(file, line, "the file has a NUL byte"),
                     "a Dockerfile is text: remove the byte, or convert a UTF-16 file to UTF-8");
     }
+    // Editors on Windows may start a UTF-8 file with a byte order mark; Docker drops it.
+    constexpr std::string_view utf8_bom = "\xEF\xBB\xBF";
+    if (text.starts_with(utf8_bom)) text.remove_prefix(utf8_bom.size());
     auto lines = split_lines(text);
     Directives directives = read_directives(lines, file);
     Dockerfile dockerfile;
@@ -327,7 +361,7 @@ Dockerfile parse_dockerfile(std::string_view text, const std::string& file) {
         }
         instruction.text = trim(logical);
 
-        size_t keyword_end = instruction.text.find_first_of(" \t");
+        size_t keyword_end = instruction.text.find_first_of(" \t\v\f\r");
         instruction.keyword = upper(instruction.text.substr(0, keyword_end));
         if (!instruction_flags().count(instruction.keyword)) {
             throw Error(at_line(file, instruction.line, "unknown instruction " + instruction.text.substr(0, keyword_end)),

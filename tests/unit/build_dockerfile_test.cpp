@@ -215,13 +215,40 @@ TEST(DockerfileParser, HereStringIsNoHeredoc) {
     EXPECT_EQ(file.instructions[1].arguments, "cat <<<hello");
 }
 
-TEST(DockerfileParser, HeredocMarkerNeedsItsClosingQuote) {
-    auto file = parse("FROM busybox\nRUN echo <<'EOF x <<-\"B\"\nb\nB\n");
+TEST(DockerfileParser, QuotedMarkerIsNoHeredoc) {
+    auto file = parse("FROM busybox\nRUN echo \"<<EOF\" '<<B'\nRUN echo after\n");
+    ASSERT_EQ(file.instructions.size(), 3u);
+    EXPECT_TRUE(file.instructions[1].heredocs.empty());
+}
+
+TEST(DockerfileParser, HeredocDelimiterIsAShellWord) {
+    auto file = parse("FROM busybox\nRUN 3<<123 <<E\"O\"F <<'one two' cat\na\n123\nb\nEOF\nc\none two\n");
     const auto& run = file.instructions[1];
-    ASSERT_EQ(run.heredocs.size(), 1u);
-    EXPECT_EQ(run.heredocs[0].name, "B");
-    EXPECT_FALSE(run.heredocs[0].expand);
-    EXPECT_TRUE(run.heredocs[0].strip_tabs);
+    ASSERT_EQ(run.heredocs.size(), 3u);
+    EXPECT_EQ(run.heredocs[0].name, "123");
+    EXPECT_TRUE(run.heredocs[0].expand);
+    EXPECT_EQ(run.heredocs[1].name, "EOF");
+    EXPECT_FALSE(run.heredocs[1].expand);
+    EXPECT_EQ(run.heredocs[2].name, "one two");
+    EXPECT_EQ(run.heredocs[2].content, "c\n");
+}
+
+TEST(DockerfileParser, ByteOrderMarkDropped) {
+    auto file = parse("\xEF\xBB\xBF# escape=`\nFROM busybox\n");
+    EXPECT_EQ(file.escape, '`');
+    ASSERT_EQ(file.instructions.size(), 1u);
+}
+
+TEST(DockerfileParser, FormFeedIsBlank) {
+    auto file = parse("\fFROM\fbusybox\n");
+    ASSERT_EQ(file.instructions.size(), 1u);
+    EXPECT_EQ(file.instructions[0].keyword, "FROM");
+    EXPECT_EQ(file.instructions[0].arguments, "busybox");
+}
+
+TEST(DockerfileParser, EmptyDirectiveValueIsComment) {
+    auto file = parse("# escape=\n# escape=`\nFROM busybox\n");
+    EXPECT_EQ(file.escape, '\\');
 }
 
 TEST(DockerfileParser, UnterminatedHeredocRejected) {
