@@ -394,8 +394,15 @@ std::string normalize_project_name(const std::string& name) {
 
 void validate_project_name(const std::string& name) {
     if (name.empty() || normalize_project_name(name) != name) {
-        throw Error("invalid project name \"" + name + "\"",
+        throw Error("invalid project name \"" + printable(name) + "\"",
                     "use lowercase letters, digits, '_' and '-', starting with a letter or digit", 1);
+    }
+    // `up` and `down` lock the file PROJECT.lock, whose name must fit in 255 bytes.
+    constexpr size_t max_length = 250;
+    if (name.size() > max_length) {
+        throw Error(fmt::format("invalid project name \"{}\": it has {} characters, more than {}", printable(name),
+                                name.size(), max_length),
+                    "choose a shorter name with -p or the name: key", 1);
     }
 }
 
@@ -631,7 +638,18 @@ Project load_project_files(const LoadOptions& options) {
         for (const auto& network : service.networks) default_used = default_used || network.key == "default";
     }
     if (default_used && !declared_networks.count("default")) {
-        project.networks.push_back({"default", project.name + "_default", false, "", {}});
+        std::string name = project.name + "_default";
+        // The same limit as check_network_name, checked here because no file line names it.
+        constexpr size_t max_network_name = 64;
+        if (name.size() > max_network_name) {
+            throw Error(fmt::format("the project name \"{}\" is too long for its default network {}: {} characters, "
+                                    "more than {}",
+                                    printable(project.name), printable(name), name.size(), max_network_name),
+                        fmt::format("choose a project name of at most {} characters with -p or the name: key",
+                                    max_network_name - std::string_view("_default").size()),
+                        1);
+        }
+        project.networks.push_back({"default", std::move(name), false, "", {}});
     }
     return project;
 }

@@ -103,6 +103,23 @@ TEST(ComposeProjectName, Normalized) {
     EXPECT_EQ(normalize_project_name("..."), "");
 }
 
+TEST(ComposeProjectName, LongNameRejectedAtLoad) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  web:\n    image: busybox\n    network_mode: none\n");
+    EXPECT_NO_THROW(dir.load({{"COMPOSE_PROJECT_NAME", std::string(250, 'p')}}));
+    auto message = dir.load_error({{"COMPOSE_PROJECT_NAME", std::string(100000, 'p')}});
+    EXPECT_NE(message.find("more than 250"), std::string::npos) << message.substr(0, 300);
+    EXPECT_LT(message.size(), 400u);
+}
+
+TEST(ComposeProjectName, DefaultNetworkNameMustFit) {
+    ProjectDir dir;
+    dir.write("compose.yaml", "services:\n  web:\n    image: busybox\n");
+    EXPECT_NO_THROW(dir.load({{"COMPOSE_PROJECT_NAME", std::string(56, 'p')}}));
+    auto message = dir.load_error({{"COMPOSE_PROJECT_NAME", std::string(57, 'p')}});
+    EXPECT_NE(message.find("too long for its default network"), std::string::npos) << message;
+}
+
 TEST(ComposeProjectName, FolderEnvironmentAndNameKey) {
     ProjectDir dir("My App");
     dir.write("compose.yaml", "services:\n  web:\n    image: busybox\n");
