@@ -512,8 +512,9 @@ private:
 
         auto result = container::run_image_rootfs(store_.paths(), rootfs, run);
         if (result.exit_code != 0) {
+            // One line, as BuildKit quotes the command: a here-document's script has newlines.
             print(fmt::format("#{} ERROR: process \"{}\" did not complete successfully: exit code: {}", step_number_,
-                              join_words(argv), result.exit_code));
+                              printable(join_words(argv), 1000), result.exit_code));
             throw Error(error_at(instruction, "RUN failed with exit code " + std::to_string(result.exit_code) + ": " +
                                                   instruction.text),
                         "the step's output above shows why", 1);

@@ -336,6 +336,16 @@ TEST(BuildCli, FailingRunLeavesNothing) {
     EXPECT_NE(missing_command.exit_code, 0);
     EXPECT_NE(missing_command.err.find("Dockerfile:2:"), std::string::npos) << missing_command.err;
     EXPECT_TRUE(container_folders(root).empty());
+
+    // A failed here-document script is named on one line, its newlines escaped.
+    context.write("Dockerfile", "FROM busybox\nRUN <<EOF\necho from-script\nexit 4\nEOF\n");
+    auto script = build(root, context, {"-t", "broken"});
+    EXPECT_EQ(script.exit_code, 1);
+    EXPECT_NE(script.err.find("from-script"), std::string::npos) << script.err;
+    auto error_at = script.err.find("ERROR: process");
+    ASSERT_NE(error_at, std::string::npos) << script.err;
+    auto error_line = script.err.substr(error_at, script.err.find('\n', error_at) - error_at);
+    EXPECT_NE(error_line.find("exit code: 4"), std::string::npos) << script.err;
 }
 
 TEST(BuildCli, AddExtractsLocalTarAndRejectsUrl) {
