@@ -17,9 +17,6 @@ namespace {
 // The exit code of a command line that could not be parsed, as Docker uses for it.
 constexpr int usage_exit_code = 125;
 
-// A parse error or a non-isolab exception is cut as error_line() cuts an Error's message.
-constexpr size_t kMaxMessageBytes = 1000;
-
 // The words of the deepest subcommand CLI11 reached, e.g. "isolab image".
 std::string command_path(const CLI::App& app) {
     std::string path = "isolab";
@@ -70,8 +67,8 @@ int report_parse_error(CLI::App& app, const CLI::ParseError& error, const std::v
         }
     }
     if (!message.empty()) message.front() = static_cast<char>(std::tolower(static_cast<unsigned char>(message.front())));
-    std::fprintf(stderr, "isolab: %s (run '%s --help' for the usage)\n", isolab::printable(message, kMaxMessageBytes).c_str(),
-                 path.c_str());
+    std::string line = isolab::printable(message, isolab::kMaxErrorMessageBytes);
+    std::fprintf(stderr, "isolab: %s (run '%s --help' for the usage)\n", line.c_str(), path.c_str());
     return usage_exit_code;
 }
 
@@ -115,7 +112,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "isolab: %s\n", isolab::error_line(error).c_str());
         return error.exit_code();
     } catch (const std::exception& error) {
-        std::fprintf(stderr, "isolab: %s\n", isolab::printable(error.what(), kMaxMessageBytes).c_str());
+        std::fprintf(stderr, "isolab: %s\n", isolab::printable(error.what(), isolab::kMaxErrorMessageBytes).c_str());
         return 125;
     }
     return context.exit_code;

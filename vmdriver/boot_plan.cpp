@@ -98,9 +98,10 @@ std::vector<std::string> qemu_boot_arguments(const BootVariant& variant, const P
     // Without -nodefaults QEMU adds a VGA card, an e1000 NIC with its option ROM, an IDE
     // CD-ROM, a floppy controller and a parallel port, which firmware and kernel probe.
     if (variant.trimmed_devices) arguments.insert(arguments.end(), {"-nodefaults", "-no-user-config"});
+    std::string cmdline = variant_cmdline(variant, machine.accelerator == "tcg");
     arguments.insert(arguments.end(), {"-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",
                                        "-kernel", variant_kernel(variant, files).string(), "-initrd",
-                                       variant_initramfs(variant, files).string(), "-append", variant_cmdline(variant, machine.accelerator == "tcg")});
+                                       variant_initramfs(variant, files).string(), "-append", cmdline});
     return arguments;
 }
 

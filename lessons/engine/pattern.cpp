@@ -18,7 +18,7 @@ OutputPattern::~OutputPattern() { regfree(&compiled_); }
 
 bool OutputPattern::found_in(std::string_view text) const {
     // REG_STARTEND (a BSD and glibc extension) bounds the text by the offsets in `range`,
-    // so it needs no terminating NUL and may hold NUL bytes.
+    // so it needs no terminating NUL and may contain NUL bytes.
     regmatch_t range{0, static_cast<regoff_t>(text.size())};
     return regexec(&compiled_, text.data(), 1, &range, REG_STARTEND) == 0;
 }

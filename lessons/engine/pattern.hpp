@@ -19,7 +19,7 @@ public:
     OutputPattern(const OutputPattern&) = delete;
     OutputPattern& operator=(const OutputPattern&) = delete;
 
-    // True when the pattern matches somewhere in `text`, NUL bytes included.
+    // Returns true when the pattern matches somewhere in `text`, NUL bytes included.
     bool found_in(std::string_view text) const;
 
 private:

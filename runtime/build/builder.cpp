@@ -514,7 +514,7 @@ private:
         if (result.exit_code != 0) {
             // One line, as BuildKit quotes the command: a here-document's script has newlines.
             print(fmt::format("#{} ERROR: process \"{}\" did not complete successfully: exit code: {}", step_number_,
-                              printable(join_words(argv), 1000), result.exit_code));
+                              printable(join_words(argv), kMaxErrorMessageBytes), result.exit_code));
             throw Error(error_at(instruction, "RUN failed with exit code " + std::to_string(result.exit_code) + ": " +
                                                   instruction.text),
                         "the step's output above shows why", 1);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/core/error.hpp"
+#include "runtime/core/text.hpp"
 
 namespace isolab::build {
 
@@ -41,16 +42,18 @@ const std::map<std::string, std::set<std::string>>& instruction_flags() {
     return flags;
 }
 
+// Blanks as BuildKit counts them: space, tab, newline, vertical tab, form feed and CR.
+bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
+
 std::string trim_left(std::string_view text) {
     size_t start = 0;
-    // Blanks as BuildKit counts them: space, tab, vertical tab, form feed and CR.
-    while (start < text.size() && std::isspace(static_cast<unsigned char>(text[start])) != 0) ++start;
+    while (start < text.size() && is_space(text[start])) ++start;
     return std::string(text.substr(start));
 }
 
 std::string trim(std::string_view text) {
     std::string left = trim_left(text);
-    while (!left.empty() && std::isspace(static_cast<unsigned char>(left.back()))) left.pop_back();
+    while (!left.empty() && is_space(left.back())) left.pop_back();
     return left;
 }
 
@@ -99,7 +102,6 @@ struct Directives {
     size_t first_line = 0;  // index of the first line after the directives
 };
 
-bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
 bool is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -332,10 +334,7 @@ Dockerfile parse_dockerfile(std::string_view text, const std::string& file) {
         throw Error(at_line(file, line, "the file has a NUL byte"),
                     "a Dockerfile is text: remove the byte, or convert a UTF-16 file to UTF-8");
     }
-    // Editors on Windows may start a UTF-8 file with a byte order mark; Docker drops it.
-    constexpr std::string_view utf8_bom = "\xEF\xBB\xBF";
-    if (text.starts_with(utf8_bom)) text.remove_prefix(utf8_bom.size());
-    auto lines = split_lines(text);
+    auto lines = split_lines(without_utf8_bom(text));
     Directives directives = read_directives(lines, file);
     Dockerfile dockerfile;
     dockerfile.file = file;

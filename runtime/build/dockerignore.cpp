@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "runtime/core/error.hpp"
+#include "runtime/core/text.hpp"
 
 namespace isolab::build {
 
@@ -165,9 +166,7 @@ bool tokens_match(const std::vector<Token>& tokens, std::string_view path) {
 }  // namespace
 
 IgnoreRules::IgnoreRules(std::string_view text) {
-    // Editors on Windows start a UTF-8 file with a byte order mark; Docker drops it too.
-    constexpr std::string_view byte_order_mark = "\xEF\xBB\xBF";
-    if (text.starts_with(byte_order_mark)) text.remove_prefix(byte_order_mark.size());
+    text = without_utf8_bom(text);
     size_t start = 0;
     while (start < text.size()) {
         size_t end = text.find('\n', start);

@@ -16,6 +16,7 @@
 #include "runtime/core/duration.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
+#include "runtime/network/networks.hpp"
 #include "runtime/volume/volume.hpp"
 
 namespace isolab::compose {
@@ -492,8 +493,10 @@ void check_name(const std::string& file, const YAML::Node& node, const std::stri
 // which the compose parser does not link).
 void check_network_name(const std::string& file, const YAML::Node& node, const std::string& key, const std::string& name) {
     check_name(file, node, key, "network", name);
-    if (!std::isalnum(static_cast<unsigned char>(name.front())) || name.size() > 64) {
-        fail(file, node, key, "invalid network name \"" + name + "\": start with a letter or digit and use at most 64 characters");
+    if (!std::isalnum(static_cast<unsigned char>(name.front())) || name.size() > network::kMaxNetworkNameLength) {
+        fail(file, node, key,
+             fmt::format("invalid network name \"{}\": start with a letter or digit and use at most {} characters", name,
+                         network::kMaxNetworkNameLength));
     }
     if (name == "bridge" || name == "default" || name == "host" || name == "none") {
         fail(file, node, key, "network name \"" + name + "\" is reserved: choose another name");
@@ -639,14 +642,13 @@ Project load_project_files(const LoadOptions& options) {
     }
     if (default_used && !declared_networks.count("default")) {
         std::string name = project.name + "_default";
-        // The same limit as check_network_name, checked here because no file line names it.
-        constexpr size_t max_network_name = 64;
-        if (name.size() > max_network_name) {
+        // Checked here, not by check_network_name, because no line of the file names it.
+        if (name.size() > network::kMaxNetworkNameLength) {
             throw Error(fmt::format("the project name \"{}\" is too long for its default network {}: {} characters, "
                                     "more than {}",
-                                    printable(project.name), printable(name), name.size(), max_network_name),
+                                    printable(project.name), printable(name), name.size(), network::kMaxNetworkNameLength),
                         fmt::format("choose a project name of at most {} characters with -p or the name: key",
-                                    max_network_name - std::string_view("_default").size()),
+                                    network::kMaxNetworkNameLength - std::string_view("_default").size()),
                         1);
         }
         project.networks.push_back({"default", std::move(name), false, "", {}});

@@ -5,6 +5,7 @@
 
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
+#include "runtime/core/text.hpp"
 
 namespace isolab::container {
 
@@ -69,10 +70,7 @@ std::uint64_t parse_memory_limit(std::string_view text) {
 }
 
 void validate_container_name(std::string_view name) {
-    auto alphanumeric = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
-    bool valid = !name.empty() && alphanumeric(name.front());
-    for (char c : name) valid = valid && (alphanumeric(c) || c == '_' || c == '.' || c == '-');
-    if (!valid) {
+    if (!is_object_name(name)) {
         throw Error("invalid container name '" + std::string(name) + "'",
                     "use letters, digits, '_', '.' and '-', starting with a letter or digit");
     }

@@ -32,9 +32,8 @@ std::string printable(std::string_view text, size_t max_length) {
 }
 
 std::string error_line(const Error& error) {
-    constexpr size_t max_message_bytes = 1000;
     constexpr size_t max_hint_bytes = 500;
-    std::string line = printable(error.what(), max_message_bytes);
+    std::string line = printable(error.what(), kMaxErrorMessageBytes);
     if (!error.hint().empty()) line += " (" + printable(error.hint(), max_hint_bytes) + ")";
     return line;
 }

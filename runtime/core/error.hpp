@@ -40,10 +40,12 @@ inline constexpr int target_error_exit_code = 1;
 // from a file may contain a NUL, which would end the message at what().
 std::string printable(std::string_view text, size_t max_length = 120);
 
-// The line isolab prints for `error` after "isolab: ": one_line() with the message cut at
-// 1000 bytes and the hint at 500, control characters escaped. A value from the command
-// line or a file (a name of 100,000 characters, a line of a Dockerfile) can make a
-// message of any size; this keeps it one readable line.
+// The maximum number of bytes of an error message that isolab prints. A value from the command line
+// or a file, such as a name of 100,000 characters, can make a message of any size.
+inline constexpr size_t kMaxErrorMessageBytes = 1000;
+
+// Returns the line isolab prints for `error` after "isolab: ": one_line() with the message
+// cut at kMaxErrorMessageBytes and the hint at 500, control characters escaped.
 std::string error_line(const Error& error);
 
 // Throws Error("<what>: <strerror(errno)>"), reading errno at the call.

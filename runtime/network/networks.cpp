@@ -1,7 +1,6 @@
 #include "runtime/network/networks.hpp"
 
 #include <algorithm>
-#include <regex>
 #include <set>
 
 #include <fmt/format.h>
@@ -12,6 +11,7 @@
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
+#include "runtime/core/text.hpp"
 #include "runtime/network/attachment.hpp"
 #include "runtime/network/bridge.hpp"
 #include "runtime/network/connections.hpp"
@@ -26,8 +26,7 @@ Error network_not_found(const std::string& name) {
 }
 
 void validate_network_name(const std::string& name) {
-    static const std::regex pattern("[a-zA-Z0-9][a-zA-Z0-9_.-]*");
-    if (name.size() > 64 || !std::regex_match(name, pattern)) {
+    if (name.size() > kMaxNetworkNameLength || !is_object_name(name)) {
         throw Error("invalid network name '" + name + "'",
                     "use letters, digits, '_', '.' and '-', starting with a letter or digit");
     }

@@ -15,6 +15,9 @@
 
 namespace isolab::network {
 
+// The maximum length of a network name in `network create` and in compose files.
+inline constexpr size_t kMaxNetworkNameLength = 64;
+
 // Creates the network `name` with its bridge and `labels`. `subnet` empty: a free /24 of
 // 10.89.0.0/16. Throws Error when the name is invalid or taken, or the subnet is invalid
 // or overlaps a route of the host.

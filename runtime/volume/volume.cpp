@@ -11,6 +11,7 @@
 #include "runtime/core/clock.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/fault.hpp"
+#include "runtime/core/text.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
 
@@ -67,12 +68,7 @@ std::string format_users(const std::vector<std::string>& users) {
 }  // namespace
 
 void validate_volume_name(std::string_view name) {
-    // A character test, not std::regex: libstdc++'s matcher recurses once per character and
-    // overflowed the stack on a name of 50,000 characters.
-    auto is_alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
-    bool valid = name.size() >= 2 && is_alnum(name.front()) &&
-                 std::all_of(name.begin(), name.end(), [&](char c) { return is_alnum(c) || c == '_' || c == '.' || c == '-'; });
-    if (!valid) {
+    if (name.size() < 2 || !is_object_name(name)) {
         throw Error("invalid volume name '" + printable(name) +
                         "': it must be at least two characters of [a-zA-Z0-9_.-] and start with a letter or digit",
                     "e.g. app-data");

@@ -26,7 +26,7 @@ struct Volume {
     bool anonymous = false;             // created for a container; pruned by default
 };
 
-// A volume's data lives in a folder named after it, and a folder name holds at most 255
+// A volume's data lives in a folder named after it, and a folder name has at most 255
 // bytes (NAME_MAX on Linux).
 inline constexpr size_t kMaxVolumeNameLength = 255;
 
