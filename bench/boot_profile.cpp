@@ -218,7 +218,7 @@ std::string ratio_line(const char* run, const char* what, const std::optional<do
 std::string format_phase_tables(const BootProfile& profile) {
     std::string text;
     for (const auto& row : profile.rows) {
-        bool compared = row.variant.path == vm::BootPath::libvirt || row.variant.name == "trimmed-cmdline";
+        bool compared = row.variant.path == vm::BootPath::libvirt || row.variant.name == vm::kTunedQemuStep;
         if (!compared || row.phases.empty()) continue;
         text += fmt::format("\nphases of {} (median end over runs, ms since {})\n", row.variant.name,
                             row.variant.path == vm::BootPath::libvirt ? "vm::run was called" : "QEMU was started");
@@ -261,9 +261,9 @@ std::vector<MedianPhase> median_phases(const std::vector<std::vector<PhaseMark>>
 void summarize_profile(BootProfile& profile) {
     for (auto& row : profile.rows) row.summary = summarize(row.ready_ms);
     profile.ratio_to_default_qemu = row_ratio(profile, "libvirt", "default");
-    profile.ratio_to_tuned_qemu = row_ratio(profile, "libvirt", "trimmed-cmdline");
+    profile.ratio_to_tuned_qemu = row_ratio(profile, "libvirt", vm::kTunedQemuStep);
     profile.embedded_ratio_to_default_qemu = row_ratio(profile, "libvirt-embedded", "default");
-    profile.embedded_ratio_to_tuned_qemu = row_ratio(profile, "libvirt-embedded", "trimmed-cmdline");
+    profile.embedded_ratio_to_tuned_qemu = row_ratio(profile, "libvirt-embedded", vm::kTunedQemuStep);
 }
 
 std::string format_boot_profile(const BootProfile& profile) {

@@ -12,9 +12,11 @@
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
 #include "runtime/core/process.hpp"
+#include "vmdriver/boot_plan.hpp"
 #include "vmdriver/guest/cmdline.hpp"
 #include "vmdriver/guest/initramfs.hpp"
 #include "vmdriver/guest/kernel.hpp"
+#include "vmdriver/libvirt/domain_xml.hpp"
 
 namespace isolab::bench {
 
@@ -139,12 +141,18 @@ private:
 
     std::vector<std::string> qemu_arguments(const fs::path& kernel, const fs::path& initramfs,
                                             const std::string& accelerator) const {
-        auto memory_mib = std::to_string(settings_.memory_bytes >> 20);
-        return {qemu_program, "-name", "isolab-bench-qemu", "-machine", "pc,accel=" + accelerator,
-                "-cpu", accelerator == "kvm" ? "host" : "max", "-m", memory_mib, "-smp", "1",
-                "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-monitor", "none",
-                "-no-reboot", "-kernel", kernel.string(), "-initrd", initramfs.string(),
-                "-append", vm::guest::kernel_cmdline({.tcg = accelerator == "tcg"})};
+        // Guest RAM backed as the isolab VM's is, so both boots touch host memory alike.
+        bool small_pages = vm::libvirt::uses_small_page_ram(accelerator);
+        std::vector<std::string> arguments{qemu_program, "-name", "isolab-bench-qemu", "-machine",
+                                           vm::qemu_machine_option(accelerator, small_pages),
+                                           "-cpu", accelerator == "kvm" ? "host" : "max"};
+        auto ram = vm::qemu_ram_arguments(settings_.memory_bytes >> 20, small_pages);
+        arguments.insert(arguments.end(), ram.begin(), ram.end());
+        arguments.insert(arguments.end(),
+                         {"-smp", "1", "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio",
+                          "-monitor", "none", "-no-reboot", "-kernel", kernel.string(), "-initrd", initramfs.string(),
+                          "-append", vm::guest::kernel_cmdline({.tcg = accelerator == "tcg"})});
+        return arguments;
     }
 
     // Guest phases carry guest uptime. They are placed on the host clock by anchoring the

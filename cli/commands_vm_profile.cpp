@@ -34,7 +34,8 @@ void register_vm_boot_profile(CLI::App& vm_group, Context& context) {
         ->capture_default_str();
     profile->add_option("--only", arguments->variants,
                         "Steps to run, comma-separated: default, pvh-vmlinux, uncompressed-initramfs, "
-                        "trimmed-devices, trimmed-cmdline, libvirt (default: all)")
+                        "trimmed-devices, trimmed-cmdline, small-pages, libvirt, libvirt-embedded (default: all but "
+                        "libvirt-embedded)")
         ->delimiter(',')
         ->allow_extra_args(false);
     profile->add_option("--accel", arguments->accelerator, "Accelerator: kvm, tcg, or auto (as vm run chooses it)")

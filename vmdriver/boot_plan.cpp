@@ -35,6 +35,11 @@ std::vector<BootVariant> boot_profile_variants() {
     step.trimmed_cmdline = true;
     variants.push_back(step);
 
+    step.name = kTunedQemuStep;
+    step.change = "guest RAM from a memfd in 4 KiB pages, no transparent huge pages (TCG only)";
+    step.small_page_ram = true;
+    variants.push_back(step);
+
     step.name = "libvirt";
     step.change = "the same guest through libvirt (isolab vm run)";
     step.path = BootPath::libvirt;
@@ -89,12 +94,31 @@ std::string variant_cmdline(const BootVariant& variant, bool tcg) {
     return guest::kernel_cmdline({.profile = guest::CmdlineProfile::default_boot, .quiet = false});
 }
 
+std::string qemu_machine_option(const std::string& accelerator, bool small_pages) {
+    std::string option = std::string(libvirt::kDefaultMachine) + ",accel=" + accelerator;
+    if (small_pages) option += ",memory-backend=pc.ram";
+    return option;
+}
+
+std::vector<std::string> qemu_ram_arguments(std::uint64_t memory_mib, bool small_pages) {
+    std::vector<std::string> arguments{"-m", std::to_string(memory_mib)};
+    if (small_pages) {
+        // The backend libvirt generates for <source type='memfd'/> with shared access.
+        arguments.insert(arguments.end(),
+                         {"-object", fmt::format("memory-backend-memfd,id=pc.ram,size={}M,share=on", memory_mib)});
+    }
+    return arguments;
+}
+
 std::vector<std::string> qemu_boot_arguments(const BootVariant& variant, const ProfileFiles& files,
                                              const ProfileMachine& machine) {
+    bool small_pages = variant.small_page_ram && libvirt::uses_small_page_ram(machine.accelerator);
     std::vector<std::string> arguments{"qemu-system-x86_64", "-name", "isolab-boot-profile", "-machine",
-                                       std::string(libvirt::kDefaultMachine) + ",accel=" + machine.accelerator};
+                                       qemu_machine_option(machine.accelerator, small_pages)};
     if (machine.accelerator == "kvm") arguments.insert(arguments.end(), {"-cpu", "host"});
-    arguments.insert(arguments.end(), {"-m", std::to_string(machine.memory_mib), "-smp", std::to_string(machine.cpus)});
+    auto ram = qemu_ram_arguments(machine.memory_mib, small_pages);
+    arguments.insert(arguments.end(), ram.begin(), ram.end());
+    arguments.insert(arguments.end(), {"-smp", std::to_string(machine.cpus)});
     // Without -nodefaults QEMU adds a VGA card, an e1000 NIC with its option ROM, an IDE
     // CD-ROM, a floppy controller and a parallel port, which firmware and kernel probe.
     if (variant.trimmed_devices) arguments.insert(arguments.end(), {"-nodefaults", "-no-user-config"});

@@ -25,11 +25,13 @@ struct BootVariant {
     bool uncompressed_initramfs = false;  // plain cpio, not gzip
     bool trimmed_devices = false;         // -nodefaults -no-user-config: no VGA, NIC, IDE, floppy
     bool trimmed_cmdline = false;         // the trimmed kernel command line, quiet
+    bool small_page_ram = false;          // guest RAM in 4 KiB pages where vm run uses them
     bool embedded_driver = false;         // libvirt row: libvirt's embedded QEMU driver, not libvirtd
 };
 
 // The rows in order: default, pvh-vmlinux, uncompressed-initramfs, trimmed-devices,
-// trimmed-cmdline (bare QEMU, each adding one optimisation), then libvirt (all of them)
+// trimmed-cmdline, small-pages (bare QEMU, each adding one optimisation; the last is the
+// tuned bare boot), then libvirt (all of them)
 // and libvirt-embedded (the same through libvirt's embedded driver, see vm.hpp).
 std::vector<BootVariant> boot_profile_variants();
 
@@ -59,6 +61,14 @@ struct ProfileMachine {
     std::uint64_t memory_mib = 256;
     unsigned cpus = 1;
 };
+
+// The name of the bare QEMU step with every optimisation, which the libvirt rows are compared with.
+inline constexpr const char* kTunedQemuStep = "small-pages";
+
+// Returns bare QEMU's -machine value and guest RAM arguments. With `small_pages` the RAM is
+// a shared memfd in 4 KiB pages, as libvirt backs it for isolab's TCG domains.
+std::string qemu_machine_option(const std::string& accelerator, bool small_pages);
+std::vector<std::string> qemu_ram_arguments(std::uint64_t memory_mib, bool small_pages);
 
 // The qemu-system-x86_64 argument list for a qemu variant, console on stdout. The CPU
 // model is QEMU's default under TCG and the host's under KVM, as libvirt chooses it for

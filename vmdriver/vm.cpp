@@ -257,6 +257,7 @@ libvirt::DomainSpec domain_spec(const Paths& paths, const std::string& name, con
     spec.domain_type = accelerator == "kvm" ? "kvm" : "qemu";
     spec.memory_mib = memory_bytes / kMib;
     spec.vcpus = cpus;
+    spec.small_page_ram = libvirt::uses_small_page_ram(accelerator);
     spec.kernel = files.kernel.boot_image;
     spec.initrd = files.initramfs;
     spec.cmdline = files.cmdline;

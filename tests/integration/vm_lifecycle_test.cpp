@@ -159,6 +159,8 @@ TEST_F(VmLifecycle, DetachedPsLogsInspectStatsStopRm) {
     EXPECT_EQ(document["State"]["DomainState"], "running");
     EXPECT_EQ(document["Accelerator"]["Used"], "tcg");
     EXPECT_TRUE(contains(document["DomainXML"].get<std::string>(), "<log file=")) << "console log not in the XML";
+    // Under TCG the guest's RAM is a shared memfd in small pages, and libvirt started QEMU with it.
+    EXPECT_TRUE(contains(document["DomainXML"].get<std::string>(), "<source type='memfd'/>")) << inspect.out;
     EXPECT_TRUE(fs::exists(document["Paths"]["ConsoleLog"].get<std::string>())) << inspect.out;
 
     CliResult stats = run_isolab(paths, {"vm", "stats", "--format", "json", name});

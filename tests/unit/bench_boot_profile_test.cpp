@@ -20,7 +20,7 @@ BootProfileRow row(const std::string& name, std::vector<double> ready_ms) {
 
 BootProfile sample_profile() {
     BootProfile profile;
-    profile.rows = {row("default", {1000, 2000, 4000}), row("trimmed-cmdline", {400, 500, 1000}),
+    profile.rows = {row("default", {1000, 2000, 4000}), row("small-pages", {400, 500, 1000}),
                     row("libvirt", {500, 500, 1000})};
     summarize_profile(profile);
     return profile;
@@ -50,7 +50,7 @@ TEST(BootProfileReport, RatiosUseDefaultAndTunedRows) {
 
 TEST(BootProfileReport, NoLibvirtRowMeansNoRatio) {
     BootProfile profile;
-    profile.rows = {row("default", {1000}), row("trimmed-cmdline", {400})};
+    profile.rows = {row("default", {1000}), row("small-pages", {400})};
     summarize_profile(profile);
     EXPECT_FALSE(profile.ratio_to_default_qemu.has_value());
     EXPECT_FALSE(profile.ratio_to_tuned_qemu.has_value());
@@ -59,8 +59,8 @@ TEST(BootProfileReport, NoLibvirtRowMeansNoRatio) {
 
 TEST(BootProfileReport, TableShowsSavingsAgainstRowAbove) {
     auto table = format_boot_profile(sample_profile());
-    // default median 2000, trimmed-cmdline 500: saves 1500; libvirt 500: saves 0.
-    EXPECT_NE(table.find("trimmed-cmdline          tcg         500.0      1500.0"), std::string::npos) << table;
+    // default median 2000, small-pages 500: saves 1500; libvirt 500: saves 0.
+    EXPECT_NE(table.find("small-pages              tcg         500.0      1500.0"), std::string::npos) << table;
     EXPECT_NE(table.find("libvirt                  tcg         500.0         0.0"), std::string::npos) << table;
     EXPECT_NE(table.find("default                  tcg        2000.0           -"), std::string::npos) << table;
     EXPECT_NE(table.find("isolab vm run / default bare QEMU (bzImage): 0.25 (target <= 0.3, met)"), std::string::npos)
@@ -107,7 +107,7 @@ TEST(BootProfileReport, TableShowsPhasesOfComparedRows) {
         row.phases = {{{"kernel-start", 100, "guest"}, {"workload-start", 400, "host"}}};
     }
     auto table = format_boot_profile(profile);
-    EXPECT_NE(table.find("phases of trimmed-cmdline (median end over runs, ms since QEMU was started)"),
+    EXPECT_NE(table.find("phases of small-pages (median end over runs, ms since QEMU was started)"),
               std::string::npos)
         << table;
     EXPECT_NE(table.find("phases of libvirt (median end over runs, ms since vm::run was called)"), std::string::npos)

@@ -36,7 +36,7 @@ std::string value_of(const std::vector<std::string>& arguments, const std::strin
 
 int optimisation_count(const BootVariant& variant) {
     return int(variant.pvh_vmlinux) + int(variant.uncompressed_initramfs) + int(variant.trimmed_devices) +
-           int(variant.trimmed_cmdline);
+           int(variant.trimmed_cmdline) + int(variant.small_page_ram);
 }
 
 }  // namespace
@@ -45,7 +45,8 @@ TEST(BootPlan, StepsInOrder) {
     std::vector<std::string> names;
     for (const auto& variant : boot_profile_variants()) names.push_back(variant.name);
     EXPECT_EQ(names, (std::vector<std::string>{"default", "pvh-vmlinux", "uncompressed-initramfs", "trimmed-devices",
-                                               "trimmed-cmdline", "libvirt", "libvirt-embedded"}));
+                                               "trimmed-cmdline", "small-pages", "libvirt", "libvirt-embedded"}));
+    EXPECT_EQ(boot_profile_variants()[5].name, kTunedQemuStep);
 }
 
 TEST(BootPlan, EachQemuStepAddsOneOptimisation) {
@@ -58,9 +59,10 @@ TEST(BootPlan, EachQemuStepAddsOneOptimisation) {
 
 TEST(BootPlan, LibvirtStepHasEveryOptimisation) {
     auto libvirt = variant_named("libvirt");
-    auto tuned = variant_named("trimmed-cmdline");
+    auto tuned = variant_named(kTunedQemuStep);
     EXPECT_EQ(libvirt.path, BootPath::libvirt);
-    EXPECT_EQ(optimisation_count(libvirt), 4);
+    EXPECT_EQ(optimisation_count(libvirt), 5);
+    EXPECT_EQ(optimisation_count(tuned), 5);
     EXPECT_EQ(variant_cmdline(libvirt, true), variant_cmdline(tuned, true));
 }
 
@@ -131,6 +133,21 @@ TEST(BootPlan, TrimmedCmdlineSkipsApicTimerOnlyUnderTcg) {
     EXPECT_NE(tcg.find("noapictimer"), std::string::npos) << tcg;
     EXPECT_EQ(kvm.find("noapictimer"), std::string::npos) << kvm;
     EXPECT_EQ(plain.find("noapictimer"), std::string::npos) << plain;
+}
+
+TEST(BootPlan, SmallPagesStepUsesMemfd) {
+    auto tcg = qemu_boot_arguments(variant_named("small-pages"), sample_files(), {.accelerator = "tcg", .memory_mib = 512});
+    EXPECT_EQ(value_of(tcg, "-machine"), "pc,accel=tcg,memory-backend=pc.ram");
+    EXPECT_EQ(value_of(tcg, "-object"), "memory-backend-memfd,id=pc.ram,size=512M,share=on");
+    EXPECT_EQ(value_of(tcg, "-m"), "512");
+
+    // The step before it, and every step under KVM, keep QEMU's anonymous RAM.
+    auto before = qemu_boot_arguments(variant_named("trimmed-cmdline"), sample_files(), {.accelerator = "tcg"});
+    EXPECT_EQ(value_of(before, "-machine"), "pc,accel=tcg");
+    EXPECT_FALSE(contains(before, "-object"));
+    auto kvm = qemu_boot_arguments(variant_named("small-pages"), sample_files(), {.accelerator = "kvm"});
+    EXPECT_EQ(value_of(kvm, "-machine"), "pc,accel=kvm");
+    EXPECT_FALSE(contains(kvm, "-object"));
 }
 
 TEST(BootPlan, KvmUsesHostCpu) {

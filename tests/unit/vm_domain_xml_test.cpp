@@ -92,6 +92,21 @@ TEST(DomainXml, NoUnneededDevices) {
     EXPECT_TRUE(contains(read_back, "<serial type='pty'>")) << read_back;
 }
 
+TEST(DomainXml, SmallPageRamIsSharedMemfd) {
+    DomainSpec spec = awkward_spec(256ULL << 20);
+    EXPECT_FALSE(contains(define_and_read_back(build_domain_xml(spec)), "<memoryBacking>"));
+    spec.small_page_ram = true;
+    std::string read_back = define_and_read_back(build_domain_xml(spec));
+    EXPECT_TRUE(contains(read_back, "<source type='memfd'/>")) << read_back;
+    EXPECT_TRUE(contains(read_back, "<access mode='shared'/>")) << read_back;
+    EXPECT_FALSE(contains(read_back, "<hugepages")) << read_back;
+}
+
+TEST(DomainXml, SmallPageRamOnlyUnderTcg) {
+    EXPECT_TRUE(uses_small_page_ram("tcg"));
+    EXPECT_FALSE(uses_small_page_ram("kvm"));
+}
+
 TEST(DomainXml, LifecycleAndAcpi) {
     std::string read_back = define_and_read_back(build_domain_xml(awkward_spec(256ULL << 20)));
     EXPECT_TRUE(contains(read_back, "<on_poweroff>destroy</on_poweroff>")) << read_back;

@@ -248,6 +248,8 @@ std::string owner_root_of(std::string_view domain_xml) {
     return {};
 }
 
+bool uses_small_page_ram(std::string_view accelerator) { return accelerator == "tcg"; }
+
 std::string build_domain_xml(const DomainSpec& spec) {
     if (spec.name.empty()) throw Error("cannot build domain XML: no domain name");
     if (spec.kernel.empty()) throw Error("cannot build domain XML for " + spec.name + ": no kernel");
@@ -259,6 +261,11 @@ std::string build_domain_xml(const DomainSpec& spec) {
     std::string xml = fmt::format("<domain type='{}'>\n", xml_escape(spec.domain_type));
     xml += fmt::format("  <name>{}</name>\n", xml_escape(spec.name));
     xml += fmt::format("  <memory unit='MiB'>{}</memory>\n", spec.memory_mib);
+    if (spec.small_page_ram) {
+        xml += "  <!-- Guest RAM in 4 KiB pages of a shared memfd: the host allocates only the pages\n"
+               "       the guest touches (see uses_small_page_ram). -->\n"
+               "  <memoryBacking>\n    <source type='memfd'/>\n    <access mode='shared'/>\n  </memoryBacking>\n";
+    }
     xml += fmt::format("  <vcpu>{}</vcpu>\n", spec.vcpus);
     if (!spec.owner_root.empty()) {
         xml += "  <!-- The state root whose records own this domain: `system prune` of another root\n"

@@ -41,9 +41,16 @@ struct DomainSpec {
     std::string tap_device;            // with `bridge`: the name libvirt gives the tap device
     std::vector<SharedFolder> shared_folders;
     bool memory_statistics = false;    // adds a virtio balloon that reports guest memory
+    bool small_page_ram = false;       // guest RAM from a shared memfd in 4 KiB pages (see below)
     std::filesystem::path console_log; // virtlogd copies the serial console here; empty: no log
     std::filesystem::path owner_root;  // the state root that started the domain, kept in <metadata>
 };
+
+// Returns whether a guest's RAM is a shared memfd in 4 KiB pages rather than anonymous
+// memory, which QEMU marks for transparent huge pages: under TCG only. On a host that
+// is itself a VM, first touches of fresh huge pages made cold TCG boots a third slower
+// (docs/benchmarks.md). Under KVM, huge pages also shorten the guest's page walks.
+bool uses_small_page_ram(std::string_view accelerator);
 
 // The XML namespace of the <metadata> element naming the state root that owns a domain.
 inline constexpr const char* kOwnerNamespace = "https://isolab.dev/xmlns/owner/1";
