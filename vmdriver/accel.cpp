@@ -40,8 +40,18 @@ std::string read_cpu_model() {
     return "unknown";
 }
 
+// A verdict of "Permission denied" is stale once /dev/kvm is given to the QEMU user.
+std::string read_kvm_device() {
+    struct stat device {};
+    if (stat("/dev/kvm", &device) != 0) return "missing";
+    return fmt::format("{:o} {}:{}", device.st_mode & 07777, device.st_uid, device.st_gid);
+}
+
 nlohmann::json key_json(const HostKey& key) {
-    return {{"kernel_release", key.kernel_release}, {"cpu_model", key.cpu_model}, {"qemu_version", key.qemu_version}};
+    return {{"kernel_release", key.kernel_release},
+            {"cpu_model", key.cpu_model},
+            {"qemu_version", key.qemu_version},
+            {"kvm_device", key.kvm_device}};
 }
 
 nlohmann::json read_cache(const fs::path& file) {
@@ -124,7 +134,7 @@ AcceleratorVerdict probe_and_cache(const Paths& paths, const HostKey& key, const
 HostKey current_host_key(std::string qemu_version) {
     struct utsname host {};
     uname(&host);
-    return {host.release, read_cpu_model(), std::move(qemu_version)};
+    return {host.release, read_cpu_model(), std::move(qemu_version), read_kvm_device()};
 }
 
 std::string qemu_binary_version() {

@@ -27,11 +27,13 @@ struct HostKey {
     std::string kernel_release;  // uname -r of the host
     std::string cpu_model;       // "model name" of the first CPU in /proc/cpuinfo
     std::string qemu_version;    // as the libvirt connection reports it, e.g. "7.2.22"
+    std::string kvm_device;      // mode, owner and group of /dev/kvm, e.g. "660 0:107": who may open it
 
     bool operator==(const HostKey&) const = default;
 };
 
-// Reads the host's kernel release and CPU model; `qemu_version` is passed through.
+// Reads the host's kernel release, CPU model and /dev/kvm permissions; `qemu_version` is
+// passed through.
 HostKey current_host_key(std::string qemu_version);
 
 // The version qemu-system-x86_64 in PATH reports ("7.2.22" from "QEMU emulator version

@@ -1,6 +1,8 @@
 // `isolab doctor` reports every check on this host, one line each.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "support/test_support.hpp"
 
 namespace isolab {
@@ -20,6 +22,10 @@ TEST(Doctor, ReportsEveryCheck) {
     EXPECT_NE(result.out.find("ok   overlayfs"), std::string::npos) << result.out;
     // KVM that does not work is a warning: VMs fall back to TCG.
     EXPECT_EQ(result.out.find("FAIL kvm"), std::string::npos) << result.out;
+    // scripts/setup gives /dev/kvm the group kvm, so libvirt's QEMU user may open it.
+    if (std::filesystem::exists("/dev/kvm")) {
+        EXPECT_NE(result.out.find("ok   kvm access"), std::string::npos) << "run scripts/setup:\n" << result.out;
+    }
 }
 
 TEST(Doctor, UnreachableLibvirtFailsWithHint) {

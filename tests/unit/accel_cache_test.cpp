@@ -24,7 +24,7 @@ protected:
     fs::path file() const { return accel_cache_file(paths()); }
 
     TemporaryDirectory folder_{fs::temp_directory_path(), "isolab-accel-"};
-    HostKey key_{"6.1.0-test", "Test CPU @ 1 GHz", "7.2.22"};
+    HostKey key_{"6.1.0-test", "Test CPU @ 1 GHz", "7.2.22", "660 0:107"};
 };
 
 TEST_F(AccelCache, MissingFileHasNoVerdict) { EXPECT_FALSE(read_cached_verdict(file(), key_).has_value()); }
@@ -51,6 +51,11 @@ TEST_F(AccelCache, KeyedByHost) {
     HostKey kernel_changed = key_;
     kernel_changed.kernel_release = "6.2.0-test";
     EXPECT_FALSE(read_cached_verdict(file(), kernel_changed).has_value());
+
+    // A verdict taken while the QEMU user could not open /dev/kvm does not outlive a chmod.
+    HostKey device_changed = key_;
+    device_changed.kvm_device = "600 0:0";
+    EXPECT_FALSE(read_cached_verdict(file(), device_changed).has_value());
 
     write_cached_verdict(file(), key_, {"kvm", "probe booted after an upgrade"});
     EXPECT_EQ(read_cached_verdict(file(), key_)->used, "kvm");
@@ -200,6 +205,7 @@ TEST(HostKeyTest, ReadsThisHost) {
     EXPECT_FALSE(key.kernel_release.empty());
     EXPECT_FALSE(key.cpu_model.empty());
     EXPECT_EQ(key.qemu_version, "7.2.22");
+    EXPECT_FALSE(key.kvm_device.empty());
 }
 
 }  // namespace
