@@ -129,11 +129,11 @@ std::string apply_healthcheck(StageState& stage, const Instruction& instruction)
     // As in Docker, a JSON array of strings is the exec form and anything else a shell command.
     auto exec_form = rest.front() == '[' ? nlohmann::json::parse(rest, nullptr, false) : nlohmann::json();
     bool all_strings = exec_form.is_array() && std::all_of(exec_form.begin(), exec_form.end(),
-                                                            [](const nlohmann::json& word) { return word.is_string(); });
+                                                            [](const nlohmann::json& element) { return element.is_string(); });
     if (all_strings && exec_form.empty()) throw Error("missing command after HEALTHCHECK CMD", "e.g. HEALTHCHECK CMD [\"/bin/check\"]");
     if (all_strings) {
         healthcheck.test = {"CMD"};
-        for (const auto& word : exec_form) healthcheck.test.push_back(word.get<std::string>());
+        for (const auto& element : exec_form) healthcheck.test.push_back(element.get<std::string>());
     } else {
         healthcheck.test = {"CMD-SHELL", rest};
     }

@@ -641,17 +641,18 @@ Project load_project_files(const LoadOptions& options) {
         for (const auto& network : service.networks) default_used = default_used || network.key == "default";
     }
     if (default_used && !declared_networks.count("default")) {
-        std::string name = project.name + "_default";
+        std::string default_network = project.name + "_default";
         // Checked here, not by check_network_name, because no line of the file names it.
-        if (name.size() > network::kMaxNetworkNameLength) {
+        if (default_network.size() > network::kMaxNetworkNameLength) {
             throw Error(fmt::format("the project name \"{}\" is too long for its default network {}: {} characters, "
                                     "more than {}",
-                                    printable(project.name), printable(name), name.size(), network::kMaxNetworkNameLength),
+                                    printable(project.name), printable(default_network), default_network.size(),
+                                    network::kMaxNetworkNameLength),
                         fmt::format("choose a project name of at most {} characters with -p or the name: key",
                                     network::kMaxNetworkNameLength - std::string_view("_default").size()),
                         1);
         }
-        project.networks.push_back({"default", std::move(name), false, "", {}});
+        project.networks.push_back({"default", std::move(default_network), false, "", {}});
     }
     return project;
 }

@@ -37,7 +37,9 @@ protected:
     }
 
     void TearDown() override {
-        if (running_as_root()) EXPECT_EQ(remove_all_containers(root_.paths()), std::vector<std::string>{});
+        if (running_as_root()) {
+            EXPECT_EQ(remove_all_containers(root_.paths()), std::vector<std::string>{});
+        }
     }
 
     CliResult isolab(const std::vector<std::string>& arguments) { return run_isolab(root_.paths(), arguments); }

@@ -147,7 +147,9 @@ TEST_F(ContainerSecurity, MaskedPathsAreEmpty) {
                                   "echo firmware=$(ls /sys/firmware | wc -l); echo scsi=$(ls /proc/scsi 2>/dev/null | wc -l)"});
 
     for (const auto& line : captured.out) {
-        if (line.rfind("/proc/", 0) == 0) EXPECT_EQ(line.substr(line.find(' ')), " 0") << line;
+        if (line.rfind("/proc/", 0) == 0) {
+            EXPECT_EQ(line.substr(line.find(' ')), " 0") << line;
+        }
     }
     EXPECT_TRUE(captured.has_line("firmware=0"));
     EXPECT_TRUE(captured.has_line("scsi=0"));

@@ -90,7 +90,9 @@ TEST_F(VmRun, OutputExitCodeAndEnvironment) {
     std::vector<std::string> names;
     for (size_t i = 0; i < phases.size(); ++i) {
         names.push_back(phases[i].first);
-        if (i > 0) EXPECT_LE(phases[i - 1].second, phases[i].second) << phases[i].first << " out of order:\n" << result.err;
+        if (i > 0) {
+            EXPECT_LE(phases[i - 1].second, phases[i].second) << phases[i].first << " out of order:\n" << result.err;
+        }
     }
     for (const char* expected : {"isolab-start", "libvirt-connect", "accelerator", "image", "initramfs", "define",
                                  "qemu-process", "create", "qemu-up", "first-serial-byte", "kernel-start",

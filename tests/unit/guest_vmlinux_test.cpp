@@ -233,7 +233,9 @@ TEST(GuestVmlinux, ExtractsEveryKernelCompression) {
         auto result = extract_vmlinux(folder / "bzImage", folder / "vmlinux");
         EXPECT_TRUE(result.extracted) << compression_name(test.compression) << ": " << result.failure_reason;
         EXPECT_EQ(result.compression, compression_name(test.compression));
-        if (result.extracted) EXPECT_EQ(isolab::read_file(folder / "vmlinux"), elf);
+        if (result.extracted) {
+            EXPECT_EQ(isolab::read_file(folder / "vmlinux"), elf);
+        }
         fs::remove(folder / "vmlinux");
     }
 }

@@ -679,7 +679,7 @@ std::optional<Clock::time_point> process_created_at(int pid) {
     timespec boot_clock {};
     if (ticks == 0 || ticks_per_second <= 0 || clock_gettime(CLOCK_BOOTTIME, &boot_clock) != 0) return std::nullopt;
     auto now = Clock::now();
-    double since_boot_ms = boot_clock.tv_sec * 1e3 + boot_clock.tv_nsec / 1e6;
+    double since_boot_ms = static_cast<double>(boot_clock.tv_sec) * 1e3 + static_cast<double>(boot_clock.tv_nsec) / 1e6;
     double created_ms = static_cast<double>(ticks) * 1e3 / static_cast<double>(ticks_per_second);
     return minus_ms(now, since_boot_ms - created_ms);
 }
