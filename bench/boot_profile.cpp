@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <map>
+#include <thread>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -278,8 +280,10 @@ std::string format_boot_profile(const BootProfile& profile) {
         previous = &row;
     }
     if (!profile.rows.empty()) {
-        text += fmt::format("medians of {} run(s); start-to-ready ends when isolab-init starts the workload\n",
-                            profile.rows.front().ready_ms.size());
+        std::string pause = profile.pause_seconds > 0 ? fmt::format(", {:g} s pause before each boot", profile.pause_seconds)
+                                                      : ", boots back to back";
+        text += fmt::format("medians of {} run(s){}; start-to-ready ends when isolab-init starts the workload\n",
+                            profile.rows.front().ready_ms.size(), pause);
     }
     constexpr const char* system = "isolab vm run";
     constexpr const char* embedded = "isolab vm run (embedded driver)";
@@ -305,9 +309,14 @@ std::string render_boot_profile_svg(const BootProfile& profile) {
 
 BootProfile run_boot_profile(image::Store& store, const BootProfileOptions& options) {
     if (options.runs == 0) throw Error("invalid --runs 0: profile at least one run");
+    if (!(options.pause_seconds >= 0 && options.pause_seconds <= kMaxBootPauseSeconds)) {
+        throw Error(fmt::format("invalid --pause {:g}: the pause before each boot is 0 to {:g} seconds",
+                                options.pause_seconds, kMaxBootPauseSeconds));
+    }
     auto variants = vm::select_variants(options.variants);
 
     BootProfile profile;
+    profile.pause_seconds = options.pause_seconds;
     for (const auto& variant : variants) profile.rows.push_back({variant, "", {}, {}});
 
     bool any_qemu = std::any_of(variants.begin(), variants.end(),
@@ -323,6 +332,7 @@ BootProfile run_boot_profile(image::Store& store, const BootProfileOptions& opti
 
     for (unsigned run = 1; run <= options.runs; ++run) {
         for (auto& row : profile.rows) {
+            if (options.pause_seconds > 0) std::this_thread::sleep_for(std::chrono::duration<double>(options.pause_seconds));
             TimedBoot boot;
             if (row.variant.path == vm::BootPath::libvirt) {
                 std::tie(boot, row.accelerator) = boot_with_libvirt(store, options, row.variant);

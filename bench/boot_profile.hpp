@@ -30,7 +30,13 @@ struct BootProfileOptions {
     std::string connect_uri;                  // for the libvirt row and the KVM probe
     std::uint64_t memory_bytes = 256ULL << 20;
     std::filesystem::path chart;              // SVG bar chart of the medians; empty: none
+    // Idle time before each boot. On a host that hands free memory back to its hypervisor,
+    // a boot right after another finds warm memory. After a pause it boots as a first VM does.
+    double pause_seconds = 0;
 };
+
+// Longest --pause accepted, in seconds.
+inline constexpr double kMaxBootPauseSeconds = 600;
 
 struct BootProfileRow {
     vm::BootVariant variant;
@@ -56,6 +62,7 @@ std::vector<MedianPhase> median_phases(const std::vector<std::vector<PhaseMark>>
 struct BootProfile {
     std::vector<BootProfileRow> rows;
     std::string accelerator_reason;   // why the bare QEMU rows use their accelerator
+    double pause_seconds = 0;         // idle time before each boot
     // Medians over runs of the paired ratio libvirt row / that qemu row, when both ran.
     std::optional<double> ratio_to_default_qemu;
     std::optional<double> ratio_to_tuned_qemu;

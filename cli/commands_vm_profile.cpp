@@ -20,6 +20,7 @@ struct BootProfileArguments {
     std::string connect_uri;
     std::string memory = "256M";
     std::string chart;
+    double pause_seconds = 0;
 };
 
 }  // namespace
@@ -43,6 +44,9 @@ void register_vm_boot_profile(CLI::App& vm_group, Context& context) {
     profile->add_option("--connect", arguments->connect_uri,
                         "libvirt URI for the libvirt step (default: ISOLAB_LIBVIRT_URI, else qemu:///system)");
     profile->add_option("-m,--memory", arguments->memory, "Guest RAM, e.g. 256M")->capture_default_str();
+    profile->add_option("--pause", arguments->pause_seconds,
+                        "Seconds to wait before each boot, so that each starts on an idle host as a user's first VM "
+                        "does (default: 0, back to back)");
     profile->add_option("-o,--output", arguments->chart, "Write an SVG bar chart of the medians to this file");
     profile->add_option("image", arguments->image, "Image reference or id prefix")->required();
     profile->add_option("command", arguments->command, "Command to run in the guest; it must exit 0 (default: true)");
@@ -58,6 +62,7 @@ void register_vm_boot_profile(CLI::App& vm_group, Context& context) {
         options.connect_uri = arguments->connect_uri;
         options.memory_bytes = vm::libvirt::parse_memory_size(arguments->memory);
         options.chart = arguments->chart;
+        options.pause_seconds = arguments->pause_seconds;
         bench::boot_profile_command(context.store(), options);
     });
 }

@@ -38,8 +38,9 @@ protected:
 TEST_F(VmBootProfile, TwoQemuStepsPrintTableAndChart) {
     fs::path chart = root_.root() / "profile.svg";
     auto result = isolab({"vm", "boot-profile", "--runs", "1", "--accel", "tcg", "--only", "default,trimmed-cmdline",
-                          "-o", chart.string(), "busybox", "true"});
+                          "--pause", "0.5", "-o", chart.string(), "busybox", "true"});
     ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+    EXPECT_NE(result.out.find("medians of 1 run(s), 0.5 s pause before each boot;"), std::string::npos) << result.out;
 
     EXPECT_TRUE(std::regex_search(result.out, std::regex(R"(\ndefault +tcg +[0-9]+\.[0-9] +- )"))) << result.out;
     EXPECT_TRUE(std::regex_search(result.out, std::regex(R"(\ntrimmed-cmdline +tcg +[0-9]+\.[0-9] +-?[0-9]+\.[0-9] )")))
@@ -59,6 +60,15 @@ TEST_F(VmBootProfile, UnknownStepFailsBeforeBooting) {
     auto result = isolab({"vm", "boot-profile", "--only", "default,turbo", "busybox"});
     EXPECT_NE(result.exit_code, 0);
     EXPECT_NE(result.err.find("unknown boot-profile variant 'turbo'"), std::string::npos) << result.err;
+    EXPECT_EQ(result.err.find("run 1/"), std::string::npos) << result.err;
+    EXPECT_TRUE(leftovers().empty());
+}
+
+TEST_F(VmBootProfile, NegativePauseFailsBeforeBooting) {
+    auto result = isolab({"vm", "boot-profile", "--pause=-1", "busybox"});
+    EXPECT_NE(result.exit_code, 0);
+    EXPECT_NE(result.err.find("invalid --pause -1: the pause before each boot is 0 to 600 seconds"), std::string::npos)
+        << result.err;
     EXPECT_EQ(result.err.find("run 1/"), std::string::npos) << result.err;
     EXPECT_TRUE(leftovers().empty());
 }

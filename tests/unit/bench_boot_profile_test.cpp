@@ -68,6 +68,14 @@ TEST(BootProfileReport, TableShowsSavingsAgainstRowAbove) {
     EXPECT_NE(table.find("isolab vm run / tuned bare QEMU: 1.00 (target <= 1.1, met)"), std::string::npos) << table;
 }
 
+TEST(BootProfileReport, SummaryLineNamesThePause) {
+    auto profile = sample_profile();
+    EXPECT_NE(format_boot_profile(profile).find("medians of 3 run(s), boots back to back;"), std::string::npos);
+    profile.pause_seconds = 4.5;
+    auto table = format_boot_profile(profile);
+    EXPECT_NE(table.find("medians of 3 run(s), 4.5 s pause before each boot;"), std::string::npos) << table;
+}
+
 TEST(BootProfileReport, ChartHasOneBarPerRow) {
     auto svg = render_boot_profile_svg(sample_profile());
     EXPECT_TRUE(svg.starts_with("<?xml")) << svg.substr(0, 80);
