@@ -188,16 +188,17 @@ TEST(MemorySize, AcceptedInputs) {
         const char* text;
         std::uint64_t bytes;
     };
-    for (const auto& [text, bytes] : {Case{"64M", 64ULL << 20}, Case{"256M", 256ULL << 20}, Case{"256m", 256ULL << 20},
+    for (const auto& [text, bytes] : {Case{"128M", 128ULL << 20}, Case{"256M", 256ULL << 20}, Case{"256m", 256ULL << 20},
                                       Case{"1G", 1ULL << 30}, Case{"16G", 17179869184ULL},
-                                      Case{"16384M", 17179869184ULL}, Case{"65536K", 64ULL << 20},
-                                      Case{"67108864", 64ULL << 20}}) {
+                                      Case{"16384M", 17179869184ULL}, Case{"131072K", 128ULL << 20},
+                                      Case{"134217728", 128ULL << 20}}) {
         EXPECT_EQ(parse_memory_size(text), bytes) << text;
     }
 }
 
 TEST(MemorySize, RejectedInputs) {
-    for (const char* text : {"", "abc", "-256M", "1.5G", "63M", "0", "32M", "1000K", "67108865", "12X", "99999999999G"}) {
+    for (const char* text : {"", "abc", "-256M", "1.5G", "64M", "127M", "0", "32M", "1000K", "134217729", "12X",
+                             "99999999999G"}) {
         EXPECT_THROW(parse_memory_size(text), Error) << text;
     }
 }
@@ -214,7 +215,8 @@ TEST(MemorySize, MessagesNameTheValue) {
         parse_memory_size("32M");
         FAIL() << "32M was accepted";
     } catch (const Error& error) {
-        EXPECT_TRUE(contains(error.what(), "minimum of 64 MiB")) << error.what();
+        EXPECT_TRUE(contains(error.what(), "minimum of 128 MiB")) << error.what();
+        EXPECT_EQ(error.hint(), "give at least 128M");
     }
 }
 

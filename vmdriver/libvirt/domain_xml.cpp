@@ -159,7 +159,7 @@ std::uint64_t parse_memory_size(std::string_view text) {
     if (bytes / kMib < kMinimumMemoryMib) {
         throw Error(fmt::format("invalid --memory {}: {} MiB is below the minimum of {} MiB", text, bytes / kMib,
                                 kMinimumMemoryMib),
-                    "give at least 64M");
+                    fmt::format("give at least {}M", kMinimumMemoryMib));
     }
     return bytes;
 }
