@@ -42,9 +42,10 @@ PathDescription vm_description(const std::string& connect_uri) {
         {figure::memory_pss, "peak PSS of the QEMU process over the whole run, the workload's idle time included"},
         {figure::cpu_run, "measured by the guest's clock; under TCG the guest's CPU is emulated, so the figure "
                           "measures QEMU's emulation, not the host CPU"},
-        {figure::memory_guest_ram_touched, "Pss of the largest anonymous mapping of the QEMU process at least as "
-                                           "large as the guest RAM (QEMU's guest RAM block), read from "
-                                           "/proc/PID/smaps in the sample where the total PSS peaked"},
+        {figure::memory_guest_ram_touched, "Pss of QEMU's guest RAM block: the smallest mapping of the QEMU "
+                                           "process at least as large as the guest RAM that is anonymous or a memfd "
+                                           "and not executable, read from /proc/PID/smaps in the sample where the "
+                                           "total PSS peaked"},
         {figure::memory_vmm_overhead, "the QEMU process's peak PSS less the guest RAM touched in that sample"},
         {figure::io_rootfs_write, "dd write with conv=fsync into the guest's root filesystem, which for io is the "
                                   "VM's disk: a virtio disk backed by a qcow2 overlay on the host. A VM has no "

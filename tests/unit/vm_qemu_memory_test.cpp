@@ -30,12 +30,31 @@ constexpr const char* qemu_smaps =
     "VmFlags: rd wr mr mw me ac hg dd\n"
     "7f2000000000-7f2000200000 rw-p 00000000 00:00 0\n"
     "Size:               2048 kB\n"
-    "Pss:                2048 kB\n";
+    "Pss:                2048 kB\n"
+    // TCG's translated code: anonymous and larger than the guest RAM, but executable.
+    "7f3000000000-7f3040000000 rwxp 00000000 00:00 0 \n"
+    "Size:            1048576 kB\n"
+    "Pss:               30720 kB\n";
+
+// Guest RAM as a shared memfd (small pages under TCG) beside TCG's code buffer.
+constexpr const char* memfd_smaps =
+    "7f603ffff000-7f604ffff000 rw-s 00000000 00:01 8878                       /memfd:memory-backend-memfd (deleted)\n"
+    "Size:             262144 kB\n"
+    "Pss:               96256 kB\n"
+    "7f6050000000-7f608ffff000 rwxp 00000000 00:00 0 \n"
+    "Size:            1048576 kB\n"
+    "Pss:               40960 kB\n";
 
 TEST(GuestRamPss, FindsTheRamBlock) {
     auto pss = guest_ram_pss_from_smaps(qemu_smaps, 256 * mebibyte);
     ASSERT_TRUE(pss.has_value());
     EXPECT_EQ(*pss, 40960ULL * 1024);
+}
+
+TEST(GuestRamPss, FindsMemfdRamNotCodeBuffer) {
+    auto pss = guest_ram_pss_from_smaps(memfd_smaps, 256 * mebibyte);
+    ASSERT_TRUE(pss.has_value());
+    EXPECT_EQ(*pss, 96256ULL * 1024);
 }
 
 TEST(GuestRamPss, NothingWhenNoMappingIsLargeEnough) {

@@ -632,7 +632,7 @@ std::uint64_t read_pss_bytes(int pid) {
 std::optional<std::uint64_t> guest_ram_pss_from_smaps(std::string_view smaps, std::uint64_t guest_ram_bytes) {
     std::optional<std::uint64_t> best_pss;
     std::uint64_t best_size = 0;
-    bool candidate = false;  // the current mapping is anonymous
+    bool candidate = false;  // the current mapping could hold guest RAM
     std::uint64_t size = 0;
     while (!smaps.empty()) {
         auto end = smaps.find('\n');
@@ -649,14 +649,18 @@ std::optional<std::uint64_t> guest_ram_pss_from_smaps(std::string_view smaps, st
         std::string header(line);
         if (std::sscanf(header.c_str(), "%llx-%llx %4s %llx %15s %llu %n", &start, &stop, perms, &offset, device, &inode,
                         &consumed) == 6) {
-            candidate = inode == 0 && header.find_first_not_of(' ', static_cast<std::size_t>(consumed)) == std::string::npos;
+            auto path_start = header.find_first_not_of(' ', static_cast<std::size_t>(consumed));
+            std::string_view path = path_start == std::string::npos ? std::string_view{}
+                                                                    : std::string_view(header).substr(path_start);
+            bool anonymous = inode == 0 && path.empty();
+            candidate = perms[2] != 'x' && (anonymous || path.starts_with("/memfd:"));
             size = stop - start;
             continue;
         }
         if (!candidate || !line.starts_with("Pss:")) continue;
         std::uint64_t kib = 0;
         std::istringstream(std::string(line.substr(4))) >> kib;
-        if (size >= guest_ram_bytes && size > best_size) {
+        if (size >= guest_ram_bytes && (!best_pss || size < best_size)) {
             best_size = size;
             best_pss = kib * 1024;
         }

@@ -104,9 +104,11 @@ std::string_view domain_state_name(int state);
 // process is gone.
 std::uint64_t read_pss_bytes(int pid);
 
-// Returns the Pss of the guest RAM mapping in the text of /proc/<QEMU pid>/smaps: the
-// largest anonymous mapping (no path) at least `guest_ram_bytes` long. QEMU maps the
-// RAM of the pc machine as one such block. Nothing when there is none.
+// Returns the Pss of the guest RAM mapping in the text of /proc/<QEMU pid>/smaps: of the
+// mappings that are not executable and either anonymous or a memfd (small-page RAM), the
+// smallest at least `guest_ram_bytes` long. QEMU maps the RAM of the pc machine as one
+// block. Under TCG its code buffer is a larger anonymous mapping, but executable.
+// Nothing when there is none.
 std::optional<std::uint64_t> guest_ram_pss_from_smaps(std::string_view smaps, std::uint64_t guest_ram_bytes);
 
 // Returns the PID of a running domain's QEMU process from libvirt's pid file
