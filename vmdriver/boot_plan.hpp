@@ -30,7 +30,7 @@ struct BootVariant {
 };
 
 // The rows in order: default, pvh-vmlinux, uncompressed-initramfs, trimmed-devices,
-// trimmed-cmdline, small-pages (bare QEMU, each adding one optimisation; the last is the
+// trimmed-cmdline, small-pages (bare QEMU, each adding one optimisation, the last being the
 // tuned bare boot), then libvirt (all of them)
 // and libvirt-embedded (the same through libvirt's embedded driver, see vm.hpp).
 std::vector<BootVariant> boot_profile_variants();

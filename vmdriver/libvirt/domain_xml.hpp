@@ -42,7 +42,7 @@ struct DomainSpec {
     std::string tap_device;            // with `bridge`: the name libvirt gives the tap device
     std::vector<SharedFolder> shared_folders;
     bool memory_statistics = false;    // adds a virtio balloon that reports guest memory
-    bool small_page_ram = false;       // guest RAM from a shared memfd in 4 KiB pages (see below)
+    bool small_page_ram = false;       // guest RAM from a shared memfd in 4 KiB pages (uses_small_page_ram)
     std::filesystem::path console_log; // virtlogd copies the serial console here; empty: no log
     std::filesystem::path owner_root;  // the state root that started the domain, kept in <metadata>
 };
