@@ -15,6 +15,7 @@
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
+#include "vmdriver/guest/disk.hpp"
 #include "vmdriver/guest/initramfs.hpp"
 #include "vmdriver/guest/kernel.hpp"
 
@@ -45,6 +46,7 @@ public:
 struct PreparedGuest {
     std::unique_ptr<TemporaryDirectory> folder;
     vm::ProfileFiles files;
+    std::filesystem::path disk_base;  // the disk form: the image's cached qcow2 base
 };
 
 image::Image resolve_image(image::Store& store, const std::string& reference) {
@@ -72,14 +74,19 @@ PreparedGuest prepare_guest(image::Store& store, const BootProfileOptions& optio
                      kernel.fallback_reason);
     }
 
-    auto plain = vm::guest::ensure_image_initramfs(paths, image.config_digest, lowerdirs);
-    auto gzip = vm::guest::ensure_image_initramfs(paths, image.config_digest, lowerdirs,
-                                                  vm::guest::InitramfsCompression::gzip);
     guest.files.initramfs_plain = guest.folder->path() / "initramfs.cpio";
     guest.files.initramfs_gzip = guest.folder->path() / "initramfs.cpio.gz";
-    vm::guest::write_run_initramfs(plain.path, workload, guest.files.initramfs_plain);
-    vm::guest::write_run_initramfs(gzip.path, workload, guest.files.initramfs_gzip,
-                                   vm::guest::InitramfsCompression::gzip);
+    constexpr auto gzip = vm::guest::InitramfsCompression::gzip;
+    if (options.form == vm::guest::RootForm::disk) {
+        guest.disk_base = vm::guest::ensure_disk_base(paths, image.config_digest, lowerdirs).path;
+        vm::guest::write_disk_initramfs(kernel, workload, "/dev/vda", guest.files.initramfs_plain);
+        vm::guest::write_disk_initramfs(kernel, workload, "/dev/vda", guest.files.initramfs_gzip, gzip);
+        return guest;
+    }
+    auto plain_part = vm::guest::ensure_image_initramfs(paths, image.config_digest, lowerdirs);
+    auto gzip_part = vm::guest::ensure_image_initramfs(paths, image.config_digest, lowerdirs, gzip);
+    vm::guest::write_run_initramfs(plain_part.path, workload, guest.files.initramfs_plain);
+    vm::guest::write_run_initramfs(gzip_part.path, workload, guest.files.initramfs_gzip, gzip);
     return guest;
 }
 
@@ -159,8 +166,16 @@ TimedBoot boot_once_with_qemu(const vm::BootVariant& variant, const vm::ProfileF
 }
 
 // Boots one qemu variant, again after a boot that stopped early, up to kQemuAttempts.
-TimedBoot boot_with_qemu(const vm::BootVariant& variant, const vm::ProfileFiles& files, const vm::ProfileMachine& machine) {
+// In the disk form each boot gets a fresh overlay, made before the clock starts, as a
+// user of bare QEMU has the disk ready before starting it.
+TimedBoot boot_with_qemu(const vm::BootVariant& variant, const PreparedGuest& guest, const vm::ProfileMachine& machine) {
     for (int attempt = 1;; ++attempt) {
+        vm::ProfileFiles files = guest.files;
+        std::optional<vm::guest::DiskOverlay> overlay;
+        if (!guest.disk_base.empty()) {
+            overlay.emplace(guest.disk_base, guest.folder->path() / "disk.qcow2");
+            files.disk = overlay->path();
+        }
         try {
             return boot_once_with_qemu(variant, files, machine);
         } catch (const EarlyStop& error) {
@@ -182,6 +197,7 @@ std::pair<TimedBoot, std::string> boot_with_libvirt(image::Store& store, const B
     vm_options.connect_uri =
         variant.embedded_driver ? vm::embedded_driver_uri(store.paths()) : options.connect_uri;
     vm_options.memory_bytes = options.memory_bytes;
+    vm_options.form = options.form;
     vm_options.on_console_line = [](std::string_view line, Clock::time_point) {
         spdlog::debug("boot-profile libvirt: {}", line);
     };
@@ -282,8 +298,10 @@ std::string format_boot_profile(const BootProfile& profile) {
     if (!profile.rows.empty()) {
         std::string pause = profile.pause_seconds > 0 ? fmt::format(", {:g} s pause before each boot", profile.pause_seconds)
                                                       : ", boots back to back";
-        text += fmt::format("medians of {} run(s){}; start-to-ready ends when isolab-init starts the workload\n",
-                            profile.rows.front().ready_ms.size(), pause);
+        const char* form = profile.form == vm::guest::RootForm::disk ? "disk form (qcow2 overlay on virtio-blk)"
+                                                                     : "initramfs form";
+        text += fmt::format("medians of {} run(s), {}{}; start-to-ready ends when isolab-init starts the workload\n",
+                            profile.rows.front().ready_ms.size(), form, pause);
     }
     constexpr const char* system = "isolab vm run";
     constexpr const char* embedded = "isolab vm run (embedded driver)";
@@ -317,6 +335,7 @@ BootProfile run_boot_profile(image::Store& store, const BootProfileOptions& opti
 
     BootProfile profile;
     profile.pause_seconds = options.pause_seconds;
+    profile.form = options.form;
     for (const auto& variant : variants) profile.rows.push_back({variant, "", {}, {}});
 
     bool any_qemu = std::any_of(variants.begin(), variants.end(),
@@ -337,7 +356,7 @@ BootProfile run_boot_profile(image::Store& store, const BootProfileOptions& opti
             if (row.variant.path == vm::BootPath::libvirt) {
                 std::tie(boot, row.accelerator) = boot_with_libvirt(store, options, row.variant);
             } else {
-                boot = boot_with_qemu(row.variant, guest.files, machine);
+                boot = boot_with_qemu(row.variant, guest, machine);
                 row.accelerator = machine.accelerator;
             }
             row.ready_ms.push_back(boot.ready_ms);

@@ -29,6 +29,9 @@ struct BootProfileOptions {
     vm::Accelerator accelerator = vm::Accelerator::automatic;
     std::string connect_uri;                  // for the libvirt row and the KVM probe
     std::uint64_t memory_bytes = 256ULL << 20;
+    // The disk form boots every step from a fresh qcow2 overlay on the image's base disk,
+    // with the module initramfs, as `vm run --form disk` does.
+    vm::guest::RootForm form = vm::guest::RootForm::initramfs;
     std::filesystem::path chart;              // SVG bar chart of the medians; empty: none
     // Idle time before each boot. On a host that hands free memory back to its hypervisor,
     // a boot right after another finds warm memory. After a pause it boots as a first VM does.
@@ -63,6 +66,7 @@ struct BootProfile {
     std::vector<BootProfileRow> rows;
     std::string accelerator_reason;   // why the bare QEMU rows use their accelerator
     double pause_seconds = 0;         // idle time before each boot
+    vm::guest::RootForm form = vm::guest::RootForm::initramfs;
     // Medians over runs of the paired ratio libvirt row / that qemu row, when both ran.
     std::optional<double> ratio_to_default_qemu;
     std::optional<double> ratio_to_tuned_qemu;

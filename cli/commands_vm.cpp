@@ -38,12 +38,6 @@ struct VmRunArguments {
     std::vector<std::string> command;
 };
 
-vm::guest::RootForm parse_form(const std::string& text) {
-    if (text == "initramfs") return vm::guest::RootForm::initramfs;
-    if (text == "disk") return vm::guest::RootForm::disk;
-    throw Error("invalid --form '" + text + "'", "use initramfs or disk");
-}
-
 // "NAME=value" as given; a bare "NAME" takes its value from this process's environment
 // and is skipped when unset, as `docker run -e NAME` does.
 std::vector<std::string> environment_entries(const std::vector<std::string>& options) {
@@ -68,7 +62,7 @@ vm::VmOptions to_vm_options(const VmRunArguments& arguments) {
     options.cpus = arguments.cpus;
     options.accelerator = vm::parse_accelerator(arguments.accelerator);
     options.connect_uri = arguments.connect_uri;
-    options.form = parse_form(arguments.form);
+    options.form = vm::guest::parse_root_form(arguments.form);
     options.timeout = std::chrono::seconds(arguments.timeout_seconds);
     options.auto_remove = arguments.remove;
     options.keep_record = true;

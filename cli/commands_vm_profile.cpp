@@ -19,6 +19,7 @@ struct BootProfileArguments {
     std::string accelerator = "auto";
     std::string connect_uri;
     std::string memory = "256M";
+    std::string form = "initramfs";
     std::string chart;
     double pause_seconds = 0;
 };
@@ -44,6 +45,9 @@ void register_vm_boot_profile(CLI::App& vm_group, Context& context) {
     profile->add_option("--connect", arguments->connect_uri,
                         "libvirt URI for the libvirt step (default: ISOLAB_LIBVIRT_URI, else qemu:///system)");
     profile->add_option("-m,--memory", arguments->memory, "Guest RAM, e.g. 256M")->capture_default_str();
+    profile->add_option("--form", arguments->form,
+                        "Root filesystem form of every step: initramfs, or disk (a fresh qcow2 overlay per boot)")
+        ->capture_default_str();
     profile->add_option("--pause", arguments->pause_seconds,
                         "Seconds to wait before each boot, so that each starts on an idle host as a user's first VM "
                         "does (default: 0, back to back)");
@@ -61,6 +65,7 @@ void register_vm_boot_profile(CLI::App& vm_group, Context& context) {
         options.accelerator = vm::parse_accelerator(arguments->accelerator);
         options.connect_uri = arguments->connect_uri;
         options.memory_bytes = vm::libvirt::parse_memory_size(arguments->memory);
+        options.form = vm::guest::parse_root_form(arguments->form);
         options.chart = arguments->chart;
         options.pause_seconds = arguments->pause_seconds;
         bench::boot_profile_command(context.store(), options);

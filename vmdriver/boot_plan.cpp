@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "runtime/core/error.hpp"
 #include "vmdriver/guest/cmdline.hpp"
@@ -126,6 +127,14 @@ std::vector<std::string> qemu_boot_arguments(const BootVariant& variant, const P
     arguments.insert(arguments.end(), {"-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",
                                        "-kernel", variant_kernel(variant, files).string(), "-initrd",
                                        variant_initramfs(variant, files).string(), "-append", cmdline});
+    if (!files.disk.empty()) {
+        // The device libvirt makes of isolab's <disk>: a qcow2 node on a file node, on one
+        // virtio-blk PCI function. JSON, unlike -drive, takes any path with commas as it is.
+        nlohmann::json node{{"driver", "qcow2"},
+                            {"node-name", "vda"},
+                            {"file", {{"driver", "file"}, {"filename", files.disk.string()}}}};
+        arguments.insert(arguments.end(), {"-blockdev", node.dump(), "-device", "virtio-blk-pci,drive=vda"});
+    }
     return arguments;
 }
 

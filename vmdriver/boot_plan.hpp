@@ -44,8 +44,11 @@ std::vector<BootVariant> select_variants(const std::vector<std::string>& names);
 struct ProfileFiles {
     std::filesystem::path bzimage;
     std::filesystem::path vmlinux;           // the PVH ELF; empty when extraction failed
-    std::filesystem::path initramfs_gzip;    // image part and workload, gzip
+    std::filesystem::path initramfs_gzip;    // image part and workload, gzip; disk form: modules and workload
     std::filesystem::path initramfs_plain;   // the same, uncompressed
+    // The disk form: a qcow2 overlay on the image's base, attached as /dev/vda on
+    // virtio-blk as libvirt attaches it. Empty: the initramfs form.
+    std::filesystem::path disk;
 };
 
 // The kernel file, initramfs and command line `variant` boots. A variant that asks for

@@ -1,6 +1,7 @@
 // `isolab vm boot-profile` under TCG. The file boots five guests: two bare QEMU steps of
-// one run, a failing workload, then a bare step beside the libvirt-embedded step, whose
-// domain runs in libvirt's embedded driver under the test's state root (no libvirtd).
+// one run, a failing workload, then a bare step beside the libvirt-embedded step in the
+// disk form, whose domain runs in libvirt's embedded driver under the test's state root
+// (no libvirtd).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -40,7 +41,7 @@ TEST_F(VmBootProfile, TwoQemuStepsPrintTableAndChart) {
     auto result = isolab({"vm", "boot-profile", "--runs", "1", "--accel", "tcg", "--only", "default,trimmed-cmdline",
                           "--pause", "0.5", "-o", chart.string(), "busybox", "true"});
     ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
-    EXPECT_NE(result.out.find("medians of 1 run(s), 0.5 s pause before each boot;"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("medians of 1 run(s), initramfs form, 0.5 s pause before each boot;"), std::string::npos) << result.out;
 
     EXPECT_TRUE(std::regex_search(result.out, std::regex(R"(\ndefault +tcg +[0-9]+\.[0-9] +- )"))) << result.out;
     EXPECT_TRUE(std::regex_search(result.out, std::regex(R"(\ntrimmed-cmdline +tcg +[0-9]+\.[0-9] +-?[0-9]+\.[0-9] )")))
@@ -82,10 +83,17 @@ TEST_F(VmBootProfile, FailingWorkloadIsReported) {
     EXPECT_TRUE(leftovers().empty());
 }
 
-TEST_F(VmBootProfile, EmbeddedStepLeavesNoDomain) {
-    auto result = isolab({"vm", "boot-profile", "--runs", "1", "--accel", "tcg", "--only",
+// In the disk form: the bare step boots its own qcow2 overlay, the embedded step boots
+// as `vm run --form disk` does, and neither leaves its overlay behind.
+TEST_F(VmBootProfile, DiskFormEmbeddedStepLeavesNoDomain) {
+    auto result = isolab({"vm", "boot-profile", "--runs", "1", "--accel", "tcg", "--form", "disk", "--only",
                           "small-pages,libvirt-embedded", "busybox", "true"});
     ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+    EXPECT_NE(result.out.find("medians of 1 run(s), disk form (qcow2 overlay on virtio-blk), boots back to back;"),
+              std::string::npos)
+        << result.out;
+    EXPECT_TRUE(std::regex_search(result.out, std::regex(R"(
+small-pages +tcg +[0-9]+\.[0-9] )"))) << result.out;
     EXPECT_TRUE(std::regex_search(result.out, std::regex(R"(\nlibvirt-embedded +tcg +[0-9]+\.[0-9] )"))) << result.out;
     EXPECT_TRUE(std::regex_search(result.out,
                                   std::regex(R"(isolab vm run \(embedded driver\) / tuned bare QEMU: [0-9]+\.[0-9]{2} )")))
@@ -106,6 +114,10 @@ TEST_F(VmBootProfile, EmbeddedStepLeavesNoDomain) {
         }
     }
     EXPECT_TRUE(pid_files.empty());
+    // Only the image's cached base disk stays, not a per-boot overlay.
+    for (const auto& entry : fs::recursive_directory_iterator(root_.paths().root, ignored)) {
+        if (entry.path().extension() == ".qcow2") EXPECT_EQ(entry.path().parent_path().filename(), "disks") << entry.path();
+    }
     auto prune = isolab({"system", "prune", "--force", "--connect", "test:///default"});
     EXPECT_EQ(prune.exit_code, 0) << prune.err;
     EXPECT_EQ(prune.err.find("embedded"), std::string::npos) << prune.err;

@@ -70,10 +70,21 @@ TEST(BootProfileReport, TableShowsSavingsAgainstRowAbove) {
 
 TEST(BootProfileReport, SummaryLineNamesThePause) {
     auto profile = sample_profile();
-    EXPECT_NE(format_boot_profile(profile).find("medians of 3 run(s), boots back to back;"), std::string::npos);
+    EXPECT_NE(format_boot_profile(profile).find("medians of 3 run(s), initramfs form, boots back to back;"),
+              std::string::npos);
     profile.pause_seconds = 4.5;
     auto table = format_boot_profile(profile);
-    EXPECT_NE(table.find("medians of 3 run(s), 4.5 s pause before each boot;"), std::string::npos) << table;
+    EXPECT_NE(table.find("medians of 3 run(s), initramfs form, 4.5 s pause before each boot;"), std::string::npos)
+        << table;
+}
+
+TEST(BootProfileReport, SummaryLineNamesTheDiskForm) {
+    auto profile = sample_profile();
+    profile.form = isolab::vm::guest::RootForm::disk;
+    auto table = format_boot_profile(profile);
+    EXPECT_NE(table.find("medians of 3 run(s), disk form (qcow2 overlay on virtio-blk), boots back to back;"),
+              std::string::npos)
+        << table;
 }
 
 TEST(BootProfileReport, ChartHasOneBarPerRow) {

@@ -150,6 +150,23 @@ TEST(BootPlan, SmallPagesStepUsesMemfd) {
     EXPECT_FALSE(contains(kvm, "-object"));
 }
 
+TEST(BootPlan, DiskFormAttachesOverlayOnVirtioBlk) {
+    auto initramfs_form = qemu_boot_arguments(variant_named("small-pages"), sample_files(), {});
+    EXPECT_FALSE(contains(initramfs_form, "-blockdev"));
+    EXPECT_FALSE(contains(initramfs_form, "-device"));
+
+    auto files = sample_files();
+    files.disk = "/state/a dir, with comma/disk.qcow2";
+    auto arguments = qemu_boot_arguments(variant_named("small-pages"), files, {});
+    // JSON keeps the comma as it is, where -drive would need it doubled.
+    EXPECT_EQ(value_of(arguments, "-blockdev"),
+              R"({"driver":"qcow2","file":{"driver":"file","filename":"/state/a dir, with comma/disk.qcow2"},)"
+              R"("node-name":"vda"})");
+    EXPECT_EQ(value_of(arguments, "-device"), "virtio-blk-pci,drive=vda");
+    EXPECT_EQ(value_of(arguments, "-initrd"), "/run/initramfs.cpio");
+    EXPECT_EQ(value_of(arguments, "-append"), value_of(initramfs_form, "-append"));
+}
+
 TEST(BootPlan, KvmUsesHostCpu) {
     auto arguments = qemu_boot_arguments(variant_named("default"), sample_files(), {.accelerator = "kvm"});
     EXPECT_EQ(value_of(arguments, "-machine"), "pc,accel=kvm");

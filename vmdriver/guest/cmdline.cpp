@@ -10,6 +10,12 @@ CmdlineProfile parse_cmdline_profile(const std::string& text) {
     throw Error("invalid kernel command line profile '" + text + "'", "use default or trimmed");
 }
 
+RootForm parse_root_form(const std::string& text) {
+    if (text == "initramfs") return RootForm::initramfs;
+    if (text == "disk") return RootForm::disk;
+    throw Error("invalid --form '" + text + "'", "use initramfs or disk");
+}
+
 std::vector<std::string> kernel_parameters(const CmdlineOptions& options) {
     std::vector<std::string> parameters;
 

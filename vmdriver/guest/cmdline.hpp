@@ -18,6 +18,9 @@ enum class RootForm {
     disk,       // a small initramfs loads virtio/ext4 modules and switches to /dev/vda
 };
 
+// Parses the value of --form, "initramfs" or "disk"; throws Error otherwise.
+RootForm parse_root_form(const std::string& text);
+
 struct CmdlineOptions {
     CmdlineProfile profile = CmdlineProfile::trimmed;
     RootForm form = RootForm::initramfs;

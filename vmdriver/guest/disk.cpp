@@ -182,7 +182,7 @@ std::vector<std::pair<std::string, std::string>> early_modules(const GuestKernel
 }
 
 std::uint64_t write_disk_initramfs(const GuestKernel& kernel, const Workload& workload, const std::string& root_device,
-                                   const fs::path& destination) {
+                                   const fs::path& destination, InitramfsCompression compression) {
     if (kernel.modules_dir.empty()) {
         throw Error("the disk form needs the guest kernel's modules, and the kernel " + kernel.bzimage.string() +
                         " has none",
@@ -192,7 +192,7 @@ std::uint64_t write_disk_initramfs(const GuestKernel& kernel, const Workload& wo
 
     cpio::FileDescriptor fd(open(destination.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (fd.get() < 0) throw_errno("cannot create " + destination.string());
-    auto writer = cpio::open_cpio_writer(fd.get(), InitramfsCompression::none, destination.string());
+    auto writer = cpio::open_cpio_writer(fd.get(), compression, destination.string());
     cpio::add_console_device(writer.get(), true);
     cpio::add_init(writer.get());
 

@@ -73,8 +73,9 @@ std::vector<std::pair<std::string, std::string>> early_modules(const GuestKernel
 // shipped as .ko.xz), /.isolab/modules (their paths, one per line, in load order),
 // /.isolab/root-device (`root_device`, e.g. /dev/vda) and the workload files, which the
 // init copies to the disk's /.isolab/ before switch_root. Throws Error when `kernel` has
-// no modules (a custom ISOLAB_KERNEL).
+// no modules (a custom ISOLAB_KERNEL). Returns the size in bytes.
 std::uint64_t write_disk_initramfs(const GuestKernel& kernel, const Workload& workload,
-                                   const std::string& root_device, const std::filesystem::path& destination);
+                                   const std::string& root_device, const std::filesystem::path& destination,
+                                   InitramfsCompression compression = InitramfsCompression::none);
 
 }  // namespace isolab::vm::guest
