@@ -40,6 +40,12 @@ TEST(GuestCmdline, TcgSkipsApicTimerCalibration) {
     EXPECT_FALSE(contains(kernel_parameters({.profile = CmdlineProfile::default_boot, .tcg = true}), "noapictimer"));
 }
 
+TEST(GuestCmdline, TcgKeepsLockPrefixes) {
+    EXPECT_TRUE(contains(kernel_parameters({.tcg = true}), "noreplace-smp"));
+    EXPECT_FALSE(contains(kernel_parameters({.tcg = false}), "noreplace-smp"));
+    EXPECT_FALSE(contains(kernel_parameters({.profile = CmdlineProfile::default_boot, .tcg = true}), "noreplace-smp"));
+}
+
 TEST(GuestCmdline, QuietCanBeDropped) {
     EXPECT_FALSE(contains(kernel_parameters({.quiet = false}), "quiet"));
 }
