@@ -10,6 +10,7 @@
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
+#include "vmdriver/libvirt/domain_xml.hpp"
 
 namespace isolab::bench {
 
@@ -39,8 +40,16 @@ void validate_compare_options(const CompareOptions& options) {
     if (options.warmup < 0) {
         throw Error(fmt::format("invalid --warmup {}: it cannot be negative", options.warmup), "pass --warmup 0 or more");
     }
-    if (options.memory_bytes < (16ULL << 20)) {
-        throw Error("invalid --memory " + human_size(options.memory_bytes) + ": the guest kernel needs at least 16M",
+    // A guest kernel panics early with too little RAM. Paths that boot a guest need vm
+    // run's minimum, and containers need the smallest limit that run accepts.
+    bool boots_guest = std::find(options.paths.begin(), options.paths.end(), "vm") != options.paths.end() ||
+                       std::find(options.references.begin(), options.references.end(), "qemu") != options.references.end();
+    std::uint64_t minimum_mib = boots_guest ? vm::libvirt::kMinimumMemoryMib : 6;
+    if (options.memory_bytes < (minimum_mib << 20)) {
+        bool whole_mib = options.memory_bytes % (1ULL << 20) == 0;
+        std::string given_size = whole_mib ? fmt::format("{}M", options.memory_bytes >> 20) : human_size(options.memory_bytes);
+        throw Error(fmt::format("invalid --memory {}: {} at least {}M", given_size,
+                                boots_guest ? "a guest needs" : "a container limit is", minimum_mib),
                     "pass --memory 256M");
     }
     if (options.size_mib < 1) {

@@ -44,8 +44,8 @@ struct CompareOptions {
     std::vector<std::string> paths = isolab_path_names();  // the isolab paths to run
 };
 
-// Throws Error for runs < 1, warmup < 0, memory below 16 MiB, size_mib < 1,
-// scale_max < 0 or an unknown path.
+// Throws Error for runs < 1, warmup < 0, size_mib < 1, scale_max < 0, an unknown path,
+// and memory below vm run's minimum when a path boots a guest (vm, qemu), else below 6 MiB.
 void validate_compare_options(const CompareOptions& options);
 
 // One progress report for the user. Every run sends a line when it starts

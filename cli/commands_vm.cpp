@@ -95,7 +95,9 @@ void register_run(CLI::App& vm_group, Context& context) {
                   "Leave the VM running in the background and print its name; its console goes to a log for `vm logs`");
     run->add_flag("--rm", arguments->remove,
                   "Remove the VM's record, console log and guest files once it exits");
-    run->add_option("-m,--memory", arguments->memory, "Guest RAM, a whole number of MiB, e.g. 256M or 1G (at least 64M)")
+    run->add_option("-m,--memory", arguments->memory,
+                    fmt::format("Guest RAM, a whole number of MiB, e.g. 256M or 1G (at least {}M)",
+                                vm::libvirt::kMinimumMemoryMib))
         ->capture_default_str();
     run->add_option("--cpus", arguments->cpus, "Number of virtual CPUs")->capture_default_str();
     run->add_option("--accel", arguments->accelerator,

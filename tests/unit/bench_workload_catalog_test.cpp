@@ -114,6 +114,24 @@ TEST(BenchScaleCounts, PowersOfTwoThenMaximum) {
     EXPECT_EQ(scale_instance_counts(6), (std::vector<int>{1, 2, 4, 6}));
 }
 
+TEST(BenchCompareOptions, MemoryMinimumFollowsPaths) {
+    CompareOptions options;
+    options.memory_bytes = 64ULL << 20;  // below vm run's minimum, above a container's
+    EXPECT_THROW(validate_compare_options(options), Error);
+    options.paths = {"container"};
+    EXPECT_THROW(validate_compare_options(options), Error);  // the qemu reference still boots one
+    options.references = {"crun", "podman"};
+    EXPECT_NO_THROW(validate_compare_options(options));
+    options.references = {"qemu"};
+    EXPECT_THROW(validate_compare_options(options), Error);
+    options.references = {};
+    options.memory_bytes = 4ULL << 20;
+    EXPECT_THROW(validate_compare_options(options), Error);
+    options.memory_bytes = 128ULL << 20;
+    options.paths = {"vm"};
+    EXPECT_NO_THROW(validate_compare_options(options));
+}
+
 TEST(BenchCompareOptions, NewOptionsValidated) {
     CompareOptions options;
     options.size_mib = 0;
