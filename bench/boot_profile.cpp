@@ -14,6 +14,7 @@
 #include "bench/svg_chart.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
+#include "runtime/core/interrupt.hpp"
 #include "runtime/core/log.hpp"
 #include "vmdriver/guest/disk.hpp"
 #include "vmdriver/guest/initramfs.hpp"
@@ -211,6 +212,15 @@ std::pair<TimedBoot, std::string> boot_with_libvirt(image::Store& store, const B
     return {{ready_ms, result.phases.marks()}, result.accelerator.used};
 }
 
+// Sleeps `seconds` in short steps; throws at an interrupt.
+void pause_unless_interrupted(double seconds) {
+    auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    while (Clock::now() < until) {
+        if (InterruptGuard::requested()) throw Error("interrupted during --pause", {}, InterruptGuard::exit_code());
+        std::this_thread::sleep_for(std::min<Clock::duration>(until - Clock::now(), std::chrono::milliseconds(50)));
+    }
+}
+
 const BootProfileRow* find_row(const BootProfile& profile, const std::string& name) {
     for (const auto& row : profile.rows) {
         if (row.variant.name == name) return &row;
@@ -338,6 +348,8 @@ BootProfile run_boot_profile(image::Store& store, const BootProfileOptions& opti
     profile.form = options.form;
     for (const auto& variant : variants) profile.rows.push_back({variant, "", {}, {}});
 
+    // An interrupt ends the boot in progress, and the guest folder goes with the unwinding.
+    InterruptGuard interrupts;
     bool any_qemu = std::any_of(variants.begin(), variants.end(),
                                 [](const vm::BootVariant& variant) { return variant.path == vm::BootPath::qemu; });
     PreparedGuest guest;
@@ -351,7 +363,7 @@ BootProfile run_boot_profile(image::Store& store, const BootProfileOptions& opti
 
     for (unsigned run = 1; run <= options.runs; ++run) {
         for (auto& row : profile.rows) {
-            if (options.pause_seconds > 0) std::this_thread::sleep_for(std::chrono::duration<double>(options.pause_seconds));
+            if (options.pause_seconds > 0) pause_unless_interrupted(options.pause_seconds);
             TimedBoot boot;
             if (row.variant.path == vm::BootPath::libvirt) {
                 std::tie(boot, row.accelerator) = boot_with_libvirt(store, options, row.variant);

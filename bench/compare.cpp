@@ -9,6 +9,7 @@
 #include "runtime/core/clock.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
+#include "runtime/core/interrupt.hpp"
 #include "runtime/core/log.hpp"
 #include "vmdriver/libvirt/domain_xml.hpp"
 
@@ -147,7 +148,8 @@ void run_once(Runner& runner, PathResult& path, const Workload& workload, int ro
                                   error.what()),
                       true, true});
         }
-        if (path.role != "reference") throw;
+        // An interrupt ends the comparison, whichever path it reached.
+        if (path.role != "reference" || InterruptGuard::requested()) throw;
         path.available = false;
         path.missing_reason = fmt::format("run {} failed: {}", path.runs.size() + 1, error.what());
         spdlog::warn("compare: {} is skipped from now on: {}", path.name, path.missing_reason);

@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "runtime/core/error.hpp"
+#include "runtime/core/interrupt.hpp"
 #include "runtime/core/log.hpp"
 
 namespace isolab::bench {
@@ -65,6 +66,9 @@ int run_streaming(const std::vector<std::string>& argv, const ProcessLineHandler
                   const StreamOptions& options) {
     if (argv.empty()) throw Error("run_streaming: empty argument list");
     spdlog::debug("compare: run {}", argv[0]);
+    // The child leads its own process group, so a terminal's Ctrl-C does not reach it:
+    // an interrupt ends it here.
+    InterruptGuard interrupts;
 
     int pipe_fds[2];
     if (pipe2(pipe_fds, O_CLOEXEC) != 0) throw_errno("pipe");
@@ -91,6 +95,12 @@ int run_streaming(const std::vector<std::string>& argv, const ProcessLineHandler
         if (options.on_tick) options.on_tick(child);
         exited = waitpid(child, &status, WNOHANG) == child;
 
+        if (!exited && InterruptGuard::requested()) {
+            kill(-child, SIGKILL);
+            waitpid(child, &status, 0);
+            close(pipe_fds[0]);
+            throw Error("interrupted: killed " + argv[0], {}, InterruptGuard::exit_code());
+        }
         if (!exited && Clock::now() > deadline) {
             kill(-child, SIGKILL);
             waitpid(child, &status, 0);

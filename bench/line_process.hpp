@@ -25,7 +25,8 @@ struct StreamOptions {
 
 // Runs argv (looked up in PATH) with stdout and stderr on one pipe and stdin on
 // /dev/null, calls `on_line` for each line, and returns the exit code (128 + signal when
-// killed). At the timeout the process group is killed and Error is thrown.
+// killed). At the timeout the process group is killed and Error is thrown, and likewise
+// on SIGINT or SIGTERM, with the shell's exit code for the signal (130 or 143).
 int run_streaming(const std::vector<std::string>& argv, const ProcessLineHandler& on_line,
                   const StreamOptions& options = {});
 

@@ -5,12 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
@@ -20,6 +17,7 @@
 #include "runtime/core/error.hpp"
 #include "runtime/core/fault.hpp"
 #include "runtime/core/files.hpp"
+#include "runtime/core/interrupt.hpp"
 #include "runtime/core/log.hpp"
 #include "vmdriver/accel.hpp"
 #include "vmdriver/guest/disk.hpp"
@@ -45,44 +43,6 @@ constexpr std::uint64_t kMib = 1ULL << 20;
 constexpr const char* kPssDefinition =
     "max of the Pss line of /proc/<QEMU pid>/smaps_rollup, sampled every 500 ms from workload start and at the "
     "exit line";
-
-std::atomic<bool> interrupt_requested{false};
-
-void request_interrupt(int) { interrupt_requested = true; }
-
-// Turns SIGINT and SIGTERM into a flag the boot loop polls, so the domain and the VM's
-// files are removed by their owners instead of being left behind. Several VMs may boot
-// on threads of one process (compare's scale series): the first guard installs the
-// handlers and the last one restores the previous handlers.
-class InterruptGuard {
-public:
-    InterruptGuard() {
-        std::lock_guard lock(mutex_);
-        if (active_++ > 0) return;
-        interrupt_requested = false;
-        struct sigaction action {};
-        action.sa_handler = request_interrupt;
-        sigemptyset(&action.sa_mask);
-        sigaction(SIGINT, &action, &previous_interrupt_);
-        sigaction(SIGTERM, &action, &previous_terminate_);
-    }
-    ~InterruptGuard() {
-        std::lock_guard lock(mutex_);
-        if (--active_ > 0) return;
-        sigaction(SIGINT, &previous_interrupt_, nullptr);
-        sigaction(SIGTERM, &previous_terminate_, nullptr);
-    }
-    InterruptGuard(const InterruptGuard&) = delete;
-    InterruptGuard& operator=(const InterruptGuard&) = delete;
-
-    static bool requested() { return interrupt_requested; }
-
-private:
-    static inline std::mutex mutex_;
-    static inline int active_ = 0;
-    static inline struct sigaction previous_interrupt_ {};
-    static inline struct sigaction previous_terminate_ {};
-};
 
 // Files one guest boots from, removed with the per-VM folder.
 struct GuestFiles {

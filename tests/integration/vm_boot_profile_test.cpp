@@ -1,7 +1,7 @@
-// `isolab vm boot-profile` under TCG. The file boots five guests: two bare QEMU steps of
-// one run, a failing workload, then a bare step beside the libvirt-embedded step in the
-// disk form, whose domain runs in libvirt's embedded driver under the test's state root
-// (no libvirtd).
+// `isolab vm boot-profile` under TCG. The file boots six guests: two bare QEMU steps of
+// one run, one interrupted, a failing workload, then a bare step beside the
+// libvirt-embedded step in the disk form. That domain runs in libvirt's embedded driver
+// under the test's state root (no libvirtd).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -9,6 +9,7 @@
 
 #include "runtime/core/files.hpp"
 #include "runtime/core/process.hpp"
+#include "support/background_isolab.hpp"
 #include "support/root_cli_test.hpp"
 
 namespace fs = std::filesystem;
@@ -54,6 +55,36 @@ TEST_F(VmBootProfile, TwoQemuStepsPrintTableAndChart) {
     std::string svg = isolab::read_file(chart);
     EXPECT_NE(svg.find("default (tcg)"), std::string::npos);
     EXPECT_NE(svg.find("trimmed-cmdline (tcg)"), std::string::npos);
+    EXPECT_TRUE(leftovers().empty());
+}
+
+// A terminal's Ctrl-C reaches isolab but not QEMU, which leads its own process group: the
+// bare boot in progress is ended by isolab, and its overlay and folder are removed.
+TEST_F(VmBootProfile, InterruptEndsBareQemu) {
+    isolab::testing::BackgroundIsolab profile(root_.paths(),
+                                              {"--log-level", "debug", "vm", "boot-profile", "--runs", "1", "--accel",
+                                               "tcg", "--form", "disk", "--only", "small-pages", "busybox", "sleep", "60"},
+                                              true);
+    ASSERT_TRUE(profile.wait_for_output("isolab-init: phase workload-start", std::chrono::seconds(120)))
+        << profile.output();
+    pid_t isolab_pid = profile.pid();
+
+    profile.send(SIGINT);
+
+    EXPECT_EQ(profile.wait_exit(), 130) << profile.output();
+    EXPECT_NE(profile.output().find("interrupted: killed qemu-system-x86_64"), std::string::npos) << profile.output();
+    // No process is left whose command line names the test's state root (QEMU's -initrd).
+    std::error_code ignored;
+    for (const auto& entry : fs::directory_iterator("/proc", ignored)) {
+        if (entry.path().filename() == std::to_string(isolab_pid)) continue;
+        std::string cmdline;
+        try {
+            cmdline = isolab::read_file(entry.path() / "cmdline");
+        } catch (const std::exception&) {
+            continue;  // not a process, or one that has just exited
+        }
+        EXPECT_EQ(cmdline.find(root_.root().string()), std::string::npos) << entry.path() << ": " << cmdline;
+    }
     EXPECT_TRUE(leftovers().empty());
 }
 
@@ -116,7 +147,9 @@ small-pages +tcg +[0-9]+\.[0-9] )"))) << result.out;
     EXPECT_TRUE(pid_files.empty());
     // Only the image's cached base disk stays, not a per-boot overlay.
     for (const auto& entry : fs::recursive_directory_iterator(root_.paths().root, ignored)) {
-        if (entry.path().extension() == ".qcow2") EXPECT_EQ(entry.path().parent_path().filename(), "disks") << entry.path();
+        if (entry.path().extension() == ".qcow2") {
+            EXPECT_EQ(entry.path().parent_path().filename(), "disks") << entry.path();
+        }
     }
     auto prune = isolab({"system", "prune", "--force", "--connect", "test:///default"});
     EXPECT_EQ(prune.exit_code, 0) << prune.err;

@@ -24,6 +24,7 @@
 #include <fmt/format.h>
 
 #include "runtime/core/fault.hpp"
+#include "runtime/core/interrupt.hpp"
 #include "runtime/container/status.hpp"
 #include "runtime/core/log.hpp"
 #include "vmdriver/libvirt/console.hpp"
@@ -458,7 +459,9 @@ void watch(Domain& domain, BootState& state, const std::function<void()>& close_
 
         if (request.interrupted && request.interrupted()) {
             domain.destroy();
-            throw Error("interrupted: destroyed domain " + domain.name(), {}, 130);
+            // The shell's code for the signal: 130 for SIGINT, 143 for SIGTERM.
+            int code = InterruptGuard::exit_code();
+            throw Error("interrupted: destroyed domain " + domain.name(), {}, code != 0 ? code : 130);
         }
         if (request.stop_requested && request.stop_requested()) {
             domain.destroy();
