@@ -70,8 +70,11 @@ void register_prune(CLI::App& system, Context& context) {
         // After the containers, so the volumes of the pruned containers are unused.
         if (*volumes) print_list("removed volume", volume::prune_volumes(context.paths, false).names);
         try {
+            // libvirtd's domains and records first: a process that has loaded the embedded
+            // driver can no longer connect to libvirtd.
             print_list("destroyed domain", vm::prune_domains(*uri, context.paths));
             print_list("removed VM", vm::prune_vms(context.paths));
+            print_list("destroyed domain", vm::prune_embedded_domains(context.paths));
         } catch (const Error& error) {
             std::fprintf(stderr, "isolab: libvirt domains not pruned: %s\n", error_line(error).c_str());
             context.exit_code = 1;

@@ -299,7 +299,11 @@ std::vector<VmView> list_vms(const Paths& paths, bool all) {
     network::release_stale_leases(paths);
     Connections connections;
     std::vector<VmView> views;
-    for (const auto& record : read_all_records(paths)) {
+    // Once the embedded driver is loaded, libvirtd cannot be reached: its records go last.
+    auto records = read_all_records(paths);
+    std::stable_partition(records.begin(), records.end(),
+                          [](const VmRecord& record) { return !on_embedded_driver(record); });
+    for (const auto& record : records) {
         auto view = observe(paths, record, connections);
         if (!view || (!all && view->record.status == "exited")) continue;
         views.push_back(std::move(*view));

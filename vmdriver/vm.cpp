@@ -693,15 +693,18 @@ std::vector<std::string> prune_connection(libvirt::Connection& connection, const
 
 std::vector<std::string> prune_domains(const std::string& connect_uri, const Paths& paths) {
     libvirt::Connection connection(libvirt::resolve_uri(connect_uri));
-    auto removed = prune_connection(connection, paths);
+    return prune_connection(connection, paths);
+}
 
+std::vector<std::string> prune_embedded_domains(const Paths& paths) {
     // Domains of the embedded driver outlive a killed isolab process like any other.
     // A driver that another process has open is in use, so its domains are not leftovers.
     std::string embedded = embedded_driver_uri(paths);
-    if (embedded == connection.uri() || !std::filesystem::exists(libvirt::embedded_root(embedded))) return removed;
+    if (!std::filesystem::exists(libvirt::embedded_root(embedded))) return {};
+    std::vector<std::string> removed;
     try {
         libvirt::Connection embedded_connection(embedded);
-        for (auto& name : prune_connection(embedded_connection, paths)) removed.push_back(std::move(name));
+        removed = prune_connection(embedded_connection, paths);
     } catch (const Error& error) {
         spdlog::warn("{}; its domains were left alone", error.what());
     }

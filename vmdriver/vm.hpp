@@ -134,12 +134,17 @@ struct DomainListing {
 // The "isolab-" domains on the connection (`connect_uri` as in VmOptions).
 std::vector<DomainListing> list_domains(const std::string& connect_uri);
 
-// Destroys every leftover "isolab-" domain (and undefines persistent ones); returns their
-// names. For `isolab system prune`. The domains of VMs that `paths` records as running
-// are no leftovers and are kept.
+// Destroys every leftover "isolab-" domain (and undefines persistent ones) on
+// `connect_uri`; returns their names. For `isolab system prune`. The domains of VMs that
+// `paths` records as running are no leftovers and are kept.
 std::vector<std::string> prune_domains(const std::string& connect_uri, const Paths& paths);
 
-// Removes the records and files of exited VMs; returns their names. For `isolab system prune`.
+// The same on isolab's embedded driver of `paths`, when its folder exists. Once a process
+// has loaded the embedded driver it cannot connect to libvirtd, so this comes last.
+std::vector<std::string> prune_embedded_domains(const Paths& paths);
+
+// Removes the records and files of exited VMs; returns their names. For `isolab system
+// prune`. Records of libvirtd's VMs are looked at before those of the embedded driver.
 std::vector<std::string> prune_vms(const Paths& paths);
 
 }  // namespace isolab::vm

@@ -3,7 +3,8 @@
 // from the VM's record and the owner process. After a `kill -9` of the run, which leaves
 // QEMU running because an embedded driver has no auto-destroy, `vm ps -a` shows the VM as
 // Exited (255) and `system prune` leaves no QEMU process, domain, lease, tap or folder.
-// `vm kill` of a detached VM records the kill's time. Three boots of busybox under TCG.
+// `vm kill` of a detached VM records the kill's time, and prune keeps a VM of libvirtd
+// beside the embedded driver. Four boots of busybox under TCG.
 // Needs root.
 #include <gtest/gtest.h>
 
@@ -147,6 +148,22 @@ TEST_F(VmEmbedded, DetachedKillRecordsKillTime) {
     EXPECT_EQ(state["Status"], "exited");
     EXPECT_GE(state["FinishedAt"].get<std::string>(), killed_at) << "FinishedAt is before the kill";
     EXPECT_EQ(run_isolab(root_.paths(), {"vm", "rm", name}).exit_code, 0);
+}
+
+// A process that has loaded the embedded driver can no longer reach libvirtd, so prune
+// looks at libvirtd's domains and records before it opens the embedded driver.
+TEST_F(VmEmbedded, PruneKeepsLibvirtdVmBesideEmbeddedDriver) {
+    std::string name = new_name("sysvm");
+    CliResult started = run_isolab(root_.paths(), {"vm", "run", "-d", "--accel", "tcg", "--network", "none", "--connect",
+                                                   "qemu:///system", "--name", name, "busybox", "sleep", "600"});
+    ASSERT_EQ(started.exit_code, 0) << started.err;
+    fs::create_directories(root_.root() / "libvirt-embedded");
+
+    CliResult pruned = run_isolab(root_.paths(), {"system", "prune", "--force", "--connect", "qemu:///system"});
+
+    EXPECT_EQ(pruned.exit_code, 0) << pruned.err;
+    EXPECT_TRUE(contains(ps_line(name), "Up")) << ps_line(name);
+    EXPECT_EQ(run_isolab(root_.paths(), {"vm", "rm", "-f", name}).exit_code, 0);
 }
 
 TEST_F(VmEmbedded, KilledRunIsExitedAndPruned) {
