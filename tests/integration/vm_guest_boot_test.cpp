@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <sstream>
 
@@ -137,12 +138,16 @@ TEST_F(GuestBoot, DiskFormSwitchesRoot) {
     // Spaces and commas in every path: no step may go through a shell or split options.
     fs::path folder = root_.root() / "disk cache, one";
     isolab::Paths cache_paths{root_.root(), folder};
+    // More small files than mkfs.ext4 gives inodes for by bytes alone (16384 in 64 MiB).
+    fs::create_directories(layer_ / "many");
+    for (int i = 0; i < 20000; ++i) std::ofstream(layer_ / "many" / std::to_string(i));
     auto base = ensure_disk_base(cache_paths, "sha256:busybox-disk-test", {layer_});
     EXPECT_FALSE(base.reused);
     DiskOverlay overlay(base.path, folder / "vm overlay,1.qcow2");
     ASSERT_TRUE(fs::exists(overlay.path()));
 
-    Workload workload{{"sh", "-c", "grep ' / ' /proc/mounts; echo written > /on-disk; exit 4"}, {"PATH=/bin"}, "/", "0:0"};
+    Workload workload{{"sh", "-c", "grep ' / ' /proc/mounts; ls /many | wc -l; echo written > /on-disk; exit 4"},
+                      {"PATH=/bin"}, "/", "0:0"};
     fs::path initrd = folder / "disk initrd.cpio";
     write_disk_initramfs(kernel_, workload, "/dev/vda", initrd);
 
@@ -153,6 +158,7 @@ TEST_F(GuestBoot, DiskFormSwitchesRoot) {
                                                                  "isolab-init: exit code=4"}))
         << console;
     EXPECT_NE(console.find("/dev/vda / ext4"), std::string::npos) << console;
+    EXPECT_NE(console.find("\n20000\n"), std::string::npos) << console;
     // The guest wrote to its overlay, never to the base.
     EXPECT_GT(fs::file_size(overlay.path()), 0u);
     EXPECT_EQ(isolab::disk_usage(base.path), base.bytes);

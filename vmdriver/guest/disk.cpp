@@ -36,21 +36,34 @@ std::string normalise(std::string name) {
     return name;
 }
 
+// The inodes of the disk: one per entry of the rootfs, half as many again, and 16384 for
+// what the workload creates. mkfs.ext4 would otherwise size them by bytes alone (one per
+// 4 or 16 KiB), and an image of many small files ran out of inodes.
+std::uint64_t inode_count(std::uint64_t entries) { return entries + entries / 2 + 16384; }
+
 // ext4 needs room beyond the file data for metadata and the journal; the workload may
-// also write to its rootfs. 50 % plus 64 MiB is an estimate that fits small images.
-std::uint64_t filesystem_size(std::uint64_t content_bytes) {
-    std::uint64_t size = content_bytes + content_bytes / 2 + 64 * mebibyte;
+// also write to its rootfs. 50 % plus 64 MiB, plus the inode table (256 bytes an inode), is
+// an estimate that fits small images.
+std::uint64_t filesystem_size(std::uint64_t content_bytes, std::uint64_t inodes) {
+    std::uint64_t size = content_bytes + content_bytes / 2 + 64 * mebibyte + inodes * 256;
     return (size + mebibyte - 1) / mebibyte * mebibyte;
+}
+
+std::uint64_t count_entries(const fs::path& root) {
+    std::uint64_t entries = 1;
+    for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) ++entries;
+    return entries;
 }
 
 void build_disk_base(const fs::path& destination, const std::vector<fs::path>& lowerdirs, const fs::path& work) {
     fs::path rootfs = work / "rootfs";
     merge_layers(lowerdirs, rootfs);
-    std::uint64_t size = filesystem_size(apparent_size(rootfs));
+    std::uint64_t inodes = inode_count(count_entries(rootfs));
+    std::uint64_t size = filesystem_size(apparent_size(rootfs), inodes);
 
     fs::path raw = work / "rootfs.ext4";
-    run_checked({"mkfs.ext4", "-q", "-F", "-L", "isolab-root", "-m", "0", "-d", rootfs.string(), raw.string(),
-                 std::to_string(size / 1024) + "k"});
+    run_checked({"mkfs.ext4", "-q", "-F", "-L", "isolab-root", "-m", "0", "-N", std::to_string(inodes), "-d",
+                 rootfs.string(), raw.string(), std::to_string(size / 1024) + "k"});
     spdlog::debug("mkfs.ext4 -d {} into {} ({} bytes)", rootfs.string(), raw.string(), size);
 
     fs::path qcow2 = work / "base.qcow2";
