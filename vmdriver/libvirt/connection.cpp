@@ -7,6 +7,8 @@
 #include <mutex>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 #include "runtime/core/log.hpp"
@@ -54,6 +56,46 @@ void prepare_embedded_root(const std::filesystem::path& root) {
                           "group = \"root\"\n");
 }
 
+bool unreserved_in_path(char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+           c == '_' || c == '~' || c == '/';
+}
+
+// A folder path as a URI query value: libvirt cannot parse a URI with a space in it, and
+// '&', '=', '#', '%' and '+' would change the query's meaning.
+std::string percent_encoded(std::string_view text) {
+    std::string encoded;
+    for (char c : text) {
+        if (unreserved_in_path(c)) {
+            encoded += c;
+        } else {
+            encoded += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+        }
+    }
+    return encoded;
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// Decodes %XX escapes; anything else, a malformed escape too, stays as it is.
+std::string percent_decoded(std::string_view text) {
+    std::string decoded;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0) {
+            decoded += static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
+            i += 2;
+        } else {
+            decoded += text[i];
+        }
+    }
+    return decoded;
+}
+
 std::string busy_hint(const virError& error, const std::filesystem::path& root) {
     std::string message = error.message ? error.message : "";
     if (root.empty() || message.find("pid file") == std::string::npos) return {};
@@ -70,14 +112,14 @@ std::filesystem::path embedded_root(std::string_view uri) {
     while (!query.empty()) {
         auto end = query.find('&');
         auto parameter = query.substr(0, end);
-        if (parameter.starts_with("root=")) return std::filesystem::path(parameter.substr(5));
+        if (parameter.starts_with("root=")) return std::filesystem::path(percent_decoded(parameter.substr(5)));
         if (end == std::string_view::npos) break;
         query.remove_prefix(end + 1);
     }
     return {};
 }
 
-std::string embedded_uri(const std::filesystem::path& root) { return "qemu:///embed?root=" + root.string(); }
+std::string embedded_uri(const std::filesystem::path& root) { return "qemu:///embed?root=" + percent_encoded(root.string()); }
 
 std::string connection_hint(const virError& error, const std::string& uri) {
     std::string_view message = error.message != nullptr ? error.message : "";
@@ -156,7 +198,9 @@ Connection::Connection(std::string uri) : uri_(std::move(uri)) {
         prepare_embedded_root(root);
         embedded_driver_loaded = true;
     }
-    connection_ = virConnectOpen(uri_.c_str());
+    // The root as given may hold spaces, which libvirt's URI parser rejects.
+    std::string open_uri = root.empty() ? uri_ : embedded_uri(root);
+    connection_ = virConnectOpen(open_uri.c_str());
     if (connection_ == nullptr) {
         virErrorPtr last = virGetLastError();
         std::string hint = last != nullptr ? busy_hint(*last, root) : std::string();
