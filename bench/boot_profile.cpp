@@ -342,6 +342,19 @@ BootProfile run_boot_profile(image::Store& store, const BootProfileOptions& opti
                                 options.pause_seconds, kMaxBootPauseSeconds));
     }
     auto variants = vm::select_variants(options.variants);
+    // The chart is written after every boot, so a path that cannot take it fails first.
+    if (!options.chart.empty()) {
+        auto folder = options.chart.parent_path().empty() ? fs::path(".") : options.chart.parent_path();
+        if (!fs::is_directory(folder)) {
+            throw Error("cannot write the chart " + options.chart.string() + ": the folder " + folder.string() +
+                            " does not exist",
+                        "create it first, or give -o a file in an existing folder");
+        }
+        if (fs::is_directory(options.chart)) {
+            throw Error("cannot write the chart " + options.chart.string() + ": it is a folder",
+                        "give -o a file name, such as profile.svg");
+        }
+    }
 
     BootProfile profile;
     profile.pause_seconds = options.pause_seconds;

@@ -96,6 +96,16 @@ TEST_F(VmBootProfile, UnknownStepFailsBeforeBooting) {
     EXPECT_TRUE(leftovers().empty());
 }
 
+TEST_F(VmBootProfile, UnwritableChartFailsBeforeBooting) {
+    for (const auto& chart : {root_.root() / "no such folder" / "profile.svg", root_.root()}) {
+        auto result = isolab({"vm", "boot-profile", "--only", "default", "-o", chart.string(), "busybox"});
+        EXPECT_NE(result.exit_code, 0);
+        EXPECT_NE(result.err.find("cannot write the chart " + chart.string()), std::string::npos) << result.err;
+        EXPECT_EQ(result.err.find("run 1/"), std::string::npos) << result.err;
+    }
+    EXPECT_TRUE(leftovers().empty());
+}
+
 TEST_F(VmBootProfile, NegativePauseFailsBeforeBooting) {
     auto result = isolab({"vm", "boot-profile", "--pause=-1", "busybox"});
     EXPECT_NE(result.exit_code, 0);
