@@ -11,6 +11,7 @@
 #include "runtime/container/system_df.hpp"
 #include "runtime/core/error.hpp"
 #include "runtime/volume/volume.hpp"
+#include "vmdriver/guest/disk.hpp"
 #include "vmdriver/vm.hpp"
 
 namespace isolab::cli {
@@ -66,6 +67,9 @@ void register_prune(CLI::App& system, Context& context) {
         print_list("removed bridge", removed.bridges);
         print_list("removed iptables rule", removed.rules);
         print_list("removed unfinished volume", volume::prune_unfinished_volumes(context.paths));
+        std::vector<std::string> guest_files;
+        for (const auto& path : vm::guest::prune_unfinished_guest_files(context.paths)) guest_files.push_back(path.string());
+        print_list("removed unfinished guest file", guest_files);
         print_list("removed network", removed.networks);
         // After the containers, so the volumes of the pruned containers are unused.
         if (*volumes) print_list("removed volume", volume::prune_volumes(context.paths, false).names);

@@ -1,5 +1,6 @@
 // `isolab system prune` removes what a killed run leaves: stopped container records, mounts
-// below the state root and isolab cgroups, and leaves a live container alone.
+// below the state root, isolab cgroups and unfinished guest cache files, and leaves a live
+// container alone.
 #include <sys/mount.h>
 
 #include <filesystem>
@@ -47,6 +48,14 @@ TEST(SystemPrune, RemovesLeftovers) {
     for (const auto& mount_point : kernel::cgroup_mount_points(host)) cgroups.push_back(mount_point / ("isolab-" + id));
     for (const auto& directory : cgroups) fs::create_directories(directory);
 
+    // What a process killed while building a guest cache file leaves: a base disk's work
+    // folder and a partial initramfs part.
+    fs::path disk_build = root.paths().cache / "disks" / (".build-" + id);
+    fs::path partial_part = root.paths().cache / "initramfs" / ("prune-test.cpio.partial-" + id);
+    fs::create_directories(disk_build);
+    write_file_atomic(disk_build / "rootfs.ext4", "unfinished");
+    write_file_atomic(partial_part, "unfinished");
+
     auto refused = testing::run_isolab(root.paths(), {"system", "prune", "--connect", test_driver});
     EXPECT_NE(refused.exit_code, 0);
     EXPECT_NE(refused.err.find("--force"), std::string::npos) << refused.err;
@@ -57,6 +66,9 @@ TEST(SystemPrune, RemovesLeftovers) {
     EXPECT_FALSE(mounted(rootfs));
     for (const auto& directory : cgroups) EXPECT_FALSE(fs::exists(directory)) << directory;
     EXPECT_NE(pruned.out.find("removed container"), std::string::npos) << pruned.out;
+    EXPECT_FALSE(fs::exists(disk_build));
+    EXPECT_FALSE(fs::exists(partial_part));
+    EXPECT_NE(pruned.out.find("removed unfinished guest file " + disk_build.string()), std::string::npos) << pruned.out;
 
     auto listing = testing::run_isolab(root.paths(), {"ps", "-a", "-q"});
     EXPECT_EQ(listing.out, "");

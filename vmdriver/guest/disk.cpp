@@ -92,7 +92,32 @@ void add_parent_folders(archive* writer, const fs::path& relative, std::set<std:
     }
 }
 
+// Removes the entries of `folder` whose names contain `marker`. The caller holds the
+// folder's build lock, so no build is writing them.
+std::vector<fs::path> remove_unfinished(const fs::path& folder, std::string_view marker) {
+    std::vector<fs::path> removed;
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(folder, error)) {
+        if (entry.path().filename().string().find(marker) == std::string::npos) continue;
+        std::error_code ignored;
+        fs::remove_all(entry.path(), ignored);
+        removed.push_back(entry.path());
+    }
+    return removed;
+}
+
 }  // namespace
+
+std::vector<fs::path> prune_unfinished_guest_files(const Paths& paths) {
+    std::vector<fs::path> removed;
+    for (const auto& [folder, marker] : {std::pair{paths.cache / "disks", ".build-"},
+                                         std::pair{paths.cache / "initramfs", ".partial-"}}) {
+        if (!fs::is_directory(folder)) continue;
+        FileLock lock(folder / ".lock");
+        for (auto& path : remove_unfinished(folder, marker)) removed.push_back(std::move(path));
+    }
+    return removed;
+}
 
 DiskBase ensure_disk_base(const Paths& paths, const std::string& config_digest, const std::vector<fs::path>& lowerdirs) {
     std::string hex = config_digest.substr(config_digest.find(':') + 1);
@@ -106,6 +131,10 @@ DiskBase ensure_disk_base(const Paths& paths, const std::string& config_digest, 
     if (!base.reused) {
         FileLock lock(folder / ".lock");
         if (!fs::exists(base.path)) {
+            // The work folder of a builder that was killed: it can hold a full raw disk.
+            for (const auto& leftover : remove_unfinished(folder, ".build-")) {
+                spdlog::debug("removed the unfinished base disk build {}", leftover.string());
+            }
             TemporaryDirectory work(folder, ".build-");
             build_disk_base(base.path, lowerdirs, work.path());
         } else {

@@ -27,6 +27,12 @@ struct DiskBase {
 DiskBase ensure_disk_base(const Paths& paths, const std::string& config_digest,
                           const std::vector<std::filesystem::path>& lowerdirs);
 
+// Removes what a process killed while building a guest cache file left in the cache: the
+// work folders of base disks and the partial files of image initramfs parts. Takes each
+// cache folder's build lock first, so a build in progress is waited for, not disturbed.
+// Returns the removed paths. For `isolab system prune`.
+std::vector<std::filesystem::path> prune_unfinished_guest_files(const Paths& paths);
+
 // A per-VM copy-on-write overlay (`qemu-img create -f qcow2 -F qcow2 -b BASE`), removed by
 // the destructor unless released.
 class DiskOverlay {

@@ -318,7 +318,7 @@ std::uint64_t write_run_initramfs(const fs::path& image_part, const Workload& wo
     auto writer = open_cpio_writer(fd.get(), compression, destination.string());
     add_workload_files(writer.get(), workload);
     if (archive_write_close(writer.get()) != ARCHIVE_OK) throw_archive(writer.get(), "cannot finish " + destination.string());
-    // NOTE: the file holds the workload's environment (-e values too), and every local user
+    // NOTE: the file contains the workload's environment (-e values too), and every local user
     // may read it while the VM runs. libvirt's QEMU user must read it, and isolab asks
     // libvirt for that user's ids only in the disk form (a capabilities call per start).
     fs::permissions(destination, fs::perms(0644));
