@@ -327,7 +327,8 @@ std::string format_boot_profile(const BootProfile& profile) {
 std::string render_boot_profile_svg(const BootProfile& profile) {
     BarChart chart;
     chart.id = "boot-profile";
-    chart.title = "Start to ready per boot-profile step (median ms)";
+    chart.title = profile.form == vm::guest::RootForm::disk ? "Start to ready per boot-profile step, disk form (median ms)"
+                                                            : "Start to ready per boot-profile step (median ms)";
     chart.format_value = [](double ms) { return fmt::format("{:.0f} ms", ms); };
     for (const auto& row : profile.rows) {
         chart.rows.push_back({row.variant.name + " (" + row.accelerator + ")", {{"start to ready", row.summary.median}}});

@@ -71,16 +71,16 @@ struct QemuIds {
 
 // libvirt's QEMU runs as an unprivileged user (libvirt-qemu on Debian) and opens the kernel
 // and initramfs itself, so every folder above them must be searchable by others.
-void check_qemu_can_reach(const fs::path& file) {
+// `setting` names what chose the file's place, for the hint: "a state root (ISOLAB_ROOT)".
+void check_qemu_can_reach(const fs::path& file, std::string_view setting = "a state root (ISOLAB_ROOT)") {
     for (fs::path folder = file.parent_path(); !folder.empty(); folder = folder.parent_path()) {
         struct stat status {};
         if (stat(folder.c_str(), &status) == 0 && (status.st_mode & S_IXOTH) == 0) {
             throw Error(fmt::format("libvirt's QEMU process cannot reach {}: folder {} is not searchable by others "
                                     "(mode {:04o})",
                                     file.string(), folder.string(), status.st_mode & 07777),
-                        fmt::format("run chmod o+x '{}' or use a state root (ISOLAB_ROOT) under a folder others may "
-                                    "enter",
-                                    folder.string()));
+                        fmt::format("run chmod o+x '{}' or use {} under a folder others may enter", folder.string(),
+                                    setting));
         }
         if (folder == folder.root_path()) break;
     }
@@ -132,7 +132,7 @@ void prepare_disk(GuestFiles& files, const Paths& paths, const image::Image& ima
     spdlog::debug("disk overlay {} on base {} owned by {}:{}", files.overlay->path().string(), base.path.string(),
                   qemu.uid, qemu.gid);
     files.initramfs_bytes = guest::write_disk_initramfs(files.kernel, workload, "/dev/vda", files.initramfs);
-    check_qemu_can_reach(base.path);
+    check_qemu_can_reach(base.path, "a cache (ISOLAB_CACHE)");
 }
 
 // Marks the phases image and initramfs in `phases` when it is given.
@@ -181,7 +181,8 @@ GuestFiles prepare_guest(image::Store& store, const std::string& reference, cons
     }
     files.cmdline = guest::kernel_cmdline(cmdline);
 
-    check_qemu_can_reach(files.kernel.boot_image);
+    bool cached_kernel = files.kernel.boot_image.string().starts_with(paths.cache.string());
+    check_qemu_can_reach(files.kernel.boot_image, cached_kernel ? "a cache (ISOLAB_CACHE)" : "a kernel (ISOLAB_KERNEL)");
     check_qemu_can_reach(files.initramfs);
     if (phases != nullptr) phases->mark("initramfs");
     spdlog::debug("guest files: kernel {} ({}), initramfs {} ({} bytes), cmdline '{}'",

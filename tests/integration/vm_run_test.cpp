@@ -119,6 +119,25 @@ TEST_F(VmRun, InvalidMemoryRejectedInOneLine) {
     }
 }
 
+// libvirt's QEMU user cannot enter a closed folder above the guest files: the hint names
+// the setting that placed them, the state root or the cache.
+TEST_F(VmRun, ClosedFolderNamesItsSetting) {
+    fs::path closed = test_root_.root() / "closed";
+    fs::create_directories(closed / "root");
+    fs::create_directories(closed / "cache");
+    fs::permissions(closed, fs::perms::owner_all);
+    fs::copy(paths_.cache / "kernels", closed / "cache" / "kernels", fs::copy_options::recursive);
+
+    CliResult closed_root = run_isolab({closed / "root", paths_.cache}, {"vm", "run", "--rm", "busybox", "true"});
+    EXPECT_NE(closed_root.exit_code, 0);
+    EXPECT_TRUE(contains(closed_root.err, "use a state root (ISOLAB_ROOT) under a folder others may enter"))
+        << closed_root.err;
+    CliResult closed_cache = run_isolab({paths_.root, closed / "cache"}, {"vm", "run", "--rm", "busybox", "true"});
+    EXPECT_NE(closed_cache.exit_code, 0);
+    EXPECT_TRUE(contains(closed_cache.err, "use a cache (ISOLAB_CACHE) under a folder others may enter"))
+        << closed_cache.err;
+}
+
 TEST_F(VmRun, InvalidCpusRejectedBeforeLibvirt) {
     for (const char* cpus : {"0", "256", "999"}) {
         CliResult result = run_isolab(paths_, {"vm", "run", "--cpus", cpus, "busybox", "true"});

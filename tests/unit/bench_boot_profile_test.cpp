@@ -85,6 +85,7 @@ TEST(BootProfileReport, SummaryLineNamesTheDiskForm) {
     EXPECT_NE(table.find("medians of 3 run(s), disk form (qcow2 overlay on virtio-blk), boots back to back;"),
               std::string::npos)
         << table;
+    EXPECT_NE(render_boot_profile_svg(profile).find("step, disk form (median ms)"), std::string::npos);
 }
 
 TEST(BootProfileReport, ChartHasOneBarPerRow) {
