@@ -169,7 +169,8 @@ TimedBoot boot_once_with_qemu(const vm::BootVariant& variant, const vm::ProfileF
 // Boots one qemu variant, again after a boot that stopped early, up to kQemuAttempts.
 // In the disk form each boot gets a fresh overlay, made before the clock starts, as a
 // user of bare QEMU has the disk ready before starting it.
-TimedBoot boot_with_qemu(const vm::BootVariant& variant, const PreparedGuest& guest, const vm::ProfileMachine& machine) {
+TimedBoot boot_with_qemu(const vm::BootVariant& variant, const PreparedGuest& guest,
+                         const vm::ProfileMachine& machine) {
     for (int attempt = 1;; ++attempt) {
         vm::ProfileFiles files = guest.files;
         std::optional<vm::guest::DiskOverlay> overlay;

@@ -43,12 +43,15 @@ void validate_compare_options(const CompareOptions& options) {
     }
     // A guest kernel panics early with too little RAM. Paths that boot a guest need vm
     // run's minimum, and containers need the smallest limit that run accepts.
-    bool boots_guest = std::find(options.paths.begin(), options.paths.end(), "vm") != options.paths.end() ||
-                       std::find(options.references.begin(), options.references.end(), "qemu") != options.references.end();
+    auto named = [](const std::vector<std::string>& names, const char* name) {
+        return std::find(names.begin(), names.end(), name) != names.end();
+    };
+    bool boots_guest = named(options.paths, "vm") || named(options.references, "qemu");
     std::uint64_t minimum_mib = boots_guest ? vm::libvirt::kMinimumMemoryMib : 6;
     if (options.memory_bytes < (minimum_mib << 20)) {
         bool whole_mib = options.memory_bytes % (1ULL << 20) == 0;
-        std::string given_size = whole_mib ? fmt::format("{}M", options.memory_bytes >> 20) : human_size(options.memory_bytes);
+        std::string given_size =
+            whole_mib ? fmt::format("{}M", options.memory_bytes >> 20) : human_size(options.memory_bytes);
         throw Error(fmt::format("invalid --memory {}: {} at least {}M", given_size,
                                 boots_guest ? "a guest needs" : "a container limit is", minimum_mib),
                     "pass --memory 256M");

@@ -138,6 +138,31 @@ TEST_F(VmRun, ClosedFolderNamesItsSetting) {
         << closed_cache.err;
 }
 
+// A base disk damaged on the host is named, with the way out, and nothing stays behind.
+TEST_F(VmRun, DamagedBaseDiskNamedInError) {
+    fs::path cache = test_root_.root() / "cache";
+    fs::create_directories(cache);
+    fs::copy(paths_.cache / "kernels", cache / "kernels", fs::copy_options::recursive);
+    Paths paths{paths_.root, cache};
+    const std::vector<std::string> run = {"vm", "run", "--rm", "--accel", "tcg", "--network", "none",
+                                          "--form", "disk", "busybox", "true"};
+    CliResult first = run_isolab(paths, run);
+    ASSERT_EQ(first.exit_code, 0) << first.err;
+    std::vector<fs::path> bases;
+    for (const auto& entry : fs::directory_iterator(cache / "disks")) {
+        if (entry.path().extension() == ".qcow2") bases.push_back(entry.path());
+    }
+    ASSERT_EQ(bases.size(), 1u);
+    fs::resize_file(bases.front(), 0);
+
+    CliResult damaged = run_isolab(paths, run);
+    EXPECT_NE(damaged.exit_code, 0);
+    EXPECT_TRUE(contains(damaged.err, "cannot make a disk overlay on the image's base disk " + bases.front().string()))
+        << damaged.err;
+    EXPECT_TRUE(contains(damaged.err, "remove " + bases.front().string() + " and start again")) << damaged.err;
+    EXPECT_FALSE(contains(run_isolab(paths, {"vm", "ps", "-a"}).out, "isolab-")) << "a failed --rm run left a record";
+}
+
 TEST_F(VmRun, InvalidCpusRejectedBeforeLibvirt) {
     for (const char* cpus : {"0", "256", "999"}) {
         CliResult result = run_isolab(paths_, {"vm", "run", "--cpus", cpus, "busybox", "true"});
