@@ -344,7 +344,7 @@ BootProfile run_boot_profile(image::Store& store, const BootProfileOptions& opti
                                 options.pause_seconds, kMaxBootPauseSeconds));
     }
     auto variants = vm::select_variants(options.variants);
-    // The chart is written after every boot, so a path that cannot take it fails first.
+    // The chart is written after the last boot, so a path that cannot take it fails first.
     if (!options.chart.empty()) {
         auto folder = options.chart.parent_path().empty() ? fs::path(".") : options.chart.parent_path();
         if (!fs::is_directory(folder)) {

@@ -95,16 +95,17 @@ int run_streaming(const std::vector<std::string>& argv, const ProcessLineHandler
         if (options.on_tick) options.on_tick(child);
         exited = waitpid(child, &status, WNOHANG) == child;
 
-        if (!exited && InterruptGuard::requested()) {
+        auto kill_child = [&] {
             kill(-child, SIGKILL);
             waitpid(child, &status, 0);
             close(pipe_fds[0]);
+        };
+        if (!exited && InterruptGuard::requested()) {
+            kill_child();
             throw Error("interrupted: killed " + argv[0], {}, InterruptGuard::exit_code());
         }
         if (!exited && Clock::now() > deadline) {
-            kill(-child, SIGKILL);
-            waitpid(child, &status, 0);
-            close(pipe_fds[0]);
+            kill_child();
             throw Error(argv[0] + " timed out after " + std::to_string(options.timeout.count() / 1000) + " s",
                         "check that it runs on its own; it was killed");
         }

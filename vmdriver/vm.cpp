@@ -124,13 +124,7 @@ void apply_environment(std::vector<std::string>& env, const std::vector<std::str
 void prepare_disk(GuestFiles& files, const Paths& paths, const image::Image& image,
                   const std::vector<fs::path>& lowerdirs, const guest::Workload& workload, const QemuIds& qemu) {
     auto base = guest::ensure_disk_base(paths, image.config_digest, lowerdirs);
-    try {
-        files.overlay = std::make_unique<guest::DiskOverlay>(base.path, files.folder / "disk.qcow2");
-    } catch (const Error& error) {
-        // qemu-img reads the base to make the overlay: a base damaged on the host fails here.
-        throw Error("cannot make a disk overlay on the image's base disk " + base.path.string() + ": " + error.what(),
-                    "remove " + base.path.string() + " and start again: it is built anew from the image");
-    }
+    files.overlay = std::make_unique<guest::DiskOverlay>(base.path, files.folder / "disk.qcow2");
     files.disk_base_bytes = base.bytes;
     if (chown(files.overlay->path().c_str(), qemu.uid, qemu.gid) != 0) {
         throw_errno("cannot hand the disk overlay " + files.overlay->path().string() + " to the QEMU user");
@@ -187,7 +181,10 @@ GuestFiles prepare_guest(image::Store& store, const std::string& reference, cons
     }
     files.cmdline = guest::kernel_cmdline(cmdline);
 
-    bool cached_kernel = files.kernel.boot_image.string().starts_with(paths.cache.string());
+    // Compared by path components, so that a cache /c does not claim /c2/vmlinux.
+    const fs::path& kernel_file = files.kernel.boot_image;
+    bool cached_kernel = std::mismatch(paths.cache.begin(), paths.cache.end(), kernel_file.begin(), kernel_file.end())
+                             .first == paths.cache.end();
     check_qemu_can_reach(files.kernel.boot_image,
                          cached_kernel ? "a cache (ISOLAB_CACHE)" : "a kernel (ISOLAB_KERNEL)");
     check_qemu_can_reach(files.initramfs);

@@ -23,6 +23,9 @@ namespace {
 
 constexpr std::uint64_t mebibyte = 1ULL << 20;
 
+// The name prefix of a base disk's work folder in <cache>/disks while it is built.
+constexpr std::string_view kBuildFolderPrefix = ".build-";
+
 // "kernel/fs/ext4/ext4.ko.xz" -> "ext4"; modprobe treats '-' and '_' alike.
 std::string module_name(const std::string& path) {
     std::string name = fs::path(path).filename().string();
@@ -110,8 +113,8 @@ std::vector<fs::path> remove_unfinished(const fs::path& folder, std::string_view
 
 std::vector<fs::path> prune_unfinished_guest_files(const Paths& paths) {
     std::vector<fs::path> removed;
-    for (const auto& [folder, marker] : {std::pair{paths.cache / "disks", ".build-"},
-                                         std::pair{paths.cache / "initramfs", ".partial-"}}) {
+    for (const auto& [folder, marker] : {std::pair{paths.cache / "disks", kBuildFolderPrefix},
+                                         std::pair{paths.cache / "initramfs", std::string_view(".partial-")}}) {
         if (!fs::is_directory(folder)) continue;
         FileLock lock(folder / ".lock");
         for (auto& path : remove_unfinished(folder, marker)) removed.push_back(std::move(path));
@@ -132,10 +135,10 @@ DiskBase ensure_disk_base(const Paths& paths, const std::string& config_digest, 
         FileLock lock(folder / ".lock");
         if (!fs::exists(base.path)) {
             // The work folder of a builder that was killed: it can hold a full raw disk.
-            for (const auto& leftover : remove_unfinished(folder, ".build-")) {
+            for (const auto& leftover : remove_unfinished(folder, kBuildFolderPrefix)) {
                 spdlog::debug("removed the unfinished base disk build {}", leftover.string());
             }
-            TemporaryDirectory work(folder, ".build-");
+            TemporaryDirectory work(folder, kBuildFolderPrefix);
             build_disk_base(base.path, lowerdirs, work.path());
         } else {
             base.reused = true;
@@ -148,8 +151,14 @@ DiskBase ensure_disk_base(const Paths& paths, const std::string& config_digest, 
 DiskOverlay::DiskOverlay(const fs::path& base, const fs::path& overlay) : path_(overlay) {
     // The backing format is always given: qemu-img 6.1 and later refuse a backing file
     // without one, because probing the format of guest-written data is unsafe.
-    run_checked({"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", fs::absolute(base).string(),
-                 overlay.string()});
+    try {
+        run_checked({"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", fs::absolute(base).string(),
+                     overlay.string()});
+    } catch (const Error& error) {
+        // qemu-img reads the base to make the overlay, so a base damaged on the host fails here.
+        throw Error("cannot make a disk overlay on the image's base disk " + base.string() + ": " + error.what(),
+                    "remove " + base.string() + " and start again: it is built anew from the image");
+    }
     fs::permissions(overlay, fs::perms(0644));
     spdlog::debug("created qcow2 overlay {} on {}", overlay.string(), base.string());
 }

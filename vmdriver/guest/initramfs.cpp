@@ -319,8 +319,8 @@ std::uint64_t write_run_initramfs(const fs::path& image_part, const Workload& wo
     add_workload_files(writer.get(), workload);
     if (archive_write_close(writer.get()) != ARCHIVE_OK) throw_archive(writer.get(), "cannot finish " + destination.string());
     // NOTE: the file contains the workload's environment (-e values too), and every local user
-    // may read it while the VM runs. libvirt's QEMU user must read it, and isolab asks
-    // libvirt for that user's ids only in the disk form (a capabilities call per start).
+    // may read it while the VM runs. libvirt's QEMU user must read it, and isolab reads
+    // that user's ids from libvirt only in the disk form (a capabilities call per start).
     fs::permissions(destination, fs::perms(0644));
     std::uint64_t bytes = fs::file_size(destination);
     spdlog::debug("wrote run initramfs {} ({} bytes: image part {} + workload)", destination.string(), bytes,
