@@ -6,11 +6,9 @@
 // foreground `vm run`, leaves no tap, lease, listening port or bridge. Needs root; two
 // boots in all.
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -29,6 +27,7 @@
 #include "runtime/network/attachment.hpp"
 #include "runtime/network/ipam.hpp"
 #include "http_client.hpp"
+#include "support/background_isolab.hpp"
 #include "support/test_support.hpp"
 #include "support/vm_domain_test.hpp"
 
@@ -205,43 +204,21 @@ TEST_F(VmNetwork, DetachedHttpContainerAndSharedFolders) {
     EXPECT_FALSE(holder > 0 && container::process_alive(holder, 0)) << "the network holder " << holder << " still runs";
 }
 
-// Starts `isolab vm run` in the foreground as a child process and returns its pid.
-pid_t start_foreground(const Paths& paths, const std::vector<std::string>& arguments) {
-    pid_t child = fork();
-    if (child == 0) {
-        setenv("ISOLAB_ROOT", paths.root.c_str(), 1);
-        setenv("ISOLAB_CACHE", paths.cache.c_str(), 1);
-        int null = open("/dev/null", O_RDWR);
-        dup2(null, STDIN_FILENO);
-        dup2(null, STDOUT_FILENO);
-        std::vector<std::string> words = {ISOLAB_BINARY};
-        words.insert(words.end(), arguments.begin(), arguments.end());
-        std::vector<char*> argv;
-        for (auto& word : words) argv.push_back(word.data());
-        argv.push_back(nullptr);
-        execv(ISOLAB_BINARY, argv.data());
-        _exit(127);
-    }
-    return child;
-}
-
 TEST_F(VmNetwork, KilledForegroundRunReleasesNetwork) {
     const Paths& paths = test_root_.paths();
     std::uint16_t port = free_port();
     std::string name = new_name("fgkill");
-    pid_t child = start_foreground(paths, {"vm", "run", "--accel", "tcg", "--name", name, "-p",
-                                           "127.0.0.1:" + std::to_string(port) + ":80", "busybox", "sh", "-c",
-                                           "echo foreground-marker; sleep 600"});
-    ASSERT_GT(child, 0);
+    // Started in the foreground; its destructor kills it if an assertion ends the test early.
+    testing::BackgroundIsolab run(paths, {"vm", "run", "--accel", "tcg", "--name", name, "-p",
+                                          "127.0.0.1:" + std::to_string(port) + ":80", "busybox", "sh", "-c",
+                                          "echo foreground-marker; sleep 600"});
+    ASSERT_GT(run.pid(), 0);
 
     // Other `vm` commands list the foreground VM as `docker ps` lists a foreground container.
     bool logged = wait_for([&] { return contains(run_isolab(paths, {"vm", "logs", name}).out, "foreground-marker"); },
                            kBootDeadline);
-    if (!logged) {
-        kill(child, SIGKILL);
-        waitpid(child, nullptr, 0);
-        FAIL() << "the foreground VM's output never reached vm logs:\n" << run_isolab(paths, {"vm", "ps", "-a"}).out;
-    }
+    ASSERT_TRUE(logged) << "the foreground VM's output never reached vm logs:\n"
+                        << run_isolab(paths, {"vm", "ps", "-a"}).out;
     std::string running = ps_line(name);
     EXPECT_TRUE(contains(running, "Up ")) << running;
     EXPECT_TRUE(contains(running, "127.0.0.1:" + std::to_string(port) + "->80/tcp")) << running;
@@ -260,8 +237,8 @@ TEST_F(VmNetwork, KilledForegroundRunReleasesNetwork) {
     EXPECT_TRUE(link_exists(tap)) << tap;
     EXPECT_FALSE(port_free(port)) << "the published port is not bound";
 
-    ASSERT_EQ(kill(child, SIGKILL), 0);
-    waitpid(child, nullptr, 0);
+    ASSERT_EQ(kill(run.pid(), SIGKILL), 0);
+    EXPECT_EQ(run.wait_exit(), 128 + SIGKILL);
     // libvirtd destroys an auto-destroy domain when its connection closes.
     EXPECT_TRUE(wait_for([&] { return !domain_exists(name); }, std::chrono::seconds(60))) << "the domain outlived kill -9";
     EXPECT_TRUE(port_free(port)) << "port " << port << " still bound after kill -9";
