@@ -15,20 +15,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// True when the permission bits of `status` grant `bits` (a combination of 4, 2, 1) to
-// the user `uid` in the group `gid`, as the kernel picks the owner, group or other class.
-// NOTE: supplementary groups of the QEMU user and ACLs are not considered.
-bool grants(const struct stat& status, uid_t uid, gid_t gid, unsigned bits) {
-    unsigned mode = status.st_mode;
-    unsigned granted = mode & 7;
-    if (status.st_uid == uid) {
-        granted = (mode >> 6) & 7;
-    } else if (status.st_gid == gid) {
-        granted = (mode >> 3) & 7;
-    }
-    return (granted & bits) == bits;
-}
-
 [[noreturn]] void throw_unreachable(const fs::path& shared, const fs::path& folder, const struct stat& status,
                                     const char* needed, uid_t uid) {
     throw Error(fmt::format("QEMU (uid {}) cannot {} {} of shared folder {}: mode {:04o}, owner {}:{}", uid, needed,
@@ -66,6 +52,17 @@ void create_missing(const fs::path& folder, uid_t uid, gid_t gid) {
 }
 
 }  // namespace
+
+bool grants(const struct stat& status, uid_t uid, gid_t gid, unsigned bits) {
+    unsigned mode = status.st_mode;
+    unsigned granted = mode & 7;
+    if (status.st_uid == uid) {
+        granted = (mode >> 6) & 7;
+    } else if (status.st_gid == gid) {
+        granted = (mode >> 3) & 7;
+    }
+    return (granted & bits) == bits;
+}
 
 std::vector<SharedFolderRequest> parse_shared_folders(const std::vector<std::string>& values) {
     std::vector<container::MountRequest> parsed;

@@ -8,6 +8,7 @@
 // /usr/lib/qemu/virtiofsd. Debian 12's libvirt 9.0 rejects <readonly/> on a virtiofs
 // filesystem ("virtiofs does not yet support read-only mode"), and virtiofs requires
 // shared guest memory (memfd backing), which no isolab domain has yet.
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <filesystem>
@@ -18,6 +19,13 @@
 #include "vmdriver/libvirt/domain_xml.hpp"
 
 namespace isolab::vm {
+
+// True when the permission bits of `status` grant `bits` (a combination of 4, 2, 1) to
+// the user `uid` in the group `gid`, as the kernel picks the owner, group or other class.
+// NOTE: supplementary groups and ACLs are not considered, nor the capabilities of a QEMU
+// that runs as root (the embedded driver's keeps CAP_DAC_OVERRIDE), so root is checked
+// more strictly than the kernel would.
+bool grants(const struct stat& status, uid_t uid, gid_t gid, unsigned bits);
 
 struct SharedFolderRequest {
     std::filesystem::path host;  // absolute

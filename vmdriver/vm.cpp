@@ -70,15 +70,17 @@ struct QemuIds {
 };
 
 // libvirt's QEMU runs as an unprivileged user (libvirt-qemu on Debian) and opens the kernel
-// and initramfs itself, so every folder above them must be searchable by others.
+// and initramfs itself, so every folder above them must be searchable by that user.
 // `setting` names what chose the file's place, for the hint: "a state root (ISOLAB_ROOT)".
-void check_qemu_can_reach(const fs::path& file, std::string_view setting = "a state root (ISOLAB_ROOT)") {
+void check_qemu_can_reach(const fs::path& file, const QemuIds& qemu,
+                          std::string_view setting = "a state root (ISOLAB_ROOT)") {
     for (fs::path folder = file.parent_path(); !folder.empty(); folder = folder.parent_path()) {
         struct stat status {};
-        if (stat(folder.c_str(), &status) == 0 && (status.st_mode & S_IXOTH) == 0) {
-            throw Error(fmt::format("libvirt's QEMU process cannot reach {}: folder {} is not searchable by others "
-                                    "(mode {:04o})",
-                                    file.string(), folder.string(), status.st_mode & 07777),
+        if (stat(folder.c_str(), &status) == 0 && !grants(status, qemu.uid, qemu.gid, 1)) {
+            throw Error(fmt::format("libvirt's QEMU process (uid {}) cannot reach {}: folder {} is not searchable by "
+                                    "it (mode {:04o}, owner {}:{})",
+                                    qemu.uid, file.string(), folder.string(), status.st_mode & 07777, status.st_uid,
+                                    status.st_gid),
                         fmt::format("run chmod o+x '{}' or use {} under a folder others may enter", folder.string(),
                                     setting));
         }
@@ -132,13 +134,13 @@ void prepare_disk(GuestFiles& files, const Paths& paths, const image::Image& ima
     spdlog::debug("disk overlay {} on base {} owned by {}:{}", files.overlay->path().string(), base.path.string(),
                   qemu.uid, qemu.gid);
     files.initramfs_bytes = guest::write_disk_initramfs(files.kernel, workload, "/dev/vda", files.initramfs);
-    check_qemu_can_reach(base.path, "a cache (ISOLAB_CACHE)");
+    check_qemu_can_reach(base.path, qemu, "a cache (ISOLAB_CACHE)");
 }
 
 // Marks the phases image and initramfs in `phases` when it is given.
 GuestFiles prepare_guest(image::Store& store, const std::string& reference, const std::vector<std::string>& command,
                          const std::vector<std::string>& env, const fs::path& folder, guest::RootForm form, bool tcg,
-                         bool power_button, const QemuIds& qemu = {}, const GuestDevices& devices = {},
+                         bool power_button, const QemuIds& qemu, const GuestDevices& devices = {},
                          PhaseRecorder* phases = nullptr) {
     const Paths& paths = store.paths();
     GuestFiles files;
@@ -163,9 +165,13 @@ GuestFiles prepare_guest(image::Store& store, const std::string& reference, cons
     // The same DNS servers a container on the bridge gets.
     if (!devices.interface.address.empty()) workload.resolv_conf = network::bridge_resolv_conf();
 
+    // The folder contains the workload's environment (-e values too) in the initramfs and, in
+    // the disk form, what the guest writes: only root and QEMU's group may enter it.
     files.folder = folder;
-    fs::permissions(files.folder, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                                              fs::perms::others_read | fs::perms::others_exec);
+    fs::permissions(files.folder, fs::perms(0750));
+    if (chown(files.folder.c_str(), static_cast<uid_t>(-1), qemu.gid) != 0) {
+        throw_errno("cannot hand the VM folder " + files.folder.string() + " to QEMU's group");
+    }
     files.initramfs = files.folder / "initramfs.cpio";
     if (phases != nullptr) phases->mark("image");
     if (form == guest::RootForm::disk) {
@@ -185,9 +191,9 @@ GuestFiles prepare_guest(image::Store& store, const std::string& reference, cons
     const fs::path& kernel_file = files.kernel.boot_image;
     bool cached_kernel = std::mismatch(paths.cache.begin(), paths.cache.end(), kernel_file.begin(), kernel_file.end())
                              .first == paths.cache.end();
-    check_qemu_can_reach(files.kernel.boot_image,
+    check_qemu_can_reach(files.kernel.boot_image, qemu,
                          cached_kernel ? "a cache (ISOLAB_CACHE)" : "a kernel (ISOLAB_KERNEL)");
-    check_qemu_can_reach(files.initramfs);
+    check_qemu_can_reach(files.initramfs, qemu);
     if (phases != nullptr) phases->mark("initramfs");
     spdlog::debug("guest files: kernel {} ({}), initramfs {} ({} bytes), cmdline '{}'",
                   files.kernel.boot_image.string(), files.kernel.boot_format, files.initramfs.string(),
@@ -196,6 +202,7 @@ GuestFiles prepare_guest(image::Store& store, const std::string& reference, cons
 }
 
 QemuIds read_qemu_ids(libvirt::Connection& connection) {
+    if (libvirt::embedded_qemu_runs_as_root(connection.uri())) return {0, 0};
     char* capabilities = virConnectGetCapabilities(connection.get());
     if (capabilities == nullptr) libvirt::throw_last_error("cannot read libvirt's capabilities");
     std::string xml = capabilities;
@@ -208,7 +215,7 @@ QemuIds read_qemu_ids(libvirt::Connection& connection) {
     unsigned uid = 0, gid = 0;
     if (start == std::string::npos || std::sscanf(xml.c_str() + start, ">+%u:+%u", &uid, &gid) != 2) {
         throw Error("cannot find the user QEMU runs as in libvirt's capabilities (no DAC base label)",
-                    "use --form initramfs");
+                    "isolab gives each VM's files to that user's group; check security_driver in libvirt's qemu.conf");
     }
     return {static_cast<uid_t>(uid), static_cast<gid_t>(gid)};
 }
@@ -246,7 +253,7 @@ std::string probe_kvm(image::Store& store, libvirt::Connection& connection) {
     try {
         auto temporary = std::make_unique<TemporaryDirectory>(make_vm_parent(store.paths()), name + "-");
         GuestFiles files = prepare_guest(store, "busybox", {"true"}, {}, temporary->path(), guest::RootForm::initramfs, false,
-                                         false);
+                                         false, read_qemu_ids(connection));
         files.temporary = std::move(temporary);
         libvirt::BootRequest request;
         request.spec = domain_spec(store.paths(), name, files, "kvm", 256 * kMib, 1);
@@ -272,11 +279,6 @@ std::vector<network::PortMapping> port_mappings(const std::vector<std::string>& 
     std::vector<network::PortMapping> mappings;
     for (const auto& value : values) mappings.push_back(network::parse_port_mapping(value));
     return mappings;
-}
-
-// The disk overlay and new shared folders are handed to the QEMU user.
-bool needs_qemu_ids(const VmOptions& options, const std::vector<SharedFolderRequest>& shared) {
-    return options.form == guest::RootForm::disk || !shared.empty();
 }
 
 void check_options(const VmOptions& options) {
@@ -520,7 +522,7 @@ VmResult run(image::Store& store, const VmOptions& options) {
         });
     }
 
-    QemuIds qemu = needs_qemu_ids(options, shared) ? read_qemu_ids(connection) : QemuIds{};
+    QemuIds qemu = read_qemu_ids(connection);
     GuestDevices devices;
     devices.folders = prepare_shared_folders(shared, qemu.uid, qemu.gid);
     // Owned here for the whole boot: the lease names this process, and the published
@@ -620,7 +622,7 @@ VmRecord run_detached(image::Store& store, const VmOptions& options) {
     record.accelerator = verdict.used;
     record.accelerator_reason = verdict.reason;
 
-    QemuIds qemu = needs_qemu_ids(options, shared) ? read_qemu_ids(connection) : QemuIds{};
+    QemuIds qemu = read_qemu_ids(connection);
     GuestDevices devices;
     devices.folders = prepare_shared_folders(shared, qemu.uid, qemu.gid);
     // A detached VM outlives this process, so a holder process owns its network.

@@ -127,8 +127,14 @@ protected:
 TEST_F(VmLifecycle, DetachedPsLogsInspectStatsStopRm) {
     const Paths& paths = test_root_.paths();
     std::string name = new_name("life");
-    CliResult started = run_detached(paths, name, {}, {"sh", "-c", "echo started-marker; sleep 600"});
+    CliResult started =
+        run_detached(paths, name, {"-e", "TOKEN=not-for-others"}, {"sh", "-c", "echo started-$TOKEN; sleep 600"});
     ASSERT_EQ(started.exit_code, 0) << started.err;
+    // The initramfs contains the environment: QEMU's group may enter the VM's folder, others not.
+    fs::path initramfs = paths.vms() / name / "initramfs.cpio";
+    ASSERT_TRUE(fs::exists(initramfs));
+    EXPECT_EQ(fs::status(initramfs.parent_path()).permissions() & fs::perms::others_all, fs::perms::none);
+    EXPECT_FALSE(testing::readable_by(initramfs, 65534)) << "any local user can read the VM's environment";
     EXPECT_EQ(started.out, name + "\n") << "vm run -d prints the VM's name";
     EXPECT_TRUE(domain_exists(name)) << "the domain outlives `vm run -d`";
 
@@ -143,7 +149,7 @@ TEST_F(VmLifecycle, DetachedPsLogsInspectStatsStopRm) {
     bool marker = wait_for(
         [&] {
             logs = run_isolab(paths, {"vm", "logs", name});
-            return contains(logs.out, "started-marker\n");
+            return contains(logs.out, "started-not-for-others\n");
         },
         kBootDeadline);
     EXPECT_TRUE(marker) << "the workload's output never reached vm logs:\n" << logs.out << logs.err;
@@ -198,7 +204,7 @@ TEST_F(VmLifecycle, DetachedPsLogsInspectStatsStopRm) {
     EXPECT_FALSE(domain_exists(name)) << "stop left the domain running";
     EXPECT_TRUE(contains(ps_line(name), "Exited (143)")) << ps_line(name);
     EXPECT_FALSE(contains(run_isolab(paths, {"vm", "ps"}).out, name)) << "vm ps lists an exited VM";
-    EXPECT_TRUE(contains(run_isolab(paths, {"vm", "logs", name}).out, "started-marker")) << "log lost after stop";
+    EXPECT_TRUE(contains(run_isolab(paths, {"vm", "logs", name}).out, "started-not-for-others")) << "log lost after stop";
 
     CliResult rm = run_isolab(paths, {"vm", "rm", name});
     EXPECT_EQ(rm.exit_code, 0) << rm.err;

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -90,6 +91,20 @@ CliResult run_isolab(const Paths& paths, const std::vector<std::string>& argumen
 }
 
 bool running_as_root() { return geteuid() == 0; }
+
+bool readable_by(const std::filesystem::path& file, unsigned id) {
+    pid_t child = fork();
+    if (child < 0) throw std::runtime_error("fork failed");
+    if (child == 0) {
+        if (setgroups(0, nullptr) != 0 || setresgid(id, id, id) != 0 || setresuid(id, id, id) != 0) _exit(2);
+        int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+        _exit(fd >= 0 ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) == 2) throw std::runtime_error("could not change ids to check a file");
+    return WEXITSTATUS(status) == 0;
+}
 
 std::uint16_t free_port() {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -39,6 +39,10 @@ CliResult run_isolab(const Paths& paths, const std::vector<std::string>& argumen
 // True when the tests run as root (integration tests skip otherwise).
 bool running_as_root();
 
+// True when a process with user and group `id` (and no supplementary groups) can open
+// `file` for reading. Runs the check in a child process; needs root to change ids.
+bool readable_by(const std::filesystem::path& file, unsigned id);
+
 // A TCP port of 127.0.0.1 that nothing listens on right now.
 std::uint16_t free_port();
 

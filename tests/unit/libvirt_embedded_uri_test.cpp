@@ -1,11 +1,17 @@
 // The URI of isolab's embedded libvirt driver: its root folder may hold any character a
-// state root may, and comes back unchanged.
+// state root may, and comes back unchanged. And when QEMU's user follows from the root alone.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <string>
+
+#include "runtime/core/files.hpp"
 #include "vmdriver/libvirt/connection.hpp"
 
+using isolab::vm::libvirt::embedded_qemu_runs_as_root;
 using isolab::vm::libvirt::embedded_root;
 using isolab::vm::libvirt::embedded_uri;
+using isolab::vm::libvirt::prepare_embedded_root;
 
 TEST(EmbeddedUri, PlainRootStaysReadable) {
     EXPECT_EQ(embedded_uri("/var/lib/isolab/libvirt-embedded"), "qemu:///embed?root=/var/lib/isolab/libvirt-embedded");
@@ -24,4 +30,25 @@ TEST(EmbeddedUri, RootAsTypedIsDecoded) {
     EXPECT_EQ(embedded_root("qemu:///embed?root=/tmp/100%"), "/tmp/100%");
     EXPECT_EQ(embedded_root("qemu:///embed?root=/tmp/%zz"), "/tmp/%zz");
     EXPECT_EQ(embedded_root("qemu:///system"), "");
+}
+
+// QEMU's user is known without a capabilities call only while the embedded driver's
+// qemu.conf is the one isolab wrote.
+TEST(EmbeddedQemuUser, RootOnlyWithIsolabsOwnConfig) {
+    isolab::TemporaryDirectory folder(std::filesystem::temp_directory_path(), "isolab-embedded-conf-");
+    std::filesystem::path root = folder.path() / "a b,c";
+    std::string uri = embedded_uri(root);
+    EXPECT_FALSE(embedded_qemu_runs_as_root(uri)) << "no qemu.conf yet";
+
+    prepare_embedded_root(root);
+    EXPECT_TRUE(embedded_qemu_runs_as_root(uri));
+
+    // An edited file may name another user, so the capabilities must be read.
+    std::filesystem::path config = root / "etc" / "qemu.conf";
+    isolab::write_file_atomic(config, isolab::read_file(config) + "user = \"libvirt-qemu\"\n");
+    EXPECT_FALSE(embedded_qemu_runs_as_root(uri));
+    prepare_embedded_root(root);
+    EXPECT_FALSE(embedded_qemu_runs_as_root(uri)) << "an existing qemu.conf was replaced";
+
+    EXPECT_FALSE(embedded_qemu_runs_as_root("qemu:///system"));
 }

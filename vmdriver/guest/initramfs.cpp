@@ -318,9 +318,8 @@ std::uint64_t write_run_initramfs(const fs::path& image_part, const Workload& wo
     auto writer = open_cpio_writer(fd.get(), compression, destination.string());
     add_workload_files(writer.get(), workload);
     if (archive_write_close(writer.get()) != ARCHIVE_OK) throw_archive(writer.get(), "cannot finish " + destination.string());
-    // NOTE: the file contains the workload's environment (-e values too), and every local user
-    // may read it while the VM runs. libvirt's QEMU user must read it, and isolab reads
-    // that user's ids from libvirt only in the disk form (a capabilities call per start).
+    // The file contains the workload's environment (-e values too). libvirt's QEMU user must
+    // read it; the VM's folder admits only root and QEMU's group (vm.cpp).
     fs::permissions(destination, fs::perms(0644));
     std::uint64_t bytes = fs::file_size(destination);
     spdlog::debug("wrote run initramfs {} ({} bytes: image part {} + workload)", destination.string(), bytes,

@@ -71,8 +71,9 @@ ImageInitramfs ensure_image_initramfs(const Paths& paths, const std::string& con
 void write_workload_cpio(const Workload& workload, const std::filesystem::path& destination,
                          InitramfsCompression compression = InitramfsCompression::none);
 
-// Writes `destination` (mode 0644) as the image part followed by the workload cpio of
-// `workload`. The image part is cloned (FICLONE) where the filesystem allows it and
+// Writes `destination` (mode 0644; the caller keeps it in a folder that only root and
+// QEMU's group may enter, as it contains the environment) as the image part followed by the
+// workload cpio of `workload`. The image part is cloned (FICLONE) where the filesystem allows it and
 // copied in the kernel (copy_file_range) otherwise. Returns the size in bytes.
 std::uint64_t write_run_initramfs(const std::filesystem::path& image_part, const Workload& workload,
                                   const std::filesystem::path& destination,

@@ -39,23 +39,6 @@ bool is_connection_failure(const virError& error) {
            error.code == VIR_ERR_RPC || error.domain == VIR_FROM_RPC;
 }
 
-// An embedded driver reads DIR/etc/qemu.conf, and without one it runs QEMU as
-// libvirt-qemu, like the system driver. Where only root may open /dev/kvm, each capability
-// lookup then finds its cached probe stale and probes QEMU again, for seconds each time.
-// The embedded driver belongs to isolab, which runs as root, so its QEMU runs as root too.
-// An existing qemu.conf is left as it is.
-void prepare_embedded_root(const std::filesystem::path& root) {
-    auto config = root / "etc" / "qemu.conf";
-    std::error_code error;
-    if (std::filesystem::exists(config, error)) return;
-    std::filesystem::create_directories(config.parent_path(), error);
-    if (error) throw Error("cannot create " + config.parent_path().string() + ": " + error.message());
-    write_file_atomic(config,
-                          "# Written by isolab for its embedded libvirt driver: QEMU runs as root, as isolab does.\n"
-                          "user = \"root\"\n"
-                          "group = \"root\"\n");
-}
-
 bool unreserved_in_path(char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
            c == '_' || c == '~' || c == '/';
@@ -120,6 +103,36 @@ std::filesystem::path embedded_root(std::string_view uri) {
 }
 
 std::string embedded_uri(const std::filesystem::path& root) { return "qemu:///embed?root=" + percent_encoded(root.string()); }
+
+namespace {
+
+constexpr std::string_view kEmbeddedQemuConf =
+    "# Written by isolab for its embedded libvirt driver: QEMU runs as root, as isolab does.\n"
+    "user = \"root\"\n"
+    "group = \"root\"\n";
+
+std::filesystem::path embedded_qemu_conf(const std::filesystem::path& root) { return root / "etc" / "qemu.conf"; }
+
+}  // namespace
+
+void prepare_embedded_root(const std::filesystem::path& root) {
+    auto config = embedded_qemu_conf(root);
+    std::error_code error;
+    if (std::filesystem::exists(config, error)) return;
+    std::filesystem::create_directories(config.parent_path(), error);
+    if (error) throw Error("cannot create " + config.parent_path().string() + ": " + error.message());
+    write_file_atomic(config, std::string(kEmbeddedQemuConf));
+}
+
+bool embedded_qemu_runs_as_root(std::string_view uri) {
+    auto root = embedded_root(uri);
+    if (root.empty()) return false;
+    try {
+        return read_file(embedded_qemu_conf(root)) == kEmbeddedQemuConf;
+    } catch (const Error&) {
+        return false;
+    }
+}
 
 std::string connection_hint(const virError& error, const std::string& uri) {
     std::string_view message = error.message != nullptr ? error.message : "";

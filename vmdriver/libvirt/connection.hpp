@@ -25,6 +25,18 @@ std::filesystem::path embedded_root(std::string_view uri);
 // The embedded-driver URI for `root`.
 std::string embedded_uri(const std::filesystem::path& root);
 
+// An embedded driver reads DIR/etc/qemu.conf, and without one it runs QEMU as
+// libvirt-qemu, like the system driver. Where only root may open /dev/kvm, each capability
+// lookup then finds its cached probe stale and probes QEMU again, for seconds each time.
+// The embedded driver belongs to isolab, which runs as root, so this writes a qemu.conf
+// that runs QEMU as root too. An existing qemu.conf is left as it is.
+void prepare_embedded_root(const std::filesystem::path& root);
+
+// Returns true when `uri` is an embedded driver whose qemu.conf is still the one isolab
+// writes, which runs QEMU as root. Then QEMU's user is known without reading the
+// capabilities (about 30 ms per start on this driver). An edited qemu.conf gives false.
+bool embedded_qemu_runs_as_root(std::string_view uri);
+
 // Starts libvirt's default event loop (virEventRegisterDefaultImpl) on a detached thread.
 // Safe to call many times: only the first call starts it.
 void ensure_event_loop();

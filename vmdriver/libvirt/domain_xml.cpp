@@ -138,8 +138,9 @@ std::string devices_xml(const DomainSpec& spec) {
 // starts and restores the owner when it stops. Two VMs share one kernel and initramfs from
 // the cache, so the first to stop would hand the files back to root while the second still
 // runs, and a concurrent rebuild of the cache would race the chown. No relabelling at all
-// is safe: isolab makes those files world-readable with every folder on their path
-// traversable, and hands each VM's writable overlay to the QEMU user itself.
+// is safe: isolab makes the shared files world-readable with every folder on their path
+// traversable, gives each VM's folder (its initramfs contains the environment) to QEMU's
+// group, and hands each VM's writable overlay to the QEMU user itself.
 constexpr const char* kSeclabelXml = "  <seclabel type='none' model='dac'/>\n";
 
 }  // namespace
