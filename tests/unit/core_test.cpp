@@ -78,6 +78,15 @@ TEST(RunCommand, ExitCodeAndOutput) {
     EXPECT_NE(result.output.find("err"), std::string::npos);
 }
 
+TEST(RunCommand, FailedToolOutputJoinedOnOneLine) {
+    try {
+        run_checked({"sh", "-c", "printf 'first problem\\n\\nsecond problem  \\n' >&2; exit 1"});
+        FAIL() << "a failing command did not throw";
+    } catch (const Error& error) {
+        EXPECT_STREQ(error.what(), "sh failed with exit code 1: first problem; second problem");
+    }
+}
+
 TEST(RunCommand, MissingProgramThrows) {
     EXPECT_THROW(run_command({"isolab-no-such-program"}), Error);
 }
