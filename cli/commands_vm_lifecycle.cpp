@@ -10,6 +10,7 @@
 #include "cli/context.hpp"
 #include "runtime/container/status.hpp"
 #include "runtime/core/files.hpp"
+#include "runtime/image/listing.hpp"
 #include "vmdriver/lifecycle.hpp"
 
 namespace isolab::cli {
@@ -52,16 +53,16 @@ void register_ps(CLI::App& vm_group, Context& context) {
     ps->callback([all, &context] {
         auto views = vm::list_vms(context.paths, *all);
         auto now = std::chrono::system_clock::now();
-        std::printf("%-28s %-16s %-10s %-6s %-26s %-16s %s\n", "NAME", "IMAGE", "FORM", "ACCEL", "STATUS", "CREATED",
-                    "PORTS");
+        // Columns as wide as their widest cell: "Less than a second ago" and long names fit.
+        std::vector<std::vector<std::string>> rows = {{"NAME", "IMAGE", "FORM", "ACCEL", "STATUS", "CREATED", "PORTS"}};
         for (const auto& view : views) {
             const auto& record = view.record;
             auto created = container::parse_rfc3339(record.created);
             std::string age = created ? container::human_duration(now - *created) + " ago" : record.created;
-            std::printf("%-28s %-16s %-10s %-6s %-26s %-16s %s\n", record.name.c_str(), record.image.c_str(),
-                        record.form.c_str(), record.accelerator.c_str(), vm_status_text(record, now).c_str(),
-                        age.c_str(), vm_ports_text(view).c_str());
+            rows.push_back({record.name, record.image, record.form, record.accelerator, vm_status_text(record, now), age,
+                            vm_ports_text(view)});
         }
+        std::fputs(image::format_table(rows).c_str(), stdout);
     });
 }
 
