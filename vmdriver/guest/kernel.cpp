@@ -63,8 +63,9 @@ void make_world_readable(const fs::path& root) {
     }
 }
 
-// Ensures libvirt-qemu can traverse from / to `folder`: adds o+x to the folders isolab
-// created and checks the rest.
+// Lets libvirt-qemu traverse from / to `folder`: adds o+x to the folders isolab created
+// and leaves the rest. A VM start then names a closed folder in its error (vm.cpp); a
+// warning here only repeated that line before it, once per kernel lookup.
 void make_traversable(const fs::path& folder) {
     fs::create_directories(folder);
     for (fs::path current = folder; current != current.root_path(); current = current.parent_path()) {
@@ -73,8 +74,8 @@ void make_traversable(const fs::path& folder) {
         if (current.filename().string().find("isolab") != std::string::npos || current == folder) {
             fs::permissions(current, fs::perms::others_exec | fs::perms::others_read, fs::perm_options::add);
         } else {
-            spdlog::warn("{} is not traversable by other users; libvirt's QEMU (user libvirt-qemu) cannot open guest "
-                         "files under it", current.string());
+            spdlog::debug("{} is not traversable by other users, so libvirt's QEMU cannot open guest files under it",
+                          current.string());
         }
     }
 }
