@@ -145,14 +145,24 @@ void make_mounts_private() {
     spdlog::debug("mount: / and everything below made private");
 }
 
+std::string overlay_option_path(const fs::path& path) {
+    std::string escaped;
+    for (char c : path.string()) {
+        if (c == '\\' || c == ',' || c == ':') escaped += '\\';
+        escaped += c;
+    }
+    return escaped;
+}
+
 void mount_overlay(const std::vector<fs::path>& lowerdirs, const fs::path& upperdir, const fs::path& workdir,
                    const fs::path& target) {
     std::string lower;
     for (const auto& layer : lowerdirs) {
         if (!lower.empty()) lower += ':';
-        lower += layer.string();
+        lower += overlay_option_path(layer);
     }
-    auto options = "lowerdir=" + lower + ",upperdir=" + upperdir.string() + ",workdir=" + workdir.string();
+    auto options = "lowerdir=" + lower + ",upperdir=" + overlay_option_path(upperdir) +
+                   ",workdir=" + overlay_option_path(workdir);
     if (mount("overlay", target.c_str(), "overlay", 0, options.c_str()) != 0) {
         int saved = errno;
         std::string hint;

@@ -21,8 +21,12 @@ bool overlay_available();
 // back to the host (systemd makes / shared by default).
 void make_mounts_private();
 
+// Returns `path` as an overlayfs option value: overlayfs splits its options at ',' and
+// lowerdir at ':', and takes a backslash in front of either (or of itself) as an escape.
+std::string overlay_option_path(const std::filesystem::path& path);
+
 // Mounts overlayfs on `target`: lowerdirs top layer first, then the writable upperdir and
-// its workdir (same filesystem as upperdir).
+// its workdir (same filesystem as upperdir). Every path may contain ',', ':' and '\'.
 void mount_overlay(const std::vector<std::filesystem::path>& lowerdirs, const std::filesystem::path& upperdir,
                    const std::filesystem::path& workdir, const std::filesystem::path& target);
 

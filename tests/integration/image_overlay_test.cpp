@@ -10,6 +10,7 @@
 #include "runtime/image/layout.hpp"
 #include "runtime/image/manifest.hpp"
 #include "runtime/image/store.hpp"
+#include "runtime/linux/mounts.hpp"
 #include "support/test_support.hpp"
 
 namespace isolab::image {
@@ -31,15 +32,10 @@ TarEntry entry(TarEntry::Type type, const std::string& path, const std::string& 
 class OverlayMount {
 public:
     OverlayMount(const std::vector<fs::path>& lowerdirs, const fs::path& target) : target_(target) {
-        std::string options = "lowerdir=";
-        for (size_t i = 0; i < lowerdirs.size(); ++i) options += (i ? ":" : "") + lowerdirs[i].string();
         fs::path upper = target.parent_path() / "upper";
         fs::path work = target.parent_path() / "work";
-        options += ",upperdir=" + upper.string() + ",workdir=" + work.string();
         for (const auto& folder : {target, upper, work}) fs::create_directories(folder);
-        if (mount("overlay", target.c_str(), "overlay", 0, options.c_str()) != 0) {
-            throw_errno("mount overlay on " + target.string() + " " + options);
-        }
+        kernel::mount_overlay(lowerdirs, upper, work, target);
     }
     ~OverlayMount() { umount2(target_.c_str(), MNT_DETACH); }
     OverlayMount(const OverlayMount&) = delete;
@@ -96,6 +92,26 @@ TEST(ImageOverlay, BusyboxRootfsMounts) {
     EXPECT_TRUE(fs::is_regular_file(merged / "bin/busybox"));
     EXPECT_EQ(fs::canonical(merged / "bin/sh"), merged / "bin/busybox");
     EXPECT_NE(read_file(merged / "etc/passwd").find("user:x:1000:1000"), std::string::npos);
+}
+
+// overlayfs splits its options at ',' and lowerdir at ':': a state root may contain both.
+TEST(ImageOverlay, PathsWithCommaColonBackslash) {
+    if (!testing::running_as_root()) GTEST_SKIP() << "overlay mounts need root";
+    testing::TestRoot root;
+    fs::path folder = root.root() / "a, b:c\\d";
+    fs::path lower_top = folder / "top, layer";
+    fs::path lower_base = folder / "base:layer";
+    fs::create_directories(lower_top);
+    fs::create_directories(lower_base);
+    write_file_atomic(lower_base / "from-base", "base");
+    write_file_atomic(lower_top / "from-top", "top");
+    fs::path merged = folder / "merged";
+    OverlayMount overlay({lower_top, lower_base}, merged);
+
+    EXPECT_EQ(read_file(merged / "from-base"), "base");
+    EXPECT_EQ(read_file(merged / "from-top"), "top");
+    write_file_atomic(merged / "written", "new");
+    EXPECT_EQ(read_file(folder / "upper" / "written"), "new") << "writes go to the upperdir";
 }
 
 }  // namespace
