@@ -163,6 +163,40 @@ TEST_F(VmRun, DamagedBaseDiskNamedInError) {
     EXPECT_FALSE(contains(run_isolab(paths, {"vm", "ps", "-a"}).out, "isolab-")) << "a failed --rm run left a record";
 }
 
+// The guest kernel keeps the initramfs in RAM and unpacks it into a tmpfs of at most half
+// the rest: a certain failure is rejected before the boot, a likely one is named after it.
+TEST_F(VmRun, OversizedInitramfsNamedWithMemoryHint) {
+    fs::path context = test_root_.root() / "big-context";
+    fs::create_directories(context);
+    isolab::write_file_atomic(context / "Dockerfile", "FROM busybox\nRUN dd if=/dev/zero of=/fill bs=1M count=36\n");
+    ASSERT_EQ(run_isolab(paths_, {"build", "-q", "-t", "fill36", context.string()}).exit_code, 0);
+    isolab::write_file_atomic(context / "Dockerfile", "FROM fill36\nRUN dd if=/dev/zero of=/more bs=1M count=12\n");
+    ASSERT_EQ(run_isolab(paths_, {"build", "-q", "-t", "fill48", context.string()}).exit_code, 0);
+    const std::vector<std::string> run = {"vm", "run", "--rm", "--accel", "tcg", "--network", "none", "--memory", "128M"};
+
+    // About 50 MiB: 3 x 50 > 128, so no guest could unpack it.
+    auto rejected_arguments = run;
+    rejected_arguments.insert(rejected_arguments.end(), {"fill48", "true"});
+    CliResult rejected = run_isolab(paths_, rejected_arguments);
+    EXPECT_NE(rejected.exit_code, 0);
+    EXPECT_TRUE(contains(rejected.err, "does not fit in --memory 128M")) << rejected.err;
+    EXPECT_TRUE(contains(rejected.err, "or use --form disk")) << rejected.err;
+    EXPECT_EQ(rejected.err.find('\n'), rejected.err.size() - 1) << "expected one line:\n" << rejected.err;
+
+    // About 38 MiB passes the bound, but the kernel's own share leaves too little memory:
+    // the unpacking fails or the guest runs out of memory after it.
+    auto booted_arguments = run;
+    booted_arguments.insert(booted_arguments.end(), {"fill36", "true"});
+    CliResult booted = run_isolab(paths_, booted_arguments);
+    EXPECT_NE(booted.exit_code, 0);
+    EXPECT_TRUE(contains(booted.err, "could not unpack the initramfs (Initramfs unpacking failed") ||
+                contains(booted.err, "ran out of memory (Kernel panic"))
+        << booted.err;
+    EXPECT_TRUE(contains(booted.err, "give the VM more --memory, or use --form disk")) << booted.err;
+    EXPECT_EQ(booted.err.find('\n'), booted.err.size() - 1) << "expected one line:\n" << booted.err;
+    EXPECT_FALSE(contains(run_isolab(paths_, {"vm", "ps", "-a"}).out, "isolab-")) << "a failed --rm run left a record";
+}
+
 TEST_F(VmRun, InvalidCpusRejectedBeforeLibvirt) {
     for (const char* cpus : {"0", "256", "999"}) {
         CliResult result = run_isolab(paths_, {"vm", "run", "--cpus", cpus, "busybox", "true"});

@@ -142,6 +142,25 @@ TEST(Protocol, KernelBanner) {
     EXPECT_FALSE(parse_kernel_banner("hello").has_value());
 }
 
+TEST(Protocol, KernelFailureLines) {
+    auto unpacking = parse_kernel_failure("[    0.854819] Initramfs unpacking failed: write error");
+    ASSERT_TRUE(unpacking.has_value());
+    EXPECT_EQ(unpacking->kind, KernelFailure::Kind::initramfs_unpacking);
+    EXPECT_EQ(unpacking->text, "Initramfs unpacking failed: write error");
+
+    auto panic = parse_kernel_failure(
+        "\x1b[2J[    1.016609] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0) ");
+    ASSERT_TRUE(panic.has_value());
+    EXPECT_EQ(panic->kind, KernelFailure::Kind::panic);
+    EXPECT_EQ(panic->text, "Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)");
+
+    auto memory = parse_kernel_failure("[    2.1] Kernel panic - not syncing: System is deadlocked on memory");
+    ASSERT_TRUE(memory.has_value());
+    EXPECT_EQ(memory->kind, KernelFailure::Kind::out_of_memory);
+
+    EXPECT_FALSE(parse_kernel_failure("[    1.019304]  panic+0x118/0x2f4").has_value());
+}
+
 }  // namespace
 }  // namespace isolab::vm::libvirt
 

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <utility>
 
 namespace isolab::vm::libvirt {
 
@@ -153,6 +154,22 @@ std::optional<ProtocolEvent> parse_protocol_line(std::string_view line) {
 }
 
 bool is_init_line(std::string_view line) { return strip_terminal_controls(line).starts_with(kInitPrefix); }
+
+std::optional<KernelFailure> parse_kernel_failure(std::string_view line) {
+    std::string clean = strip_terminal_controls(line);
+    for (auto [kind, marker] : {std::pair{KernelFailure::Kind::panic, std::string_view("Kernel panic - ")},
+                                std::pair{KernelFailure::Kind::initramfs_unpacking,
+                                          std::string_view("Initramfs unpacking failed")}}) {
+        size_t at = clean.find(marker);
+        if (at == std::string::npos) continue;
+        std::string text = clean.substr(at);
+        while (!text.empty() && text.back() == ' ') text.pop_back();
+        bool memory = text.find("on memory") != std::string::npos || text.find("Out of memory") != std::string::npos;
+        if (kind == KernelFailure::Kind::panic && memory) kind = KernelFailure::Kind::out_of_memory;
+        return KernelFailure{kind, std::move(text)};
+    }
+    return std::nullopt;
+}
 
 std::optional<std::string> parse_kernel_banner(std::string_view line) {
     std::string clean = strip_terminal_controls(line);

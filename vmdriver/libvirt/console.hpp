@@ -58,4 +58,17 @@ bool is_init_line(std::string_view line);
 // the line is that banner.
 std::optional<std::string> parse_kernel_banner(std::string_view line);
 
+// A line in which the guest kernel reports why it cannot go on.
+struct KernelFailure {
+    // out_of_memory: a panic that names memory ("System is deadlocked on memory", "Out of
+    // memory"), which a guest gets when its initramfs leaves too little RAM.
+    enum class Kind { panic, out_of_memory, initramfs_unpacking };
+    Kind kind = Kind::panic;
+    std::string text;  // the message from "Kernel panic" or "Initramfs unpacking failed" on
+};
+
+// Returns the failure when the line is the kernel's panic line or its report that the
+// initramfs could not be unpacked, without the time stamp in front.
+std::optional<KernelFailure> parse_kernel_failure(std::string_view line);
+
 }  // namespace isolab::vm::libvirt

@@ -78,6 +78,7 @@ struct BootState {
     std::string init_error;
     std::string guest_kernel;
     std::vector<std::string> boot_log;
+    std::optional<KernelFailure> kernel_failure;  // the first panic or unpacking failure
     std::vector<ConsoleLine> output;  // workload lines not yet handed to the caller
 
     void consume(std::string_view bytes, Clock::time_point when) {
@@ -115,6 +116,7 @@ private:
         if (!workload_start && guest_kernel.empty()) {
             if (auto release = parse_kernel_banner(line.text)) guest_kernel = *release;
         }
+        if (!kernel_failure) kernel_failure = parse_kernel_failure(line.text);
         boot_log.push_back(std::move(line.text));
         if (boot_log.size() > kBootLogTail) boot_log.erase(boot_log.begin());
     }
@@ -370,11 +372,26 @@ bool finished(const BootState& state, Clock::time_point now) {
     return state.exited && now - *state.exited > kPowerOffGrace;
 }
 
-std::string last_console_lines(const BootState& state) {
-    std::string text;
-    size_t first = state.boot_log.size() > 5 ? state.boot_log.size() - 5 : 0;
-    for (size_t i = first; i < state.boot_log.size(); ++i) text += "\n  " + state.boot_log[i];
-    return text;
+// Throws the error for a guest that stopped before isolab-init reported an exit code, on one
+// line: isolab-init's own error, else the kernel's failure line, else the last console line.
+[[noreturn]] void throw_early_stop(const BootState& state, const std::string& name) {
+    std::string message = fmt::format("VM {} stopped before isolab-init reported an exit code", name);
+    std::string hint = "run with --log-level debug to see the whole console";
+    if (!state.init_error.empty()) {
+        message += ": " + state.init_error;
+    } else if (state.kernel_failure && state.kernel_failure->kind != KernelFailure::Kind::panic) {
+        bool unpacking = state.kernel_failure->kind == KernelFailure::Kind::initramfs_unpacking;
+        message += fmt::format(": {} ({})",
+                               unpacking ? "the guest kernel could not unpack the initramfs" : "the guest ran out of memory",
+                               state.kernel_failure->text);
+        hint = "the initramfs form keeps the whole image in the guest's RAM, unpacked into a RAM filesystem of at most "
+               "half its free memory: give the VM more --memory, or use --form disk";
+    } else if (state.kernel_failure) {
+        message += ": " + state.kernel_failure->text;
+    } else if (!state.boot_log.empty()) {
+        message += "; its last console line: " + strip_terminal_controls(state.boot_log.back());
+    }
+    throw Error(message, hint);
 }
 
 void record_phases(const BootState& state, PhaseRecorder& phases) {
@@ -484,9 +501,7 @@ void watch(Domain& domain, BootState& state, const std::function<void()>& close_
 
     std::lock_guard lock(state.mutex);
     if (!state.exited && !outcome.stopped_on_request) {
-        throw Error(fmt::format("VM {} stopped before isolab-init reported an exit code{}{}", domain.name(),
-                                state.init_error.empty() ? "" : ": " + state.init_error, last_console_lines(state)),
-                    "run with --log-level debug to see the whole console");
+        throw_early_stop(state, domain.name());
     }
 }
 
