@@ -152,6 +152,14 @@ TimedBoot boot_once_with_qemu(const vm::BootVariant& variant, const vm::ProfileF
         },
         {.timeout = kBootTimeout});
 
+    // QEMU exits with 0 after the guest powers off or panics (-no-reboot): another code is
+    // QEMU's own failure, such as memory it cannot allocate, which a new boot repeats.
+    if (!ready && qemu_exit != 0 && !init_start) {
+        throw Error(fmt::format("boot-profile step {}: QEMU failed with exit code {}: {}", variant.name, qemu_exit,
+                                last_line),
+                    "the text after the exit code is QEMU's message: fix what it names, such as a --memory the "
+                    "host cannot give");
+    }
     if (!ready) {
         throw EarlyStop(fmt::format("boot-profile step {}: the guest stopped before the workload started (QEMU exit "
                                     "{}, console: '{}')",

@@ -115,6 +115,16 @@ TEST_F(VmBootProfile, NegativePauseFailsBeforeBooting) {
     EXPECT_TRUE(leftovers().empty());
 }
 
+// QEMU's own start failure is not a flaky early stop: no second and third boot.
+TEST_F(VmBootProfile, QemuStartFailureNotRetried) {
+    auto result = isolab({"vm", "boot-profile", "--runs", "1", "--accel", "tcg", "--only", "default", "--memory",
+                          "100000G", "busybox"});
+    EXPECT_NE(result.exit_code, 0);
+    EXPECT_NE(result.err.find("boot-profile step default: QEMU failed with exit code"), std::string::npos) << result.err;
+    EXPECT_EQ(result.err.find("booting again"), std::string::npos) << result.err;
+    EXPECT_TRUE(leftovers().empty());
+}
+
 TEST_F(VmBootProfile, FailingWorkloadIsReported) {
     auto result = isolab({"vm", "boot-profile", "--runs", "1", "--accel", "tcg", "--only", "trimmed-cmdline", "busybox",
                           "false"});
