@@ -62,6 +62,15 @@ TEST(DomainXml, OwnerRootSurvivesLibvirt) {
     EXPECT_EQ(owner_root_of(define_and_read_back(build_domain_xml(unowned))), "");
 }
 
+// libvirt writes non-ASCII letters as character references, and a raw tab or line end in
+// an attribute would come back as a space.
+TEST(DomainXml, OwnerRootWithTabsAndLettersSurvives) {
+    DomainSpec spec = awkward_spec(256ULL << 20);
+    spec.owner_root = "/tmp/state\troot\nline, \xc3\xbc\xe2\x82\xac \xf0\x9d\x84\x9e &#x41; &amp";
+    std::string read_back = define_and_read_back(build_domain_xml(spec));
+    EXPECT_EQ(owner_root_of(read_back), spec.owner_root.string()) << read_back;
+}
+
 TEST(DomainXml, MemorySixteenGibBothSpellings) {
     for (const char* text : {"16384M", "16G"}) {
         std::uint64_t bytes = parse_memory_size(text);
@@ -236,6 +245,7 @@ TEST(DomainName, PrefixAndValidation) {
 
 TEST(XmlEscape, AllSpecialCharacters) {
     EXPECT_EQ(xml_escape("a&b<c>d'e\"f, g"), "a&amp;b&lt;c&gt;d&apos;e&quot;f, g");
+    EXPECT_EQ(xml_escape("a\tb\nc\rd"), "a&#9;b&#10;c&#13;d");
 }
 
 TEST(Connection, UriResolution) {

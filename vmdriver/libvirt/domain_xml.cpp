@@ -1,5 +1,8 @@
 #include "vmdriver/libvirt/domain_xml.hpp"
 
+#include <charconv>
+#include <system_error>
+
 #include <fmt/format.h>
 
 #include "runtime/core/error.hpp"
@@ -193,8 +196,13 @@ std::string xml_escape(std::string_view text) {
             case '>': escaped += "&gt;"; break;
             case '\'': escaped += "&apos;"; break;
             case '"': escaped += "&quot;"; break;
+            // An XML parser turns raw tabs and line ends in an attribute into spaces, but a character
+            // reference keeps them, in text and attributes alike.
+            case '\t': escaped += "&#9;"; break;
+            case '\n': escaped += "&#10;"; break;
+            case '\r': escaped += "&#13;"; break;
             default:
-                if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+                if (static_cast<unsigned char>(c) < 0x20) {
                     throw Error(fmt::format("cannot put control character 0x{:02x} into domain XML: '{}'",
                                             static_cast<unsigned>(c), text));
                 }
@@ -206,12 +214,55 @@ std::string xml_escape(std::string_view text) {
 
 namespace {
 
-// Undoes xml_escape and libvirt's own attribute escaping.
+// Appends `code` as UTF-8. Returns false for a value that is no Unicode scalar.
+bool append_utf8(std::string& out, unsigned long code) {
+    if (code >= 0xd800 && code <= 0xdfff) return false;
+    if (code < 0x80) {
+        out += static_cast<char>(code);
+    } else if (code < 0x800) {
+        out += static_cast<char>(0xc0 | (code >> 6));
+        out += static_cast<char>(0x80 | (code & 0x3f));
+    } else if (code < 0x10000) {
+        out += static_cast<char>(0xe0 | (code >> 12));
+        out += static_cast<char>(0x80 | ((code >> 6) & 0x3f));
+        out += static_cast<char>(0x80 | (code & 0x3f));
+    } else if (code < 0x110000) {
+        out += static_cast<char>(0xf0 | (code >> 18));
+        out += static_cast<char>(0x80 | ((code >> 12) & 0x3f));
+        out += static_cast<char>(0x80 | ((code >> 6) & 0x3f));
+        out += static_cast<char>(0x80 | (code & 0x3f));
+    } else {
+        return false;
+    }
+    return true;
+}
+
+// Decodes a character reference ("&#252;" or "&#xFC;") at the start of `text` into
+// `out`. Returns its length, or 0 when `text` does not start with a valid one.
+size_t decode_character_reference(std::string_view text, std::string& out) {
+    if (!text.starts_with("&#")) return 0;
+    bool hex = text.size() > 2 && (text[2] == 'x' || text[2] == 'X');
+    size_t digits_start = hex ? 3 : 2;
+    size_t end = text.find(';', digits_start);
+    if (end == std::string_view::npos || end == digits_start || end - digits_start > 8) return 0;
+    unsigned long code = 0;
+    auto digits = text.substr(digits_start, end - digits_start);
+    auto [last, error] = std::from_chars(digits.data(), digits.data() + digits.size(), code, hex ? 16 : 10);
+    if (error != std::errc() || last != digits.data() + digits.size()) return 0;
+    return append_utf8(out, code) ? end + 1 : 0;
+}
+
+// Undoes xml_escape and libvirt's own attribute escaping: the five named entities and
+// character references, which libvirt writes for non-ASCII letters (&#xFC; for ü).
 std::string xml_unescape(std::string_view text) {
     static constexpr std::pair<std::string_view, char> kEntities[] = {
         {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&apos;", '\''}, {"&quot;", '"'}};
     std::string plain;
     for (size_t i = 0; i < text.size();) {
+        if (size_t length = decode_character_reference(text.substr(i), plain)) {
+            i += length;
+            continue;
+        }
         bool replaced = false;
         for (const auto& [entity, character] : kEntities) {
             if (text.substr(i).starts_with(entity)) {

@@ -69,8 +69,9 @@ std::uint64_t parse_memory_size(std::string_view text);
 // for characters libvirt or a shell would trip over.
 std::string make_domain_name(std::string_view requested);
 
-// Escapes &, <, >, ' and " for XML text and attribute values. Throws Error for control
-// characters, which XML 1.0 cannot carry.
+// Escapes &, <, >, ' and " for XML text and attribute values, and tab, line feed and
+// carriage return as character references. Throws Error for other control characters,
+// which XML 1.0 cannot carry.
 std::string xml_escape(std::string_view text);
 
 // Builds the domain XML. Throws Error when memory_mib is below the minimum or a required
