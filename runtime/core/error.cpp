@@ -31,10 +31,26 @@ std::string printable(std::string_view text, size_t max_length) {
     return result;
 }
 
+std::string joined_lines(std::string_view text) {
+    std::string joined;
+    while (!text.empty()) {
+        size_t end = text.find('\n');
+        std::string_view line = text.substr(0, end);
+        while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.remove_suffix(1);
+        if (!line.empty()) {
+            if (!joined.empty()) joined += "; ";
+            joined += line;
+        }
+        if (end == std::string_view::npos) break;
+        text.remove_prefix(end + 1);
+    }
+    return joined;
+}
+
 std::string error_line(const Error& error) {
     constexpr size_t max_hint_bytes = 500;
-    std::string line = printable(error.what(), kMaxErrorMessageBytes);
-    if (!error.hint().empty()) line += " (" + printable(error.hint(), max_hint_bytes) + ")";
+    std::string line = printable(joined_lines(error.what()), kMaxErrorMessageBytes);
+    if (!error.hint().empty()) line += " (" + printable(joined_lines(error.hint()), max_hint_bytes) + ")";
     return line;
 }
 

@@ -44,8 +44,12 @@ std::string printable(std::string_view text, size_t max_length = 120);
 // or a file, such as a name of 100,000 characters, can make a message of any size.
 inline constexpr size_t kMaxErrorMessageBytes = 1000;
 
-// Returns the line isolab prints for `error` after "isolab: ": one_line() with the message
-// cut at kMaxErrorMessageBytes and the hint at 500, control characters escaped.
+// Returns the lines of `text` without trailing spaces, the empty ones left out, joined with "; ".
+std::string joined_lines(std::string_view text);
+
+// Returns the line isolab prints for `error` after "isolab: ": one_line() with the lines of
+// a multi-line message (from libvirt or QEMU, for example) joined, the message cut at
+// kMaxErrorMessageBytes and the hint at 500, other control characters escaped.
 std::string error_line(const Error& error);
 
 // Throws Error("<what>: <strerror(errno)>"), reading errno at the call.

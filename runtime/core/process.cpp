@@ -11,7 +11,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <sstream>
 
 #include "runtime/core/clock.hpp"
 #include "runtime/core/error.hpp"
@@ -127,14 +126,7 @@ std::string run_checked(const std::vector<std::string>& argv, const CommandOptio
     auto result = run_command(argv, options);
     if (result.exit_code != 0) {
         // An error is shown on one line: the tool's lines are joined with "; ".
-        std::string output;
-        std::istringstream lines(result.output);
-        for (std::string line; std::getline(lines, line);) {
-            while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
-            if (line.empty()) continue;
-            if (!output.empty()) output += "; ";
-            output += line;
-        }
+        std::string output = joined_lines(result.output);
         throw Error(argv[0] + " failed with exit code " + std::to_string(result.exit_code) +
                     (output.empty() ? "" : ": " + output));
     }

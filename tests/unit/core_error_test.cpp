@@ -32,5 +32,12 @@ TEST(Error, OneLineAddsHint) {
     EXPECT_EQ(Error("bad value").one_line(), "bad value");
 }
 
+// libvirt and QEMU report over several lines; isolab prints one.
+TEST(Error, PrintedLineJoinsMessageLines) {
+    Error error("cannot start: first\r\n\nsecond  \n", "do this\nor that");
+    EXPECT_EQ(error_line(error), "cannot start: first; second (do this; or that)");
+    EXPECT_EQ(error_line(Error("value 'a\\nb'")), "value 'a\\nb'") << "an escaped value stays as it is";
+}
+
 }  // namespace
 }  // namespace isolab
