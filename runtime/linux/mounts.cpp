@@ -11,6 +11,9 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include "runtime/core/error.hpp"
 #include "runtime/core/unique_fd.hpp"
@@ -154,20 +157,54 @@ std::string overlay_option_path(const fs::path& path) {
     return escaped;
 }
 
-void mount_overlay(const std::vector<fs::path>& lowerdirs, const fs::path& upperdir, const fs::path& workdir,
-                   const fs::path& target) {
+namespace {
+
+std::string overlay_options(const std::vector<std::string>& lowerdirs, const fs::path& upperdir,
+                            const fs::path& workdir) {
     std::string lower;
     for (const auto& layer : lowerdirs) {
         if (!lower.empty()) lower += ':';
-        lower += overlay_option_path(layer);
+        lower += layer;
     }
-    auto options = "lowerdir=" + lower + ",upperdir=" + overlay_option_path(upperdir) +
-                   ",workdir=" + overlay_option_path(workdir);
+    return "lowerdir=" + lower + ",upperdir=" + overlay_option_path(upperdir) + ",workdir=" + overlay_option_path(workdir);
+}
+
+}  // namespace
+
+void mount_overlay(const std::vector<fs::path>& lowerdirs, const fs::path& upperdir, const fs::path& workdir,
+                   const fs::path& target) {
+    std::vector<std::string> lower;
+    for (const auto& layer : lowerdirs) lower.push_back(overlay_option_path(layer));
+    auto options = overlay_options(lower, upperdir, workdir);
+
+    // mount(2) copies at most one page of options, and the kernel fails on a longer string
+    // with an error that names neither cause (ENOENT on 6.18). Then each layer is given as
+    // /proc/self/fd/N of a descriptor open during the mount, about 17 bytes a layer.
+    // NOTE: tried on a 6.18 kernel only; overlayfs resolves the paths with kern_path,
+    // which follows /proc's fd links.
+    auto page_size = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    std::vector<UniqueFd> layer_fds;
+    if (options.size() >= page_size) {
+        lower.clear();
+        for (const auto& layer : lowerdirs) {
+            UniqueFd fd(open(layer.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+            if (!fd) throw_errno("cannot open layer " + layer.string());
+            lower.push_back("/proc/self/fd/" + std::to_string(fd.get()));
+            layer_fds.push_back(std::move(fd));
+        }
+        options = overlay_options(lower, upperdir, workdir);
+    }
+    if (options.size() >= page_size) {
+        throw Error(fmt::format("cannot mount overlay on {}: its {} layers take {} bytes of mount options, more than "
+                                "the kernel's limit of {}",
+                                target.string(), lowerdirs.size(), options.size(), page_size - 1),
+                    "build the image with fewer layers (join RUN steps), or use a state root (ISOLAB_ROOT) with a "
+                    "shorter path");
+    }
     if (mount("overlay", target.c_str(), "overlay", 0, options.c_str()) != 0) {
         int saved = errno;
         std::string hint;
         if (saved == ENODEV) hint = "overlayfs is not available: load it with 'modprobe overlay'";
-        if (saved == EINVAL && options.size() >= 4096) hint = "the image has too many layers for one overlay mount";
         throw_errno(saved, "mount overlay on " + target.string(), hint);
     }
     spdlog::debug("mount: overlay on {} ({})", target.string(), options);

@@ -114,5 +114,37 @@ TEST(ImageOverlay, PathsWithCommaColonBackslash) {
     EXPECT_EQ(read_file(folder / "upper" / "written"), "new") << "writes go to the upperdir";
 }
 
+// mount(2) takes one page of options: long layer paths are passed as descriptors, and more
+// layers than even that allows fail with the reason.
+TEST(ImageOverlay, LayersBeyondOnePageOfOptions) {
+    if (!testing::running_as_root()) GTEST_SKIP() << "overlay mounts need root";
+    testing::TestRoot root;
+    auto make_layers = [&](const fs::path& folder, int count) {
+        std::vector<fs::path> layers;
+        for (int i = 0; i < count; ++i) {
+            layers.push_back(folder / (std::string(90, 'x') + std::to_string(i)));
+            fs::create_directories(layers.back());
+            write_file_atomic(layers.back() / ("file" + std::to_string(i)), std::to_string(i));
+        }
+        return layers;
+    };
+
+    auto layers = make_layers(root.root() / "sixty", 60);  // about 6,000 bytes of paths
+    {
+        OverlayMount overlay(layers, root.root() / "sixty" / "merged");
+        EXPECT_EQ(read_file(root.root() / "sixty" / "merged" / "file0"), "0");
+        EXPECT_EQ(read_file(root.root() / "sixty" / "merged" / "file59"), "59");
+    }
+
+    auto too_many = make_layers(root.root() / "many", 300);
+    try {
+        OverlayMount overlay(too_many, root.root() / "many" / "merged");
+        ADD_FAILURE() << "300 layers mounted";
+    } catch (const Error& error) {
+        EXPECT_NE(std::string(error.what()).find("its 300 layers take"), std::string::npos) << error.what();
+        EXPECT_NE(error.hint().find("fewer layers"), std::string::npos) << error.hint();
+    }
+}
+
 }  // namespace
 }  // namespace isolab::image
