@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 
+#include "runtime/core/error.hpp"
 #include "runtime/core/files.hpp"
 #include "vmdriver/libvirt/connection.hpp"
 
@@ -51,4 +52,18 @@ TEST(EmbeddedQemuUser, RootOnlyWithIsolabsOwnConfig) {
     EXPECT_FALSE(embedded_qemu_runs_as_root(uri)) << "an existing qemu.conf was replaced";
 
     EXPECT_FALSE(embedded_qemu_runs_as_root("qemu:///system"));
+}
+
+// libvirt 9.0 hands the root to QEMU's -qmp option unescaped: rejected before libvirt loads.
+TEST(EmbeddedQemuUser, RootWithCommaOrEqualsRejected) {
+    for (const char* root : {"/tmp/a,b/libvirt-embedded", "/tmp/a=b/libvirt-embedded"}) {
+        try {
+            isolab::vm::libvirt::Connection connection(embedded_uri(root));
+            ADD_FAILURE() << "accepted " << root;
+        } catch (const isolab::Error& error) {
+            EXPECT_NE(std::string(error.what()).find("invalid embedded driver root"), std::string::npos) << error.what();
+            EXPECT_NE(error.hint().find("without ',' or '='"), std::string::npos) << error.hint();
+        }
+        EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(root).parent_path())) << "created " << root;
+    }
 }

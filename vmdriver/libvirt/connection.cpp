@@ -208,6 +208,14 @@ Connection::Connection(std::string uri) : uri_(std::move(uri)) {
                     "use libvirtd and the embedded driver in separate isolab runs");
     }
     if (!root.empty()) {
+        // libvirt 9.0 starts its capability probe with "-qmp unix:<root>/...,server=on"
+        // without escaping, and QEMU then reads ',' and '=' in the root as option syntax.
+        if (root.string().find_first_of(",=") != std::string::npos) {
+            throw Error("invalid embedded driver root " + root.string() +
+                            ": libvirt passes it to QEMU's -qmp option unescaped, where ',' and '=' break the VM start",
+                        "choose a root folder without ',' or '=' (for the default root, a state root ISOLAB_ROOT "
+                        "without them)");
+        }
         prepare_embedded_root(root);
         embedded_driver_loaded = true;
     }
