@@ -67,6 +67,7 @@ bool record_exit(const Paths& paths, VmRecord& record, const std::string& finish
         record.status = "exited";
         record.exit_code = exit_code_from_console(vm.console_log());
         if (!record.exit_code) record.exit_code = record.stopped_by.empty() ? kVanishedExitCode : kDestroyedExitCode;
+        if (*record.exit_code == kVanishedExitCode) record.error = failure_from_console(vm.console_log());
         record.finished = finished.empty() ? modification_time(vm.console_log()) : finished;
         // The holder ends by itself once QEMU has exited. Stopping it here frees the ports
         // and releases the lease before the command that noticed the exit returns.
@@ -430,6 +431,13 @@ void read_vm_logs(const Paths& paths, const std::string& name, bool follow, bool
         if (!log.is_open()) log.open(vm.console_log(), std::ios::binary);
     }
     if (!whole_console) filter.finish();
+    // A guest that failed before its workload left nothing in these logs, so the reason goes to stderr.
+    if (!running && !exit_code_from_console(vm.console_log()) && view.record.stopped_by.empty()) {
+        std::string failure = failure_from_console(vm.console_log());
+        if (!failure.empty()) {
+            spdlog::warn("VM {} stopped before isolab-init reported an exit code: {}", view.record.name, failure);
+        }
+    }
 }
 
 std::string inspect_vm(const Paths& paths, const std::string& name) {
@@ -446,6 +454,7 @@ std::string inspect_vm(const Paths& paths, const std::string& name) {
         {"ExitCode", record.exit_code ? json(*record.exit_code) : json(nullptr)},
         {"FinishedAt", record.finished},
         {"StoppedBy", record.stopped_by},
+        {"Error", record.error},
         {"DomainState", view.domain ? json(view.domain->state) : json(nullptr)},
     };
     json document = {

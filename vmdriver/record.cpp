@@ -43,6 +43,7 @@ std::string record_to_json(const VmRecord& record) {
         {"exit_code", record.exit_code ? json(*record.exit_code) : json(nullptr)},
         {"finished", record.finished},
         {"stopped_by", record.stopped_by},
+        {"error", record.error},
         {"owner_pid", record.owner_pid},
         {"owner_start_ticks", record.owner_start_ticks},
         {"network", record.network},
@@ -81,6 +82,7 @@ VmRecord record_from_json(const std::string& text) {
     }
     record.finished = document.value("finished", "");
     record.stopped_by = document.value("stopped_by", "");
+    record.error = document.value("error", "");
     record.owner_pid = document.value("owner_pid", 0);
     record.owner_start_ticks = document.value("owner_start_ticks", std::uint64_t{0});
     record.network = document.value("network", "none");
@@ -149,6 +151,21 @@ std::optional<int> exit_code_from_console(const fs::path& log) {
         if (event && event->kind == libvirt::ProtocolEvent::Kind::exit) code = event->exit_code;
     }
     return code;
+}
+
+std::string failure_from_console(const fs::path& log) {
+    std::ifstream file(log);
+    std::string init_error;
+    std::optional<libvirt::KernelFailure> kernel_failure;
+    std::string line;
+    while (std::getline(file, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        auto event = libvirt::parse_protocol_line(line);
+        if (event && event->kind == libvirt::ProtocolEvent::Kind::error) init_error = event->text;
+        if (!kernel_failure) kernel_failure = libvirt::parse_kernel_failure(line);
+    }
+    if (!init_error.empty()) return init_error;
+    return kernel_failure ? libvirt::describe_kernel_failure(*kernel_failure) : std::string();
 }
 
 }  // namespace isolab::vm

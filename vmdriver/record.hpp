@@ -36,6 +36,7 @@ struct VmRecord {
     std::optional<int> exit_code;    // the workload's, when isolab-init reported it
     std::string finished;         // RFC 3339 UTC; empty while running
     std::string stopped_by;       // "", "stop", "stop-timeout" or "kill": who ended the domain
+    std::string error;            // why the guest stopped without an exit code, from its console
     pid_t owner_pid = 0;          // the foreground `vm run` process; 0 when detached
     std::uint64_t owner_start_ticks = 0;
     std::string network = "none"; // --network: "none", "bridge" or a user-defined network
@@ -81,6 +82,11 @@ VmRecord require_record(const Paths& paths, const std::string& name);
 // Returns the exit code from the last "isolab-init: exit code=N" line of a console log,
 // or nothing when the guest did not write one.
 std::optional<int> exit_code_from_console(const std::filesystem::path& log);
+
+// Returns why a guest stopped before isolab-init reported an exit code, from its console
+// log: isolab-init's last error line, else the kernel's first failure line (see
+// describe_kernel_failure), else empty.
+std::string failure_from_console(const std::filesystem::path& log);
 
 // Converts between VmRecord and its JSON form (exposed for tests and inspect).
 std::string record_to_json(const VmRecord& record);

@@ -5,6 +5,7 @@
 #include <libvirt/libvirt.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
@@ -14,6 +15,7 @@
 
 #include "runtime/core/files.hpp"
 #include "support/test_support.hpp"
+#include "support/vm_domain_test.hpp"
 #include "vmdriver/libvirt/connection.hpp"
 #include "vmdriver/libvirt/domain.hpp"
 
@@ -195,6 +197,21 @@ TEST_F(VmRun, OversizedInitramfsNamedWithMemoryHint) {
     EXPECT_TRUE(contains(booted.err, "give the VM more --memory, or use --form disk")) << booted.err;
     EXPECT_EQ(booted.err.find('\n'), booted.err.size() - 1) << "expected one line:\n" << booted.err;
     EXPECT_FALSE(contains(run_isolab(paths_, {"vm", "ps", "-a"}).out, "isolab-")) << "a failed --rm run left a record";
+
+    // A detached boot has no one watching it, so inspect and logs name the failure afterwards.
+    std::string name = "vmtest-" + random_hex_id().substr(0, 8);
+    CliResult detached = run_isolab(paths_, {"vm", "run", "-d", "--accel", "tcg", "--network", "none", "--memory",
+                                             "128M", "--name", name, "fill36", "true"});
+    ASSERT_EQ(detached.exit_code, 0) << detached.err;
+    bool exited = testing::wait_for(
+        [&] { return contains(run_isolab(paths_, {"vm", "ps", "-a"}).out, "Exited (255)"); }, std::chrono::seconds(120));
+    EXPECT_TRUE(exited) << run_isolab(paths_, {"vm", "ps", "-a"}).out;
+    CliResult inspect = run_isolab(paths_, {"vm", "inspect", name});
+    EXPECT_TRUE(contains(inspect.out, "\"Error\": \"the guest")) << inspect.out;
+    CliResult logs = run_isolab(paths_, {"vm", "logs", name});
+    EXPECT_EQ(logs.exit_code, 0) << logs.err;
+    EXPECT_TRUE(contains(logs.err, "stopped before isolab-init reported an exit code: the guest")) << logs.err;
+    EXPECT_EQ(run_isolab(paths_, {"vm", "rm", name}).exit_code, 0);
 }
 
 TEST_F(VmRun, InvalidCpusRejectedBeforeLibvirt) {

@@ -171,6 +171,16 @@ std::optional<KernelFailure> parse_kernel_failure(std::string_view line) {
     return std::nullopt;
 }
 
+std::string describe_kernel_failure(const KernelFailure& failure) {
+    switch (failure.kind) {
+        case KernelFailure::Kind::out_of_memory: return "the guest ran out of memory (" + failure.text + ")";
+        case KernelFailure::Kind::initramfs_unpacking:
+            return "the guest kernel could not unpack the initramfs (" + failure.text + ")";
+        case KernelFailure::Kind::panic: break;
+    }
+    return failure.text;
+}
+
 std::optional<std::string> parse_kernel_banner(std::string_view line) {
     std::string clean = strip_terminal_controls(line);
     size_t at = clean.find(kBannerPrefix);

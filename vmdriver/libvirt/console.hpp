@@ -71,4 +71,13 @@ struct KernelFailure {
 // initramfs could not be unpacked, without the time stamp in front.
 std::optional<KernelFailure> parse_kernel_failure(std::string_view line);
 
+// Describes `failure` for an error message: "the guest ran out of memory (<line>)", "the
+// guest kernel could not unpack the initramfs (<line>)", or the panic line itself.
+std::string describe_kernel_failure(const KernelFailure& failure);
+
+// The hint for a failure of the kinds out_of_memory and initramfs_unpacking.
+inline constexpr std::string_view kGuestMemoryHint =
+    "the initramfs form keeps the whole image in the guest's RAM, unpacked into a RAM filesystem of at most half "
+    "its free memory: give the VM more --memory, or use --form disk";
+
 }  // namespace isolab::vm::libvirt

@@ -379,15 +379,9 @@ bool finished(const BootState& state, Clock::time_point now) {
     std::string hint = "run with --log-level debug to see the whole console";
     if (!state.init_error.empty()) {
         message += ": " + state.init_error;
-    } else if (state.kernel_failure && state.kernel_failure->kind != KernelFailure::Kind::panic) {
-        bool unpacking = state.kernel_failure->kind == KernelFailure::Kind::initramfs_unpacking;
-        message += fmt::format(": {} ({})",
-                               unpacking ? "the guest kernel could not unpack the initramfs" : "the guest ran out of memory",
-                               state.kernel_failure->text);
-        hint = "the initramfs form keeps the whole image in the guest's RAM, unpacked into a RAM filesystem of at most "
-               "half its free memory: give the VM more --memory, or use --form disk";
     } else if (state.kernel_failure) {
-        message += ": " + state.kernel_failure->text;
+        message += ": " + describe_kernel_failure(*state.kernel_failure);
+        if (state.kernel_failure->kind != KernelFailure::Kind::panic) hint = kGuestMemoryHint;
     } else if (!state.boot_log.empty()) {
         message += "; its last console line: " + strip_terminal_controls(state.boot_log.back());
     }
