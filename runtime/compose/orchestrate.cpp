@@ -40,6 +40,19 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The --mount value of `bind`: each field in double quotes (a quote doubled), as the
+// option's CSV syntax allows, so ',' and ':' in the path stay part of it.
+std::string mount_option(const ColonBind& bind) {
+    auto quoted = [](const std::string& field) {
+        std::string text = "\"";
+        for (char c : field) text += c == '"' ? std::string("\"\"") : std::string(1, c);
+        return text + "\"";
+    };
+    std::string value = "type=bind," + quoted("source=" + bind.source) + "," + quoted("target=" + bind.target);
+    if (bind.read_only) value += ",readonly";
+    return value;
+}
+
 std::string container_name(const std::string& project, const std::string& service, int number = 1) {
     return project + "-" + service + "-" + std::to_string(number);
 }
@@ -438,6 +451,7 @@ container::RunOptions run_options_for(const Project& project, const Service& ser
     options.user = service.user;
     options.working_dir = service.working_dir;
     options.volumes = service.volumes;
+    for (const auto& bind : service.colon_binds) options.mounts.push_back(mount_option(bind));
     options.restart_policy = service.restart;
     options.healthcheck = service.healthcheck;
     options.labels = service.labels;

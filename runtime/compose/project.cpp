@@ -60,8 +60,20 @@ bool valid_hostname(const std::string& name) {
     return name.front() != '-' && name.back() != '-' && name.front() != '.';
 }
 
-std::string volume_from_long_syntax(const Reader& reader, const YAML::Node& node, const fs::path& project_dir,
-                                    const std::string& project_name, const std::string& key) {
+// Adds a volume entry to `service`: in -v form, or as a ColonBind when it is a bind whose
+// host path contains ':' (a project folder such as /srv/a:b).
+void add_volume(Service& service, const std::string& source, const std::string& target, bool read_only, bool bind) {
+    if (bind && source.find(':') != std::string::npos) {
+        service.colon_binds.push_back({source, target, read_only});
+        return;
+    }
+    std::string spec = source.empty() ? target : source + ":" + target;
+    if (read_only) spec += ":ro";
+    service.volumes.push_back(spec);
+}
+
+void volume_from_long_syntax(Service& service, const Reader& reader, const YAML::Node& node, const fs::path& project_dir,
+                             const std::string& project_name, const std::string& key) {
     std::string type = node["type"] ? reader.scalar(node["type"], key + ".type") : "volume";
     std::string source = node["source"] ? reader.scalar(node["source"], key + ".source") : "";
     if (!node["target"]) fail(reader.file(), node, key, "a long-syntax volume needs a target");
@@ -80,31 +92,40 @@ std::string volume_from_long_syntax(const Reader& reader, const YAML::Node& node
     } else if (!source.empty()) {
         source = project_name + "_" + source;
     }
-    std::string spec = source.empty() ? target : source + ":" + target;
-    if (read_only) spec += ":ro";
-    return spec;
+    add_volume(service, source, target, read_only, type == "bind");
 }
 
-// Turns a short-syntax entry into `-v` form: relative binds become absolute, and named
+// Adds a short-syntax entry (see add_volume): relative binds become absolute, and named
 // volumes must be declared under the top-level volumes: key.
-std::string volume_from_short_syntax(const Reader& reader, const YAML::Node& node, const fs::path& project_dir,
-                                     const std::set<std::string>& declared, const std::string& project_name,
-                                     const std::string& key) {
+void volume_from_short_syntax(Service& service, const Reader& reader, const YAML::Node& node,
+                              const fs::path& project_dir, const std::set<std::string>& declared,
+                              const std::string& project_name, const std::string& key) {
     auto text = reader.scalar(node, key);
     auto colon = text.find(':');
-    if (colon == std::string::npos) return text;  // an anonymous volume
+    if (colon == std::string::npos) {  // an anonymous volume
+        service.volumes.push_back(text);
+        return;
+    }
     std::string source = text.substr(0, colon);
     std::string rest = text.substr(colon);
     if (source.starts_with(".") || source.starts_with("~")) {
         if (source.starts_with("~")) fail(reader.file(), node, key, "\"~\" is not expanded; write the full path");
         source = fs::weakly_canonical(project_dir / source).string();
+        // rest is ":TARGET" or ":TARGET:MODE", as the short syntax cannot give a target with ':'.
+        auto mode_at = rest.find(':', 1);
+        std::string target = rest.substr(1, mode_at == std::string::npos ? std::string::npos : mode_at - 1);
+        std::string mode = mode_at == std::string::npos ? "" : rest.substr(mode_at + 1);
+        if (source.find(':') != std::string::npos && (mode.empty() || mode == "ro" || mode == "rw")) {
+            service.colon_binds.push_back({source, target, mode == "ro"});
+            return;
+        }
     } else if (!source.starts_with("/") && !declared.count(source)) {
         fail(reader.file(), node, key,
              "named volume \"" + source + "\" is not declared under the top-level volumes: key");
     } else if (!source.starts_with("/")) {
         source = project_name + "_" + source;  // named volumes belong to the project
     }
-    return source + rest;
+    service.volumes.push_back(source + rest);
 }
 
 // The healthcheck: key of a service, in Docker's Healthcheck form. `test` is a string (run
@@ -226,9 +247,12 @@ Service read_service(const std::string& name, const YAML::Node& node, const Read
         } else if (key == "volumes") {
             if (!value.IsSequence()) fail(reader.file(), value, full_key, "expected a list");
             for (const auto& entry : value) {
-                service.volumes.push_back(entry.IsMap() ? volume_from_long_syntax(reader, entry, project_dir, project_name, full_key)
-                                                        : volume_from_short_syntax(reader, entry, project_dir,
-                                                                                   declared_volumes, project_name, full_key));
+                if (entry.IsMap()) {
+                    volume_from_long_syntax(service, reader, entry, project_dir, project_name, full_key);
+                } else {
+                    volume_from_short_syntax(service, reader, entry, project_dir, declared_volumes, project_name,
+                                             full_key);
+                }
             }
         } else if (key == "depends_on") {
             if (value.IsSequence()) {
@@ -760,7 +784,17 @@ std::string project_to_yaml(const Project& project) {
         if (service.restart != "no") out << YAML::Key << "restart" << YAML::Value << service.restart;
         if (!service.tmpfs.empty()) out << YAML::Key << "tmpfs" << YAML::Value << service.tmpfs;
         if (!service.user.empty()) out << YAML::Key << "user" << YAML::Value << service.user;
-        if (!service.volumes.empty()) out << YAML::Key << "volumes" << YAML::Value << service.volumes;
+        if (!service.volumes.empty() || !service.colon_binds.empty()) {
+            out << YAML::Key << "volumes" << YAML::Value << YAML::BeginSeq;
+            for (const auto& volume : service.volumes) out << volume;
+            for (const auto& bind : service.colon_binds) {
+                out << YAML::BeginMap << YAML::Key << "type" << YAML::Value << "bind" << YAML::Key << "source"
+                    << YAML::Value << bind.source << YAML::Key << "target" << YAML::Value << bind.target;
+                if (bind.read_only) out << YAML::Key << "read_only" << YAML::Value << true;
+                out << YAML::EndMap;
+            }
+            out << YAML::EndSeq;
+        }
         if (!service.working_dir.empty()) out << YAML::Key << "working_dir" << YAML::Value << service.working_dir;
         out << YAML::EndMap;
     }

@@ -40,6 +40,13 @@ struct NetworkSpec {
     std::map<std::string, std::string> labels;
 };
 
+// A bind mount whose absolute host path contains ':', which the `-v` form cannot carry.
+struct ColonBind {
+    std::string source;  // absolute
+    std::string target;
+    bool read_only = false;
+};
+
 struct Service {
     std::string name;
     std::string image;                          // empty when only build is given
@@ -48,6 +55,7 @@ struct Service {
     std::optional<std::vector<std::string>> entrypoint;
     std::vector<std::string> environment;       // "NAME=value", env_file entries first
     std::vector<std::string> volumes;           // in `isolab run -v` form, binds absolute
+    std::vector<ColonBind> colon_binds;         // binds with ':' in the host path, passed as --mount
     std::vector<Dependency> depends_on;
     std::string restart = "no";
     std::string working_dir;

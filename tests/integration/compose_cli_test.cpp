@@ -194,6 +194,28 @@ TEST_F(ComposeCli, UpAttachedPrintsOutputUntilExit) {
     EXPECT_NE(up.out.find("demo-once-1 | done here"), std::string::npos) << up.out;
 }
 
+// A relative bind becomes an absolute path, which `-v` cannot carry when the project
+// folder contains ':'; both syntaxes still mount it, read-only where asked.
+TEST_F(ComposeCli, BindFromFolderWithColonAndComma) {
+    project_dir_ = root_.root() / "proj,a:b \"c\"";
+    fs::create_directories(project_dir_ / "site");
+    std::ofstream(project_dir_ / "site" / "index") << "from the host\n";
+    write_compose("services:\n  web:\n    image: busybox\n"
+                  "    command: [sh, -c, 'cat /short/index /long/index; touch /short/w || echo short-read-only']\n"
+                  "    volumes:\n      - ./site:/short:ro\n"
+                  "      - type: bind\n        source: ./site\n        target: /long\n");
+
+    auto up = compose({"up"});
+
+    EXPECT_EQ(up.exit_code, 0) << up.err;
+    std::string twice = "demo-web-1 | from the host\ndemo-web-1 | from the host\n";
+    EXPECT_NE(up.out.find(twice), std::string::npos) << up.out;
+    EXPECT_NE(up.out.find("short-read-only"), std::string::npos) << up.out;
+    auto config = compose({"config"});
+    EXPECT_NE(config.out.find("source: " + (project_dir_ / "site").string()), std::string::npos) << config.out;
+    EXPECT_EQ(compose({"down"}).exit_code, 0);
+}
+
 TEST_F(ComposeCli, ConfigPrintsMergedAndInterpolated) {
     write_compose("services:\n  web:\n    image: busybox:${TAG:-latest}\n    command: echo $$HOME\n");
     std::ofstream(project_dir_ / "override.yaml") << "services:\n  web:\n    environment: [A=b=c]\n";
