@@ -206,15 +206,11 @@ GuestFiles prepare_guest(image::Store& store, const std::string& reference, cons
 // of the RAM left, so less than 3 S of memory always fails. The kernel's own share comes
 // on top: with Debian's 6.1 kernel a 103 MiB initramfs failed in 352 MiB and booted in 384 MiB.
 void check_initramfs_fits(const GuestFiles& files, const VmOptions& options) {
-    std::uint64_t needed = 3 * files.initramfs_bytes;
-    if (options.memory_bytes >= needed) return;
-    // The 3 S bound plus 64 MiB for the kernel, rounded up to a multiple of 64 MiB.
-    std::uint64_t step = 64 * kMib;
-    std::uint64_t advised = (needed + step + step - 1) / step * step;
+    if (options.memory_bytes >= 3 * files.initramfs_bytes) return;
     throw Error(fmt::format("the VM's initramfs ({} MiB) does not fit in --memory {}M: the guest kernel keeps it in RAM "
                             "and unpacks it into a RAM filesystem of at most half the rest",
                             (files.initramfs_bytes + kMib - 1) / kMib, options.memory_bytes / kMib),
-                fmt::format("give --memory {}M or more{}", advised / kMib,
+                fmt::format("give --memory {}M or more{}", libvirt::initramfs_memory_advice_mib(files.initramfs_bytes),
                             options.form == guest::RootForm::initramfs ? ", or use --form disk" : ""));
 }
 

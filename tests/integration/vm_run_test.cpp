@@ -182,6 +182,7 @@ TEST_F(VmRun, OversizedInitramfsNamedWithMemoryHint) {
     CliResult rejected = run_isolab(paths_, rejected_arguments);
     EXPECT_NE(rejected.exit_code, 0);
     EXPECT_TRUE(contains(rejected.err, "does not fit in --memory 128M")) << rejected.err;
+    EXPECT_TRUE(contains(rejected.err, "give --memory 256M or more")) << rejected.err;
     EXPECT_TRUE(contains(rejected.err, "or use --form disk")) << rejected.err;
     EXPECT_EQ(rejected.err.find('\n'), rejected.err.size() - 1) << "expected one line:\n" << rejected.err;
 
@@ -195,6 +196,7 @@ TEST_F(VmRun, OversizedInitramfsNamedWithMemoryHint) {
                 contains(booted.err, "ran out of memory (Kernel panic"))
         << booted.err;
     EXPECT_TRUE(contains(booted.err, "give the VM more --memory, or use --form disk")) << booted.err;
+    EXPECT_TRUE(contains(booted.err, "(for this initramfs, --memory 192M or more)")) << booted.err;
     EXPECT_EQ(booted.err.find('\n'), booted.err.size() - 1) << "expected one line:\n" << booted.err;
     EXPECT_FALSE(contains(run_isolab(paths_, {"vm", "ps", "-a"}).out, "isolab-")) << "a failed --rm run left a record";
 

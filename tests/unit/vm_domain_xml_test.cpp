@@ -205,6 +205,14 @@ TEST(MemorySize, AcceptedInputs) {
     }
 }
 
+// Measured: a 103 MiB initramfs failed in 352M and booted in 384M; 200 MiB of files
+// failed in 576M and booted in 704M.
+TEST(MemorySize, InitramfsAdvice) {
+    EXPECT_EQ(initramfs_memory_advice_mib(103ULL << 20), 384u);
+    EXPECT_EQ(initramfs_memory_advice_mib(200ULL << 20), 704u);
+    EXPECT_EQ(initramfs_memory_advice_mib(64ULL << 20), 256u);
+}
+
 TEST(MemorySize, RejectedInputs) {
     for (const char* text : {"", "abc", "-256M", "1.5G", "64M", "127M", "0", "32M", "1000K", "134217729", "12X",
                              "99999999999G"}) {

@@ -374,14 +374,23 @@ bool finished(const BootState& state, Clock::time_point now) {
 
 // Throws the error for a guest that stopped before isolab-init reported an exit code, on one
 // line: isolab-init's own error, else the kernel's failure line, else the last console line.
-[[noreturn]] void throw_early_stop(const BootState& state, const std::string& name) {
+[[noreturn]] void throw_early_stop(const BootState& state, const DomainSpec& spec) {
+    const std::string& name = spec.name;
     std::string message = fmt::format("VM {} stopped before isolab-init reported an exit code", name);
     std::string hint = "run with --log-level debug to see the whole console";
     if (!state.init_error.empty()) {
         message += ": " + state.init_error;
     } else if (state.kernel_failure) {
         message += ": " + describe_kernel_failure(*state.kernel_failure);
-        if (state.kernel_failure->kind != KernelFailure::Kind::panic) hint = kGuestMemoryHint;
+        if (state.kernel_failure->kind != KernelFailure::Kind::panic) {
+            hint = kGuestMemoryHint;
+            // In the initramfs form the advice can name a size, as the check before the boot does.
+            std::error_code error;
+            auto bytes = spec.disk.empty() ? std::filesystem::file_size(spec.initrd, error) : 0;
+            if (!error && bytes > 0) {
+                hint += fmt::format(" (for this initramfs, --memory {}M or more)", initramfs_memory_advice_mib(bytes));
+            }
+        }
     } else if (!state.boot_log.empty()) {
         message += "; its last console line: " + strip_terminal_controls(state.boot_log.back());
     }
@@ -495,7 +504,7 @@ void watch(Domain& domain, BootState& state, const std::function<void()>& close_
 
     std::lock_guard lock(state.mutex);
     if (!state.exited && !outcome.stopped_on_request) {
-        throw_early_stop(state, domain.name());
+        throw_early_stop(state, request.spec);
     }
 }
 

@@ -148,6 +148,11 @@ constexpr const char* kSeclabelXml = "  <seclabel type='none' model='dac'/>\n";
 
 }  // namespace
 
+std::uint64_t initramfs_memory_advice_mib(std::uint64_t bytes) {
+    constexpr std::uint64_t step = 64 * kMib;
+    return (3 * bytes + step + step - 1) / step * step / kMib;
+}
+
 std::uint64_t parse_memory_size(std::string_view text) {
     std::uint64_t bytes = 0;
     try {

@@ -17,6 +17,11 @@ inline constexpr std::string_view kDomainPrefix = "isolab-";
 // kept 80 MiB for itself (MemTotal) in both guest forms.
 inline constexpr std::uint64_t kMinimumMemoryMib = 128;
 
+// Returns the guest memory in MiB to advise for booting an initramfs of `bytes`. The
+// kernel keeps it in RAM and unpacks it into a tmpfs of at most half the rest, so the
+// advice is three times its size plus 64 MiB for the kernel, rounded up to 64 MiB.
+std::uint64_t initramfs_memory_advice_mib(std::uint64_t bytes);
+
 // Machine type used unless the caller picks another (see the measurement in domain_xml.cpp).
 inline constexpr std::string_view kDefaultMachine = "pc";
 
